@@ -1,0 +1,225 @@
+"""The codebook: hierarchical codes with bilingual labels and keywords, and the factor frame.
+
+A codebook is a YAML file (see ``configs/codebook.yaml``). Loading validates the whole file
+and reports every problem at once, each with its location.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from pipeline.errors import ConfigError
+from pipeline.records import DIRECTIONS
+
+LANGUAGES = ("id", "en")
+
+
+@dataclass(frozen=True)
+class Code:
+    """One code. ``keywords`` maps a language to words or phrases ("latih*" = prefix)."""
+
+    id: str
+    label: dict[str, str]
+    definition: str = ""
+    include: str = ""
+    exclude: str = ""
+    factor_type: str | None = None
+    keywords: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    parent: str | None = None
+    codable: bool = True
+
+    def label_in(self, language: str) -> str:
+        """Label in the segment's language: English for ``en``, Indonesian otherwise."""
+        return self.label["en"] if language == "en" else self.label["id"]
+
+
+@dataclass(frozen=True)
+class Codebook:
+    """Validated codebook. ``codes`` keeps file order, parents before children."""
+
+    name: str
+    version: str
+    codes: dict[str, Code]
+    factor_types: dict[str, dict[str, str]]
+    direction_labels: dict[str, dict[str, str]]
+    cues: dict[str, dict[str, tuple[str, ...]]]
+    negators: dict[str, tuple[str, ...]]
+    hash: str
+    source: str
+
+    def codable(self) -> list[Code]:
+        """The codes a segment can receive (folders excluded)."""
+        return [code for code in self.codes.values() if code.codable]
+
+    def path_of(self, code_id: str) -> list[str]:
+        """Ids from the root folder down to ``code_id``."""
+        path = [code_id]
+        while (parent := self.codes[path[0]].parent) is not None:
+            path.insert(0, parent)
+        return path
+
+
+def load_codebook(path: str | Path) -> Codebook:
+    """Read and validate a YAML codebook.
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem found, each with its location in the file.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(path, ["codebook file not found"]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(path, [f"not valid YAML: {exc}"]) from None
+    return parse_codebook(raw, source=str(path))
+
+
+def parse_codebook(raw: object, source: str = "<codebook>") -> Codebook:
+    """Validate codebook data already parsed from YAML or JSON (see ``load_codebook``)."""
+    problems: list[str] = []
+    if not isinstance(raw, dict):
+        raise ConfigError(source, ["the codebook must be a mapping with 'codes' and 'factor'"])
+    factor = raw.get("factor") or {}
+    if not isinstance(factor, dict):
+        problems.append("factor: must be a mapping with 'directions', 'negators' and 'types'")
+        factor = {}
+    factor_types = _parse_factor_types(factor.get("types"), problems)
+    direction_labels, cues = _parse_directions(factor.get("directions"), problems)
+    negators = _parse_lang_words(factor.get("negators") or {}, "factor.negators", problems)
+    codes: dict[str, Code] = {}
+    raw_codes = raw.get("codes")
+    if not isinstance(raw_codes, list) or not raw_codes:
+        problems.append("codes: must be a non-empty list")
+    else:
+        for index, item in enumerate(raw_codes):
+            _parse_code(item, f"codes[{index}]", None, factor_types, codes, problems)
+    if codes and not any(code.codable for code in codes.values()):
+        problems.append("codes: no codable code (every code is a folder)")
+    if problems:
+        raise ConfigError(source, problems)
+    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+    return Codebook(
+        name=str(raw.get("name", "")),
+        version=str(raw.get("version", "")),
+        codes=codes,
+        factor_types=factor_types,
+        direction_labels=direction_labels,
+        cues=cues,
+        negators=negators,
+        hash=digest,
+        source=source,
+    )
+
+
+def _parse_factor_types(raw: object, problems: list[str]) -> dict[str, dict[str, str]]:
+    types: dict[str, dict[str, str]] = {}
+    if not isinstance(raw, list) or not raw:
+        problems.append("factor.types: must be a non-empty list of {id, label}")
+        return types
+    for index, item in enumerate(raw):
+        where = f"factor.types[{index}]"
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            problems.append(f"{where}: needs an 'id' (text)")
+            continue
+        if item["id"] in types:
+            problems.append(f"{where}: duplicate factor type id {item['id']!r}")
+        types[item["id"]] = _parse_label(item.get("label"), f"{where} ({item['id']})", problems)
+    return types
+
+
+def _parse_directions(raw: object, problems: list[str]):
+    labels: dict[str, dict[str, str]] = {}
+    cues: dict[str, dict[str, tuple[str, ...]]] = {}
+    if not isinstance(raw, dict):
+        problems.append(f"factor.directions: must map each of {', '.join(DIRECTIONS)}")
+        return labels, cues
+    for name in raw:
+        if name not in DIRECTIONS:
+            problems.append(
+                f"factor.directions.{name}: unknown direction; expected {', '.join(DIRECTIONS)}"
+            )
+    for name in DIRECTIONS:
+        entry = raw.get(name)
+        where = f"factor.directions.{name}"
+        if not isinstance(entry, dict):
+            problems.append(f"{where}: missing (needs a label)")
+            continue
+        labels[name] = _parse_label(entry.get("label"), where, problems)
+        cues[name] = _parse_lang_words(entry.get("cues") or {}, f"{where}.cues", problems)
+    return labels, cues
+
+
+def _parse_code(item, where, parent, factor_types, codes, problems) -> None:
+    if not isinstance(item, dict):
+        problems.append(f"{where}: must be a mapping")
+        return
+    code_id = item.get("id")
+    if not isinstance(code_id, str) or not code_id.strip():
+        problems.append(f"{where}: needs an 'id' (text)")
+        return
+    where = f"{where} ({code_id})"
+    if ";" in code_id or "=" in code_id:
+        problems.append(f"{where}: id may not contain ';' or '='")
+    if code_id in codes:
+        problems.append(f"{where}: duplicate code id {code_id!r}")
+    children = item.get("children") or []
+    codable = bool(item.get("codable", not children))
+    factor_type = item.get("factor_type")
+    if codable and factor_type is None:
+        problems.append(f"{where}: a codable code needs a 'factor_type'")
+    elif factor_type is not None and factor_type not in factor_types:
+        problems.append(
+            f"{where}: factor_type {factor_type!r} is not in factor.types "
+            f"({', '.join(factor_types)})"
+        )
+    codes[code_id] = Code(
+        id=code_id,
+        label=_parse_label(item.get("label"), where, problems),
+        definition=str(item.get("definition", "")),
+        include=str(item.get("include", "")),
+        exclude=str(item.get("exclude", "")),
+        factor_type=factor_type,
+        keywords=_parse_lang_words(item.get("keywords") or {}, f"{where}.keywords", problems),
+        parent=parent,
+        codable=codable,
+    )
+    if not isinstance(children, list):
+        problems.append(f"{where}.children: must be a list")
+        return
+    for index, child in enumerate(children):
+        _parse_code(child, f"{where}.children[{index}]", code_id, factor_types, codes, problems)
+
+
+def _parse_label(raw: object, where: str, problems: list[str]) -> dict[str, str]:
+    raw = raw if isinstance(raw, dict) else {}
+    missing = [lang for lang in LANGUAGES if not isinstance(raw.get(lang), str)]
+    if missing:
+        problems.append(
+            f"{where}: needs a label in both languages, e.g. {{id: ..., en: ...}} "
+            f"(missing: {', '.join(missing)})"
+        )
+    return {lang: str(raw.get(lang, "")) for lang in LANGUAGES}
+
+
+def _parse_lang_words(raw: object, where: str, problems: list[str]) -> dict[str, tuple[str, ...]]:
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: must map a language (id, en) to a list of words")
+        return {}
+    words: dict[str, tuple[str, ...]] = {}
+    for lang, items in raw.items():
+        if lang not in LANGUAGES:
+            problems.append(f"{where}.{lang}: unknown language; expected one of {LANGUAGES}")
+            continue
+        if not isinstance(items, list) or not all(isinstance(w, str) and w.strip() for w in items):
+            problems.append(f"{where}.{lang}: must be a list of non-empty words or phrases")
+            continue
+        words[lang] = tuple(w.strip().lower() for w in items)
+    return words

@@ -1,0 +1,123 @@
+"""Tokens, normalised forms and lemmas for Indonesian, English and mixed segments.
+
+The ``fast`` backend: spaCy's blank Indonesian and English tokenizers, the sentencizer, and
+Pilah's ``pilah_forms`` component, which sets on every token
+
+* ``norm_``: colloquial Indonesian mapped to its formal form (*gak* → *tidak*, from
+  ``configs/lexicon/colloquial_id.tsv``), clitics stripped when the base is a known word
+  (*anggarannya* → *anggaran*), otherwise the lower-case text;
+* ``lemma_``: the spaCy lookup lemma of the normalised form (Indonesian table first, then
+  English, so English words inside Indonesian sentences get English lemmas);
+* ``._.is_filler``: discourse fillers (*eh, hmm, sih*) that suggestions ignore.
+
+The original text is never changed: every token keeps its character offsets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from pathlib import Path
+
+import spacy
+from spacy.lookups import load_lookups
+from spacy.language import Language
+from spacy.tokens import Doc, Token
+
+from pipeline.records import Segment
+
+CLITICS = ("nya", "lah", "kah", "pun", "ku", "mu")
+if not Token.has_extension("is_filler"):
+    Token.set_extension("is_filler", default=False)
+
+
+def read_word_list(path: str | Path) -> list[str]:
+    """Lines of a lexicon file, without comments and blank lines."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+class Forms:
+    """Sets ``norm_``, ``lemma_`` and ``._.is_filler`` from lexicons and lookup tables."""
+
+    def __init__(self, colloquial: dict[str, str], fillers: set[str], lemma_tables: list):
+        self.colloquial = colloquial
+        self.fillers = fillers
+        self.lemma_tables = lemma_tables
+        self.lemmas = {lemma for table in lemma_tables for lemma in table.values()}
+
+    def __call__(self, doc: Doc) -> Doc:
+        for token in doc:
+            lower = token.lower_
+            norm = self.colloquial.get(lower) or self._strip_clitic(lower)
+            token.norm_ = norm
+            token.lemma_ = self._lemma(norm)
+            token._.is_filler = lower in self.fillers
+        return doc
+
+    def _lemma(self, word: str) -> str:
+        for table in self.lemma_tables:
+            if (lemma := table.get(word)) is not None:
+                return lemma
+        return word
+
+    def _strip_clitic(self, word: str) -> str:
+        """Strip -nya whenever the base is a known word; other clitics only from unknown words
+        (so *masalah* stays, while *programlah* becomes *program*)."""
+        for clitic in CLITICS:
+            base = word[: -len(clitic)]
+            if not word.endswith(clitic) or len(base) < 3 or not self._known(base):
+                continue
+            if clitic == "nya" or not self._known(word):
+                return base
+        return word
+
+    def _known(self, word: str) -> bool:
+        return word in self.lemmas or any(word in table for table in self.lemma_tables)
+
+
+@Language.factory("pilah_forms", default_config={"colloquial_lexicon": "", "fillers": ""})
+def make_forms(nlp: Language, name: str, colloquial_lexicon: str, fillers: str) -> Forms:
+    colloquial = {}
+    if colloquial_lexicon:
+        colloquial = dict(line.split("\t", 1) for line in read_word_list(colloquial_lexicon))
+    filler_words = set(read_word_list(fillers)) if fillers else set()
+    languages = ["id", "en"] if nlp.lang == "id" else ["en"]
+    tables = [load_lookups(lang, ["lemma_lookup"]).get_table("lemma_lookup") for lang in languages]
+    return Forms(colloquial, filler_words, tables)
+
+
+@lru_cache(maxsize=4)
+def build_pipeline(language: str, colloquial_lexicon: str, fillers: str) -> Language:
+    """A blank spaCy pipeline for ``id`` or ``en`` with sentencizer and ``pilah_forms``."""
+    nlp = spacy.blank(language)
+    nlp.add_pipe("sentencizer")
+    nlp.add_pipe(
+        "pilah_forms",
+        config={"colloquial_lexicon": colloquial_lexicon, "fillers": fillers},
+    )
+    return nlp
+
+
+def pipeline_for(language: str, settings: dict) -> Language:
+    """The pipeline that reads a segment labelled ``language`` (mixed and und: Indonesian)."""
+    backend = settings.get("backend", "fast")
+    if backend != "fast":
+        raise ValueError(f"nlp backend {backend!r} is not available; expected 'fast'")
+    lang = "en" if language == "en" else "id"
+    return build_pipeline(lang, settings.get("colloquial_lexicon", ""), settings.get("fillers", ""))
+
+
+def tokenize_segments(segments: Iterable[Segment], settings: dict) -> Iterator[tuple[Segment, Doc]]:
+    """Yield ``(segment, doc)`` in input order, batching each language through ``nlp.pipe``."""
+    segments = list(segments)
+    docs: list[Doc | None] = [None] * len(segments)
+    for lang in ("id", "en"):
+        chosen = [i for i, s in enumerate(segments) if ("en" if s.language == "en" else "id") == lang]
+        if not chosen:
+            continue
+        nlp = pipeline_for(lang, settings)
+        texts = ((segments[i].text, i) for i in chosen)
+        for doc, i in nlp.pipe(texts, as_tuples=True, batch_size=settings.get("batch_size", 64)):
+            docs[i] = doc
+    return zip(segments, docs)
