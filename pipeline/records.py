@@ -69,6 +69,7 @@ class Failure:
 SUGGESTION_COLUMNS: tuple[str, ...] = (
     "suggestion_id",
     "document",
+    "case",
     "speaker",
     "timestamp",
     "segment_start",

@@ -43,33 +43,39 @@ class Suggester:
     def __call__(self, items: Sequence[tuple[Segment, Doc]]) -> list[Suggestion]:
         """Suggestions for a batch of ``(segment, doc)`` pairs, in input order."""
         items = [(s, d) for s, d in items if (s.speaker or "").casefold() not in self.skip_speakers]
-        if not items:
-            return []
         features = [featurize(doc, self.rules) for _, doc in items]
+        return [
+            Suggestion(segment_id=segment.id, **proposal)
+            for (segment, _), proposals in zip(items, self.propose(features))
+            for proposal in proposals
+        ]
+
+    def propose(self, features: list[SegmentFeatures]) -> list[list[dict]]:
+        """Per segment, the proposed codes as dicts of ``Suggestion`` fields (no segment id)."""
+        if not features:
+            return []
         chosen = self._choose_codes(features)
         pairs = [(features[i], code) for i, codes in enumerate(chosen) for code, _, _ in codes]
-        directions = self._directions(pairs)
+        directions = iter(self._directions(pairs))
         explanations = self._explanations(features, chosen)
-        suggestions, k = [], 0
-        for i, (segment, _) in enumerate(items):
-            for code, score, source in chosen[i]:
-                spans = features[i].evidence_spans(code)
-                evidence = "; ".join(dict.fromkeys(s.text for s in spans))
+        proposals = []
+        for i, codes in enumerate(chosen):
+            proposals.append([])
+            for code, score, source in codes:
+                evidence = "; ".join(dict.fromkeys(s.text for s in features[i].evidence_spans(code)))
                 if not evidence:
                     evidence = "model: " + ", ".join(explanations.get((i, code), []))
-                suggestions.append(
-                    Suggestion(
-                        segment_id=segment.id,
+                proposals[-1].append(
+                    dict(
                         code=code,
-                        direction=directions[k],
+                        direction=next(directions),
                         factor_type=self.codebook.codes[code].factor_type or "",
                         score=round(float(score), 4),
                         source=source,
                         evidence=evidence,
                     )
                 )
-                k += 1
-        return suggestions
+        return proposals
 
     def _choose_codes(self, features: list[SegmentFeatures]) -> list[list[tuple[str, float, str]]]:
         learned = self.model.classifiers_ if self.model is not None else {}

@@ -60,7 +60,7 @@ class SuggestionModel:
         self.features_ = ColumnTransformer(
             [
                 ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1), "text"),
-                ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2), "text"),
+                ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2, max_features=30000), "text"),
                 ("rules", "passthrough", rule_columns),
             ]
         )
@@ -89,8 +89,8 @@ class SuggestionModel:
         """The segment words that weighed most for ``code``, per row of ``X``."""
         clf = self.classifiers_[code]
         coef = np.mean([c.estimator.coef_[0] for c in clf.calibrated_classifiers_], axis=0)
-        names = self.features_.get_feature_names_out()
-        is_word = np.char.startswith(names.astype(str), "words__")
+        names = self.features_.get_feature_names_out().astype(str)
+        is_word = np.char.startswith(names, "words__")
         matrix = self.features_.transform(X).tocsr()
         explanations = []
         for row in range(matrix.shape[0]):
@@ -101,7 +101,7 @@ class SuggestionModel:
         return explanations
 
     def _classifier(self) -> CalibratedClassifierCV:
-        base = LogisticRegression(C=self.C, max_iter=2000)
+        base = LogisticRegression(C=self.C, solver="liblinear")
         return CalibratedClassifierCV(base, method="sigmoid", cv=3)
 
     def _best_threshold(self, matrix, y: np.ndarray) -> float:

@@ -1,0 +1,147 @@
+"""Pilah's command line: thin commands that parse arguments and call the workflows."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipeline.config import PROJECT_ROOT
+
+app = typer.Typer(
+    help="Pilah: bilingual (Indonesian + English) code suggestions for qualitative research, for analysts to review.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(stderr=True)
+
+DEFAULT_CORPUS = PROJECT_ROOT / "corpus"
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code=2)
+
+
+@app.command("run")
+def run_cli(
+    corpus: Annotated[Path, typer.Argument(help="Folder (or file) of interviews and documents.")] = DEFAULT_CORPUS,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Where the review exports and run.json go.")] = Path("out"),
+    project: Annotated[Path, typer.Option("--project", help="Project directory holding the .pilah/ database.")] = Path("."),
+) -> None:
+    """Ingest, segment, tokenize and suggest codes for a corpus; write the review sheets."""
+    from pipeline.errors import PilahError
+    from pipeline.run import run
+
+    files = _count_files(corpus)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task("Reading documents", total=files or None)
+
+        def advance(path: str) -> None:
+            progress.update(task, advance=1, description=f"[cyan]{path}")
+
+        try:
+            summary = run(corpus, config, out, project, on_document=advance)
+        except PilahError as exc:
+            _fail(exc)
+    _print_summary(summary)
+
+
+@app.command("train")
+def train_cli(
+    labels: Annotated[Optional[Path], typer.Option("--labels", help="Labelled table (CSV/XLSX: text, codes).")] = None,
+    corpus: Annotated[Path, typer.Option("--corpus", help="Corpus whose gold coding to train on (when no --labels).")] = DEFAULT_CORPUS,
+    gold: Annotated[Optional[Path], typer.Option("--gold", help="Gold coding (document, quote, codes); default CORPUS/gold.csv.")] = None,
+    codebook: Annotated[Optional[Path], typer.Option("--codebook", help="Codebook YAML; default from the config.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Model directory to write; default models/default.")] = None,
+) -> None:
+    """Train the suggestion model, cross-validate it, and save it with meta.json."""
+    from pipeline.codebook import load_codebook
+    from pipeline.config import load_config
+    from pipeline.engine import Stages
+    from pipeline.errors import PilahError
+    from pipeline.labels import read_labels
+    from pipeline.train import labels_from_gold, train
+
+    started = time.perf_counter()
+    try:
+        cfg = load_config(config)
+        book = load_codebook(codebook or cfg.path("suggest", "codebook"))
+        stages = Stages(cfg, book, None)
+        if labels is not None:
+            table, source = read_labels(labels, set(book.codes)), str(labels)
+        else:
+            gold = gold or corpus / "gold.csv"
+            table, source = labels_from_gold(corpus, gold, stages), f"{gold} over {corpus}"
+        with console.status("Training and cross-validating…"):
+            model, meta = train(table, book, stages, source)
+        target = out or cfg.path("suggest", "model")
+        meta = model.save(target, meta)
+    except PilahError as exc:
+        _fail(exc)
+    metrics = meta["metrics"]
+    micro = metrics["suggestions"]["micro"]
+    table_out = Table(title=f"Model {meta['version']} → {target}")
+    table_out.add_column("measure")
+    table_out.add_column("value", justify="right")
+    table_out.add_row("training segments (coded)", f"{meta['data']['rows']} ({meta['data']['coded_rows']})")
+    table_out.add_row("codes learned / rule-only", f"{len(meta['learned_codes'])} / {len(meta['rule_only_codes'])}")
+    table_out.add_row(f"precision / recall / F1 ({metrics['scheme']})", f"{micro['precision']:.3f} / {micro['recall']:.3f} / {micro['f1']:.3f}")
+    table_out.add_row("macro F1", f"{metrics['suggestions']['macro_f1']:.3f}")
+    rules = metrics["rules_only"]
+    table_out.add_row("rules alone: precision / recall / F1", f"{rules['precision']:.3f} / {rules['recall']:.3f} / {rules['f1']:.3f}")
+    if metrics["direction"]["accuracy"] is not None:
+        table_out.add_row("direction accuracy / macro F1", f"{metrics['direction']['accuracy']:.3f} / {metrics['direction']['macro_f1']:.3f}")
+    table_out.add_row("seconds", f"{time.perf_counter() - started:.1f}")
+    Console().print(table_out)
+
+
+def _count_files(corpus: Path) -> int:
+    from pipeline.ingest import SUPPORTED_SUFFIXES
+
+    if corpus.is_file():
+        return 1
+    manifest = corpus / "manifest.csv"
+    if manifest.exists():
+        return max(sum(1 for _ in manifest.open(encoding="utf-8-sig")) - 1, 0)
+    return sum(1 for p in corpus.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES) if corpus.exists() else 0
+
+
+def _print_summary(summary: dict) -> None:
+    counts = summary["counts"]
+    out = Console()
+    table = Table(title="Pilah run", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("documents", f"{counts['documents']} ({counts['documents_processed']} processed, {counts['documents_unchanged']} unchanged)")
+    table.add_row("segments", str(counts["segments"]))
+    table.add_row("tokens", str(counts["tokens"]))
+    table.add_row("suggestions", str(counts["suggestions"]))
+    table.add_row("failures", str(counts["failures"]))
+    table.add_row("model", summary["model"]["version"] if summary["model"] else "none (codebook rules only)")
+    table.add_row("seconds", f"{summary['seconds']['total']:.1f}")
+    out.print(table)
+    for failure in summary["failures"]:
+        out.print(f"[yellow]failed[/] {failure['path']} ({failure['stage']}): {failure['reason']}")
+    for path in summary["outputs"]:
+        out.print(f"wrote {path}")
+    out.print(f"wrote {Path(summary['outputs'][0]).parent / 'run.json'}" if summary["outputs"] else "")
+
+
+def main() -> None:  # pragma: no cover - console script entry
+    logging.basicConfig(level=logging.WARNING)
+    app()
+
+
+if __name__ == "__main__":
+    main()

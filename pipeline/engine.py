@@ -1,0 +1,134 @@
+"""Runs the stages over a corpus, document by document, and writes results to the store.
+
+Documents stream through one at a time (bounded memory); segments of a document go through
+spaCy in ``nlp.pipe`` batches. A document whose text, configuration, codebook and model are
+unchanged since it was last processed is skipped. A failure in one document is recorded
+with its file and stage, and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from spacy.tokens import Doc
+
+from pipeline.codebook import Codebook
+from pipeline.config import Config
+from pipeline.errors import PilahError
+from pipeline.ingest import iter_documents
+from pipeline.language import LanguageSettings, detect_segments
+from pipeline.nlp import tokenize_segments
+from pipeline.records import Document, Failure, Segment
+from pipeline.segment import segment_document
+from pipeline.store import Store
+from pipeline.suggest import Suggester, SuggestionModel
+
+
+@dataclass
+class RunStats:
+    """What a run did: counts, seconds per stage, failures, and the documents it saw."""
+
+    counts: Counter = field(default_factory=Counter)
+    seconds: Counter = field(default_factory=Counter)
+    failures: list[Failure] = field(default_factory=list)
+    document_ids: list[str] = field(default_factory=list)
+
+
+class Stages:
+    """The condense stages, built once per run from the configuration."""
+
+    def __init__(self, config: Config, codebook: Codebook, model: SuggestionModel | None):
+        self.config = config
+        self.nlp_settings = config.section("nlp")
+        self.language_settings = LanguageSettings(**config.section("language"))
+        self.lexicon = self.nlp_settings.get("colloquial_lexicon")
+        self.suggester = Suggester(codebook, model, config.section("suggest"))
+
+    def segment(self, document: Document, seconds: Counter) -> list[Segment]:
+        started = time.perf_counter()
+        segments = segment_document(document)
+        seconds["segment"] += time.perf_counter() - started
+        return self.detect_language(segments, seconds)
+
+    def detect_language(self, segments: list[Segment], seconds: Counter) -> list[Segment]:
+        started = time.perf_counter()
+        segments = detect_segments(segments, self.language_settings, self.lexicon)
+        seconds["language"] += time.perf_counter() - started
+        return segments
+
+    def tokenize(self, segments: list[Segment], seconds: Counter) -> list[tuple[Segment, Doc]]:
+        started = time.perf_counter()
+        items = list(tokenize_segments(segments, self.nlp_settings))
+        seconds["nlp"] += time.perf_counter() - started
+        return items
+
+
+def process_corpus(
+    corpus: Path,
+    stages: Stages,
+    store: Store,
+    run_id: int,
+    model_version: str | None,
+    on_document: Callable[[str], None] | None = None,
+) -> RunStats:
+    """Process every document of ``corpus`` into ``store``; returns the run's statistics."""
+    stats = RunStats()
+    base_key = "|".join((stages.config.hash, stages.suggester.codebook.hash, model_version or "rules"))
+    for item in _timed(iter_documents(corpus), stats.seconds, "ingest"):
+        if isinstance(item, Failure):
+            stats.failures.append(item)
+            store.add_failure(run_id, item)
+        else:
+            _process_document(item, stages, store, run_id, model_version, base_key, stats)
+        if on_document is not None:
+            on_document(item.path)
+    return stats
+
+
+def _process_document(document, stages, store, run_id, model_version, base_key, stats) -> None:
+    key = hashlib.sha256(f"{document.id}|{base_key}".encode()).hexdigest()
+    stats.document_ids.append(document.id)
+    stats.counts["documents"] += 1
+    if store.processing_key(document.id) == key:
+        store.touch_document(document)
+        stats.counts["documents_unchanged"] += 1
+        return
+    stage = "segment"
+    try:
+        segments = stages.segment(document, stats.seconds)
+        stage = "nlp"
+        items = stages.tokenize(segments, stats.seconds)
+        stage = "suggest"
+        started = time.perf_counter()
+        suggestions = stages.suggester(items)
+        stats.seconds["suggest"] += time.perf_counter() - started
+        stage = "store"
+        started = time.perf_counter()
+        tokens = [len(doc) for _, doc in items]
+        store.save_document(document, segments, tokens, suggestions, key, run_id, model_version)
+        stats.seconds["store"] += time.perf_counter() - started
+        stats.counts["documents_processed"] += 1
+    except (PilahError, ValueError, OSError, RuntimeError) as exc:
+        failure = Failure(document.path, stage, f"{type(exc).__name__}: {exc}")
+        stats.failures.append(failure)
+        store.add_failure(run_id, failure)
+        stats.document_ids.remove(document.id)
+        stats.counts["documents"] -= 1
+
+
+def _timed(iterable: Iterable, seconds: Counter, name: str):
+    iterator = iter(iterable)
+    while True:
+        started = time.perf_counter()
+        try:
+            item = next(iterator)
+        except StopIteration:
+            seconds[name] += time.perf_counter() - started
+            return
+        seconds[name] += time.perf_counter() - started
+        yield item

@@ -1,0 +1,53 @@
+"""Agreement between suggested and gold codes: per code and overall, and for direction."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sklearn.metrics import cohen_kappa_score, f1_score
+
+
+def code_metrics(gold: list[set[str]], predicted: list[set[str]], codes: list[str]) -> dict:
+    """Precision, recall, F1, Cohen's kappa and support per code; micro and macro F1.
+
+    Examples
+    --------
+    >>> code_metrics([{"a"}, set()], [{"a"}, {"a"}], ["a"])["micro"]["precision"]
+    0.5
+    """
+    per_code, totals = {}, Counter()
+    for code in codes:
+        g = [code in s for s in gold]
+        p = [code in s for s in predicted]
+        tp = sum(a and b for a, b in zip(g, p))
+        fp = sum(b and not a for a, b in zip(g, p))
+        fn = sum(a and not b for a, b in zip(g, p))
+        totals.update(tp=tp, fp=fp, fn=fn)
+        kappa = cohen_kappa_score(g, p) if len(set(g) | set(p)) > 1 else 1.0
+        per_code[code] = {**_prf(tp, fp, fn), "kappa": round(float(kappa), 4), "support": sum(g)}
+    supported = [m["f1"] for m in per_code.values() if m["support"]]
+    return {
+        "per_code": per_code,
+        "micro": _prf(totals["tp"], totals["fp"], totals["fn"]),
+        "macro_f1": round(sum(supported) / len(supported), 4) if supported else 0.0,
+    }
+
+
+def direction_metrics(gold: list[str], predicted: list[str]) -> dict:
+    """Accuracy and macro-F1 of directions predicted for gold (segment, code) pairs."""
+    if not gold:
+        return {"accuracy": None, "macro_f1": None, "pairs": 0}
+    accuracy = sum(g == p for g, p in zip(gold, predicted)) / len(gold)
+    return {
+        "accuracy": round(accuracy, 4),
+        "macro_f1": round(float(f1_score(gold, predicted, average="macro", zero_division=0)), 4),
+        "pairs": len(gold),
+        "gold_distribution": dict(Counter(gold)),
+    }
+
+
+def _prf(tp: int, fp: int, fn: int) -> dict:
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}

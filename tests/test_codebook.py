@@ -1,0 +1,59 @@
+import pytest
+
+from pipeline.codebook import load_codebook, parse_codebook
+from pipeline.errors import ConfigError
+
+
+def _minimal(**code):
+    return {
+        "factor": {
+            "directions": {d: {"label": {"id": d, "en": d}} for d in ("supporting", "constraining", "neutral")},
+            "types": [{"id": "funding", "label": {"id": "Pendanaan", "en": "Funding"}}],
+        },
+        "codes": [{"id": "funding", "label": {"id": "Dana", "en": "Funds"}, "factor_type": "funding", **code}],
+    }
+
+
+def test_codebook_sample_loads_with_hierarchy_and_bilingual_labels(codebook):
+    assert len(codebook.codable()) == 17
+    assert codebook.path_of("funding") == ["factor", "funding"]
+    assert codebook.codes["strategy"].codable is False
+    funding = codebook.codes["funding"]
+    assert funding.label_in("en") == "Funding and budget"
+    assert funding.label_in("mixed") == "Pendanaan dan anggaran"
+    assert "anggaran" in funding.keywords["id"] and "budget*" in funding.keywords["en"]
+    assert set(codebook.factor_types) >= {"human_resources", "funding", "regulation_bureaucracy", "language_culture",
+                                          "market_access", "technology", "institutional_coordination", "infrastructure"}
+    assert all(code.factor_type in codebook.factor_types for code in codebook.codable())
+
+
+def test_codebook_reports_every_problem_with_its_location():
+    raw = _minimal()
+    raw["codes"].append({"id": "funding", "label": {"id": "x"}, "factor_type": "nope"})
+    raw["codes"].append({"id": "a;b", "label": {"id": "x", "en": "y"}, "factor_type": "funding",
+                         "keywords": {"fr": ["argent"]}})
+    with pytest.raises(ConfigError) as caught:
+        parse_codebook(raw, source="book.yaml")
+    problems = caught.value.problems
+    assert any("codes[1] (funding): duplicate code id" in p for p in problems)
+    assert any("codes[1] (funding): needs a label in both languages" in p and "missing: en" in p for p in problems)
+    assert any("factor_type 'nope' is not in factor.types" in p for p in problems)
+    assert any("codes[2] (a;b): id may not contain" in p for p in problems)
+    assert any("keywords.fr: unknown language" in p for p in problems)
+    assert "book.yaml" in str(caught.value)
+
+
+def test_codebook_codable_code_needs_factor_type():
+    raw = _minimal()
+    del raw["codes"][0]["factor_type"]
+    with pytest.raises(ConfigError, match="needs a 'factor_type'"):
+        parse_codebook(raw)
+
+
+def test_codebook_missing_and_invalid_files(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_codebook(tmp_path / "none.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("codes: [unclosed", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_codebook(bad)
