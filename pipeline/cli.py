@@ -79,10 +79,10 @@ def train_cli(
         book = load_codebook(codebook or cfg.path("suggest", "codebook"))
         stages = Stages(cfg, book, None)
         if labels is not None:
-            table, source = read_labels(labels, set(book.codes)), str(labels)
+            table, source = read_labels(labels, set(book.codes)), _shown(labels)
         else:
             gold = gold or corpus / "gold.csv"
-            table, source = labels_from_gold(corpus, gold, stages), f"{gold} over {corpus}"
+            table, source = labels_from_gold(corpus, gold, stages), f"{_shown(gold)} over {_shown(corpus)}"
         with console.status("Training and cross-validating…"):
             model, meta = train(table, book, stages, source)
         target = out or cfg.path("suggest", "model")
@@ -104,6 +104,14 @@ def train_cli(
         table_out.add_row("direction accuracy / macro F1", f"{metrics['direction']['accuracy']:.3f} / {metrics['direction']['macro_f1']:.3f}")
     table_out.add_row("seconds", f"{time.perf_counter() - started:.1f}")
     Console().print(table_out)
+
+
+def _shown(path: Path) -> str:
+    """A path as recorded in meta.json: relative to the project root when inside it."""
+    try:
+        return path.resolve().relative_to(PROJECT_ROOT).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _count_files(corpus: Path) -> int:

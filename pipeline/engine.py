@@ -74,11 +74,16 @@ def process_corpus(
     store: Store,
     run_id: int,
     model_version: str | None,
+    model_checksum: str | None = None,
     on_document: Callable[[str], None] | None = None,
 ) -> RunStats:
-    """Process every document of ``corpus`` into ``store``; returns the run's statistics."""
+    """Process every document of ``corpus`` into ``store``; returns the run's statistics.
+
+    A document is processed again when its text, the configuration, the codebook or the
+    model file (``model_checksum``) changed since it was last stored.
+    """
     stats = RunStats()
-    base_key = "|".join((stages.config.hash, stages.suggester.codebook.hash, model_version or "rules"))
+    base_key = "|".join((stages.config.hash, stages.suggester.codebook.hash, model_checksum or "rules"))
     for item in _timed(iter_documents(corpus), stats.seconds, "ingest"):
         if isinstance(item, Failure):
             stats.failures.append(item)

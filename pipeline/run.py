@@ -53,7 +53,8 @@ def run(
     stages = Stages(config, codebook, model)
     with Store(project_dir) as store:
         run_id = store.start_run(str(corpus))
-        stats = process_corpus(corpus, stages, store, run_id, model_version, on_document)
+        checksum = meta["files"]["model.joblib"] if meta else None
+        stats = process_corpus(corpus, stages, store, run_id, model_version, checksum, on_document)
         frame = review_frame(store.suggestions_frame(stats.document_ids), codebook)
         counts = store.document_counts(stats.document_ids)
         seconds = dict(stats.seconds)

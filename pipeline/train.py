@@ -104,9 +104,11 @@ def train(labels: pd.DataFrame, codebook: Codebook, stages: Stages, source: str,
     evaluation = cross_validate(features, parsed, X, Y, codebook, stages, groups, folds)
     model = _fit(features, parsed, X, Y)
     data_hash = hashlib.sha256(labels[["text", "codes"]].to_csv(index=False).encode()).hexdigest()
+    settings = {"min_examples": model.min_examples, "C": model.C, "char_ngrams": model.char_ngrams}
+    build = hashlib.sha256(f"{data_hash}|{codebook.hash}|{sorted(settings.items())}".encode()).hexdigest()
     meta = {
         "name": "pilah-suggest",
-        "version": f"{datetime.now(timezone.utc):%Y.%m.%d}-{data_hash[:8]}",
+        "version": f"{datetime.now(timezone.utc):%Y.%m.%d}-{build[:8]}",
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": {
             "pilah": pipeline.__version__,
@@ -121,7 +123,7 @@ def train(labels: pd.DataFrame, codebook: Codebook, stages: Stages, source: str,
         "learned_codes": sorted(model.classifiers_),
         "rule_only_codes": sorted(set(codes) - set(model.classifiers_)),
         "thresholds": model.thresholds_,
-        "settings": {"min_examples": model.min_examples, "C": model.C},
+        "settings": settings,
         "metrics": evaluation,
     }
     return model, meta

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
+from functools import cached_property
 from pathlib import Path
 
 import joblib
@@ -47,9 +48,10 @@ class SuggestionModel:
         Seed for the cross-validation splits, so training is deterministic.
     """
 
-    def __init__(self, min_examples: int = 8, C: float = 4.0, random_state: int = 0):
+    def __init__(self, min_examples: int = 8, C: float = 16.0, char_ngrams: bool = True, random_state: int = 0):
         self.min_examples = min_examples
         self.C = C
+        self.char_ngrams = char_ngrams
         self.random_state = random_state
 
     # -- code presence ---------------------------------------------------------------
@@ -57,10 +59,11 @@ class SuggestionModel:
         """Learn from a code frame ``X``, a 0/1 frame ``Y`` (one column per code) and the
         (segment, code) direction frame with its labels."""
         rule_columns = [c for c in X.columns if c.startswith(("rule:", "cue:"))]
+        chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2, max_features=30000)
         self.features_ = ColumnTransformer(
             [
                 ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1), "text"),
-                ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2, max_features=30000), "text"),
+                ("chars", chars if self.char_ngrams else "drop", "text"),
                 ("rules", "passthrough", rule_columns),
             ]
         )
@@ -89,8 +92,7 @@ class SuggestionModel:
         """The segment words that weighed most for ``code``, per row of ``X``."""
         clf = self.classifiers_[code]
         coef = np.mean([c.estimator.coef_[0] for c in clf.calibrated_classifiers_], axis=0)
-        names = self.features_.get_feature_names_out().astype(str)
-        is_word = np.char.startswith(names, "words__")
+        names, is_word = self._feature_names
         matrix = self.features_.transform(X).tocsr()
         explanations = []
         for row in range(matrix.shape[0]):
@@ -99,6 +101,11 @@ class SuggestionModel:
             weights = [(values[i] * coef[c], names[c][7:]) for i, c in enumerate(cols) if is_word[c]]
             explanations.append([word for weight, word in sorted(weights, reverse=True)[:top] if weight > 0])
         return explanations
+
+    @cached_property
+    def _feature_names(self) -> tuple[np.ndarray, np.ndarray]:
+        names = self.features_.get_feature_names_out().astype(str)
+        return names, np.char.startswith(names, "words__")
 
     def _classifier(self) -> CalibratedClassifierCV:
         base = LogisticRegression(C=self.C, solver="liblinear")

@@ -28,25 +28,42 @@ class RuleMatches:
     cues: list[tuple[str, Span, bool]]  # (direction, span, negated)
 
 
-def keyword_patterns(phrase: str) -> list[list[dict]]:
-    """spaCy Matcher patterns for a keyword or phrase, one per token attribute.
+def keyword_patterns(phrases: list[str]) -> list[list[dict]]:
+    """spaCy Matcher patterns for keywords and phrases ("mentor*" = any word starting so).
+
+    Single words are folded into one pattern per token attribute (an ``IN`` set for whole
+    words, one anchored regex for prefixes), so matching cost does not grow with the size
+    of the keyword lists; phrases get one pattern per attribute each.
 
     Examples
     --------
-    >>> keyword_patterns("mentor*")[0]
-    [{'LOWER': {'REGEX': '^mentor'}}]
+    >>> keyword_patterns(["mentor*"])[0]
+    [{'LOWER': {'REGEX': '^(?:mentor)'}}]
     """
-    words = _KEYWORD_TOKEN.findall(phrase.lower())
+    words, prefixes, phrases_tokens = set(), set(), []
+    for phrase in phrases:
+        tokens = _KEYWORD_TOKEN.findall(phrase.lower())
+        if len(tokens) == 1 and tokens[0].endswith("*") and len(tokens[0]) > 1:
+            prefixes.add(tokens[0][:-1])
+        elif len(tokens) == 1:
+            words.add(tokens[0])
+        elif tokens:
+            phrases_tokens.append(tokens)
     patterns = []
     for attr in _ATTRS:
-        pattern = []
-        for word in words:
-            if word.endswith("*") and len(word) > 1:
-                pattern.append({attr: {"REGEX": "^" + re.escape(word[:-1])}})
-            else:
-                pattern.append({attr: word})
-        patterns.append(pattern)
+        if words:
+            patterns.append([{attr: {"IN": sorted(words)}}])
+        if prefixes:
+            patterns.append([{attr: {"REGEX": "^(?:" + "|".join(map(re.escape, sorted(prefixes))) + ")"}}])
+        for tokens in phrases_tokens:
+            patterns.append([_token_pattern(attr, token) for token in tokens])
     return patterns
+
+
+def _token_pattern(attr: str, token: str) -> dict:
+    if token.endswith("*") and len(token) > 1:
+        return {attr: {"REGEX": "^" + re.escape(token[:-1])}}
+    return {attr: token}
 
 
 class CodebookRules:
@@ -85,15 +102,15 @@ class CodebookRules:
             for code in self.codebook.codable():
                 phrases = [p for words in code.keywords.values() for p in words]
                 if phrases:
-                    keywords.add(code.id, [p for phrase in phrases for p in keyword_patterns(phrase)])
+                    keywords.add(code.id, keyword_patterns(phrases))
             cues = Matcher(doc.vocab)
             for direction, by_language in self.codebook.cues.items():
                 phrases = [p for words in by_language.values() for p in words]
                 if phrases:
-                    cues.add(direction, [p for phrase in phrases for p in keyword_patterns(phrase)])
+                    cues.add(direction, keyword_patterns(phrases))
             negators = [p for words in self.codebook.negators.values() for p in words]
             if negators:
-                cues.add("negator", [p for phrase in negators for p in keyword_patterns(phrase)])
+                cues.add("negator", keyword_patterns(negators))
             self._matchers[key] = (keywords, cues)
         return self._matchers[key]
 

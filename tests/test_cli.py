@@ -1,0 +1,110 @@
+"""The command line end to end, on the embedded sample corpus."""
+
+import json
+import re
+import shutil
+
+import pytest
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.config import PROJECT_ROOT
+from pipeline.records import SUGGESTION_COLUMNS
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory, sample_corpus):
+    project = tmp_path_factory.mktemp("project")
+    out = project / "exports"
+    result = runner.invoke(app, ["run", str(sample_corpus), "--project", str(project), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return project, out, result
+
+
+def test_cli_run_writes_reviewable_sheet_for_every_document(sample_run, sample_corpus):
+    project, out, result = sample_run
+    sheet = load_workbook(out / "suggestions.xlsx")["Suggestions"]
+    header = [c.value for c in sheet[1]]
+    assert header == list(SUGGESTION_COLUMNS)
+    assert sheet.freeze_panes == "A2"
+    rows = [dict(zip(header, [c.value for c in row])) for row in sheet.iter_rows(min_row=2)]
+    manifest = (sample_corpus / "manifest.csv").read_text(encoding="utf-8").splitlines()[1:]
+    assert {r["document"] for r in rows} == {line.split(",")[0] for line in manifest}
+    assert {"id", "en", "mixed"} <= {r["language"] for r in rows}
+    assert {r["direction"] for r in rows} <= {"supporting", "constraining", "neutral"}
+    assert all(r["code_label"] and r["factor_type"] and r["evidence"] for r in rows)
+    assert all(r["decision"] is None for r in rows)
+    decision = [v for v in sheet.data_validations.dataValidation if "accept" in (v.formula1 or "")]
+    assert decision and decision[0].formula1 == '"accept,reject,edit"'
+    assert sheet.column_dimensions["I"].width >= 60 and sheet["I2"].alignment.wrap_text
+    english = next(r for r in rows if r["language"] == "en")
+    assert english["code_label"] == english["code_label"].strip() and english["code_label"][0].isupper()
+
+
+def test_cli_run_offsets_point_into_stored_text(sample_run):
+    project, out, _ = sample_run
+    import sqlite3
+
+    db = sqlite3.connect(project / ".pilah" / "pilah.sqlite")
+    rows = db.execute(
+        "SELECT documents.text, segments.start, segments.\"end\", segments.text FROM segments "
+        "JOIN documents ON documents.id = segments.document_id"
+    ).fetchall()
+    assert rows and all(text[start:end] == segment for text, start, end, segment in rows)
+
+
+def test_cli_run_json_and_csv_agree(sample_run):
+    _, out, result = sample_run
+    summary = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    counts = summary["counts"]
+    assert counts["documents"] == 10 and counts["failures"] == 0
+    assert counts["segments"] > 400 and counts["tokens"] > 15000
+    csv_lines = (out / "suggestions.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert csv_lines[0] == ",".join(SUGGESTION_COLUMNS)
+    assert sum(summary["suggestions_per_document"].values()) == counts["suggestions"]
+    assert set(summary["seconds"]) >= {"ingest", "segment", "language", "nlp", "suggest", "export", "total"}
+    assert summary["config"]["sha256"] and summary["codebook"]["sha256"] and summary["model"]["version"]
+    assert "suggestions" in result.output
+
+
+def test_cli_run_twice_is_idempotent(sample_run, sample_corpus):
+    project, out, _ = sample_run
+    before = (out / "suggestions.csv").read_text(encoding="utf-8-sig")
+    again = runner.invoke(app, ["run", str(sample_corpus), "--project", str(project), "--out", str(out)])
+    assert again.exit_code == 0, again.output
+    summary = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert summary["counts"]["documents_unchanged"] == 10
+    assert (out / "suggestions.csv").read_text(encoding="utf-8-sig") == before
+
+
+def test_cli_run_reports_a_bad_file_and_goes_on(tmp_path, sample_corpus):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(sample_corpus / "interviews", corpus / "interviews")
+    (corpus / "broken.docx").write_bytes(b"this is not a zip file")
+    result = runner.invoke(app, ["run", str(corpus), "--project", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
+    assert summary["counts"]["documents"] == 6
+    [failure] = summary["failures"]
+    assert failure["path"] == "broken.docx" and failure["stage"] == "ingest"
+    assert "broken.docx" in result.output
+
+
+def test_cli_run_missing_corpus_is_a_clear_error(tmp_path):
+    result = runner.invoke(app, ["run", str(tmp_path / "nowhere"), "--project", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "nowhere" in result.output and "not found" in result.output
+
+
+def test_cli_every_command_has_help_and_is_in_the_readme():
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    commands = [c.name for c in app.registered_commands]
+    for name in commands:
+        helped = runner.invoke(app, [name, "--help"])
+        assert helped.exit_code == 0 and len(helped.output) > 200
+        assert re.search(rf"pilah {name}\b", readme), f"`pilah {name}` is not in the README"

@@ -1,0 +1,84 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.errors import InputError, ModelError
+from pipeline.suggest import load_model
+from pipeline.train import labels_from_gold
+
+TURNS = {
+    "a.txt": [
+        ("Ani", "Anggaran kami dipotong lagi, jadi pelatihan ditunda."),
+        ("Pewawancara", "Lalu bagaimana?"),
+        ("Ani", "Kami ngobrol soal cuaca saja."),
+    ],
+    "b.txt": [
+        ("Budi", "The training in Minamiura really helped our staff."),
+        ("Budi", "We had no budget left for the fair."),
+    ],
+}
+
+
+@pytest.fixture()
+def tiny_corpus(tmp_path):
+    for name, turns in TURNS.items():
+        (tmp_path / name).write_text("\n\n".join(f"{s}: {t}" for s, t in turns), encoding="utf-8")
+    (tmp_path / "gold.csv").write_text(
+        "document,quote,codes\n"
+        "a.txt,Anggaran kami dipotong,funding=constraining;training=constraining\n"
+        "b.txt,The training in Minamiura,training=supporting\n"
+        "b.txt,We had no budget,funding=constraining;promotion\n",
+        encoding="utf-8",
+    )
+    return tmp_path
+
+
+def test_train_gold_becomes_one_row_per_segment(tiny_corpus, stages):
+    labels = labels_from_gold(tiny_corpus, tiny_corpus / "gold.csv", stages)
+    assert list(labels["codes"]) == [
+        "funding=constraining;training=constraining", "", "", "training=supporting", "funding=constraining;promotion"]
+    assert list(labels["speaker"]) == ["Ani", "Pewawancara", "Ani", "Budi", "Budi"]
+    assert list(labels["lang"][3:]) == ["en", "en"]
+
+
+def test_train_gold_reports_every_quote_not_found(tiny_corpus, stages):
+    gold = tiny_corpus / "gold.csv"
+    gold.write_text("document,quote,codes\na.txt,Tidak ada di sini,funding\nc.txt,Apa pun,funding\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        labels_from_gold(tiny_corpus, gold, stages)
+    message = str(caught.value)
+    assert "gold.csv" in message and "found in 0 segments of a.txt" in message and "'c.txt' not found" in message
+
+
+def test_train_cli_writes_model_with_meta_and_checksum(tmp_path):
+    rows = (
+        [("Anggaran kami dipotong lagi tahun ini.", "funding=constraining")] * 10
+        + [("Pelatihan pengemasan sangat membantu.", "training=supporting")] * 10
+        + [("The budget was cut again this year.", "funding=constraining")] * 10
+        + [("Kami ngobrol soal cuaca saja.", "")] * 10
+    )
+    table = tmp_path / "labels.csv"
+    table.write_text("text,codes\n" + "\n".join(f"{t},{c}" for t, c in rows) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["train", "--labels", str(table), "--out", str(tmp_path / "model")])
+    assert result.exit_code == 0, result.output
+    model, meta = load_model(tmp_path / "model")
+    assert set(model.classifiers_) == {"funding", "training"}
+    assert meta["data"]["rows"] == 40 and len(meta["data"]["sha256"]) == 64
+    assert meta["codebook"]["sha256"] and meta["versions"]["scikit-learn"]
+    assert meta["metrics"]["suggestions"]["per_code"]["funding"]["support"] == 20
+    assert meta["metrics"]["scheme"] == "5-fold, rows shuffled"
+    with open(tmp_path / "model" / "model.joblib", "ab") as handle:
+        handle.write(b"tampered")
+    with pytest.raises(ModelError, match="checksum"):
+        load_model(tmp_path / "model")
+
+
+def test_shipped_model_matches_codebook_and_reports_cross_validated_metrics(codebook, config):
+    model, meta = load_model(config.path("suggest", "model"))
+    assert meta["codebook"]["sha256"] == codebook.hash, "retrain: pilah train"
+    metrics = meta["metrics"]
+    assert metrics["scheme"].endswith("whole documents held out")
+    assert 0 < metrics["suggestions"]["micro"]["precision"] <= 1
+    assert json.dumps(meta)  # plain data only
