@@ -1,9 +1,12 @@
 """Language of a segment: ``id``, ``en``, ``mixed`` (both in one sentence or turn) or ``und``.
 
-Counts marker words per sentence: function words from spaCy's Indonesian and English stop
-lists (minus the few they share) and colloquial Indonesian forms from Pilah's lexicon.
-Content words are not counted, so English loanwords inside Indonesian sentences
-(*marketplace*, *branding-nya*) do not make a sentence mixed; English function words do.
+Counts marker words per sentence. A word marks a language when that language knows it and
+the other does not: function words from spaCy's stop lists, content words from the spaCy
+lemma lookup tables (``spacy-lookups-data``), and colloquial Indonesian from Pilah's
+lexicon. Words both languages know (*program, data, media*) and capitalised words inside a
+sentence (names: *Lembah Hijau*, *Dinas Koperasi*) mark nothing. So
+*"Secara policy framework, RPJMD kita sudah mengakomodasi"* is mixed, while an Indonesian
+sentence with a single English loanword stays Indonesian.
 """
 
 from __future__ import annotations
@@ -15,11 +18,24 @@ from pathlib import Path
 
 from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
 from spacy.lang.id.stop_words import STOP_WORDS as ID_STOP_WORDS
+from spacy.lookups import load_lookups
 
 from pipeline.records import Segment
 
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+class _Vocabulary:
+    """Words one language knows: stop words, lookup-table forms and lemmas, extra words."""
+
+    def __init__(self, lang: str, stop_words: set[str], extra: set[str]):
+        self.table = load_lookups(lang, ["lemma_lookup"]).get_table("lemma_lookup")
+        self.words = set(stop_words) | set(self.table.values()) | extra
+        self.stop_words = frozenset(stop_words)
+
+    def __contains__(self, word: str) -> bool:
+        return word in self.words or word in self.table
 
 
 @dataclass(frozen=True)
@@ -42,17 +58,16 @@ class LanguageSettings:
 
 
 @lru_cache(maxsize=4)
-def _markers(lexicon: str | None) -> tuple[frozenset[str], frozenset[str]]:
-    indonesian = set(ID_STOP_WORDS) - set(EN_STOP_WORDS)
-    english = set(EN_STOP_WORDS) - set(ID_STOP_WORDS)
+def _vocabularies(lexicon: str | None) -> tuple[_Vocabulary, _Vocabulary]:
+    colloquial = set()
     if lexicon:
         for line in Path(lexicon).read_text(encoding="utf-8").splitlines():
-            informal = line.split("\t", 1)[0]
-            if line and not line.startswith("#") and informal not in english:
-                indonesian.add(informal)
-    # Stop-list entries that are also everyday words of the other language.
-    english -= {"me", "di", "per"}
-    return frozenset(indonesian), frozenset(english)
+            if line and not line.startswith("#"):
+                colloquial.add(line.split("\t", 1)[0])
+    shared = set(ID_STOP_WORDS) & set(EN_STOP_WORDS)
+    indonesian = _Vocabulary("id", set(ID_STOP_WORDS) - shared, colloquial)
+    english = _Vocabulary("en", set(EN_STOP_WORDS) - shared, set())
+    return indonesian, english
 
 
 def detect_text(text: str, settings: LanguageSettings, lexicon: str | None = None) -> LanguageGuess:
@@ -64,8 +79,8 @@ def detect_text(text: str, settings: LanguageSettings, lexicon: str | None = Non
     ...             LanguageSettings()).language
     'mixed'
     """
-    indonesian, english = _markers(lexicon)
-    sentences = [_count(s, indonesian, english) for s in _SENTENCE_END.split(text) if s.strip()]
+    vocabularies = _vocabularies(lexicon)
+    sentences = [_count(s, *vocabularies) for s in _SENTENCE_END.split(text) if s.strip()]
     total_id = sum(i for i, _ in sentences)
     total_en = sum(e for _, e in sentences)
     total = total_id + total_en
@@ -90,9 +105,20 @@ def detect_segments(
     return guessed
 
 
-def _count(sentence: str, indonesian: frozenset[str], english: frozenset[str]) -> tuple[int, int]:
-    words = [w.lower() for w in _WORD.findall(sentence)]
-    return sum(w in indonesian for w in words), sum(w in english for w in words)
+def _count(sentence: str, indonesian: _Vocabulary, english: _Vocabulary) -> tuple[int, int]:
+    id_words = en_words = 0
+    for position, match in enumerate(_WORD.finditer(sentence)):
+        word = match.group().lower()
+        if word in indonesian.stop_words or word in english.stop_words:
+            id_words += word in indonesian.stop_words
+            en_words += word in english.stop_words
+            continue
+        if position and match.group()[0].isupper():
+            continue  # a name (Lembah Hijau, Dinas Koperasi) is not a language switch
+        in_id, in_en = word in indonesian, word in english
+        id_words += in_id and not in_en
+        en_words += in_en and not in_id
+    return id_words, en_words
 
 
 def _label(id_words: int, en_words: int, settings: LanguageSettings) -> str:

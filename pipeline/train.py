@@ -108,7 +108,7 @@ def train(labels: pd.DataFrame, codebook: Codebook, stages: Stages, source: str,
     build = hashlib.sha256(f"{data_hash}|{codebook.hash}|{sorted(settings.items())}".encode()).hexdigest()
     meta = {
         "name": "pilah-suggest",
-        "version": f"{datetime.now(timezone.utc):%Y.%m.%d}-{build[:8]}",
+        "version": f"{datetime.now(timezone.utc):%Y.%m.%d.%H%M}-{build[:8]}",
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": {
             "pilah": pipeline.__version__,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import warnings
 from functools import cached_property
 from pathlib import Path
@@ -26,9 +27,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
+from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
+from spacy.lang.id.stop_words import STOP_WORDS as ID_STOP_WORDS
 
 from pipeline.errors import ModelError
 
+# Function words of both languages carry no code and make poor evidence (the direction
+# model keeps them: *tidak, belum, kurang, not* are what flips a direction).
+STOP_WORDS = sorted(w for w in set(EN_STOP_WORDS) | set(ID_STOP_WORDS) if re.fullmatch(r"\w\w+", w))
 MODEL_FILE = "model.joblib"
 META_FILE = "meta.json"
 THRESHOLD_GRID = np.round(np.arange(0.1, 0.91, 0.05), 2)
@@ -62,7 +68,7 @@ class SuggestionModel:
         chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2, max_features=30000)
         self.features_ = ColumnTransformer(
             [
-                ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1), "text"),
+                ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, stop_words=STOP_WORDS), "text"),
                 ("chars", chars if self.char_ngrams else "drop", "text"),
                 ("rules", "passthrough", rule_columns),
             ]
