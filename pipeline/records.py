@@ -65,28 +65,29 @@ class Failure:
     reason: str
 
 
-# The review sheet's columns, in order (suggestions.xlsx and suggestions.csv).
+# The review sheet's columns, in order (suggestions.xlsx and suggestions.csv): what the
+# analyst reads and fills in first, the technical references after.
 SUGGESTION_COLUMNS: tuple[str, ...] = (
-    "suggestion_id",
     "document",
-    "case",
     "speaker",
-    "timestamp",
-    "segment_start",
-    "segment_end",
-    "language",
     "segment_text",
     "code",
     "code_label",
     "direction",
     "factor_type",
     "score",
-    "source",
     "evidence",
     "decision",
     "corrected_code",
     "comment",
     "reviewer",
+    "case",
+    "timestamp",
+    "language",
+    "source",
+    "segment_start",
+    "segment_end",
+    "suggestion_id",
 )
 DECISIONS: tuple[str, ...] = ("accept", "reject", "edit")
 

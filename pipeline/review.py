@@ -59,10 +59,11 @@ def write_xlsx(frame: pd.DataFrame, path: Path, codebook: Codebook) -> Path:
     for index, column in enumerate(frame.columns, start=1):
         letter = get_column_letter(index)
         sheet.column_dimensions[letter].width = _WIDTHS.get(column, 11)
-        if column in _WRAP:
-            for cell in sheet[letter][1:]:
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
+        alignment = Alignment(wrap_text=column in _WRAP, vertical="top")
+        for cell in sheet[letter][1:]:
+            cell.alignment = alignment
     columns = list(frame.columns)
+    _fit_row_heights(sheet, frame)
     decision = DataValidation(type="list", formula1=f'"{",".join(DECISIONS)}"', allow_blank=True)
     decision.error, decision.errorTitle = f"Choose one of: {', '.join(DECISIONS)}", "Decision"
     codes_sheet = _codebook_sheet(book, codebook)
@@ -72,9 +73,25 @@ def write_xlsx(frame: pd.DataFrame, path: Path, codebook: Codebook) -> Path:
         validation.add(f"{letter}2:{letter}{max(last, 1000)}")
         sheet.add_data_validation(validation)
     sheet.freeze_panes = "A2"
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_title_rows = "1:1"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{last}"
     book.save(path)
     return path
+
+
+def _fit_row_heights(sheet, frame: pd.DataFrame, max_lines: int = 12) -> None:
+    """Set each row's height to show its wrapped text (Excel and LibreOffice do not
+    re-measure rows written by openpyxl); very long segments stay scrollable in the cell."""
+    wrapped = [(c, _WIDTHS.get(c, 11)) for c in frame.columns if c in _WRAP]
+    for offset, row in enumerate(frame[[c for c, _ in wrapped]].itertuples(index=False), start=2):
+        lines = max(
+            sum(max(1, -(-len(part) // int(width * 1.1))) for part in str(value).split("\n"))
+            for value, (_, width) in zip(row, wrapped)
+        )
+        sheet.row_dimensions[offset].height = 15 * min(lines, max_lines)
 
 
 def _codebook_sheet(book: Workbook, codebook: Codebook):

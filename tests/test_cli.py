@@ -39,7 +39,7 @@ def test_cli_run_writes_reviewable_sheet_for_every_document(sample_run, sample_c
     assert all(r["decision"] is None for r in rows)
     decision = [v for v in sheet.data_validations.dataValidation if "accept" in (v.formula1 or "")]
     assert decision and decision[0].formula1 == '"accept,reject,edit"'
-    assert sheet.column_dimensions["I"].width >= 60 and sheet["I2"].alignment.wrap_text
+    assert sheet.column_dimensions["C"].width >= 60 and sheet["C2"].alignment.wrap_text
     english = next(r for r in rows if r["language"] == "en")
     assert english["code_label"] == english["code_label"].strip() and english["code_label"][0].isupper()
 
