@@ -9,7 +9,7 @@ def test_nlp_normalises_colloquial_forms_without_changing_text(config):
     assert forms["gak"] == ("tidak", False)
     assert forms["udah"] == ("sudah", False)
     assert forms["aja"] == ("saja", False)
-    assert forms["anggarannya"][0] == "anggaran"
+    assert forms["anggaran"][0] == "anggaran" and forms["nya"][0] == "nya"
     assert forms["Eh"][1] is True
     assert doc.text == "Eh, anggarannya gak cukup, udah dipotong aja."
 

@@ -15,6 +15,7 @@ The original text is never changed: every token keeps its character offsets.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -24,11 +25,16 @@ from spacy.lookups import load_lookups
 from spacy.language import Language
 from spacy.tokens import Doc, Token
 
+from pipeline.nlp.extensions import FILLERS, SURFACE_IDS
+from pipeline.nlp.tokenizer import add_clitic_splitting, customize_tokenizer
 from pipeline.records import Segment
 
 CLITICS = ("nya", "lah", "kah", "pun", "ku", "mu")
-if not Token.has_extension("is_filler"):
-    Token.set_extension("is_filler", default=False)
+# Lemmas of clitics split off by ``pilah_clitics`` (as in UD Indonesian CSUI).
+CLITIC_LEMMAS = {"nya": "nya", "-nya": "nya", "ku": "aku", "mu": "kamu", "kau": "engkau", "kah": "kah", "lah": "lah", "pun": "pun"}
+INDONESIAN_PREFIXES = ("di", "me", "men", "mem", "meng", "ter", "ber", "ke", "pe", "pen", "peng", "se")
+_REDUPLICATED_DIGIT = re.compile(r"^([^\W\d_]{2,})2$")
+
 
 
 def read_word_list(path: str | Path) -> list[str]:
@@ -40,20 +46,40 @@ def read_word_list(path: str | Path) -> list[str]:
 class Forms:
     """Sets ``norm_``, ``lemma_`` and ``._.is_filler`` from lexicons and lookup tables."""
 
-    def __init__(self, colloquial: dict[str, str], fillers: set[str], lemma_tables: list):
+    def __init__(self, colloquial: dict[str, str], fillers: set[str], lemma_tables: list, keep_name_case: bool = False):
         self.colloquial = colloquial
-        self.fillers = fillers
+        self.fillers = frozenset(fillers)
         self.lemma_tables = lemma_tables
+        self.keep_name_case = keep_name_case
         self.lemmas = {lemma for table in lemma_tables for lemma in table.values()}
 
     def __call__(self, doc: Doc) -> Doc:
+        surface_ids = doc.user_data.get(SURFACE_IDS, {})
         for token in doc:
             lower = token.lower_
             norm = self.colloquial.get(lower) or self._strip_clitic(lower)
+            if match := _REDUPLICATED_DIGIT.match(norm):  # anak2 -> anak-anak
+                norm = f"{match[1]}-{match[1]}"
             token.norm_ = norm
-            token.lemma_ = self._lemma(norm)
-            token._.is_filler = lower in self.fillers
+            token.lemma_ = self._word_lemma(token, norm, surface_ids)
+        doc.user_data[FILLERS] = self.fillers
         return doc
+
+    def _word_lemma(self, token: Token, norm: str, surface_ids: dict[int, int]) -> str:
+        i, surface = token.i, surface_ids.get(token.i, token.i)
+        shares = (i and surface == surface_ids.get(i - 1, i - 1)) or surface == surface_ids.get(i + 1, i + 1)
+        if norm in CLITIC_LEMMAS and shares:
+            return CLITIC_LEMMAS[norm]
+        if "-" in norm.strip("-"):
+            first, _, second = norm.partition("-")
+            if second.startswith(first) or first == second:  # anak-anak, besar-besaran
+                return self._lemma(first)
+            if first in INDONESIAN_PREFIXES and second.isalpha():  # di-upgrade
+                return self._lemma(second)
+        lemma = self._lemma(norm)
+        if self.keep_name_case and lemma == norm and token.text[:1].isupper() and not token.is_sent_start:
+            return token.text  # English names keep their case, as UD English lemmas do
+        return lemma
 
     def _lemma(self, word: str) -> str:
         for table in self.lemma_tables:
@@ -84,13 +110,16 @@ def make_forms(nlp: Language, name: str, colloquial_lexicon: str, fillers: str) 
     filler_words = set(read_word_list(fillers)) if fillers else set()
     languages = ["id", "en"] if nlp.lang == "id" else ["en"]
     tables = [load_lookups(lang, ["lemma_lookup"]).get_table("lemma_lookup") for lang in languages]
-    return Forms(colloquial, filler_words, tables)
+    return Forms(colloquial, filler_words, tables, keep_name_case=nlp.lang == "en")
 
 
 @lru_cache(maxsize=4)
 def build_pipeline(language: str, colloquial_lexicon: str, fillers: str) -> Language:
     """A blank spaCy pipeline for ``id`` or ``en`` with sentencizer and ``pilah_forms``."""
     nlp = spacy.blank(language)
+    customize_tokenizer(nlp)
+    if language == "id":
+        add_clitic_splitting(nlp)
     nlp.add_pipe("sentencizer")
     nlp.add_pipe(
         "pilah_forms",

@@ -1,0 +1,126 @@
+"""Indonesian-aware tokenization for the fast backend, and clitic splitting.
+
+Adjustments to spaCy's tokenizers (offsets into the original text never change):
+
+* both languages: runs of one punctuation mark (``!!``, ``***``, ``===``) stay one token,
+  as do hashtags and mentions (``#UMKM``, ``@dinas``); TeX-style quotes ``` `` ``` and
+  ``''`` are tokens;
+* Indonesian: hyphenated words stay whole (reduplication *anak-anak*, *UMKM-UMKM*,
+  *ke-5*, *1960-an*, English words with Indonesian affixes *di-upgrade*), as do
+  slash compounds (*S/A*, *34/PMK.011/2007*); *Rp* is split from a following amount;
+  abbreviations ending in a period (*dll.*, *s.d.*, *a.n.*, *Jl.*, *Kab.*, *No.*) are one
+  token, so the sentencizer does not end a sentence after them.
+
+``CliticTokenizer`` then splits clitics off words, as Universal Dependencies does, into
+separate tokens that share ``._.surface_id``: *-nya, -kah, -pun* whenever the base is a
+known Indonesian word (*programnya* → *program* + *nya*; also *-nya* after an English word,
+*mentornya*), *-lah, -ku, -mu, ku-, kau-* only when the
+whole word is unknown (so *masalah* and *kurang* stay whole), and *-nya* after a hyphen
+(*branding-nya* → *branding* + *-nya*).
+"""
+
+from __future__ import annotations
+
+import re
+
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex
+
+from pipeline.nlp.extensions import SURFACE_IDS
+from pipeline.nlp.fast_vocabulary import english_words, indonesian_words
+
+_PUNCT_RUN = r"(?:!{2,}|\?{2,}|[!?]{2,}|\*{2,}|={2,}|_{2,}|-{3,}|~{2,}|#{2,}|<{2,}|>{2,})"
+_TEX_QUOTES = ("``", "''")
+_HASHTAG = re.compile(r"^[#@][^\W_][\w]*$")
+_ID_ABBREVIATIONS = (
+    "dll.", "dsb.", "dst.", "dkk.", "s.d.", "a.n.", "u.p.", "u.b.", "d.a.", "No.", "no.", "Jl.", "Kab.", "Kec.",
+    "Kel.", "Prov.", "Tgl.", "tgl.", "Yth.", "Bpk.", "Sdr.", "Sdri.", "Dr.", "Drs.", "Dra.", "Ir.", "Prof.", "Hj.",
+    "H.", "S.E.", "S.H.", "S.T.", "S.Pd.", "S.Sos.", "M.Si.", "M.M.", "M.T.", "Tbk.", "hlm.", "Ttd.", "ttd.", "Rp.",
+)
+_CLITIC_SUFFIXES = ("nya", "kah", "pun", "lah", "ku", "mu")
+_ALWAYS = ("nya", "kah", "pun")  # split whenever the base is a known word
+_CLITIC_PREFIXES = ("kau", "ku")
+_WHOLE = ("anak-anak", "UMKM-UMKM", "S/A", "minus/idn", "1960-an", "ke-5", "di-upgrade")
+
+
+def customize_tokenizer(nlp: Language) -> None:
+    """Apply Pilah's rules to ``nlp.tokenizer`` in place (``nlp.lang`` is ``id`` or ``en``)."""
+    prefixes = [_PUNCT_RUN, *map(re.escape, _TEX_QUOTES), *nlp.Defaults.prefixes]
+    suffixes = [_PUNCT_RUN, *map(re.escape, _TEX_QUOTES), *nlp.Defaults.suffixes]
+    infixes = list(nlp.Defaults.infixes)
+    if nlp.lang == "id":
+        prefixes.insert(0, r"Rp(?=[0-9])")
+        # Drop every infix rule that would cut a word Indonesian writes whole.
+        infixes = [p for p in infixes if not any(re.search(p, word) for word in _WHOLE)]
+    tokenizer = nlp.tokenizer
+    tokenizer.prefix_search = compile_prefix_regex(prefixes).search
+    tokenizer.suffix_search = compile_suffix_regex(suffixes).search
+    tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+    default_match = tokenizer.token_match
+    tokenizer.token_match = lambda text: _HASHTAG.match(text) or (default_match(text) if default_match else None)
+    if nlp.lang == "id":
+        for abbreviation in _ID_ABBREVIATIONS:
+            tokenizer.add_special_case(abbreviation, [{"ORTH": abbreviation}])
+
+
+class CliticTokenizer:
+    """Wraps a spaCy tokenizer and splits Indonesian clitics off the words it returns.
+
+    Building the ``Doc`` once from the split words keeps tokenization linear in the text
+    length (retokenizing a long document split by split is quadratic).
+    """
+
+    def __init__(self, tokenizer, known, english):
+        self.tokenizer = tokenizer
+        self.known = known
+        self.english = english
+
+    def __call__(self, text: str) -> Doc:
+        doc = self.tokenizer(text)
+        words, spaces, surface, split = [], [], [], False
+        for token in doc:
+            parts = self.parts(token.text)
+            split = split or parts is not None
+            # spaCy's Indonesian suffix rules already cut "-nya" off "branding-nya".
+            joins_previous = token.lower_ == "-nya" and token.i and not doc[token.i - 1].whitespace_
+            written = surface[-1] if joins_previous else (surface[-1] + 1 if surface else 0)
+            for k, part in enumerate(parts or [token.text]):
+                words.append(part)
+                spaces.append(bool(token.whitespace_) and k == len(parts or [token.text]) - 1)
+                surface.append(written)
+        if split:
+            doc = Doc(doc.vocab, words=words, spaces=spaces)
+        doc.user_data[SURFACE_IDS] = dict(enumerate(surface))
+        return doc
+
+    def pipe(self, texts, batch_size: int = 1000):
+        for text in texts:
+            yield self(text)
+
+    def parts(self, word: str) -> list[str] | None:
+        """The clitic split of ``word``, or ``None`` when it stays whole."""
+        lower = word.lower()
+        if not lower.isalpha():
+            if lower.endswith("-nya") and lower[:-4].replace("-", "").isalpha() and len(lower) > 5:
+                return [word[:-4], word[-4:]]
+            return None
+        whole_known = lower in self.known
+        for clitic in _CLITIC_SUFFIXES:
+            base = lower[: -len(clitic)]
+            if not lower.endswith(clitic) or len(base) < 3:
+                continue
+            if base in self.known and (clitic in _ALWAYS or not whole_known):
+                return [word[: len(base)], word[len(base) :]]
+            if clitic == "nya" and not whole_known and base in self.english:  # mentornya
+                return [word[: len(base)], word[len(base) :]]
+        for clitic in _CLITIC_PREFIXES:
+            base = lower[len(clitic) :]
+            if lower.startswith(clitic) and len(base) >= 4 and base in self.known and not whole_known:
+                return [word[: len(clitic)], word[len(clitic) :]]
+        return None
+
+
+def add_clitic_splitting(nlp: Language) -> None:
+    """Make ``nlp``'s tokenizer split Indonesian clitics (see the module docstring)."""
+    nlp.tokenizer = CliticTokenizer(nlp.tokenizer, indonesian_words(), english_words())

@@ -1,0 +1,93 @@
+"""Tokenization rules of the fast backend, family by family, in both languages."""
+
+import pytest
+
+from pipeline.nlp import pipeline_for
+
+
+@pytest.fixture(scope="module")
+def id_nlp(config):
+    return pipeline_for("id", config.section("nlp"))
+
+
+@pytest.fixture(scope="module")
+def en_nlp(config):
+    return pipeline_for("en", config.section("nlp"))
+
+
+def _words(doc):
+    return [t.text for t in doc]
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("Bukunya hilang", ["Buku", "nya", "hilang"]),
+        ("Apakah programnya jalan?", ["Apa", "kah", "program", "nya", "jalan", "?"]),
+        ("Meskipun begitu, datanglah", ["Meski", "pun", "begitu", ",", "datang", "lah"]),
+        ("Rumahku dan bukumu", ["Rumah", "ku", "dan", "buku", "mu"]),
+        ("Kubaca suratnya", ["Ku", "baca", "surat", "nya"]),
+        ("Masalah sekolah kurang", ["Masalah", "sekolah", "kurang"]),  # words, not clitics
+        ("Mentornya bagus, branding-nya juga", ["Mentor", "nya", "bagus", ",", "branding", "-nya", "juga"]),
+    ],
+)
+def test_tokenizer_splits_clitics_as_words_of_one_written_token(id_nlp, text, words):
+    doc = id_nlp(text)
+    assert _words(doc) == words
+    assert doc.text == text
+    joined = [t for t in doc if t.i and t._.surface_id == doc[t.i - 1]._.surface_id]
+    assert all(not doc[t.i - 1].whitespace_ for t in joined)
+
+
+def test_tokenizer_clitic_lemmas(id_nlp):
+    lemmas = {t.text: t.lemma_ for t in id_nlp("Rumahku, kubaca bukumu")}
+    assert lemmas["ku"] in {"aku"} and lemmas["mu"] == "kamu"
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("UMKM-UMKM dan anak-anak", ["UMKM-UMKM", "dan", "anak-anak"]),
+        ("anak2 bermain", ["anak2", "bermain"]),
+        ("tahun 1960-an ke-5 kali", ["tahun", "1960-an", "ke-5", "kali"]),
+        ("aplikasinya di-upgrade dan men-download", ["aplikasi", "nya", "di-upgrade", "dan", "men-download"]),
+    ],
+)
+def test_tokenizer_keeps_reduplication_and_hyphenated_affixes(id_nlp, text, words):
+    assert _words(id_nlp(text)) == words
+
+
+def test_tokenizer_reduplication_lemmas_and_norms(id_nlp):
+    doc = id_nlp("anak-anak anak2 besar-besaran di-upgrade")
+    assert [t.lemma_ for t in doc] == ["anak", "anak", "besar", "upgrade"]
+    assert doc[1].norm_ == "anak-anak"
+
+
+def test_tokenizer_abbreviations_do_not_end_sentences(id_nlp):
+    doc = id_nlp("Bantuan untuk Pemprov Jatim, Disperindag, dll. sudah cair s.d. Maret. Kantor di Jl. Sudirman No. 5 Kab. Lembah.")
+    assert {"dll.", "s.d.", "Jl.", "No.", "Kab.", "Pemprov", "Jatim", "Disperindag"} <= set(_words(doc))
+    assert [s.text for s in doc.sents] == [
+        "Bantuan untuk Pemprov Jatim, Disperindag, dll. sudah cair s.d. Maret.",
+        "Kantor di Jl. Sudirman No. 5 Kab. Lembah.",
+    ]
+
+
+def test_tokenizer_money_and_numbers(id_nlp):
+    assert _words(id_nlp("Rp 1.500.000,00 dan Rp2,5 juta, naik 10%")) == [
+        "Rp", "1.500.000,00", "dan", "Rp", "2,5", "juta", ",", "naik", "10", "%"]
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_tokenizer_urls_emails_hashtags_and_punctuation_runs(config, lang):
+    nlp = pipeline_for(lang, config.section("nlp"))
+    text = "Lihat https://kencana.go.id/umkm?id=5 atau tulis ke info@kencana.go.id #UMKMNaikKelas @dinaskop!!! ***"
+    assert _words(nlp(text)) == ["Lihat", "https://kencana.go.id/umkm?id=5", "atau", "tulis", "ke",
+                                 "info@kencana.go.id", "#UMKMNaikKelas", "@dinaskop", "!!!", "***"]
+
+
+def test_tokenizer_english_contractions_and_offsets(en_nlp):
+    text = "We don't have the budget, it's cut.  Can't wait!!"
+    doc = en_nlp(text)
+    assert _words(doc)[:4] == ["We", "do", "n't", "have"]
+    assert all(text[t.idx : t.idx + len(t)] == t.text for t in doc)
+    assert doc.text == text
