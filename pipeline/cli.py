@@ -106,6 +106,35 @@ def train_cli(
     Console().print(table_out)
 
 
+@app.command("evaluate-nlp")
+def evaluate_nlp_cli(
+    conllu: Annotated[Path, typer.Option("--conllu", help="Universal Dependencies .conllu file with '# text' lines.")],
+    backend: Annotated[str, typer.Option("--backend", help="fast, stanza, or blank (bare spacy.blank, for comparison).")] = "fast",
+    lang: Annotated[Optional[str], typer.Option("--lang", help="id or en; default from the file name (en_… → en).")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the figures to this JSON file.")] = None,
+) -> None:
+    """Measure tokens, sentences, lemmas and UPOS of an nlp backend against a UD treebank."""
+    from pipeline.config import load_config
+    from pipeline.errors import PilahError
+    from pipeline.nlp.evaluate import evaluate_backend
+
+    if backend not in ("fast", "stanza", "blank"):
+        _fail(ValueError(f"--backend {backend!r}: expected fast, stanza or blank"))
+    try:
+        figures = evaluate_backend(conllu, backend, load_config(config).section("nlp"), lang)
+    except PilahError as exc:
+        _fail(exc)
+    table = Table(title=f"{backend} on {conllu.name}")
+    for key in ("tokens_f1", "sentences_f1", "words_f1", "lemma_acc", "upos_acc", "words_per_s"):
+        table.add_column(key, justify="right")
+    table.add_row(*("—" if figures[k] is None else str(figures[k]) for k in
+                    ("tokens_f1", "sentences_f1", "words_f1", "lemma_acc", "upos_acc", "words_per_s")))
+    Console().print(table)
+    if json_out is not None:
+        json_out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
+
 def _shown(path: Path) -> str:
     """A path as recorded in meta.json: relative to the project root when inside it."""
     try:

@@ -17,6 +17,7 @@ DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "pilah.toml"
 PATH_KEYS = {
     ("nlp", "colloquial_lexicon"),
     ("nlp", "fillers"),
+    ("nlp", "stanza_model"),
     ("suggest", "codebook"),
     ("suggest", "model"),
 }

@@ -3,9 +3,10 @@
 The ``fast`` backend: spaCy's blank Indonesian and English tokenizers, the sentencizer, and
 Pilah's ``pilah_forms`` component, which sets on every token
 
+* tokens: spaCy's tokenizer with Pilah's rules, clitics split off as their own words
+  (:mod:`.tokenizer`: *anggarannya* → *anggaran* + *nya*);
 * ``norm_``: colloquial Indonesian mapped to its formal form (*gak* → *tidak*, from
-  ``configs/lexicon/colloquial_id.tsv``), clitics stripped when the base is a known word
-  (*anggarannya* → *anggaran*), otherwise the lower-case text;
+  ``configs/lexicon/colloquial_id.tsv``; *anak2* → *anak-anak*), otherwise lower case;
 * ``lemma_``: the spaCy lookup lemma of the normalised form (Indonesian table first, then
   English, so English words inside Indonesian sentences get English lemmas);
 * ``._.is_filler``: discourse fillers (*eh, hmm, sih*) that suggestions ignore.
@@ -16,7 +17,6 @@ The original text is never changed: every token keeps its character offsets.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,9 +27,7 @@ from spacy.tokens import Doc, Token
 
 from pipeline.nlp.extensions import FILLERS, SURFACE_IDS
 from pipeline.nlp.tokenizer import add_clitic_splitting, customize_tokenizer
-from pipeline.records import Segment
 
-CLITICS = ("nya", "lah", "kah", "pun", "ku", "mu")
 # Lemmas of clitics split off by ``pilah_clitics`` (as in UD Indonesian CSUI).
 CLITIC_LEMMAS = {"nya": "nya", "-nya": "nya", "ku": "aku", "mu": "kamu", "kau": "engkau", "kah": "kah", "lah": "lah", "pun": "pun"}
 INDONESIAN_PREFIXES = ("di", "me", "men", "mem", "meng", "ter", "ber", "ke", "pe", "pen", "peng", "se")
@@ -44,20 +42,20 @@ def read_word_list(path: str | Path) -> list[str]:
 
 
 class Forms:
-    """Sets ``norm_``, ``lemma_`` and ``._.is_filler`` from lexicons and lookup tables."""
+    """Sets ``norm_`` and ``lemma_`` from lexicons and lookup tables, and marks fillers."""
 
     def __init__(self, colloquial: dict[str, str], fillers: set[str], lemma_tables: list, keep_name_case: bool = False):
         self.colloquial = colloquial
         self.fillers = frozenset(fillers)
         self.lemma_tables = lemma_tables
         self.keep_name_case = keep_name_case
-        self.lemmas = {lemma for table in lemma_tables for lemma in table.values()}
+        self._lemmas: dict[str, str] = {}
 
     def __call__(self, doc: Doc) -> Doc:
         surface_ids = doc.user_data.get(SURFACE_IDS, {})
         for token in doc:
             lower = token.lower_
-            norm = self.colloquial.get(lower) or self._strip_clitic(lower)
+            norm = self.colloquial.get(lower, lower)
             if match := _REDUPLICATED_DIGIT.match(norm):  # anak2 -> anak-anak
                 norm = f"{match[1]}-{match[1]}"
             token.norm_ = norm
@@ -66,10 +64,10 @@ class Forms:
         return doc
 
     def _word_lemma(self, token: Token, norm: str, surface_ids: dict[int, int]) -> str:
-        i, surface = token.i, surface_ids.get(token.i, token.i)
-        shares = (i and surface == surface_ids.get(i - 1, i - 1)) or surface == surface_ids.get(i + 1, i + 1)
-        if norm in CLITIC_LEMMAS and shares:
-            return CLITIC_LEMMAS[norm]
+        if norm in CLITIC_LEMMAS:
+            i, surface = token.i, surface_ids.get(token.i, token.i)
+            if (i and surface == surface_ids.get(i - 1, i - 1)) or surface == surface_ids.get(i + 1, i + 1):
+                return CLITIC_LEMMAS[norm]
         if "-" in norm.strip("-"):
             first, _, second = norm.partition("-")
             if second.startswith(first) or first == second:  # anak-anak, besar-besaran
@@ -82,30 +80,17 @@ class Forms:
         return lemma
 
     def _lemma(self, word: str) -> str:
-        for table in self.lemma_tables:
-            if (lemma := table.get(word)) is not None:
-                return lemma
-        return word
-
-    def _strip_clitic(self, word: str) -> str:
-        """Strip -nya whenever the base is a known word; other clitics only from unknown words
-        (so *masalah* stays, while *programlah* becomes *program*)."""
-        for clitic in CLITICS:
-            base = word[: -len(clitic)]
-            if not word.endswith(clitic) or len(base) < 3 or not self._known(base):
-                continue
-            if clitic == "nya" or not self._known(word):
-                return base
-        return word
-
-    def _known(self, word: str) -> bool:
-        return word in self.lemmas or any(word in table for table in self.lemma_tables)
+        lemma = self._lemmas.get(word)
+        if lemma is None:
+            lemma = next((found for table in self.lemma_tables if (found := table.get(word)) is not None), word)
+            self._lemmas[word] = lemma
+        return lemma
 
 
 @Language.factory("pilah_forms", default_config={"colloquial_lexicon": "", "fillers": ""})
 def make_forms(nlp: Language, name: str, colloquial_lexicon: str, fillers: str) -> Forms:
     colloquial = {}
-    if colloquial_lexicon:
+    if colloquial_lexicon and nlp.lang == "id":  # colloquial Indonesian only
         colloquial = dict(line.split("\t", 1) for line in read_word_list(colloquial_lexicon))
     filler_words = set(read_word_list(fillers)) if fillers else set()
     languages = ["id", "en"] if nlp.lang == "id" else ["en"]
@@ -129,24 +114,6 @@ def build_pipeline(language: str, colloquial_lexicon: str, fillers: str) -> Lang
 
 
 def pipeline_for(language: str, settings: dict) -> Language:
-    """The pipeline that reads a segment labelled ``language`` (mixed and und: Indonesian)."""
-    backend = settings.get("backend", "fast")
-    if backend != "fast":
-        raise ValueError(f"nlp backend {backend!r} is not available; expected 'fast'")
+    """The fast pipeline that reads a segment labelled ``language`` (mixed, und: Indonesian)."""
     lang = "en" if language == "en" else "id"
     return build_pipeline(lang, settings.get("colloquial_lexicon", ""), settings.get("fillers", ""))
-
-
-def tokenize_segments(segments: Iterable[Segment], settings: dict) -> Iterator[tuple[Segment, Doc]]:
-    """Yield ``(segment, doc)`` in input order, batching each language through ``nlp.pipe``."""
-    segments = list(segments)
-    docs: list[Doc | None] = [None] * len(segments)
-    for lang in ("id", "en"):
-        chosen = [i for i, s in enumerate(segments) if ("en" if s.language == "en" else "id") == lang]
-        if not chosen:
-            continue
-        nlp = pipeline_for(lang, settings)
-        texts = ((segments[i].text, i) for i in chosen)
-        for doc, i in nlp.pipe(texts, as_tuples=True, batch_size=settings.get("batch_size", 64)):
-            docs[i] = doc
-    return zip(segments, docs)

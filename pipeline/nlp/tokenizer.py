@@ -2,14 +2,15 @@
 
 Adjustments to spaCy's tokenizers (offsets into the original text never change):
 
-* both languages: runs of one punctuation mark (``!!``, ``***``, ``===``) stay one token,
+* both languages: runs of punctuation (``!!``, ``***``, ``===``, ``$$$``, ``----==``) stay one token,
   as do hashtags and mentions (``#UMKM``, ``@dinas``); TeX-style quotes ``` `` ``` and
   ``''`` are tokens;
 * Indonesian: hyphenated words stay whole (reduplication *anak-anak*, *UMKM-UMKM*,
   *ke-5*, *1960-an*, English words with Indonesian affixes *di-upgrade*), as do
   slash compounds (*S/A*, *34/PMK.011/2007*); *Rp* is split from a following amount;
   abbreviations ending in a period (*dll.*, *s.d.*, *a.n.*, *Jl.*, *Kab.*, *No.*) are one
-  token, so the sentencizer does not end a sentence after them.
+  token, so the sentencizer does not end a sentence after them;
+* English: *e-mail*, *e-commerce*, *b/c*, *w/o* stay whole, as in UD English.
 
 ``CliticTokenizer`` then splits clitics off words, as Universal Dependencies does, into
 separate tokens that share ``._.surface_id``: *-nya, -kah, -pun* whenever the base is a
@@ -30,7 +31,7 @@ from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix
 from pipeline.nlp.extensions import SURFACE_IDS
 from pipeline.nlp.fast_vocabulary import english_words, indonesian_words
 
-_PUNCT_RUN = r"(?:!{2,}|\?{2,}|[!?]{2,}|\*{2,}|={2,}|_{2,}|-{3,}|~{2,}|#{2,}|<{2,}|>{2,})"
+_PUNCT_RUN = r"(?:[!?]{2,}|\*{2,}|\${2,}|[-=]*={2,}[-=]*|-{3,}[-=]*|_{2,}|~{2,}|#{2,}|<{2,}|>{2,})"
 _TEX_QUOTES = ("``", "''")
 _HASHTAG = re.compile(r"^[#@][^\W_][\w]*$")
 _ID_ABBREVIATIONS = (
@@ -38,6 +39,7 @@ _ID_ABBREVIATIONS = (
     "Kel.", "Prov.", "Tgl.", "tgl.", "Yth.", "Bpk.", "Sdr.", "Sdri.", "Dr.", "Drs.", "Dra.", "Ir.", "Prof.", "Hj.",
     "H.", "S.E.", "S.H.", "S.T.", "S.Pd.", "S.Sos.", "M.Si.", "M.M.", "M.T.", "Tbk.", "hlm.", "Ttd.", "ttd.", "Rp.",
 )
+_EN_WHOLE = ("e-mail", "E-mail", "e-mails", "E-mails", "e-commerce", "E-commerce", "b/c", "w/o", "w/")
 _CLITIC_SUFFIXES = ("nya", "kah", "pun", "lah", "ku", "mu")
 _ALWAYS = ("nya", "kah", "pun")  # split whenever the base is a known word
 _CLITIC_PREFIXES = ("kau", "ku")
@@ -62,6 +64,9 @@ def customize_tokenizer(nlp: Language) -> None:
     if nlp.lang == "id":
         for abbreviation in _ID_ABBREVIATIONS:
             tokenizer.add_special_case(abbreviation, [{"ORTH": abbreviation}])
+    else:
+        for word in _EN_WHOLE:
+            tokenizer.add_special_case(word, [{"ORTH": word}])
 
 
 class CliticTokenizer:
