@@ -56,8 +56,13 @@ def run_cli(
     _print_summary(summary)
 
 
-@app.command("train")
+train_app = typer.Typer(help="Train the suggestion model (default) or the Stanza models (`pilah train stanza`).")
+app.add_typer(train_app, name="train")
+
+
+@train_app.callback(invoke_without_command=True)
 def train_cli(
+    ctx: typer.Context,
     labels: Annotated[Optional[Path], typer.Option("--labels", help="Labelled table (CSV/XLSX: text, codes).")] = None,
     corpus: Annotated[Path, typer.Option("--corpus", help="Corpus whose gold coding to train on (when no --labels).")] = DEFAULT_CORPUS,
     gold: Annotated[Optional[Path], typer.Option("--gold", help="Gold coding (document, quote, codes); default CORPUS/gold.csv.")] = None,
@@ -66,6 +71,8 @@ def train_cli(
     out: Annotated[Optional[Path], typer.Option("--out", help="Model directory to write; default models/default.")] = None,
 ) -> None:
     """Train the suggestion model, cross-validate it, and save it with meta.json."""
+    if ctx.invoked_subcommand is not None:
+        return
     from pipeline.codebook import load_codebook
     from pipeline.config import load_config
     from pipeline.engine import Stages
@@ -104,6 +111,61 @@ def train_cli(
         table_out.add_row("direction accuracy / macro F1", f"{metrics['direction']['accuracy']:.3f} / {metrics['direction']['macro_f1']:.3f}")
     table_out.add_row("seconds", f"{time.perf_counter() - started:.1f}")
     Console().print(table_out)
+
+
+@train_app.command("stanza")
+def train_stanza_cli(
+    ud: Annotated[Path, typer.Option("--ud", help="Folder holding UD_Indonesian-GSD and UD_Indonesian-CSUI.")] = PROJECT_ROOT.parent / "shared" / "data" / "ud",
+    out: Annotated[Optional[Path], typer.Option("--out", help="Model directory; default [nlp] stanza_model.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
+) -> None:
+    """Train Stanza tokenizer, MWT, POS and lemma models for Indonesian on the UD treebanks
+    (GSD dev + CSUI train; the test files stay held out) and save them with meta.json."""
+    from pipeline.config import load_config
+    from pipeline.errors import PilahError
+    from pipeline.train_stanza import train_stanza
+
+    target = out or load_config(config).path("nlp", "stanza_model")
+    started = time.perf_counter()
+    try:
+        with console.status("Training Stanza models (tens of minutes on a CPU)…"):
+            meta = train_stanza(ud, target)
+    except PilahError as exc:
+        _fail(exc)
+    Console().print(f"wrote {target} in {time.perf_counter() - started:.0f} s")
+    Console().print_json(json.dumps(meta.get("test_metrics", meta.get("dev_metrics", {}))))
+
+
+@app.command("langid")
+def langid_cli(
+    input: Annotated[Path, typer.Option("--input", help="CSV or XLSX table with a 'text' column.")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the table (.csv or .xlsx).")],
+    column: Annotated[str, typer.Option("--column", help="The column holding the text.")] = "text",
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
+) -> None:
+    """Label each row's language (id, en, mixed, und) with a score: adds lang_detected, lang_score."""
+    from pipeline.config import load_config
+    from pipeline.errors import InputError, PilahError
+    from pipeline.labels import read_table
+    from pipeline.language import LanguageSettings, label_table
+
+    try:
+        cfg = load_config(config)
+        frame = read_table(input)
+        if column not in frame.columns:
+            raise InputError(input, f"no {column!r} column; found {', '.join(frame.columns)} (choose one with --column)")
+        labelled = label_table(frame, LanguageSettings(**cfg.section("language")),
+                               cfg.section("nlp")["colloquial_lexicon"], text_column=column)
+        if out.suffix.lower() == ".xlsx":
+            labelled.to_excel(out, index=False)
+        elif out.suffix.lower() == ".csv":
+            labelled.to_csv(out, index=False, encoding="utf-8-sig")
+        else:
+            raise InputError(out, "expected a .csv or .xlsx output file")
+    except PilahError as exc:
+        _fail(exc)
+    counts = labelled["lang_detected"].value_counts().to_dict()
+    Console().print(f"wrote {out}: {len(labelled)} rows, " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 
 
 @app.command("evaluate-nlp")

@@ -103,8 +103,12 @@ def test_cli_every_command_has_help_and_is_in_the_readme():
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    commands = [c.name for c in app.registered_commands]
-    for name in commands:
-        helped = runner.invoke(app, [name, "--help"])
+    commands = [[c.name] for c in app.registered_commands]
+    for group in app.registered_groups:
+        commands.append([group.name])
+        commands += [[group.name, c.name] for c in group.typer_instance.registered_commands]
+    assert ["train", "stanza"] in commands and ["run"] in commands
+    for words in commands:
+        helped = runner.invoke(app, [*words, "--help"])
         assert helped.exit_code == 0 and len(helped.output) > 200
-        assert re.search(rf"pilah {name}\b", readme), f"`pilah {name}` is not in the README"
+        assert re.search(rf"pilah {' '.join(words)}\b", readme), f"`pilah {' '.join(words)}` is not in the README"
