@@ -35,3 +35,23 @@ def test_nlp_tokens_keep_offsets_and_order(config):
     for segment, doc in pairs:
         assert all(segment.text[t.idx : t.idx + len(t)] == t.text for t in doc)
     assert pairs[0][1].lang_ == "en" and pairs[1][1].lang_ == "id"
+
+
+def test_nlp_colloquial_lexicon_is_attributed_and_indonesian_only(config):
+    from pipeline.nlp import read_word_list
+
+    path = config.section("nlp")["colloquial_lexicon"]
+    header = open(path, encoding="utf-8").read(600)
+    assert "IndoCollex" in header and "MIT" in header
+    pairs = dict(line.split("\t", 1) for line in read_word_list(path))
+    assert len(pairs) > 2000
+    expected = {"gak": "tidak", "nggak": "tidak", "enggak": "tidak", "ga": "tidak", "udah": "sudah", "dah": "sudah",
+                "aja": "saja", "gimana": "bagaimana", "bikin": "membuat"}
+    assert {k: pairs[k] for k in expected} == expected
+    assert not {"branding", "at", "by", "customers", "changes"} & set(pairs)  # translations, not colloquial forms
+
+
+def test_nlp_colloquial_lexicon_leaves_english_segments_alone(config):
+    doc = pipeline_for("en", config.section("nlp"))("They ask me at the office, ga?")
+    assert [t.norm_ for t in doc][:5] == ["they", "ask", "me", "at", "the"]
+    assert doc[-2].norm_ == "ga"
