@@ -70,30 +70,43 @@ def train_cli(
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Model directory to write; default models/default.")] = None,
 ) -> None:
-    """Train the suggestion model, cross-validate it, and save it with meta.json."""
+    """Train the suggestion model, cross-validate it, and save it with meta.json.
+
+    With --labels and no --codebook, the codes are those of the table (any id without
+    ';' or '='); the direction cues come from the project codebook.
+    """
     if ctx.invoked_subcommand is not None:
         return
-    from pipeline.codebook import load_codebook
+    from pipeline.errors import InputError
+    from pipeline.codebook import codebook_for_codes, load_codebook
     from pipeline.config import load_config
     from pipeline.engine import Stages
     from pipeline.errors import PilahError
     from pipeline.labels import read_labels
-    from pipeline.train import labels_from_gold, train
+    from pipeline.train import labels_from_gold, save_model, train
 
     started = time.perf_counter()
     try:
         cfg = load_config(config)
-        book = load_codebook(codebook or cfg.path("suggest", "codebook"))
-        stages = Stages(cfg, book, None)
-        if labels is not None:
-            table, source = read_labels(labels, set(book.codes)), _shown(labels)
+        if labels is not None and out is None:
+            raise InputError(labels, "give --out DIR for a model trained on a labelled table "
+                                     "(the default model belongs to the sample corpus)")
+        if labels is not None and codebook is None:
+            table, source = read_labels(labels), _shown(labels)
+            codes = sorted(set().union(*table["labels"]))
+            book = codebook_for_codes(codes, load_codebook(cfg.path("suggest", "codebook")), source)
         else:
+            book = load_codebook(codebook or cfg.path("suggest", "codebook"))
+            if labels is not None:
+                table, source = read_labels(labels, set(book.codes)), _shown(labels)
+        stages = Stages(cfg, book, None)
+        if labels is None:
             gold = gold or corpus / "gold.csv"
             table, source = labels_from_gold(corpus, gold, stages), f"{_shown(gold)} over {_shown(corpus)}"
         with console.status("Training and cross-validating…"):
             model, meta = train(table, book, stages, source)
         target = out or cfg.path("suggest", "model")
-        meta = model.save(target, meta)
+        meta = save_model(model, meta, book, target)
     except PilahError as exc:
         _fail(exc)
     metrics = meta["metrics"]
@@ -136,6 +149,82 @@ def train_stanza_cli(
     Console().print_json(json.dumps(meta.get("test_metrics", meta.get("dev_metrics", {}))))
 
 
+@app.command("suggest")
+def suggest_cli(
+    input: Annotated[Path, typer.Option("--input", help="CSV or XLSX table with a 'text' column (optional 'lang').")],
+    model: Annotated[Path, typer.Option("--model", help="Model directory written by `pilah train`.")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the table (.csv or .xlsx).")],
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
+) -> None:
+    """Suggest codes for every row of a table: adds suggested_codes, suggested_scores, evidence."""
+    from pipeline.config import load_config
+    from pipeline.engine import Stages
+    from pipeline.errors import InputError, PilahError
+    from pipeline.labels import read_table
+    from pipeline.train import load_model_dir, suggest_labels
+
+    try:
+        trained, meta, book = load_model_dir(model)
+        table = read_table(input)
+        if "text" not in table.columns:
+            raise InputError(input, f"no 'text' column; found {', '.join(table.columns)}")
+        started = time.perf_counter()
+        result = suggest_labels(table, trained, book, Stages(load_config(config), book, trained))
+        seconds = time.perf_counter() - started
+        _write_table(result, out)
+    except PilahError as exc:
+        _fail(exc)
+    coded = int((result["suggested_codes"] != "").sum())
+    Console().print(f"wrote {out}: {len(result)} rows, {coded} with suggestions, "
+                    f"{len(result) / max(seconds, 1e-9):.0f} rows/s (model {meta['version']})")
+
+
+@app.command("evaluate")
+def evaluate_cli(
+    labels: Annotated[Path, typer.Option("--labels", help="Labelled table (text, codes) the model has not seen.")],
+    model: Annotated[Path, typer.Option("--model", help="Model directory written by `pilah train`.")],
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write all figures to this JSON file.")] = None,
+) -> None:
+    """Per-code precision, recall, F1, kappa and support; micro/macro F1; direction figures."""
+    from pipeline.config import load_config
+    from pipeline.engine import Stages
+    from pipeline.errors import PilahError
+    from pipeline.labels import read_labels
+    from pipeline.train import evaluate_labels, load_model_dir
+
+    try:
+        trained, meta, book = load_model_dir(model)
+        table = read_labels(labels, set(book.codes))
+        figures = evaluate_labels(table, trained, book, Stages(load_config(config), book, trained))
+    except PilahError as exc:
+        _fail(exc)
+    out = Table(title=f"{labels.name} × model {meta['version']}")
+    for column in ("code", "precision", "recall", "f1", "kappa", "support"):
+        out.add_column(column, justify="left" if column == "code" else "right")
+    for code, row in figures["suggestions"]["per_code"].items():
+        out.add_row(code, *(f"{row[k]:.3f}" for k in ("precision", "recall", "f1", "kappa")), str(row["support"]))
+    micro = figures["suggestions"]["micro"]
+    out.add_row("[bold]micro", *(f"{micro[k]:.3f}" for k in ("precision", "recall", "f1")), "", "")
+    Console().print(out)
+    direction, pairs = figures["direction"], figures["code_direction_pairs"]
+    Console().print(f"macro F1 {figures['suggestions']['macro_f1']:.3f}; direction on gold codes: accuracy "
+                    f"{direction['accuracy']}, macro F1 {direction['macro_f1']}; (code, direction) macro F1 {pairs['macro_f1']:.3f}")
+    if json_out is not None:
+        json_out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _write_table(frame, out: Path) -> None:
+    from pipeline.errors import InputError
+
+    if out.suffix.lower() == ".xlsx":
+        frame.to_excel(out, index=False)
+    elif out.suffix.lower() == ".csv":
+        frame.to_csv(out, index=False, encoding="utf-8-sig")
+    else:
+        raise InputError(out, "expected a .csv or .xlsx output file")
+
+
 @app.command("langid")
 def langid_cli(
     input: Annotated[Path, typer.Option("--input", help="CSV or XLSX table with a 'text' column.")],
@@ -156,12 +245,7 @@ def langid_cli(
             raise InputError(input, f"no {column!r} column; found {', '.join(frame.columns)} (choose one with --column)")
         labelled = label_table(frame, LanguageSettings(**cfg.section("language")),
                                cfg.section("nlp")["colloquial_lexicon"], text_column=column)
-        if out.suffix.lower() == ".xlsx":
-            labelled.to_excel(out, index=False)
-        elif out.suffix.lower() == ".csv":
-            labelled.to_csv(out, index=False, encoding="utf-8-sig")
-        else:
-            raise InputError(out, "expected a .csv or .xlsx output file")
+        _write_table(labelled, out)
     except PilahError as exc:
         _fail(exc)
     counts = labelled["lang_detected"].value_counts().to_dict()

@@ -51,6 +51,7 @@ class Codebook:
     negators: dict[str, tuple[str, ...]]
     hash: str
     source: str
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
 
     def codable(self) -> list[Code]:
         """The codes a segment can receive (folders excluded)."""
@@ -116,6 +117,7 @@ def parse_codebook(raw: object, source: str = "<codebook>") -> Codebook:
         negators=negators,
         hash=digest,
         source=source,
+        raw=raw,
     )
 
 
@@ -223,3 +225,17 @@ def _parse_lang_words(raw: object, where: str, problems: list[str]) -> dict[str,
             continue
         words[lang] = tuple(w.strip().lower() for w in items)
     return words
+
+
+def codebook_for_codes(code_ids: list[str], frame: Codebook, source: str = "<labels>") -> Codebook:
+    """A flat codebook of ``code_ids`` (labels = ids, no keywords, factor type
+    ``unspecified``) that borrows the direction cues and negators of ``frame``: for
+    labelled tables trained without a codebook of their own."""
+    factor = dict(frame.raw.get("factor", {}))
+    factor["types"] = [{"id": "unspecified", "label": {"id": "Belum ditentukan", "en": "Unspecified"}}]
+    raw = {
+        "name": f"codes of {source}",
+        "factor": factor,
+        "codes": [{"id": c, "label": {"id": c, "en": c}, "factor_type": "unspecified"} for c in code_ids],
+    }
+    return parse_codebook(raw, source=source)

@@ -46,6 +46,18 @@ def direction_metrics(gold: list[str], predicted: list[str]) -> dict:
     }
 
 
+def pair_metrics(gold: list[dict], predicted: list[dict]) -> dict:
+    """Micro and macro F1 over (code, direction) pairs, e.g. ``funding=constraining``;
+    gold codes without a direction are left out."""
+    def pairs(row: dict) -> set[str]:
+        return {f"{code}={direction}" for code, direction in row.items() if direction}
+
+    gold_pairs = [pairs(row) for row in gold]
+    labels = sorted(set().union(*gold_pairs)) if gold_pairs else []
+    scored = code_metrics(gold_pairs, [pairs(row) for row in predicted], labels)
+    return {"micro": scored["micro"], "macro_f1": scored["macro_f1"], "pairs": len(labels)}
+
+
 def _prf(tp: int, fp: int, fn: int) -> dict:
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0

@@ -21,14 +21,16 @@ import spacy
 from sklearn.model_selection import GroupKFold, KFold
 
 import pipeline
-from pipeline.codebook import Codebook
+import yaml
+
+from pipeline.codebook import Codebook, load_codebook
 from pipeline.engine import Stages
-from pipeline.errors import InputError
+from pipeline.errors import InputError, ModelError
 from pipeline.ingest import iter_documents
 from pipeline.labels import format_codes, parse_codes, read_table
-from pipeline.metrics import code_metrics, direction_metrics
+from pipeline.metrics import code_metrics, direction_metrics, pair_metrics
 from pipeline.records import Document, Segment
-from pipeline.suggest import Suggester, SuggestionModel, featurize
+from pipeline.suggest import Suggester, SuggestionModel, featurize, load_model
 from pipeline.suggest.features import code_frame, direction_frame
 from pipeline.suggest.rules import cue_direction
 
@@ -129,6 +131,29 @@ def train(labels: pd.DataFrame, codebook: Codebook, stages: Stages, source: str,
     return model, meta
 
 
+CODEBOOK_FILE = "codebook.yaml"
+
+
+def save_model(model: SuggestionModel, meta: dict, codebook: Codebook, directory: Path) -> dict:
+    """Write the model, its ``meta.json`` and the codebook it was trained with."""
+    directory.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(codebook.raw, allow_unicode=True, sort_keys=False)
+    (directory / CODEBOOK_FILE).write_text(text, encoding="utf-8")
+    return model.save(directory, meta)
+
+
+def load_model_dir(directory: Path) -> tuple[SuggestionModel, dict, Codebook]:
+    """Load a model directory and the codebook saved with it (checked against meta.json)."""
+    model, meta = load_model(directory)
+    path = directory / CODEBOOK_FILE
+    if not path.exists():
+        raise ModelError(f"{path} is missing; retrain with `pilah train … --out {directory}`")
+    codebook = load_codebook(path)
+    if codebook.hash != meta["codebook"]["sha256"]:
+        raise ModelError(f"{path} is not the codebook {directory} was trained with; retrain it")
+    return model, meta, codebook
+
+
 def cross_validate(features, parsed, X, Y, codebook, stages, groups, folds: int) -> dict:
     """Held-out suggestions of the model and of the rules alone, fold by fold."""
     if groups is not None and len(set(groups)) >= 2:
@@ -139,36 +164,72 @@ def cross_validate(features, parsed, X, Y, codebook, stages, groups, folds: int)
         splitter = KFold(n_splits=folds, shuffle=True, random_state=0)
         splits = list(splitter.split(X))
         scheme = f"{folds}-fold, rows shuffled"
-    codes = list(Y.columns)
     settings = stages.config.section("suggest")
-    predicted = [set() for _ in features]
-    rules_only = [set() for _ in features]
-    gold_dir, model_dir, cue_dir = [], [], []
+    outcome = _Outcome(len(features))
     for train_rows, test_rows in splits:
         model = _fit([features[i] for i in train_rows], [parsed[i] for i in train_rows], X.iloc[train_rows], Y.iloc[train_rows])
-        test = [features[i] for i in test_rows]
-        for i, proposals in zip(test_rows, Suggester(codebook, model, settings).propose(test)):
-            predicted[i] = {p["code"] for p in proposals}
-        for i, proposals in zip(test_rows, Suggester(codebook, None, settings).propose(test)):
-            rules_only[i] = {p["code"] for p in proposals}
-        pairs = [(features[i], code, d) for i in test_rows for code, d in parsed[i].items() if d and code in codes]
+        outcome.add(test_rows, features, parsed, model, codebook, settings, list(Y.columns))
+    return {"scheme": scheme, **outcome.report(parsed, list(Y.columns))}
+
+
+def evaluate_labels(labels: pd.DataFrame, model: SuggestionModel, codebook: Codebook, stages: Stages) -> dict:
+    """Score a trained model on a labelled table (none of it used in training, we trust)."""
+    parsed = [parse_codes(v) for v in labels["codes"]]
+    features = _features(labels.reset_index(drop=True), stages)
+    codes = [c.id for c in codebook.codable()]
+    outcome = _Outcome(len(features))
+    outcome.add(range(len(features)), features, parsed, model, codebook, stages.config.section("suggest"), codes)
+    return {"scheme": "given table", **outcome.report(parsed, codes)}
+
+
+def suggest_labels(table: pd.DataFrame, model: SuggestionModel, codebook: Codebook, stages: Stages) -> pd.DataFrame:
+    """The rows of ``table`` plus ``suggested_codes`` (``code=direction;…``),
+    ``suggested_scores`` (``code:score;…``) and ``evidence`` (``code: words | …``)."""
+    table = table.reset_index(drop=True)
+    features = _features(table, stages)
+    proposals = Suggester(codebook, model, stages.config.section("suggest")).propose(features)
+    out = table.copy()
+    out["suggested_codes"] = [format_codes({p["code"]: p["direction"] for p in row}) for row in proposals]
+    out["suggested_scores"] = [";".join(f"{p['code']}:{p['score']:.3f}" for p in row) for row in proposals]
+    out["evidence"] = [" | ".join(f"{p['code']}: {p['evidence']}" for p in row) for row in proposals]
+    return out
+
+
+class _Outcome:
+    """Predictions gathered over held-out rows, turned into the metrics of ``meta.json``."""
+
+    def __init__(self, size: int):
+        self.predicted: list[dict] = [{} for _ in range(size)]
+        self.rules_only: list[set] = [set() for _ in range(size)]
+        self.gold_dir, self.model_dir, self.cue_dir = [], [], []
+
+    def add(self, rows, features, parsed, model, codebook, settings, codes) -> None:
+        rows = list(rows)
+        test = [features[i] for i in rows]
+        for i, proposals in zip(rows, Suggester(codebook, model, settings).propose(test)):
+            self.predicted[i] = {p["code"]: p["direction"] for p in proposals}
+        for i, proposals in zip(rows, Suggester(codebook, None, settings).propose(test)):
+            self.rules_only[i] = {p["code"] for p in proposals}
+        pairs = [(features[i], code, d) for i in rows for code, d in parsed[i].items() if d and code in codes]
         if pairs:
-            frame = direction_frame([(f, c) for f, c, _ in pairs])
-            guessed = model.predict_direction(frame)
+            guessed = model.predict_direction(direction_frame([(f, c) for f, c, _ in pairs]))
             cues = [cue_direction(f.local_cues(c)) for f, c, _ in pairs]
-            gold_dir += [d for _, _, d in pairs]
-            cue_dir += cues
-            model_dir += list(guessed) if guessed is not None else cues
-    gold = [{c for c in p if c in codes} for p in parsed]
-    return {
-        "scheme": scheme,
-        "segments": len(features),
-        "suggestions": code_metrics(gold, predicted, codes),
-        "rules_only": code_metrics(gold, rules_only, codes)["micro"] | {"macro_f1": code_metrics(gold, rules_only, codes)["macro_f1"]},
-        "direction": direction_metrics(gold_dir, [str(d) for d in model_dir]),
-        "direction_cues_only": direction_metrics(gold_dir, cue_dir),
-        "suggestions_per_segment": round(float(np.mean([len(p) for p in predicted])), 3),
-    }
+            self.gold_dir += [d for _, _, d in pairs]
+            self.cue_dir += cues
+            self.model_dir += [str(d) for d in guessed] if guessed is not None else cues
+
+    def report(self, parsed, codes) -> dict:
+        gold = [{c for c in p if c in codes} for p in parsed]
+        rules = code_metrics(gold, self.rules_only, codes)
+        return {
+            "segments": len(parsed),
+            "suggestions": code_metrics(gold, [set(p) for p in self.predicted], codes),
+            "rules_only": rules["micro"] | {"macro_f1": rules["macro_f1"]},
+            "direction": direction_metrics(self.gold_dir, self.model_dir),
+            "direction_cues_only": direction_metrics(self.gold_dir, self.cue_dir),
+            "code_direction_pairs": pair_metrics(parsed, self.predicted),
+            "suggestions_per_segment": round(float(np.mean([len(p) for p in self.predicted])), 3) if parsed else 0.0,
+        }
 
 
 def _fit(features, parsed, X: pd.DataFrame, Y: pd.DataFrame) -> SuggestionModel:

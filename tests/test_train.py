@@ -82,3 +82,50 @@ def test_shipped_model_matches_codebook_and_reports_cross_validated_metrics(code
     assert metrics["scheme"].endswith("whole documents held out")
     assert 0 < metrics["suggestions"]["micro"]["precision"] <= 1
     assert json.dumps(meta)  # plain data only
+
+
+def _hotel_table(path):
+    rows = (
+        [("AC kamar mati dan panas sekali.", "ac=constraining")] * 8
+        + [("AC dingin, kamar nyaman.", "ac=supporting")] * 8
+        + [("Wifi lambat, tidak bisa kerja.", "wifi=constraining")] * 8
+        + [("Wifi kencang di semua lantai.", "wifi=supporting")] * 8
+        + [("Sarapan biasa saja.", "")] * 8
+    )
+    import pandas as pd
+
+    pd.DataFrame([{"text": t, "codes": c, "guest": f"g{i}"} for i, (t, c) in enumerate(rows)]).to_csv(path, index=False)
+    return path
+
+
+def test_train_suggest_evaluate_on_a_table_without_codebook(tmp_path):
+    table = _hotel_table(tmp_path / "hotel.csv")
+    runner = CliRunner()
+    refused = runner.invoke(app, ["train", "--labels", str(table)])
+    assert refused.exit_code == 2 and "--out" in refused.output
+    trained = runner.invoke(app, ["train", "--labels", str(table), "--out", str(tmp_path / "m")])
+    assert trained.exit_code == 0, trained.output
+    assert (tmp_path / "m" / "codebook.yaml").exists()
+    meta = json.loads((tmp_path / "m" / "meta.json").read_text(encoding="utf-8"))
+    assert meta["labels"] == ["ac", "wifi"]
+
+    new = tmp_path / "new.csv"
+    new.write_text("text,guest\nAC-nya mati terus.,x\nWifi-nya kencang sekali.,y\nKolam renang bersih.,z\n", encoding="utf-8")
+    out = tmp_path / "suggested.csv"
+    result = runner.invoke(app, ["suggest", "--input", str(new), "--model", str(tmp_path / "m"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    import pandas as pd
+
+    suggested = pd.read_csv(out, keep_default_na=False)
+    assert list(suggested.columns) == ["text", "guest", "suggested_codes", "suggested_scores", "evidence"]
+    assert suggested["suggested_codes"][0].startswith("ac=") and suggested["suggested_codes"][1].startswith("wifi=")
+    assert suggested["suggested_scores"][0].startswith("ac:")
+
+    figures_path = tmp_path / "figures.json"
+    evaluated = runner.invoke(app, ["evaluate", "--labels", str(table), "--model", str(tmp_path / "m"),
+                                    "--json", str(figures_path)])
+    assert evaluated.exit_code == 0, evaluated.output
+    figures = json.loads(figures_path.read_text(encoding="utf-8"))
+    assert set(figures["suggestions"]["per_code"]["ac"]) == {"precision", "recall", "f1", "kappa", "support"}
+    assert figures["suggestions"]["micro"]["f1"] > 0.9
+    assert figures["direction"]["accuracy"] > 0.9 and figures["code_direction_pairs"]["pairs"] == 4

@@ -162,9 +162,17 @@ class StanzaBackend:
             results = dict(zip(todo, documents))
         docs = []
         for i, text in enumerate(texts):
-            doc = self._to_doc(text, results[i]) if i in results else self.nlp.make_doc(text)
+            doc = self._to_doc(text, results[i]) if i in results else self._blank_doc(text)
             docs.append(self._add_forms(doc))
         return docs
+
+    def _blank_doc(self, text: str) -> Doc:
+        """Empty or whitespace-only text: spaCy's own whitespace tokens, nothing for Stanza."""
+        doc = self.nlp.make_doc(text)
+        for surface_id, token in enumerate(doc):
+            token.pos_ = "SPACE"
+            token._.surface_id = surface_id
+        return doc
 
     def _add_forms(self, doc: Doc) -> Doc:
         """``norm_`` and ``._.is_filler`` from ``pilah_forms``; lemmas stay Stanza's."""

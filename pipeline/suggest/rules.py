@@ -77,7 +77,7 @@ class CodebookRules:
         keywords, cues = self._matchers_for(doc)
         hits: dict[str, list[Span]] = {}
         seen = set()
-        for match_id, start, end in keywords(doc):
+        for match_id, start, end in keywords(doc) if len(keywords) else ():
             code = doc.vocab.strings[match_id]
             if (code, start, end) not in seen and not _only_fillers(doc[start:end]):
                 seen.add((code, start, end))
@@ -85,7 +85,7 @@ class CodebookRules:
         return RuleMatches(hits=hits, cues=self._cues(doc, cues))
 
     def _cues(self, doc: Doc, matcher: Matcher) -> list[tuple[str, Span, bool]]:
-        found = {(doc.vocab.strings[m], s, e) for m, s, e in matcher(doc)}
+        found = {(doc.vocab.strings[m], s, e) for m, s, e in matcher(doc)} if len(matcher) else set()
         negator_ends = sorted(e for label, _, e in found if label == "negator")
         cues = []
         for label, start, end in sorted(found, key=lambda item: item[1]):

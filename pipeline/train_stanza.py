@@ -1,0 +1,472 @@
+"""The ``train stanza`` workflow: UD Indonesian treebanks → the Stanza models Pilah ships.
+
+Steps, all offline and on one CPU thread:
+
+1. **Pool** UD_Indonesian-GSD *dev* and UD_Indonesian-CSUI *train* (the GSD train file is not
+   available here). XPOS is dropped (the treebanks use incompatible tagsets: MorphInd vs
+   Penn-style), and so are the features by default: without them the tagger selects its
+   checkpoint on UPOS rather than UPOS+UFeats, trains about a third faster, and reached
+   93.6 instead of 92.2 dev UPOS after 700 steps. Every lemma is lower-cased: GSD
+   lower-cases lemmas, CSUI keeps the case of proper nouns, and Pilah's ``Doc`` contract
+   has lower-case lemmas in both backends (the lemmatizer is trained ``--caseless``). A
+   stratified, seeded share of each treebank becomes the dev split that Stanza uses for early
+   stopping and model selection. The held-out files (GSD test, CSUI test) are never read for
+   training.
+2. **Prepare** the pool with Stanza's own dataset scripts (``UDBASE``/``DATA_ROOT`` pointing
+   into ``work_dir``; lemma data with ``--gold`` so nothing is downloaded).
+3. **Train** tokenizer, mwt, pos and lemma with Stanza's ``run_*`` scripts
+   (``--no_charlm``, ``--no_pretrain``: no downloaded vectors), one model at a time.
+4. **Ship**: copy the models to ``out_dir`` with ``resources.json`` (``{}``) and ``meta.json``
+   (versions, data sources and their checksums, settings, steps, times, model checksums),
+   then score the shipped pipeline end to end, from raw text, on the dev split and on any
+   held-out test files given (``test_metrics``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from pipeline.errors import InputError
+
+log = logging.getLogger(__name__)
+
+TREEBANK = "UD_Indonesian-Mix"
+SHORT_NAME = "id_mix"
+LICENCE = "CC BY-SA 4.0"
+SOURCES = {
+    "UD_Indonesian-GSD": ["id_gsd-ud-dev.conllu"],
+    "UD_Indonesian-CSUI": ["id_csui-ud-train.conllu"],
+}
+HELD_OUT = {
+    "UD_Indonesian-GSD": "id_gsd-ud-test.conllu",
+    "UD_Indonesian-CSUI": "id_csui-ud-test.conllu",
+}
+MODEL_FILES = {
+    "tokenize": "id_tokenizer.pt",
+    "mwt": "id_mwt.pt",
+    "pos": "id_pos.pt",
+    "lemma": "id_lemma.pt",
+}
+
+# Extra arguments handed to each Stanza training script. Stanza's default sizes are meant
+# for a GPU; these fit one CPU thread within the time budget (see NLP-NOTES.md).
+DEFAULT_SETTINGS: dict = {
+    "seed": 1234,
+    "dev_fraction": 0.1,
+    "keep_features": False,
+    "threads": 1,
+    "tokenize": ["--no_charlm", "--steps", "1500", "--eval_steps", "250"],
+    "mwt": [],
+    "pos": ["--no_pretrain", "--no_charlm", "--char_bidirectional", "--char_hidden_dim", "200",
+            "--word_cutoff", "2", "--batch_size", "32", "--eval_interval", "70",
+            "--fix_eval_interval", "--max_steps", "1400", "--max_steps_before_stop", "700"],
+    "lemma": ["--no_charlm", "--caseless"],
+}
+
+
+# --------------------------------------------------------------------------- data
+
+
+def read_conllu(path: Path) -> list[list[str]]:
+    """Sentences of a CoNLL-U file, each a list of its lines (comments included)."""
+    sentences, current = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            current.append(line)
+        elif current:
+            sentences.append(current)
+            current = []
+    if current:
+        sentences.append(current)
+    return sentences
+
+
+def normalise_sentence(lines: list[str], keep_features: bool = False) -> list[str]:
+    """Drop XPOS (and FEATS unless kept) and lower-case lemmas.
+
+    Comments and multi-word token lines stay as they are.
+    """
+    out = []
+    for line in lines:
+        columns = line.split("\t")
+        if line.startswith("#") or len(columns) != 10 or not columns[0].isdigit():
+            out.append(line)
+            continue
+        columns[2] = columns[2].lower()
+        columns[4] = "_"
+        if not keep_features:
+            columns[5] = "_"
+        out.append("\t".join(columns))
+    return out
+
+
+def write_conllu(path: Path, sentences: Iterable[list[str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join("\n".join(s) + "\n\n" for s in sentences), encoding="utf-8")
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def source_files(ud_dir: Path) -> list[Path]:
+    """The training files, checked to exist (and never a held-out test file)."""
+    files = [ud_dir / folder / name for folder, names in SOURCES.items() for name in names]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise InputError(ud_dir, f"missing training file(s) {', '.join(missing)}; expected "
+                         "the UD_Indonesian-GSD and UD_Indonesian-CSUI folders of UD 2.x")
+    return files
+
+
+def build_pool(ud_dir: Path, udbase: Path, seed: int, dev_fraction: float,
+               keep_features: bool = False) -> dict:
+    """Write ``udbase/UD_Indonesian-Mix/id_mix-ud-{train,dev,test}.conllu``.
+
+    The dev split takes ``dev_fraction`` of each source file (seeded shuffle). Stanza's scripts
+    also want a *test* file: it is a copy of the dev split, so nothing held out is touched.
+    """
+    rng = random.Random(seed)
+    train, dev, counts = [], [], {}
+    for path in source_files(ud_dir):
+        sentences = [normalise_sentence(s, keep_features) for s in read_conllu(path)]
+        rng.shuffle(sentences)
+        cut = max(1, round(len(sentences) * dev_fraction))
+        dev += sentences[:cut]
+        train += sentences[cut:]
+        counts[path.name] = {"train": len(sentences) - cut, "dev": cut}
+    rng.shuffle(train)
+    folder = udbase / TREEBANK
+    write_conllu(folder / f"{SHORT_NAME}-ud-train.conllu", train)
+    write_conllu(folder / f"{SHORT_NAME}-ud-dev.conllu", dev)
+    write_conllu(folder / f"{SHORT_NAME}-ud-test.conllu", dev)
+    log.info("pool: %d train, %d dev sentences", len(train), len(dev))
+    return counts
+
+
+# --------------------------------------------------------------------------- training
+
+
+def stanza_env(work_dir: Path, threads: int) -> dict:
+    """Environment for Stanza's scripts: data under ``work_dir``, one thread, no downloads."""
+    env = dict(os.environ)
+    env.update({
+        "UDBASE": str(work_dir / "ud"),
+        "DATA_ROOT": str(work_dir / "data"),
+        "STANZA_RESOURCES_DIR": str(work_dir / "stanza_resources"),
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+        "PYTHONHASHSEED": "0",
+    })
+    return env
+
+
+def run_step(name: str, module: str, args: list[str], env: dict, logs: Path) -> dict:
+    """Run one Stanza script as a subprocess, its output in ``logs/<name>.log``."""
+    logs.mkdir(parents=True, exist_ok=True)
+    log_path = logs / f"{name}.log"
+    command = [sys.executable, "-m", module, *args]
+    log.info("%s: %s", name, " ".join(command[1:]))
+    started = time.perf_counter()
+    with open(log_path, "w", encoding="utf-8") as out:
+        result = subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
+    seconds = round(time.perf_counter() - started, 1)
+    if result.returncode != 0:
+        tail = "\n".join(log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-15:])
+        raise RuntimeError(f"Stanza step {name!r} failed with exit code {result.returncode}; "
+                           f"see {log_path}\n{tail}")
+    log.info("%s: done in %.0f s", name, seconds)
+    return {"step": name, "command": ["python", "-m", module, *args], "seconds": seconds,
+            "log": str(log_path)}
+
+
+def dev_table(log_path: Path) -> dict:
+    """The scores that a ``run_*`` script logged for the dev split (gold input to the model)."""
+    lines = Path(log_path).read_text(encoding="utf-8", errors="replace").splitlines()
+    for i, line in enumerate(lines):
+        if "Finished running dev set on" in line and i + 3 < len(lines):
+            header, values = lines[i + 2].split(), lines[i + 3].split()
+            try:
+                return {key: float(value) for key, value in zip(header, values)}
+            except ValueError:
+                return {}
+    return {}
+
+
+def lemma_dev_score(log_path: Path) -> dict:
+    """The lemmatizer's dev score, logged as ``Lemma score:`` then ``<shorthand> <score>``."""
+    lines = Path(log_path).read_text(encoding="utf-8", errors="replace").splitlines()
+    score = {}
+    for line, following in zip(lines, lines[1:]):
+        if line.rstrip().endswith("Lemma score:"):
+            try:
+                score = {"Lemmas": float(following.split()[-1])}
+            except (ValueError, IndexError):
+                pass
+    return score
+
+
+def train_models(work_dir: Path, settings: dict) -> tuple[list[dict], dict]:
+    """Prepare the pool with Stanza's dataset scripts and train the four models in turn."""
+    env = stanza_env(work_dir, settings["threads"])
+    logs, saved = work_dir / "logs", work_dir / "saved"
+    steps = []
+    for kind, extra in (("tokenizer", []), ("mwt", []), ("pos", []), ("lemma", ["--gold"])):
+        module = f"stanza.utils.datasets.prepare_{kind}_treebank"
+        steps.append(run_step(f"prepare_{kind}", module, [TREEBANK, *extra], env, logs))
+    scores = {}
+    for processor, script in (("tokenize", "run_tokenizer"), ("mwt", "run_mwt"),
+                              ("pos", "run_pos"), ("lemma", "run_lemma")):
+        args = [TREEBANK, "--force", "--save_dir", str(saved / processor),
+                "--save_name", MODEL_FILES[processor], *settings[processor]]
+        step = run_step(f"train_{processor}", f"stanza.utils.training.{script}", args, env, logs)
+        steps.append(step)
+        log_path = Path(step["log"])
+        scores[processor] = lemma_dev_score(log_path) if processor == "lemma" else dev_table(log_path)
+    return steps, scores
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def sentence_texts(path: Path) -> list[str]:
+    """The ``# text`` of every sentence of a CoNLL-U file, in order."""
+    texts = []
+    for sentence in read_conllu(path):
+        text = next((line.split("=", 1)[1].strip() for line in sentence
+                     if line.startswith("# text =") or line.startswith("# text=")), None)
+        if text is None:
+            raise InputError(path, "a sentence has no '# text' comment")
+        texts.append(text)
+    return texts
+
+
+def doc_to_conllu(doc) -> Iterator[list[str]]:
+    """CoNLL-U sentences for a Doc: words grouped into multi-word tokens by ``._.surface_id``.
+
+    HEAD and DEPREL are placeholders (the first word is the root) so the file is valid.
+    """
+    for sent in doc.sents:
+        tokens = [t for t in sent if not t.is_space]
+        if not tokens:
+            continue
+        groups: list[list] = []
+        for token in tokens:
+            if groups and groups[-1][-1]._.surface_id == token._.surface_id:
+                groups[-1].append(token)
+            else:
+                groups.append([token])
+        lines, n = [f"# text = {sent.text.strip()}"], 0
+        for group in groups:
+            if len(group) > 1:
+                surface = doc.text[group[0].idx:group[-1].idx + len(group[-1])]
+                lines.append(f"{n + 1}-{n + len(group)}\t{surface}" + "\t_" * 8)
+            for token in group:
+                n += 1
+                head, deprel = (0, "root") if n == 1 else (1, "dep")
+                morph = str(token.morph) or "_"
+                lines.append(f"{n}\t{token.text}\t{token.lemma_ or '_'}\t{token.pos_ or 'X'}\t_\t"
+                             f"{morph}\t{head}\t{deprel}\t_\t_")
+        yield lines
+
+
+def lowercase_lemmas(path: Path) -> str:
+    """A CoNLL-U file's text with every lemma lower-cased."""
+    sentences = []
+    for sentence in read_conllu(path):
+        lines = []
+        for line in sentence:
+            columns = line.split("\t")
+            if len(columns) == 10 and columns[0].isdigit():
+                columns[2] = columns[2].lower()
+            lines.append("\t".join(columns))
+        sentences.append(lines)
+    return "".join("\n".join(s) + "\n\n" for s in sentences)
+
+
+def evaluate_conllu(backend, path: Path, batch_size: int = 64) -> dict:
+    """Score ``backend`` end to end on a UD file: raw ``# text`` in, Stanza's UD scorer out.
+
+    ``Lemmas`` compares lemmas exactly; ``Lemmas_lowercase`` against the gold lemmas
+    lower-cased (CSUI keeps the case of proper nouns, Pilah's lemmas are lower case).
+    """
+    import io
+
+    from stanza.models.common.utils import ud_scores
+
+    texts = sentence_texts(path)
+    started = time.perf_counter()
+    docs = list(backend.pipe(texts, batch_size=batch_size))
+    seconds = time.perf_counter() - started
+    sentences = [lines for doc in docs for lines in doc_to_conllu(doc)]
+    system = "".join("\n".join(s) + "\n\n" for s in sentences)
+    words = sum(1 for s in sentences for line in s if line.split("\t", 1)[0].isdigit())
+    scores = ud_scores(str(path), io.StringIO(system))
+    lowercase = ud_scores(io.StringIO(lowercase_lemmas(path)), io.StringIO(system))
+    result = {key: round(100 * scores[key].f1, 2)
+              for key in ("Tokens", "Sentences", "Words", "UPOS", "UFeats", "Lemmas")}
+    result["Lemmas_lowercase"] = round(100 * lowercase["Lemmas"].f1, 2)
+    result["words_per_s"] = round(words / seconds) if seconds else None
+    result["sentences"] = len(texts)
+    result["file_sha256"] = sha256(path)
+    return result
+
+
+# --------------------------------------------------------------------------- workflow
+
+
+def check_settings(settings: dict) -> dict:
+    """Defaults updated with ``settings``; unknown keys are reported all at once."""
+    from pipeline.errors import ConfigError
+
+    unknown = sorted(set(settings) - set(DEFAULT_SETTINGS) - {"test_files"})
+    if unknown:
+        raise ConfigError("train stanza settings",
+                          [f"unknown setting {key!r}; expected one of "
+                           f"{', '.join(sorted(DEFAULT_SETTINGS))} or test_files" for key in unknown])
+    merged = json.loads(json.dumps(DEFAULT_SETTINGS))
+    merged.update(settings)
+    return merged
+
+
+def versions() -> dict:
+    import spacy
+    import stanza
+    import torch
+
+    import pipeline
+
+    return {"stanza": stanza.__version__, "torch": torch.__version__, "spacy": spacy.__version__,
+            "python": platform.python_version(), "pilah": getattr(pipeline, "__version__", None),
+            "platform": platform.platform()}
+
+
+def ship(work_dir: Path, out_dir: Path) -> dict:
+    """Copy the trained models into ``out_dir`` with ``resources.json``; return checksums."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for processor, name in MODEL_FILES.items():
+        shutil.copy2(work_dir / "saved" / processor / name, out_dir / name)
+    (out_dir / "resources.json").write_text("{}\n", encoding="utf-8")
+    names = [*MODEL_FILES.values(), "resources.json"]
+    return {name: sha256(out_dir / name) for name in names}
+
+
+def write_meta(out_dir: Path, meta: dict) -> None:
+    (out_dir / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n",
+                                       encoding="utf-8")
+
+
+def train_stanza(ud_dir: Path, out_dir: Path, work_dir: Path | None = None, **settings) -> dict:
+    """Train Pilah's Indonesian Stanza models (tokenize, mwt, pos, lemma) and ship them.
+
+    Parameters
+    ----------
+    ud_dir
+        Folder holding ``UD_Indonesian-GSD`` (dev file) and ``UD_Indonesian-CSUI`` (train).
+    out_dir
+        Where the models, ``resources.json`` and ``meta.json`` go (``models/stanza``).
+    work_dir
+        Scratch folder for Stanza's data, logs and checkpoints; a temporary one, removed
+        afterwards, when None.
+    **settings
+        Overrides of :data:`DEFAULT_SETTINGS` (per-model argument lists replace the default
+        list), and ``test_files``: held-out CoNLL-U files scored after training (default:
+        GSD test and CSUI test when present; ``[]`` for none).
+
+    Returns
+    -------
+    dict
+        The metadata written to ``out_dir/meta.json``.
+
+    Examples
+    --------
+    >>> meta = train_stanza(Path("../shared/data/ud"), Path("models/stanza"))  # doctest: +SKIP
+    >>> meta["test_metrics"]["id_csui-ud-test.conllu"]["UPOS"]                # doctest: +SKIP
+    """
+    settings = check_settings(settings)
+    ud_dir, out_dir = Path(ud_dir), Path(out_dir)
+    sources = source_files(ud_dir)
+    test_files = settings.pop("test_files", None)
+    if test_files is None:
+        test_files = [ud_dir / folder / name for folder, name in HELD_OUT.items()
+                      if (ud_dir / folder / name).is_file()]
+    temporary = None
+    if work_dir is None:
+        temporary = tempfile.TemporaryDirectory(prefix="pilah-stanza-")
+        work_dir = Path(temporary.name)
+    work_dir = Path(work_dir).resolve()
+    try:
+        started = time.perf_counter()
+        counts = build_pool(ud_dir, work_dir / "ud", settings["seed"], settings["dev_fraction"],
+                            settings["keep_features"])
+        steps, component_scores = train_models(work_dir, settings)
+        checksums = ship(work_dir, out_dir)
+        training_seconds = round(time.perf_counter() - started, 1)
+        for step in steps:
+            step["command"] = [str(a).replace(str(work_dir), "<work_dir>") for a in step["command"]]
+            step.pop("log", None)
+        meta = {
+            "name": "pilah-stanza-id",
+            "language": "id",
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "versions": versions(),
+            "processors": MODEL_FILES,
+            "data": {
+                "licence": LICENCE,
+                "sources": [{"treebank": p.parent.name, "file": p.name, "licence": LICENCE,
+                             "sha256": sha256(p), "sentences": counts[p.name]} for p in sources],
+                "held_out_never_trained_on": [f"{k}/{v}" for k, v in HELD_OUT.items()],
+                "preprocessing": [
+                    "pool GSD dev + CSUI train; seeded shuffle; dev_fraction of each file "
+                    "becomes the dev split (Stanza's test split is a copy of it)",
+                    "XPOS dropped (MorphInd vs Penn-style tagsets are incompatible)",
+                    "FEATS " + ("kept" if settings["keep_features"] else
+                                "dropped (the tagger then selects on UPOS)"),
+                    "lemmas lower-cased (GSD lower-cases them, CSUI keeps proper-noun case)",
+                ],
+            },
+            "settings": settings,
+            "steps": steps,
+            "seconds": {**{s["step"].removeprefix("train_"): s["seconds"] for s in steps
+                           if s["step"].startswith("train_")},
+                        "total": training_seconds},
+            "dev_scores": {"components_gold_input": component_scores},
+            "checksums": checksums,
+            "sizes_bytes": {name: (out_dir / name).stat().st_size for name in checksums},
+        }
+        write_meta(out_dir, meta)
+        meta["dev_scores"]["end_to_end"] = score_model(
+            out_dir, [work_dir / "ud" / TREEBANK / f"{SHORT_NAME}-ud-dev.conllu"])
+        meta["test_metrics"] = score_model(out_dir, [Path(p) for p in test_files])
+        write_meta(out_dir, meta)
+        log.info("Stanza models written to %s in %.0f s", out_dir, training_seconds)
+        return meta
+    finally:
+        if temporary is not None:
+            temporary.cleanup()
+
+
+def score_model(model_dir: Path, files: list[Path]) -> dict:
+    """End-to-end scores of the shipped models on each file, keyed by file name."""
+    from pipeline.nlp.stanza_backend import StanzaBackend
+
+    if not files:
+        return {}
+    backend = StanzaBackend(model_dir)
+    return {path.name: evaluate_conllu(backend, path) for path in files}
