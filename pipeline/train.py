@@ -82,11 +82,14 @@ def labels_from_gold(corpus: Path, gold_path: Path, stages: Stages) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def train(labels: pd.DataFrame, codebook: Codebook, stages: Stages, source: str, folds: int = 5) -> tuple[SuggestionModel, dict]:
+def train(
+    labels: pd.DataFrame, codebook: Codebook, stages: Stages, source: str, folds: int = 5
+) -> tuple[SuggestionModel, dict]:
     """Fit the suggestion model on ``labels`` and evaluate it by cross-validation.
 
     Folds hold out whole documents when a ``document`` column is present, so the figures
-    say how the model does on documents it has never seen.
+    say how the model does on documents it has never seen; ``folds=1`` skips the
+    cross-validation (``metrics`` is then ``None``).
 
     Returns
     -------
@@ -103,7 +106,7 @@ def train(labels: pd.DataFrame, codebook: Codebook, stages: Stages, source: str,
     X = code_frame(features, codes)
     Y = pd.DataFrame({c: [int(c in p) for p in parsed] for c in codes})
     groups = labels["document"].to_numpy() if "document" in labels.columns else None
-    evaluation = cross_validate(features, parsed, X, Y, codebook, stages, groups, folds)
+    evaluation = cross_validate(features, parsed, X, Y, codebook, stages, groups, folds) if folds > 1 else None
     model = _fit(features, parsed, X, Y)
     data_hash = hashlib.sha256(labels[["text", "codes"]].to_csv(index=False).encode()).hexdigest()
     settings = {"min_examples": model.min_examples, "C": model.C, "char_ngrams": model.char_ngrams}
