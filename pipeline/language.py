@@ -36,14 +36,13 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
 from spacy.lang.id.stop_words import STOP_WORDS as ID_STOP_WORDS
-from spacy.lookups import load_lookups
 
 from pipeline.records import Segment
+from pipeline.vocabulary import KnownWords, read_word_list
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -83,18 +82,6 @@ class LanguageSettings:
                 f"[language] detector must be one of {', '.join(DETECTORS)}; "
                 f"got {self.detector!r}. Fix the value in the config file."
             )
-
-
-class _Vocabulary:
-    """Words one language knows: stop words, lookup-table forms and lemmas, extra words."""
-
-    def __init__(self, lang: str, stop_words: set[str], extra: set[str]):
-        self.table = load_lookups(lang, ["lemma_lookup"]).get_table("lemma_lookup")
-        self.words = set(stop_words) | set(self.table.values()) | extra
-        self.stop_words = frozenset(stop_words)
-
-    def __contains__(self, word: str) -> bool:
-        return word in self.words or word in self.table
 
 
 def detect_sentences(
@@ -246,15 +233,11 @@ def _balance(id_words: int, en_words: int) -> float:
 
 
 @lru_cache(maxsize=4)
-def _vocabularies(lexicon: str | None) -> tuple[_Vocabulary, _Vocabulary]:
-    colloquial = set()
-    if lexicon:
-        for line in Path(lexicon).read_text(encoding="utf-8").splitlines():
-            if line and not line.startswith("#"):
-                colloquial.add(line.split("\t", 1)[0])
+def _vocabularies(lexicon: str | None) -> tuple[KnownWords, KnownWords]:
+    colloquial = {line.split("\t", 1)[0] for line in read_word_list(lexicon)} if lexicon else set()
     shared = set(ID_STOP_WORDS) & set(EN_STOP_WORDS)
-    indonesian = _Vocabulary("id", set(ID_STOP_WORDS) - shared, colloquial)
-    english = _Vocabulary("en", set(EN_STOP_WORDS) - shared, set())
+    indonesian = KnownWords("id", set(ID_STOP_WORDS) - shared, colloquial)
+    english = KnownWords("en", set(EN_STOP_WORDS) - shared)
     return indonesian, english
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
 from spacy.lookups import load_lookups
 
-from pipeline.nlp.fast_vocabulary import indonesian_words
+from pipeline.vocabulary import indonesian_words
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "configs" / "lexicon" / "colloquial_id.tsv"

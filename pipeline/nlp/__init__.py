@@ -17,7 +17,8 @@ from functools import lru_cache
 
 from spacy.tokens import Doc
 
-from pipeline.nlp.fast import build_pipeline, pipeline_for, read_word_list
+from pipeline.nlp.fast import build_pipeline, pipeline_for
+from pipeline.vocabulary import read_word_list
 from pipeline.records import Segment
 
 __all__ = ["BACKENDS", "build_pipeline", "pipeline_for", "read_word_list", "reader_for", "tokenize_segments"]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from pathlib import Path
 
 import spacy
 from spacy.lookups import load_lookups
@@ -27,18 +26,13 @@ from spacy.tokens import Doc, Token
 
 from pipeline.nlp.extensions import FILLERS, SURFACE_IDS
 from pipeline.nlp.tokenizer import add_clitic_splitting, customize_tokenizer
+from pipeline.vocabulary import read_word_list
 
 # Lemmas of clitics split off by ``pilah_clitics`` (as in UD Indonesian CSUI).
 CLITIC_LEMMAS = {"nya": "nya", "-nya": "nya", "ku": "aku", "mu": "kamu", "kau": "engkau", "kah": "kah", "lah": "lah", "pun": "pun"}
 INDONESIAN_PREFIXES = ("di", "me", "men", "mem", "meng", "ter", "ber", "ke", "pe", "pen", "peng", "se")
 _REDUPLICATED_DIGIT = re.compile(r"^([^\W\d_]{2,})2$")
 
-
-
-def read_word_list(path: str | Path) -> list[str]:
-    """Lines of a lexicon file, without comments and blank lines."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
 class Forms:

@@ -29,7 +29,7 @@ from spacy.tokens import Doc
 from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex
 
 from pipeline.nlp.extensions import SURFACE_IDS
-from pipeline.nlp.fast_vocabulary import english_words, indonesian_words
+from pipeline.vocabulary import english_words, indonesian_words
 
 _PUNCT_RUN = r"(?:[!?]{2,}|\*{2,}|\${2,}|[-=]*={2,}[-=]*|-{3,}[-=]*|_{2,}|~{2,}|#{2,}|<{2,}|>{2,})"
 _TEX_QUOTES = ("``", "''")

@@ -1,0 +1,43 @@
+"""Words each language knows, from spaCy's packaged tables, and word-list files.
+
+Shared by the ``language`` and ``nlp`` stages (it sits below both, beside ``records``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
+from spacy.lang.id.stop_words import STOP_WORDS as ID_STOP_WORDS
+from spacy.lookups import load_lookups
+
+
+class KnownWords:
+    """Words spaCy knows in one language: lemma-table entries (inflected forms, looked up
+    by hash), their lemmas, stop words, and any ``extra`` words."""
+
+    def __init__(self, lang: str, stop_words: Iterable[str], extra: Iterable[str] = ()):
+        self.table = load_lookups(lang, ["lemma_lookup"]).get_table("lemma_lookup")
+        self.stop_words = frozenset(stop_words)
+        self.words = frozenset(set(self.table.values()) | self.stop_words | set(extra))
+
+    def __contains__(self, word: str) -> bool:
+        return word in self.words or word in self.table
+
+
+@lru_cache(maxsize=1)
+def indonesian_words() -> KnownWords:
+    return KnownWords("id", ID_STOP_WORDS)
+
+
+@lru_cache(maxsize=1)
+def english_words() -> KnownWords:
+    return KnownWords("en", EN_STOP_WORDS)
+
+
+def read_word_list(path: str | Path) -> list[str]:
+    """Lines of a lexicon file, without comments and blank lines."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
