@@ -25,7 +25,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Token
 
 from pipeline.nlp.extensions import FILLERS, SURFACE_IDS
-from pipeline.nlp.tokenizer import add_clitic_splitting, customize_tokenizer
+from pipeline.nlp.tokenizer import TOKENIZER_CONFIG, add_clitic_splitting
 from pipeline.vocabulary import read_word_list
 
 # Lemmas of clitics split off by ``pilah_clitics`` (as in UD Indonesian CSUI).
@@ -95,8 +95,7 @@ def make_forms(nlp: Language, name: str, colloquial_lexicon: str, fillers: str) 
 @lru_cache(maxsize=4)
 def build_pipeline(language: str, colloquial_lexicon: str, fillers: str) -> Language:
     """A blank spaCy pipeline for ``id`` or ``en`` with sentencizer and ``pilah_forms``."""
-    nlp = spacy.blank(language)
-    customize_tokenizer(nlp)
+    nlp = spacy.blank(language, config=TOKENIZER_CONFIG)
     if language == "id":
         add_clitic_splitting(nlp)
     nlp.add_pipe("sentencizer")
