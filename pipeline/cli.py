@@ -295,8 +295,9 @@ def _count_files(corpus: Path) -> int:
     if corpus.is_file():
         return 1
     manifest = corpus / "manifest.csv"
-    if manifest.exists():
-        return max(sum(1 for _ in manifest.open(encoding="utf-8-sig")) - 1, 0)
+    if manifest.exists():  # only sizes the progress bar; ingest reports a bad manifest
+        lines = manifest.read_bytes().count(b"\n")
+        return max(lines - 1, 0)
     return sum(1 for p in corpus.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES) if corpus.exists() else 0
 
 
