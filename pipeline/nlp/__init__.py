@@ -38,19 +38,20 @@ def reader_for(language: str, settings: dict) -> Reader:
     if backend not in BACKENDS:
         raise ValueError(f"unknown nlp backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     if backend == "stanza" and language != "en":
-        stanza = _stanza_backend(str(settings["stanza_model"]))
+        stanza = _stanza_backend(str(settings["stanza_model"]), settings.get("colloquial_lexicon", ""),
+                                 settings.get("fillers", ""))
         return lambda texts: stanza.pipe(texts, batch_size=settings.get("batch_size", 64))
     nlp = pipeline_for(language, settings)
     return lambda texts: nlp.pipe(texts, batch_size=settings.get("batch_size", 64))
 
 
 @lru_cache(maxsize=2)
-def _stanza_backend(model_dir: str):
+def _stanza_backend(model_dir: str, colloquial_lexicon: str, fillers: str):
     from pathlib import Path
 
     from pipeline.nlp.stanza_backend import StanzaBackend
 
-    return StanzaBackend(Path(model_dir))
+    return StanzaBackend(Path(model_dir), colloquial_lexicon, fillers)
 
 
 def tokenize_segments(segments: Iterable[Segment], settings: dict) -> Iterator[tuple[Segment, Doc]]:

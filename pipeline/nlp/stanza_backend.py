@@ -10,7 +10,8 @@ Indonesian pipeline, with the same contract as the ``fast`` backend:
   tokens included), so the words split from one written token share it. When a multi-word
   token's words do not spell the written token (an expansion that changes letters), the
   written token stays whole and carries its first content word's annotations;
-* ``pos_``, ``morph`` and ``lemma_`` (lower case) from Stanza, sentence starts from Stanza's
+* ``pos_`` and ``lemma_`` (lower case) from Stanza, ``morph`` from Stanza's features (empty
+  with the shipped models, which are trained without them), sentence starts from Stanza's
   sentences;
 * ``norm_`` and ``._.is_filler`` from the fast backend's ``pilah_forms`` component, which
   does not get to change Stanza's lemmas.
@@ -134,7 +135,7 @@ class StanzaBackend:
             processors=",".join(PROCESSORS),
             download_method=None,
             use_gpu=False,
-            logging_level="WARN",
+            logging_level="ERROR",  # only while loading: "Unsupported language: id" is expected
             **paths,
         )
 
