@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 from pipeline.errors import InputError
@@ -250,93 +250,6 @@ def train_models(work_dir: Path, settings: dict) -> tuple[list[dict], dict]:
 # --------------------------------------------------------------------------- evaluation
 
 
-def sentence_texts(path: Path) -> list[str]:
-    """The ``# text`` of every sentence of a CoNLL-U file, in order."""
-    texts = []
-    for sentence in read_conllu(path):
-        text = next((line.split("=", 1)[1].strip() for line in sentence
-                     if line.startswith("# text =") or line.startswith("# text=")), None)
-        if text is None:
-            raise InputError(path, "a sentence has no '# text' comment")
-        texts.append(text)
-    return texts
-
-
-def doc_to_conllu(doc) -> Iterator[list[str]]:
-    """CoNLL-U sentences for a Doc: words grouped into multi-word tokens by ``._.surface_id``.
-
-    HEAD and DEPREL are placeholders (the first word is the root) so the file is valid.
-    """
-    for sent in doc.sents:
-        tokens = [t for t in sent if not t.is_space]
-        if not tokens:
-            continue
-        groups: list[list] = []
-        for token in tokens:
-            if groups and groups[-1][-1]._.surface_id == token._.surface_id:
-                groups[-1].append(token)
-            else:
-                groups.append([token])
-        lines, n = [f"# text = {sent.text.strip()}"], 0
-        for group in groups:
-            if len(group) > 1:
-                surface = doc.text[group[0].idx:group[-1].idx + len(group[-1])]
-                lines.append(f"{n + 1}-{n + len(group)}\t{surface}" + "\t_" * 8)
-            for token in group:
-                n += 1
-                head, deprel = (0, "root") if n == 1 else (1, "dep")
-                morph = str(token.morph) or "_"
-                lines.append(f"{n}\t{token.text}\t{token.lemma_ or '_'}\t{token.pos_ or 'X'}\t_\t"
-                             f"{morph}\t{head}\t{deprel}\t_\t_")
-        yield lines
-
-
-def lowercase_lemmas(path: Path) -> str:
-    """A CoNLL-U file's text with every lemma lower-cased."""
-    sentences = []
-    for sentence in read_conllu(path):
-        lines = []
-        for line in sentence:
-            columns = line.split("\t")
-            if len(columns) == 10 and columns[0].isdigit():
-                columns[2] = columns[2].lower()
-            lines.append("\t".join(columns))
-        sentences.append(lines)
-    return "".join("\n".join(s) + "\n\n" for s in sentences)
-
-
-def evaluate_conllu(backend, path: Path, batch_size: int = 64,
-                    system_out: Path | None = None) -> dict:
-    """Score ``backend`` end to end on a UD file: raw ``# text`` in, Stanza's UD scorer out.
-
-    ``Lemmas`` compares lemmas exactly; ``Lemmas_lowercase`` against the gold lemmas
-    lower-cased (CSUI keeps the case of proper nouns, Pilah's lemmas are lower case).
-    The system's CoNLL-U goes to ``system_out`` when given.
-    """
-    import io
-
-    from stanza.models.common.utils import ud_scores
-
-    texts = sentence_texts(path)
-    started = time.perf_counter()
-    docs = list(backend.pipe(texts, batch_size=batch_size))
-    seconds = time.perf_counter() - started
-    sentences = [lines for doc in docs for lines in doc_to_conllu(doc)]
-    system = "".join("\n".join(s) + "\n\n" for s in sentences)
-    words = sum(1 for s in sentences for line in s if line.split("\t", 1)[0].isdigit())
-    if system_out is not None:
-        Path(system_out).write_text(system, encoding="utf-8")
-    scores = ud_scores(str(path), io.StringIO(system))
-    lowercase = ud_scores(io.StringIO(lowercase_lemmas(path)), io.StringIO(system))
-    result = {key: round(100 * scores[key].f1, 2)
-              for key in ("Tokens", "Sentences", "Words", "UPOS", "Lemmas")}
-    result["Lemmas_lowercase"] = round(100 * lowercase["Lemmas"].f1, 2)
-    result["words_per_s"] = round(words / seconds) if seconds else None
-    result["sentences"] = len(texts)
-    result["file_sha256"] = sha256(path)
-    return result
-
-
 # --------------------------------------------------------------------------- workflow
 
 
@@ -472,10 +385,12 @@ def train_stanza(ud_dir: Path, out_dir: Path, work_dir: Path | None = None, **se
 
 
 def score_model(model_dir: Path, files: list[Path]) -> dict:
-    """End-to-end scores of the shipped models on each file, keyed by file name."""
+    """End-to-end scores of the shipped models on each file, keyed by file name
+    (the same evaluation as ``pilah evaluate-nlp``)."""
+    from pipeline.nlp.evaluate import evaluate_conllu
     from pipeline.nlp.stanza_backend import StanzaBackend
 
     if not files:
         return {}
     backend = StanzaBackend(model_dir)
-    return {path.name: evaluate_conllu(backend, path) for path in files}
+    return {path.name: evaluate_conllu(path, backend.pipe, has_tagger=True) for path in files}

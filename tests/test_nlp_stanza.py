@@ -9,7 +9,8 @@ import pytest
 from pipeline.config import PROJECT_ROOT
 from pipeline.errors import ModelError
 from pipeline.nlp.stanza_backend import StanzaBackend, verify_models
-from pipeline.train_stanza import doc_to_conllu, normalise_sentence
+from pipeline.nlp.evaluate import to_conllu
+from pipeline.train_stanza import normalise_sentence
 
 MODEL_DIR = PROJECT_ROOT / "models" / "stanza"
 
@@ -156,6 +157,6 @@ def test_train_stanza_normalise_drops_xpos_and_lowercases_lemmas():
 
 def test_train_stanza_writes_multiword_tokens_by_surface_id(backend):
     doc = backend("Programnya bagus.")
-    (sentence,) = list(doc_to_conllu(doc))
-    assert sentence[1].split("\t")[:2] == ["1-2", "Programnya"]
-    assert [line.split("\t")[1] for line in sentence[2:]] == ["Program", "nya", "bagus", "."]
+    sentence = to_conllu(doc).strip().splitlines()
+    assert sentence[0].split("\t")[:2] == ["1-2", "Programnya"]
+    assert [line.split("\t")[1] for line in sentence[1:]] == ["Program", "nya", "bagus", "."]
