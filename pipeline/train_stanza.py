@@ -319,7 +319,7 @@ def train_stanza(ud_dir: Path, out_dir: Path, work_dir: Path | None = None, **se
     Examples
     --------
     >>> meta = train_stanza(Path("../shared/data/ud"), Path("models/stanza"))  # doctest: +SKIP
-    >>> meta["test_metrics"]["id_csui-ud-test.conllu"]["UPOS"]                # doctest: +SKIP
+    >>> meta["test_metrics"]["id_csui-ud-test.conllu"]["upos_acc"]            # doctest: +SKIP
     """
     settings = check_settings(settings)
     ud_dir, out_dir = Path(ud_dir), Path(out_dir)
