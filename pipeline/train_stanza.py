@@ -25,7 +25,6 @@ Steps, all offline and on one CPU thread:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -39,6 +38,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from pipeline.checksums import file_sha256
 from pipeline.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -120,14 +120,6 @@ def normalise_sentence(lines: list[str], keep_features: bool = False) -> list[st
 def write_conllu(path: Path, sentences: Iterable[list[str]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join("\n".join(s) + "\n\n" for s in sentences), encoding="utf-8")
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def source_files(ud_dir: Path) -> list[Path]:
@@ -286,7 +278,7 @@ def ship(work_dir: Path, out_dir: Path) -> dict:
         shutil.copy2(work_dir / "saved" / processor / name, out_dir / name)
     (out_dir / "resources.json").write_text("{}\n", encoding="utf-8")
     names = [*MODEL_FILES.values(), "resources.json"]
-    return {name: sha256(out_dir / name) for name in names}
+    return {name: file_sha256(out_dir / name) for name in names}
 
 
 def write_meta(out_dir: Path, meta: dict) -> None:
@@ -352,7 +344,7 @@ def train_stanza(ud_dir: Path, out_dir: Path, work_dir: Path | None = None, **se
             "data": {
                 "licence": LICENCE,
                 "sources": [{"treebank": p.parent.name, "file": p.name, "licence": LICENCE,
-                             "sha256": sha256(p), "sentences": counts[p.name]} for p in sources],
+                             "sha256": file_sha256(p), "sentences": counts[p.name]} for p in sources],
                 "held_out_never_trained_on": [f"{k}/{v}" for k, v in HELD_OUT.items()],
                 "preprocessing": [
                     "pool GSD dev + CSUI train; seeded shuffle; dev_fraction of each file "

@@ -23,7 +23,6 @@ Stanza 30-100x slower).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Iterable, Iterator
@@ -31,6 +30,7 @@ from pathlib import Path
 
 from spacy.tokens import Doc, Token
 
+from pipeline.checksums import file_sha256
 from pipeline.errors import ModelError
 from pipeline.nlp.fast import build_pipeline
 
@@ -47,14 +47,6 @@ CONTENT_POS = {"NOUN", "PROPN", "VERB", "ADJ", "ADV", "NUM", "X", "INTJ", "SYM"}
 
 if not Token.has_extension("surface_id"):
     Token.set_extension("surface_id", default=None)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify_models(model_dir: Path) -> dict:

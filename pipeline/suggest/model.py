@@ -11,7 +11,6 @@ over the segment's words, the code, and negation-aware cue counts near the code'
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import re
 import warnings
@@ -32,6 +31,7 @@ from threadpoolctl import threadpool_limits
 from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
 from spacy.lang.id.stop_words import STOP_WORDS as ID_STOP_WORDS
 
+from pipeline.checksums import file_sha256
 from pipeline.errors import ModelError
 
 # Function words of both languages carry no code and make poor evidence (the direction
@@ -171,7 +171,7 @@ class SuggestionModel:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         joblib.dump(self, directory / MODEL_FILE, compress=3)
-        meta = {**meta, "files": {MODEL_FILE: _sha256(directory / MODEL_FILE)}}
+        meta = {**meta, "files": {MODEL_FILE: file_sha256(directory / MODEL_FILE)}}
         (directory / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         return meta
 
@@ -191,16 +191,12 @@ def load_model(directory: str | Path) -> tuple[SuggestionModel, dict]:
             raise ModelError(f"{path} is missing; rebuild the model with `pilah train`")
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     expected = meta.get("files", {}).get(MODEL_FILE)
-    if expected != _sha256(model_path):
+    if expected != file_sha256(model_path):
         raise ModelError(f"{model_path} does not match the checksum in {meta_path}; rebuild it with `pilah train`")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a model pickled by another scikit-learn release
         model = joblib.load(model_path)
     return model, meta
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _f1(y: np.ndarray, predicted: np.ndarray) -> float:
