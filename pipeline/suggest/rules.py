@@ -28,42 +28,74 @@ class RuleMatches:
     cues: list[tuple[str, Span, bool]]  # (direction, span, negated)
 
 
-def keyword_patterns(phrases: list[str]) -> list[list[dict]]:
-    """spaCy Matcher patterns for keywords and phrases ("mentor*" = any word starting so).
+class _WordIndex:
+    """Keywords of several labels (codes, directions), matched against each token's lower
+    case text, normalised form and lemma: single words through dictionaries (whole words,
+    and prefixes for "mentor*"), phrases through a spaCy ``Matcher``.
 
-    Single words are folded into one pattern per token attribute (an ``IN`` set for whole
-    words, one anchored regex for prefixes), so matching cost does not grow with the size
-    of the keyword lists; phrases get one pattern per attribute each.
-
-    Examples
-    --------
-    >>> keyword_patterns(["mentor*"])[0]
-    [{'LOWER': {'REGEX': '^(?:mentor)'}}]
+    The dictionaries replace one Matcher pattern per label and attribute, which cost about
+    120 predicate checks per token and dominated the suggest stage.
     """
-    words, prefixes, phrases_tokens = set(), set(), []
-    for phrase in phrases:
-        tokens = _KEYWORD_TOKEN.findall(phrase.lower())
-        if len(tokens) == 1 and tokens[0].endswith("*") and len(tokens[0]) > 1:
-            prefixes.add(tokens[0][:-1])
-        elif len(tokens) == 1:
-            words.add(tokens[0])
-        elif tokens:
-            phrases_tokens.append(tokens)
-    patterns = []
-    for attr in _ATTRS:
-        if words:
-            patterns.append([{attr: {"IN": sorted(words)}}])
-        if prefixes:
-            patterns.append([{attr: {"REGEX": "^(?:" + "|".join(map(re.escape, sorted(prefixes))) + ")"}}])
-        for tokens in phrases_tokens:
-            patterns.append([_token_pattern(attr, token) for token in tokens])
-    return patterns
+
+    def __init__(self, phrases_by_label: dict[str, list[str]]):
+        self.exact: dict[str, set[str]] = {}
+        self.prefixes: dict[int, dict[str, set[str]]] = {}
+        self.phrases: dict[str, list[list[str]]] = {}
+        for label, phrases in phrases_by_label.items():
+            for phrase in phrases:
+                phrase = phrase.lower()
+                words = _KEYWORD_TOKEN.findall(phrase)
+                if " " not in phrase:  # also as one token: "e-commerce", "p-irt" stay whole in Indonesian
+                    self._add_word(label, phrase)
+                if len(words) > 1:
+                    self.phrases.setdefault(label, []).append(words)
+                elif words:
+                    self._add_word(label, words[0])
+        self._matchers: dict[int, Matcher] = {}
+
+    def _add_word(self, label: str, word: str) -> None:
+        if word.endswith("*") and len(word) > 1:
+            stem = word[:-1]
+            self.prefixes.setdefault(len(stem), {}).setdefault(stem, set()).add(label)
+        else:
+            self.exact.setdefault(word, set()).add(label)
+
+    def find(self, doc: Doc) -> set[tuple[str, int, int]]:
+        """``(label, start, end)`` token spans of every match."""
+        found = set()
+        for token in doc:
+            for form in {token.lower_, token.norm_, token.lemma_}:
+                for label in self.exact.get(form, ()):
+                    found.add((label, token.i, token.i + 1))
+                for length, stems in self.prefixes.items():
+                    for label in stems.get(form[:length], ()) if len(form) >= length else ():
+                        found.add((label, token.i, token.i + 1))
+        matcher = self._matcher(doc)
+        if matcher is not None:
+            found.update((doc.vocab.strings[m], start, end) for m, start, end in matcher(doc))
+        return found
+
+    def _matcher(self, doc: Doc) -> Matcher | None:
+        if not self.phrases:
+            return None
+        key = id(doc.vocab)
+        if key not in self._matchers:
+            matcher = Matcher(doc.vocab)
+            for label, phrases in self.phrases.items():
+                matcher.add(label, [_phrase_pattern(attr, words) for words in phrases for attr in _ATTRS])
+            self._matchers[key] = matcher
+        return self._matchers[key]
 
 
-def _token_pattern(attr: str, token: str) -> dict:
-    if token.endswith("*") and len(token) > 1:
-        return {attr: {"REGEX": "^" + re.escape(token[:-1])}}
-    return {attr: token}
+def _phrase_pattern(attr: str, words: list[str]) -> list[dict]:
+    """A Matcher pattern for a phrase on one token attribute ("trade mission*")."""
+    pattern = []
+    for word in words:
+        if word.endswith("*") and len(word) > 1:
+            pattern.append({attr: {"REGEX": "^" + re.escape(word[:-1])}})
+        else:
+            pattern.append({attr: word})
+    return pattern
 
 
 class CodebookRules:
@@ -71,48 +103,31 @@ class CodebookRules:
 
     def __init__(self, codebook: Codebook):
         self.codebook = codebook
-        self._matchers: dict[int, tuple[Matcher, Matcher]] = {}
+        self.keywords = _WordIndex(
+            {code.id: [p for words in code.keywords.values() for p in words] for code in codebook.codable()}
+        )
+        cues = {direction: [p for words in by_language.values() for p in words]
+                for direction, by_language in codebook.cues.items()}
+        cues["negator"] = [p for words in codebook.negators.values() for p in words]
+        self.cues = _WordIndex(cues)
 
     def __call__(self, doc: Doc) -> RuleMatches:
-        keywords, cues = self._matchers_for(doc)
         hits: dict[str, list[Span]] = {}
-        seen = set()
-        for match_id, start, end in keywords(doc) if len(keywords) else ():
-            code = doc.vocab.strings[match_id]
-            if (code, start, end) not in seen and not _only_fillers(doc[start:end]):
-                seen.add((code, start, end))
+        for code, start, end in sorted(self.keywords.find(doc), key=lambda item: (item[1], item[2], item[0])):
+            if not _only_fillers(doc[start:end]):
                 hits.setdefault(code, []).append(doc[start:end])
-        return RuleMatches(hits=hits, cues=self._cues(doc, cues))
+        return RuleMatches(hits=hits, cues=self._cues(doc))
 
-    def _cues(self, doc: Doc, matcher: Matcher) -> list[tuple[str, Span, bool]]:
-        found = {(doc.vocab.strings[m], s, e) for m, s, e in matcher(doc)} if len(matcher) else set()
+    def _cues(self, doc: Doc) -> list[tuple[str, Span, bool]]:
+        found = self.cues.find(doc)
         negator_ends = sorted(e for label, _, e in found if label == "negator")
         cues = []
-        for label, start, end in sorted(found, key=lambda item: item[1]):
+        for label, start, end in sorted(found, key=lambda item: (item[1], item[2], item[0])):
             if label == "negator":
                 continue
-            negated = any(start - NEGATION_WINDOW <= e <= start for e in negator_ends if e <= start)
+            negated = any(start - NEGATION_WINDOW <= e <= start for e in negator_ends)
             cues.append((label, doc[start:end], negated))
         return cues
-
-    def _matchers_for(self, doc: Doc) -> tuple[Matcher, Matcher]:
-        key = id(doc.vocab)
-        if key not in self._matchers:
-            keywords = Matcher(doc.vocab)
-            for code in self.codebook.codable():
-                phrases = [p for words in code.keywords.values() for p in words]
-                if phrases:
-                    keywords.add(code.id, keyword_patterns(phrases))
-            cues = Matcher(doc.vocab)
-            for direction, by_language in self.codebook.cues.items():
-                phrases = [p for words in by_language.values() for p in words]
-                if phrases:
-                    cues.add(direction, keyword_patterns(phrases))
-            negators = [p for words in self.codebook.negators.values() for p in words]
-            if negators:
-                cues.add("negator", keyword_patterns(negators))
-            self._matchers[key] = (keywords, cues)
-        return self._matchers[key]
 
 
 def cue_counts(cues: list[tuple[str, Span, bool]], within: list[Span] | None = None) -> dict[str, int]:
