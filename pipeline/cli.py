@@ -281,6 +281,55 @@ def evaluate_nlp_cli(
         json_out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 
 
+@app.command("discover")
+def discover_cli(
+    project: Annotated[Path, typer.Option("--project", help="Project directory whose .pilah/ database `pilah run` filled.")] = Path("."),
+    input: Annotated[Optional[Path], typer.Option("--input", help="CSV/XLSX table instead of the project: 'text', and 'codes' and/or 'suggested_codes' (rows with both empty are uncoded).")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Where candidates.csv/.xlsx go; a suggestions.xlsx there gets a 'Candidate codes' sheet.")] = Path("out"),
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the clustering; the same seed gives the same candidates.")] = 0,
+    max_candidates: Annotated[int, typer.Option("--max-candidates", help="At most this many candidates (the largest kept).")] = 10,
+    min_size: Annotated[int, typer.Option("--min-size", help="Smallest group of segments reported as a candidate (>= 3).")] = 5,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
+) -> None:
+    """Propose candidate new codes from the segments no code covers: label, size, 3 exemplars."""
+    from pipeline.codebook import load_codebook
+    from pipeline.config import load_config
+    from pipeline.discover import discover, uncovered_rows, uncovered_segments
+    from pipeline.engine import Stages
+    from pipeline.errors import InputError, PilahError
+    from pipeline.labels import read_table
+    from pipeline.review import export_candidates
+
+    if min_size < 3 or max_candidates < 1:
+        _fail(ValueError(f"--min-size must be at least 3 and --max-candidates at least 1 (got {min_size}, {max_candidates})"))
+    try:
+        cfg = load_config(config)
+        if input is not None:
+            segments, source = uncovered_rows(read_table(input), input), input
+        else:
+            segments = uncovered_segments(project, cfg.section("suggest").get("skip_speakers", []))
+            source = project / ".pilah" / "pilah.sqlite"
+        if segments.empty:
+            raise InputError(source, "no uncoded segments: every segment has a code or a suggestion, so there is nothing to discover")
+        stages = Stages(cfg, load_codebook(cfg.path("suggest", "codebook")), None)
+        with console.status(f"Clustering {len(segments)} uncoded segments…"):
+            candidates = discover(segments, stages, seed=seed, max_candidates=max_candidates, min_size=min_size)
+        written = export_candidates(candidates, out)
+    except PilahError as exc:
+        _fail(exc)
+    counts = candidates.attrs["counts"]
+    table = Table(title=f"Candidate codes from {counts['uncovered']} uncoded segments ({candidates.attrs['seconds']:.1f} s)")
+    for column in ("candidate", "language", "label", "size", "cohesion"):
+        table.add_column(column, justify="right" if column in ("size", "cohesion") else "left")
+    for row in candidates.itertuples(index=False):
+        table.add_row(row.candidate, row.language, row.label, str(row.size), f"{row.cohesion:.2f}")
+    Console().print(table)
+    Console().print(f"{counts['clustered']} segments in candidates, {counts['unclustered']} in groups too small, "
+                    f"{counts['too_short']} with fewer than 3 content words")
+    for path in written:
+        Console().print(f"wrote {path}")
+
+
 def _shown(path: Path) -> str:
     """A path as recorded in meta.json: relative to the project root when inside it."""
     try:

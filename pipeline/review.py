@@ -125,3 +125,63 @@ def export_suggestions(frame: pd.DataFrame, out_dir: Path, codebook: Codebook, f
     if "xlsx" in formats:
         written.append(write_xlsx(frame, out_dir / "suggestions.xlsx", codebook))
     return written
+
+
+CANDIDATES_SHEET = "Candidate codes"
+_CANDIDATE_WIDTHS = {"candidate": 13, "language": 9, "label": 30, "size": 7, "share": 7, "cohesion": 9,
+                     "exemplar_1": 55, "exemplar_2": 55, "exemplar_3": 55, "top_terms": 34,
+                     "exemplar_sources": 40, "segment_ids": 40}
+_CANDIDATE_WRAP = {"label", "exemplar_1", "exemplar_2", "exemplar_3", "top_terms", "exemplar_sources"}
+_CELL_LIMIT = 32_000  # Excel holds at most 32,767 characters in a cell
+
+
+def export_candidates(frame: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """Write ``candidates.csv`` and ``candidates.xlsx`` (sheet *Candidate codes*), and add or
+    replace that sheet in ``suggestions.xlsx`` when it exists, leaving its other sheets as they
+    are. Returns the paths written."""
+    from openpyxl import load_workbook
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [write_csv(frame, out_dir / "candidates.csv")]
+    book = Workbook()
+    book.remove(book.active)
+    _candidate_sheet(book, frame)
+    book.save(out_dir / "candidates.xlsx")
+    written.append(out_dir / "candidates.xlsx")
+    review = out_dir / "suggestions.xlsx"
+    if review.exists():
+        try:
+            book = load_workbook(review)
+        except (OSError, ValueError, KeyError) as exc:
+            from pipeline.errors import InputError
+
+            raise InputError(review, f"cannot add the candidate sheet: {exc}") from None
+        if CANDIDATES_SHEET in book.sheetnames:
+            book.remove(book[CANDIDATES_SHEET])
+        _candidate_sheet(book, frame)
+        book.save(review)
+        written.append(review)
+    return written
+
+
+def _candidate_sheet(book: Workbook, frame: pd.DataFrame):
+    """The candidates as a readable sheet: frozen header, filters, wrapped exemplars."""
+    sheet = book.create_sheet(CANDIDATES_SHEET)
+    columns = list(frame.columns)
+    sheet.append(columns)
+    for row in frame.itertuples(index=False):
+        sheet.append([v[:_CELL_LIMIT] if isinstance(v, str) else v for v in row])
+    _style_header(sheet, columns)
+    for index, column in enumerate(columns, start=1):
+        letter = get_column_letter(index)
+        sheet.column_dimensions[letter].width = _CANDIDATE_WIDTHS.get(column, 11)
+        alignment = Alignment(wrap_text=column in _CANDIDATE_WRAP, vertical="top")
+        for cell in sheet[letter][1:]:
+            cell.alignment = alignment
+    wrapped = [(c, _CANDIDATE_WIDTHS.get(c, 11)) for c in columns if c in _CANDIDATE_WRAP]
+    for offset, row in enumerate(frame[[c for c, _ in wrapped]].itertuples(index=False), start=2):
+        lines = max((-(-len(str(value)) // int(width * 1.1)) for value, (_, width) in zip(row, wrapped)), default=1)
+        sheet.row_dimensions[offset].height = 15 * min(max(lines, 1), 12)
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = f"A1:{get_column_letter(max(len(columns), 1))}{max(len(frame) + 1, 2)}"
+    return sheet

@@ -1,0 +1,369 @@
+"""The ``discover`` stage: candidate new codes from the segments no code covers.
+
+Segments that neither the codebook rules nor the model coded (or whose every suggestion an
+analyst rejected) are grouped by the words they share. Each group large enough becomes a
+*candidate code* for the analyst to check: a short label from its most distinctive words, in
+the segments' own language, its size, and the three segments nearest its centre. Nothing is
+added to the codebook; the analyst decides.
+
+How a candidate is made, per language group (Indonesian, English):
+
+1. Words: the lemmas of content words, as the suggestion model sees them
+   (``pipeline.suggest.features.featurize``), minus stop words of both languages, fillers,
+   clitics and numbers. A segment with fewer than ``min_terms`` such words is left out.
+2. Vectors: TF-IDF over the lemmas found in at least two segments of the group
+   (sublinear counts), reduced by truncated SVD (LSA) and scaled to unit length.
+3. Clusters: k-means for every k from 2 to ``min(max_candidates, n // min_size)``; the k
+   with the highest mean silhouette (cosine) wins. Clusters under ``min_size`` are dropped.
+4. Labels: class-based TF-IDF (a word's share of the cluster's words times
+   ``log(1 + mean words per cluster / the word's count in the group)``), over words found in
+   at least two of the cluster's segments; each lemma is shown in its most frequent
+   normalised written form in the cluster (*pelatihan*, not the lemma *latih*).
+5. Exemplars: the three segments nearest the cluster centre (cosine).
+6. Cohesion: mean cosine similarity of the cluster's segments to its centre (0–1).
+
+Everything runs with one BLAS thread and fixed seeds, so one seed gives one output.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import KMeans
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+from sklearn.metrics import silhouette_score
+from sklearn.preprocessing import normalize
+from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
+from spacy.lang.id.stop_words import STOP_WORDS as ID_STOP_WORDS
+from spacy.tokens import Doc
+from threadpoolctl import threadpool_limits
+
+from pipeline.engine import Stages
+from pipeline.errors import InputError
+from pipeline.records import Segment
+from pipeline.store import STORE_DIR, STORE_FILE, Store
+from pipeline.suggest.features import featurize
+from pipeline.suggest.model import STOP_WORDS
+
+log = logging.getLogger(__name__)
+
+# The candidates table, in column order (candidates.csv, candidates.xlsx).
+CANDIDATE_COLUMNS: tuple[str, ...] = (
+    "candidate",
+    "language",
+    "label",
+    "size",
+    "share",
+    "cohesion",
+    "exemplar_1",
+    "exemplar_2",
+    "exemplar_3",
+    "top_terms",
+    "exemplar_sources",
+    "segment_ids",
+)
+LANGUAGE_GROUPS: tuple[str, ...] = ("id", "en")
+EXEMPLARS = 3
+# Indonesian clitics split off by the tokenizer (*programnya* → *program* + *nya*).
+_CLITICS = frozenset({"nya", "ku", "mu", "kah", "lah", "pun", "tah"})
+_STOP = frozenset(STOP_WORDS) | _CLITICS
+_ID_ONLY = frozenset(ID_STOP_WORDS) - frozenset(EN_STOP_WORDS)
+_EN_ONLY = frozenset(EN_STOP_WORDS) - frozenset(ID_STOP_WORDS)
+_SILHOUETTE_SAMPLE = 3000
+
+
+def discover(
+    segments: pd.DataFrame,
+    stages: Stages,
+    seed: int = 0,
+    max_candidates: int = 10,
+    min_size: int = 5,
+    min_terms: int = 3,
+) -> pd.DataFrame:
+    """Propose candidate new codes from uncoded segments.
+
+    Parameters
+    ----------
+    segments : DataFrame
+        One row per uncoded segment: ``text``; optional ``lang`` (``id``, ``en``, ``mixed``,
+        ``und``; detected when absent or empty), ``segment_id`` and ``document``.
+    stages : Stages
+        Built from the project configuration (language ID and tokenizer).
+    seed : int
+        Seed of the SVD and k-means; the same seed and input give the same table.
+    max_candidates : int
+        At most this many candidates in all (the largest are kept).
+    min_size : int
+        Smallest cluster reported (at least 3, the number of exemplars).
+    min_terms : int
+        Segments with fewer content words than this are left out.
+
+    Returns
+    -------
+    DataFrame
+        ``CANDIDATE_COLUMNS``, one row per candidate, largest first within a language.
+        ``frame.attrs["counts"]`` holds ``uncovered`` (segments given), ``too_short``,
+        ``clustered`` (in a reported candidate), ``unclustered`` (in dropped clusters or cut by
+        ``max_candidates``) and ``per_language``; ``frame.attrs["seconds"]`` the time taken.
+
+    Notes
+    -----
+    ``mixed`` and ``und`` segments join the group of their *matrix language*: the language
+    that supplies more of their function words (stop words only one of the two languages
+    has). In Indonesian-English code-switching the grammar is nearly always Indonesian and
+    the English words are content jargon (*"Secara policy framework, RPJMD kita sudah
+    mengakomodasi"*), so such a segment clusters with Indonesian segments and its English
+    terms may appear in an Indonesian label; a tie goes to Indonesian.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"text": texts})          # doctest: +SKIP
+    >>> discover(table, stages, seed=0)[["label", "size"]]  # doctest: +SKIP
+    """
+    if min_size < EXEMPLARS:
+        raise ValueError(f"min_size must be at least {EXEMPLARS} (the number of exemplars), got {min_size}")
+    if max_candidates < 1:
+        raise ValueError(f"max_candidates must be at least 1, got {max_candidates}")
+    started = time.perf_counter()
+    table = segments.reset_index(drop=True)
+    units = _content_units(table, stages)
+    counts = {"uncovered": len(table), "too_short": 0, "clustered": 0, "unclustered": 0}
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, unit in enumerate(units):
+        if len(unit["terms"]) < min_terms:
+            counts["too_short"] += 1
+        else:
+            groups[unit["group"]].append(i)
+    rows = []
+    with threadpool_limits(limits=1):
+        for language in LANGUAGE_GROUPS:
+            members = groups.get(language, [])
+            rows += _candidates_of_group(language, members, units, table, seed, max_candidates, min_size)
+    rows.sort(key=lambda r: (-r["size"], -r["cohesion"], LANGUAGE_GROUPS.index(r["language"]), r["_first"]))
+    kept = sorted(rows[:max_candidates], key=lambda r: (LANGUAGE_GROUPS.index(r["language"]), -r["size"], r["_first"]))
+    numbers: Counter = Counter()
+    for row in kept:
+        numbers[row["language"]] += 1
+        row["candidate"] = f"new-{row['language']}-{numbers[row['language']]:02d}"
+        row["share"] = round(row["size"] / max(len(table), 1), 3)
+    frame = pd.DataFrame(kept).reindex(columns=list(CANDIDATE_COLUMNS))
+    counts["clustered"] = int(frame["size"].sum()) if len(frame) else 0
+    counts["unclustered"] = len(table) - counts["too_short"] - counts["clustered"]
+    counts["per_language"] = {language: len(groups.get(language, [])) for language in LANGUAGE_GROUPS}
+    frame.attrs["counts"] = counts
+    frame.attrs["seconds"] = round(time.perf_counter() - started, 3)
+    return frame
+
+
+def uncovered_segments(project_dir: Path, skip_speakers: Iterable[str] = ()) -> pd.DataFrame:
+    """The stored segments no code covers, in reading order.
+
+    A segment is covered when it has a suggestion whose latest decision is not ``reject``
+    (an open, accepted or edited suggestion). Turns of ``skip_speakers`` (the researcher's
+    own questions) are left out. Columns: ``segment_id``, ``document``, ``speaker``,
+    ``lang``, ``text``.
+
+    Raises
+    ------
+    InputError
+        When ``project_dir`` holds no project database.
+    """
+    path = Path(project_dir) / STORE_DIR / STORE_FILE
+    if not path.exists():
+        raise InputError(path, "no project database here; run `pilah run --project DIR` first, or give --input TABLE")
+    query = """
+        SELECT segments.id AS segment_id, documents.path AS document, segments.speaker,
+               segments.language AS lang, segments.text
+        FROM segments JOIN documents ON documents.id = segments.document_id
+        WHERE NOT EXISTS (
+            SELECT 1 FROM suggestions
+            WHERE suggestions.segment_id = segments.id
+              AND COALESCE((SELECT decisions.decision FROM decisions
+                            WHERE decisions.suggestion_id = suggestions.id
+                            ORDER BY decisions.id DESC LIMIT 1), 'open') != 'reject'
+        )
+        ORDER BY documents.path, segments.start
+    """
+    with Store(project_dir) as store:
+        frame = pd.read_sql_query(query, store.db).fillna("")
+    skip = {s.casefold() for s in skip_speakers}
+    keep = [speaker.casefold() not in skip for speaker in frame["speaker"]]
+    return frame[keep].reset_index(drop=True)
+
+
+def uncovered_rows(table: pd.DataFrame, source: str | Path) -> pd.DataFrame:
+    """The rows of a table with no code: both ``codes`` and ``suggested_codes`` empty.
+
+    A table with neither column counts every row as uncoded. Raises ``InputError`` naming
+    ``source`` when there is no ``text`` column.
+    """
+    if "text" not in table.columns:
+        raise InputError(source, f"no 'text' column; found {', '.join(map(str, table.columns)) or 'no columns'}")
+    empty = pd.Series(True, index=table.index)
+    for column in ("codes", "suggested_codes"):
+        if column in table.columns:
+            empty &= table[column].fillna("").astype(str).str.strip() == ""
+    rows = table[empty & (table["text"].fillna("").astype(str).str.strip() != "")].copy()
+    if "segment_id" not in rows.columns:
+        rows["segment_id"] = [f"row {i + 2}" for i in rows.index]  # the spreadsheet's row number
+    return rows.reset_index(drop=True)
+
+
+# -- words ----------------------------------------------------------------------------
+def _content_units(table: pd.DataFrame, stages: Stages) -> list[dict]:
+    """Per row: its content lemmas, lemma → written forms, and its language group."""
+    segments = [
+        Segment(id=str(i), document_id=str(row.get("document", "")), index=i, start=0, end=len(row["text"]), text=row["text"])
+        for i, row in table.iterrows()
+    ]
+    given = table["lang"].fillna("").astype(str).tolist() if "lang" in table.columns else [""] * len(table)
+    missing = [s for s, lang in zip(segments, given) if not lang]
+    detected = iter(stages.detect_language(missing, Counter()) if missing else [])
+    segments = [Segment(**{**s.__dict__, "language": lang}) if lang else next(detected) for s, lang in zip(segments, given)]
+    rules = stages.suggester.rules
+    units = []
+    for segment, doc in stages.tokenize(segments, Counter()):
+        lemmas = featurize(doc, rules).text.lower().split()
+        forms = _written_forms(doc)
+        terms = [t for t in lemmas if _is_content(t)]
+        units.append({"terms": terms, "forms": forms, "group": _group(segment.language, doc)})
+    return units
+
+
+def _is_content(term: str) -> bool:
+    return len(term) > 1 and term not in _STOP and any(c.isalpha() for c in term)
+
+
+def _written_forms(doc: Doc) -> dict[str, Counter]:
+    """lemma → counts of the normalised written forms it came from."""
+    forms: dict[str, Counter] = defaultdict(Counter)
+    for token in doc:
+        if not (token.is_punct or token.is_space or token.like_num or token._.is_filler):
+            forms[token.lemma_.lower()][token.norm_.lower()] += 1
+    return forms
+
+
+def _group(language: str, doc: Doc) -> str:
+    """``id`` or ``en``; ``mixed`` and ``und`` go to the language of their function words."""
+    if language in LANGUAGE_GROUPS:
+        return language
+    words = [t.lower_ for t in doc]
+    english = sum(w in _EN_ONLY for w in words)
+    indonesian = sum(w in _ID_ONLY for w in words)
+    return "en" if english > indonesian else "id"
+
+
+# -- clusters -------------------------------------------------------------------------
+def _candidates_of_group(language, members, units, table, seed, max_candidates, min_size) -> list[dict]:
+    if len(members) < min_size:
+        return []
+    docs = [units[i]["terms"] for i in members]
+    counter = CountVectorizer(analyzer=_identity, min_df=2)
+    try:
+        counts = counter.fit_transform(docs)
+    except ValueError:  # no word shared by two segments
+        return []
+    shared = np.asarray(counts.sum(axis=1)).ravel() > 0
+    members = [m for m, keep in zip(members, shared) if keep]
+    counts = counts[shared]
+    if len(members) < min_size:
+        return []
+    vectors = _vectors(counts, seed)
+    labels = _clusters(vectors, min(max_candidates, len(members) // min_size), seed)
+    vocabulary = counter.get_feature_names_out()
+    weights = _class_tfidf(counts, labels)
+    rows = []
+    for cluster in np.unique(labels):
+        inside = np.flatnonzero(labels == cluster)
+        if len(inside) < min_size:
+            continue
+        centre = vectors[inside].mean(axis=0)
+        similarity = vectors[inside] @ (centre / (np.linalg.norm(centre) or 1.0))
+        nearest = inside[np.argsort(-similarity, kind="stable")[:EXEMPLARS]]
+        in_segments = np.asarray((counts[inside] > 0).sum(axis=0)).ravel()
+        order = [j for j in np.argsort(-weights[cluster], kind="stable") if in_segments[j] >= 2 and weights[cluster][j] > 0][:8]
+        forms = _cluster_forms([units[members[i]]["forms"] for i in inside])
+        terms = [_shown(vocabulary[j], forms) for j in order]
+        rows.append({
+            "language": language,
+            "label": " / ".join(terms[:3]),
+            "top_terms": ", ".join(terms),
+            "size": len(inside),
+            "cohesion": round(float(similarity.mean()), 3),
+            **{f"exemplar_{n + 1}": table.at[members[i], "text"] for n, i in enumerate(nearest)},
+            "exemplar_sources": "; ".join(_source(table, members[i]) for i in nearest),
+            "segment_ids": "; ".join(_source(table, members[i]) for i in inside),
+            "_first": members[inside[0]],
+        })
+    return rows
+
+
+def _identity(terms: list[str]) -> list[str]:
+    return terms
+
+
+def _vectors(counts, seed: int) -> np.ndarray:
+    """Unit-length LSA vectors of sublinear TF-IDF rows."""
+    tfidf = TfidfTransformer(sublinear_tf=True).fit_transform(counts)
+    dims = min(100, tfidf.shape[1] - 1, tfidf.shape[0] - 1)
+    if dims >= 2:
+        reduced = TruncatedSVD(n_components=dims, random_state=seed).fit_transform(tfidf)
+    else:
+        reduced = tfidf.toarray()
+    return normalize(reduced)
+
+
+def _clusters(vectors: np.ndarray, k_max: int, seed: int) -> np.ndarray:
+    """k-means labels for the k in 2..k_max with the best mean silhouette (1 cluster if k_max < 2)."""
+    if k_max < 2:
+        return np.zeros(len(vectors), dtype=int)
+    best, best_score = None, -2.0
+    for k in range(2, k_max + 1):
+        labels = KMeans(n_clusters=k, random_state=seed, n_init=10).fit_predict(vectors)
+        if len(np.unique(labels)) < 2:
+            continue
+        sample = min(len(vectors), _SILHOUETTE_SAMPLE)
+        score = silhouette_score(vectors, labels, metric="cosine", sample_size=sample, random_state=seed)
+        if score > best_score:
+            best, best_score = labels, score
+    return best if best is not None else np.zeros(len(vectors), dtype=int)
+
+
+def _class_tfidf(counts, labels: np.ndarray) -> dict[int, np.ndarray]:
+    """Class-based TF-IDF per cluster: term share × log(1 + mean words per cluster / term count)."""
+    clusters = np.unique(labels)
+    per_cluster = np.vstack([np.asarray(counts[labels == c].sum(axis=0)).ravel() for c in clusters]).astype(float)
+    totals = per_cluster.sum(axis=0)
+    mean_words = per_cluster.sum() / len(clusters)
+    idf = np.log1p(mean_words / np.maximum(totals, 1.0))
+    share = per_cluster / np.maximum(per_cluster.sum(axis=1, keepdims=True), 1.0)
+    return {c: share[n] * idf for n, c in enumerate(clusters)}
+
+
+def _cluster_forms(forms: list[dict[str, Counter]]) -> dict[str, Counter]:
+    merged: dict[str, Counter] = defaultdict(Counter)
+    for item in forms:
+        for lemma, counter in item.items():
+            merged[lemma].update(counter)
+    return merged
+
+
+def _shown(lemma: str, forms: dict[str, Counter]) -> str:
+    """The lemma's most frequent written form in the cluster (ties: alphabetical)."""
+    counter = forms.get(lemma)
+    if not counter:
+        return lemma
+    return min(counter.items(), key=lambda item: (-item[1], item[0]))[0]
+
+
+def _source(table: pd.DataFrame, i: int) -> str:
+    segment = str(table.at[i, "segment_id"]) if "segment_id" in table.columns else f"row {i + 2}"
+    document = str(table.at[i, "document"]) if "document" in table.columns else ""
+    return f"{document} ({segment})" if document else segment
