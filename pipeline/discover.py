@@ -16,9 +16,9 @@ How a candidate is made, per language group (Indonesian, English):
 3. Clusters: k-means for every k from 2 to ``min(max_candidates, n // min_size)``; the k
    with the highest mean silhouette (cosine) wins. Clusters under ``min_size`` are dropped.
 4. Labels: class-based TF-IDF (a word's share of the cluster's words times
-   ``log(1 + mean words per cluster / the word's count in the group)``), over words found in
-   at least two of the cluster's segments; each lemma is shown in its most frequent
-   normalised written form in the cluster (*pelatihan*, not the lemma *latih*).
+   ``log(1 + mean words per cluster / the word's count in the group)``), words found in at
+   least two of the cluster's segments first; each lemma is shown as the word the cluster's
+   segments most often use for it (*pelatihan*, not the lemma *latih*).
 5. Exemplars: the three segments nearest the cluster centre (cosine).
 6. Cohesion: mean cosine similarity of the cluster's segments to its centre (0–1).
 
@@ -242,11 +242,11 @@ def _is_content(term: str) -> bool:
 
 
 def _written_forms(doc: Doc) -> dict[str, Counter]:
-    """lemma → counts of the normalised written forms it came from."""
+    """lemma → counts of the (lower-cased) words it came from."""
     forms: dict[str, Counter] = defaultdict(Counter)
     for token in doc:
         if not (token.is_punct or token.is_space or token.like_num or token._.is_filler):
-            forms[token.lemma_.lower()][token.norm_.lower()] += 1
+            forms[token.lemma_.lower()][token.lower_] += 1
     return forms
 
 
@@ -288,7 +288,8 @@ def _candidates_of_group(language, members, units, table, seed, max_candidates, 
         similarity = vectors[inside] @ (centre / (np.linalg.norm(centre) or 1.0))
         nearest = inside[np.argsort(-similarity, kind="stable")[:EXEMPLARS]]
         in_segments = np.asarray((counts[inside] > 0).sum(axis=0)).ravel()
-        order = [j for j in np.argsort(-weights[cluster], kind="stable") if in_segments[j] >= 2 and weights[cluster][j] > 0][:8]
+        ranked = [j for j in np.argsort(-weights[cluster], kind="stable") if weights[cluster][j] > 0]
+        order = sorted(ranked, key=lambda j: in_segments[j] < 2)[:8]  # words of one segment only last
         forms = _cluster_forms([units[members[i]]["forms"] for i in inside])
         terms = [_shown(vocabulary[j], forms) for j in order]
         rows.append({

@@ -1,0 +1,251 @@
+"""`pilah discover`: candidate new codes from uncoded segments, on the sample corpus run
+into a project and on real review tables (HoASA hotel reviews, NusaX English sentences)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.discover import CANDIDATE_COLUMNS, EXEMPLARS, discover, uncovered_segments
+from tests.conftest import SHARED_DATA
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def sample_project(tmp_path_factory, sample_corpus):
+    """The sample corpus run into a project, then `pilah discover` into the same exports.
+
+    The run uses the codebook rules alone (no model directory), so what is left uncoded does
+    not depend on the state of the shipped model."""
+    project = tmp_path_factory.mktemp("project")
+    out = project / "exports"
+    config = project / "rules_only.toml"
+    config.write_text('[suggest]\nmodel = "no-model"\n', encoding="utf-8")
+    ran = runner.invoke(app, ["run", str(sample_corpus), "--project", str(project), "--out", str(out), "--config", str(config)])
+    assert ran.exit_code == 0 and "failed" not in ran.output, ran.output
+    suggestions_before = (out / "suggestions.csv").read_text(encoding="utf-8-sig")
+    found = runner.invoke(app, ["discover", "--project", str(project), "--out", str(out), "--config", str(config)])
+    assert found.exit_code == 0, found.output
+    return project, out, found, suggestions_before
+
+
+@pytest.fixture(scope="module")
+def hotel_reviews() -> pd.DataFrame:
+    """200 Indonesian hotel reviews (HoASA test split), none coded yet."""
+    frame = pd.read_csv(SHARED_DATA / "indonlu_hoasa" / "test_preprocess.csv").head(200)
+    return pd.DataFrame({"text": frame["review"], "codes": ""})
+
+
+@pytest.fixture(scope="module")
+def bilingual_table(hotel_reviews) -> pd.DataFrame:
+    """120 Indonesian hotel reviews and 120 English NusaX sentences, interleaved."""
+    english = pd.read_csv(SHARED_DATA / "nusax_senti" / "english" / "test.csv").head(120)
+    indonesian = hotel_reviews.head(120)
+    rows = []
+    for id_text, en_text in zip(indonesian["text"], english["text"]):
+        rows += [{"text": id_text, "source": "hoasa"}, {"text": en_text, "source": "nusax_en"}]
+    return pd.DataFrame(rows).assign(codes="", suggested_codes="")
+
+
+def _members(candidate: pd.Series) -> list[int]:
+    """Table row indices (0-based) of a candidate's segments ("row N" is the sheet row)."""
+    return [int(ref.removeprefix("row ")) - 2 for ref in candidate["segment_ids"].split("; ")]
+
+
+def _flat(output: str) -> str:
+    """CLI output with rich's line wrapping undone."""
+    return output.replace("\n", "")
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+(?:-\w+)*", text.lower()))
+
+
+# -- the sample corpus, through the project store -------------------------------------
+def test_discover_sample_project_writes_candidates_from_uncoded_segments(sample_project):
+    project, out, result, _ = sample_project
+    frame = pd.read_csv(out / "candidates.csv", encoding="utf-8-sig", keep_default_na=False)
+    assert list(frame.columns) == list(CANDIDATE_COLUMNS)
+    assert len(frame) >= 2 and set(frame["language"]) <= {"id", "en"}
+    assert (frame["size"] >= 5).all() and frame["segment_ids"].str.count("; ").add(1).tolist() == frame["size"].tolist()
+    db = sqlite3.connect(project / ".pilah" / "pilah.sqlite")
+    uncoded = {
+        text for (text,) in db.execute(
+            "SELECT text FROM segments WHERE id NOT IN (SELECT segment_id FROM suggestions) "
+            "AND COALESCE(speaker, '') NOT IN ('Pewawancara', 'Interviewer')"
+        )
+    }
+    coded = {text for (text,) in db.execute("SELECT segments.text FROM segments JOIN suggestions ON segments.id = suggestions.segment_id")}
+    exemplars = [t for n in range(1, EXEMPLARS + 1) for t in frame[f"exemplar_{n}"]]
+    assert exemplars and all(t in uncoded and t not in coded for t in exemplars)
+    documents = {path for (path,) in db.execute("SELECT path FROM documents")}
+    for sources in frame["exemplar_sources"]:
+        assert all(ref.split(" (")[0] in documents for ref in sources.split("; "))
+    assert "new-id-01" in result.output and "candidates.csv" in result.output
+
+
+def test_discover_sample_project_sheet_added_to_review_workbook(sample_project):
+    _, out, _, suggestions_before = sample_project
+    book = load_workbook(out / "suggestions.xlsx")
+    assert book.sheetnames == ["Suggestions", "Codebook", "Candidate codes"]
+    suggestions = book["Suggestions"]
+    assert suggestions.max_row == len(suggestions_before.splitlines())  # header + the same rows
+    assert any(v.formula1 == '"accept,reject,edit"' for v in suggestions.data_validations.dataValidation)
+    sheet = book["Candidate codes"]
+    header = [c.value for c in sheet[1]]
+    assert header == list(CANDIDATE_COLUMNS) and sheet.freeze_panes == "A2"
+    exemplar = header.index("exemplar_1") + 1
+    assert sheet.cell(2, exemplar).alignment.wrap_text and sheet.cell(2, exemplar).value
+    standalone = load_workbook(out / "candidates.xlsx")
+    assert standalone.sheetnames == ["Candidate codes"]
+    assert standalone["Candidate codes"].max_row == sheet.max_row
+
+
+def test_discover_sample_project_rerun_replaces_the_sheet(sample_project):
+    project, out, _, _ = sample_project
+    before = (out / "candidates.csv").read_bytes()
+    again = runner.invoke(app, ["discover", "--project", str(project), "--out", str(out), "--config", str(project / "rules_only.toml")])
+    assert again.exit_code == 0, again.output
+    assert (out / "candidates.csv").read_bytes() == before
+    assert load_workbook(out / "suggestions.xlsx").sheetnames.count("Candidate codes") == 1
+
+
+def test_discover_rejected_suggestions_leave_a_segment_uncovered(sample_project, tmp_path, config):
+    project, _, _, _ = sample_project
+    source = sqlite3.connect(project / ".pilah" / "pilah.sqlite")
+    (tmp_path / ".pilah").mkdir()
+    copy = sqlite3.connect(tmp_path / ".pilah" / "pilah.sqlite")
+    source.backup(copy)
+    skip = config.section("suggest")["skip_speakers"]
+    before = set(uncovered_segments(tmp_path, skip)["segment_id"])
+    segment, count = copy.execute(
+        "SELECT segment_id, COUNT(*) FROM suggestions GROUP BY segment_id HAVING COUNT(*) >= 2 ORDER BY segment_id LIMIT 1"
+    ).fetchone()
+    ids = [i for (i,) in copy.execute("SELECT id FROM suggestions WHERE segment_id = ?", (segment,))]
+    with copy:
+        copy.executemany("INSERT INTO decisions (suggestion_id, decision, decided_at) VALUES (?, 'reject', 'now')", [(i,) for i in ids[1:]])
+    assert segment not in set(uncovered_segments(tmp_path, skip)["segment_id"])  # one suggestion still open
+    with copy:
+        copy.execute("INSERT INTO decisions (suggestion_id, decision, decided_at) VALUES (?, 'reject', 'now')", (ids[0],))
+    after = uncovered_segments(tmp_path, skip)
+    assert set(after["segment_id"]) == before | {segment}
+    assert not ({s.casefold() for s in after["speaker"]} & {s.casefold() for s in skip})
+
+
+# -- real tables ------------------------------------------------------------------------
+def test_discover_clusters_group_segments_sharing_topic_words(hotel_reviews, stages):
+    frame = discover(hotel_reviews, stages, seed=0)
+    assert len(frame) >= 4
+    texts = [_words(t) for t in hotel_reviews["text"]]
+
+    def rates(members: set[int], words: list[str]) -> tuple[float, float]:
+        has = [any(w in texts[i] for w in words) for i in range(len(texts))]
+        inside = sum(has[i] for i in members) / len(members)
+        return inside, sum(has[i] for i in range(len(texts)) if i not in members) / (len(texts) - len(members))
+
+    for _, candidate in frame.iterrows():
+        inside, outside = rates(set(_members(candidate)), candidate["label"].split(" / "))
+        assert inside >= 0.6 and inside > 1.5 * outside, (candidate["label"], inside, outside)
+    # two HoASA aspects, air conditioning and hot water, come out as candidates of their own
+    for words in (["ac"], ["air", "panas"]):
+        [candidate] = [c for _, c in frame.iterrows() if words[-1] in c["label"].split(" / ")]
+        inside, outside = rates(set(_members(candidate)), words)
+        assert inside >= 0.9 and outside <= 0.15, (words, inside, outside)
+
+
+def test_discover_labels_are_the_segments_own_words_in_their_language(bilingual_table, stages):
+    frame = discover(bilingual_table, stages, seed=0)
+    assert set(frame["language"]) == {"id", "en"}
+    sources = {"id": "hoasa", "en": "nusax_en"}
+    for _, candidate in frame.iterrows():
+        members = _members(candidate)
+        assert set(bilingual_table.loc[members, "source"]) == {sources[candidate["language"]]}
+        member_words = [_words(bilingual_table.at[i, "text"]) for i in members]
+        terms = candidate["top_terms"].split(", ")
+        assert candidate["label"] == " / ".join(terms[:3])
+        for term in terms:  # as its segments write it (the lemma is shared by two or more)
+            assert any(term in words for words in member_words), (candidate["candidate"], term)
+
+
+def test_discover_three_exemplars_nearest_the_centre_from_the_cluster(hotel_reviews, stages):
+    frame = discover(hotel_reviews, stages, seed=0, min_size=6)
+    for _, candidate in frame.iterrows():
+        exemplars = [candidate[f"exemplar_{n}"] for n in range(1, EXEMPLARS + 1)]
+        refs = candidate["exemplar_sources"].split("; ")
+        assert len(refs) == EXEMPLARS == len(set(refs)) and all(exemplars)
+        assert set(refs) <= set(candidate["segment_ids"].split("; "))
+        assert [hotel_reviews.at[int(r.removeprefix("row ")) - 2, "text"] for r in refs] == exemplars
+        assert candidate["size"] >= 6 and 0 < candidate["cohesion"] <= 1
+
+
+def test_discover_same_seed_same_output(bilingual_table, stages):
+    first = discover(bilingual_table, stages, seed=7)
+    second = discover(bilingual_table.copy(), stages, seed=7)
+    pd.testing.assert_frame_equal(first, second)
+    assert first.attrs["counts"] == second.attrs["counts"]
+
+
+def test_discover_sizes_add_up(bilingual_table, stages):
+    frame = discover(bilingual_table, stages, seed=0, max_candidates=6)
+    counts = frame.attrs["counts"]
+    assert len(frame) <= 6
+    assert counts["uncovered"] == len(bilingual_table)
+    assert counts["clustered"] + counts["unclustered"] + counts["too_short"] == counts["uncovered"]
+    assert frame["size"].sum() == counts["clustered"]
+    members = [m for _, c in frame.iterrows() for m in _members(c)]
+    assert len(members) == len(set(members)) == counts["clustered"]
+    assert all(len(_members(c)) == c["size"] for _, c in frame.iterrows())
+    assert frame["share"].tolist() == [round(s / len(bilingual_table), 3) for s in frame["size"]]
+
+
+def test_discover_cli_table_leaves_coded_rows_out(hotel_reviews, tmp_path):
+    table = hotel_reviews.copy()
+    table.loc[::2, "codes"] = "kebersihan"
+    table["suggested_codes"] = ""
+    table.loc[1::4, "suggested_codes"] = "ac=constraining"
+    path = tmp_path / "reviews.xlsx"
+    table.to_excel(path, index=False)
+    result = runner.invoke(app, ["discover", "--input", str(path), "--out", str(tmp_path / "out"), "--min-size", "4"])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(tmp_path / "out" / "candidates.csv", encoding="utf-8-sig", keep_default_na=False)
+    uncoded = set(table.index[(table["codes"] == "") & (table["suggested_codes"] == "")])
+    assert len(frame) >= 1 and all(set(_members(c)) <= uncoded for _, c in frame.iterrows())
+    assert not (tmp_path / "out" / "suggestions.xlsx").exists()  # nothing to add the sheet to
+
+
+def test_discover_cli_table_without_text_column_names_the_file(tmp_path):
+    path = tmp_path / "answers.csv"
+    pd.DataFrame({"answer": ["a", "b"], "codes": ["", ""]}).to_csv(path, index=False)
+    result = runner.invoke(app, ["discover", "--input", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "answers.csv" in _flat(result.output) and "'text'" in result.output and "answer" in result.output
+
+
+def test_discover_cli_everything_coded_is_a_clear_message(tmp_path):
+    path = tmp_path / "coded.csv"
+    pd.DataFrame({"text": ["Pelatihan ekspor berjalan baik.", "Anggaran kurang."], "codes": ["training", "funding"]}).to_csv(path, index=False)
+    result = runner.invoke(app, ["discover", "--input", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "coded.csv" in _flat(result.output) and "no uncoded segments" in _flat(result.output)
+    assert not (tmp_path / "out").exists()
+
+
+def test_discover_cli_project_without_database_is_a_clear_error(tmp_path):
+    result = runner.invoke(app, ["discover", "--project", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "pilah.sqlite" in _flat(result.output) and "pilah run" in _flat(result.output)
+    assert not (tmp_path / ".pilah").exists()
+
+
+def test_discover_rejects_min_size_below_the_exemplars(hotel_reviews, stages):
+    with pytest.raises(ValueError, match="min_size"):
+        discover(hotel_reviews, stages, min_size=2)
+    result = runner.invoke(app, ["discover", "--min-size", "2"])
+    assert result.exit_code == 2 and "--min-size" in _flat(result.output)
