@@ -334,6 +334,8 @@ def _clusters(vectors: np.ndarray, k_max: int, seed: int) -> np.ndarray:
         score = silhouette_score(vectors, labels, metric="cosine", sample_size=sample, random_state=seed)
         if score > best_score:
             best, best_score = labels, score
+    if best is not None:
+        log.info("k-means: %d clusters (silhouette %.3f) over %d segments", len(np.unique(best)), best_score, len(vectors))
     return best if best is not None else np.zeros(len(vectors), dtype=int)
 
 
