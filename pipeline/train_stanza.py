@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -65,18 +66,21 @@ MODEL_FILES = {
 # Stanza's defaults are meant for a GPU; these fit one CPU thread in about an hour, chosen on
 # the dev split: the tokenizer still gained at 1,500 steps (dev tokens 99.83 at 1,000, 99.90
 # at 1,500); the tagger with a smaller bidirectional character LSTM, batches of 32 sentences
-# and word embeddings for words seen twice plateaued at about 94 dev UPOS after 850-1,100
-# steps (Stanza's defaults: 2 s a step); the lemmatizer plateaued after 5-10 epochs.
+# and word embeddings for words seen twice reached 94.2 dev UPOS at 1,100 steps and 94.6 at
+# 1,260-1,400 (Stanza's defaults: 2 s a step); the lemmatizer plateaued after 5-10 epochs.
+# Repeating the GSD sentences twice for the tagger did not help (dev UPOS of GSD sentences
+# 91.6 -> 91.3, of CSUI sentences 96.3 -> 95.6).
 DEFAULT_SETTINGS: dict = {
     "seed": 1234,
     "dev_fraction": 0.1,
     "keep_features": False,
+    "harmonise_upos": True,
     "threads": 1,
     "tokenize": ["--no_charlm", "--steps", "1500", "--eval_steps", "250"],
     "mwt": [],
     "pos": ["--no_pretrain", "--no_charlm", "--char_bidirectional", "--char_hidden_dim", "200",
             "--word_cutoff", "2", "--batch_size", "32", "--eval_interval", "70",
-            "--fix_eval_interval", "--max_steps", "1400", "--max_steps_before_stop", "700"],
+            "--fix_eval_interval", "--max_steps", "2000", "--max_steps_before_stop", "700"],
     "lemma": ["--no_charlm", "--caseless", "--num_epoch", "15", "--decay_epoch", "8"],
 }
 
@@ -117,6 +121,66 @@ def normalise_sentence(lines: list[str], keep_features: bool = False) -> list[st
     return out
 
 
+def _word_tags(sentences: Iterable[list[str]]) -> dict[str, Counter]:
+    """UPOS counts per word form, case kept (*Tengah* in *Jawa Tengah* is not *tengah*)."""
+    tags: dict[str, Counter] = {}
+    for lines in sentences:
+        for line in lines:
+            columns = line.split("\t")
+            if len(columns) == 10 and columns[0].isdigit():
+                tags.setdefault(columns[1], Counter())[columns[3]] += 1
+    return tags
+
+
+def upos_mapping(reference: list[list[str]], other: list[list[str]], min_count: int = 2,
+                 min_share: float = 0.75) -> dict[str, tuple[str, str]]:
+    """Word forms whose tag in ``other`` follows a different convention from ``reference``.
+
+    A form is mapped ``(other's usual tag, reference's usual tag)`` when the reference tags it
+    at least ``min_count`` times, ``min_share`` of them with one tag, and ``other`` most often
+    tags it with another one that the reference rarely uses (GSD *kata* NOUN vs CSUI VERB,
+    *sebesar* ADP vs NOUN, *belum* ADV vs PART). Derived from the training files only.
+    """
+    ref_tags, other_tags = _word_tags(reference), _word_tags(other)
+    mapping = {}
+    for form, counts in ref_tags.items():
+        total = sum(counts.values())
+        if form not in other_tags or total < min_count:
+            continue
+        ref_tag, ref_n = counts.most_common(1)[0]
+        other_tag = other_tags[form].most_common(1)[0][0]
+        if ref_n / total >= min_share and other_tag != ref_tag \
+                and counts[other_tag] / total < 1 - min_share:
+            mapping[form] = (other_tag, ref_tag)
+    return mapping
+
+
+def harmonise_sentence(lines: list[str], mapping: dict[str, tuple[str, str]]) -> list[str]:
+    """Relabel one CSUI sentence to GSD's UPOS conventions.
+
+    Two mechanical rules: forms in ``mapping`` (see :func:`upos_mapping`), and a capitalised
+    NOUN inside a run of capitalised words that is not sentence-initial becomes PROPN (GSD tags
+    every word of a name PROPN, *Kementerian Keuangan*; CSUI often tags the common nouns in it
+    NOUN).
+    """
+    rows = [(i, line.split("\t")) for i, line in enumerate(lines)]
+    words = [(i, c) for i, c in rows if len(c) == 10 and c[0].isdigit()]
+    out = list(lines)
+    for position, (i, columns) in enumerate(words):
+        form, tag = columns[1], columns[3]
+        change = mapping.get(form)
+        if change and tag == change[0]:
+            columns[3] = change[1]
+        elif tag == "NOUN" and position > 0 and form[:1].isupper() and not form.isupper():
+            # the first word is capitalised anyway, so it does not count as a neighbour
+            neighbours = [words[j][1][1] for j in (position - 1, position + 1)
+                          if 0 < j < len(words)]
+            if any(n[:1].isupper() for n in neighbours):
+                columns[3] = "PROPN"
+        out[i] = "\t".join(columns)
+    return out
+
+
 def write_conllu(path: Path, sentences: Iterable[list[str]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join("\n".join(s) + "\n\n" for s in sentences), encoding="utf-8")
@@ -133,16 +197,32 @@ def source_files(ud_dir: Path) -> list[Path]:
 
 
 def build_pool(ud_dir: Path, udbase: Path, seed: int, dev_fraction: float,
-               keep_features: bool = False) -> dict:
+               keep_features: bool = False, harmonise_upos: bool = False) -> dict:
     """Write ``udbase/UD_Indonesian-Mix/id_mix-ud-{train,dev,test}.conllu``.
 
     The dev split takes ``dev_fraction`` of each source file (seeded shuffle). Stanza's scripts
     also want a *test* file: it is a copy of the dev split, so nothing held out is touched.
+    With ``harmonise_upos`` CSUI's UPOS tags are brought to GSD's conventions first
+    (:func:`harmonise_sentence`); the number of relabelled words is returned under
+    ``"harmonised"``.
     """
     rng = random.Random(seed)
-    train, dev, counts = [], [], {}
-    for path in source_files(ud_dir):
-        sentences = [normalise_sentence(s, keep_features) for s in read_conllu(path)]
+    files = source_files(ud_dir)
+    read = {path.name: [normalise_sentence(s, keep_features) for s in read_conllu(path)]
+            for path in files}
+    counts: dict = {}
+    if harmonise_upos:
+        gsd, csui = (read[SOURCES[name][0]] for name in ("UD_Indonesian-GSD", "UD_Indonesian-CSUI"))
+        mapping = upos_mapping(gsd, csui)
+        harmonised = [harmonise_sentence(sentence, mapping) for sentence in csui]
+        changed = sum(a != b for old, new in zip(csui, harmonised) for a, b in zip(old, new))
+        read[SOURCES["UD_Indonesian-CSUI"][0]] = harmonised
+        counts["harmonised"] = {"words_relabelled": changed,
+                                "forms": {form: f"{a}->{b}" for form, (a, b) in sorted(mapping.items())}}
+        log.info("harmonised %d CSUI words to GSD's UPOS conventions", changed)
+    train, dev = [], []
+    for path in files:
+        sentences = read[path.name]
         rng.shuffle(sentences)
         cut = max(1, round(len(sentences) * dev_fraction))
         dev += sentences[:cut]
@@ -328,7 +408,7 @@ def train_stanza(ud_dir: Path, out_dir: Path, work_dir: Path | None = None, **se
     try:
         started = time.perf_counter()
         counts = build_pool(ud_dir, work_dir / "ud", settings["seed"], settings["dev_fraction"],
-                            settings["keep_features"])
+                            settings["keep_features"], settings["harmonise_upos"])
         steps, component_scores = train_models(work_dir, settings)
         checksums = ship(work_dir, out_dir)
         training_seconds = round(time.perf_counter() - started, 1)
@@ -353,7 +433,11 @@ def train_stanza(ud_dir: Path, out_dir: Path, work_dir: Path | None = None, **se
                     "FEATS " + ("kept" if settings["keep_features"] else
                                 "dropped (the tagger then selects on UPOS)"),
                     "lemmas lower-cased (GSD lower-cases them, CSUI keeps proper-noun case)",
+                    *(["CSUI UPOS brought to GSD's conventions (train_stanza.harmonise_sentence): "
+                       f"{counts['harmonised']['words_relabelled']} words relabelled"]
+                      if "harmonised" in counts else []),
                 ],
+                **({"harmonised_forms": counts["harmonised"]["forms"]} if "harmonised" in counts else {}),
             },
             "settings": settings,
             "steps": steps,
@@ -378,11 +462,23 @@ def train_stanza(ud_dir: Path, out_dir: Path, work_dir: Path | None = None, **se
 
 def score_model(model_dir: Path, files: list[Path]) -> dict:
     """End-to-end scores of the shipped models on each file, keyed by file name
-    (the same evaluation as ``pilah evaluate-nlp``)."""
+    (the same evaluation as ``pilah evaluate-nlp``).
+
+    ``lemma_acc_lowercase_gold`` scores the lemmas once more against the gold lemmas
+    lower-cased: CSUI keeps the case of proper nouns, Pilah's lemmas are lower case.
+    """
     from pipeline.nlp.evaluate import evaluate_conllu
     from pipeline.nlp.stanza_backend import StanzaBackend
 
     if not files:
         return {}
     backend = StanzaBackend(model_dir)
-    return {path.name: evaluate_conllu(path, backend.pipe, has_tagger=True) for path in files}
+    scores = {}
+    with tempfile.TemporaryDirectory(prefix="pilah-gold-") as folder:
+        for path in files:
+            scores[path.name] = evaluate_conllu(path, backend.pipe, has_tagger=True)
+            lowered = Path(folder) / path.name
+            write_conllu(lowered, [normalise_sentence(s, keep_features=True) for s in read_conllu(path)])
+            lowercase = evaluate_conllu(lowered, backend.pipe, has_tagger=True)
+            scores[path.name]["lemma_acc_lowercase_gold"] = lowercase["lemma_acc"]
+    return scores

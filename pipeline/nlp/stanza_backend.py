@@ -28,8 +28,9 @@ import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from spacy.tokens import Doc, Token
+from spacy.tokens import Doc
 
+import pipeline.nlp.extensions  # noqa: F401  (registers ._.surface_id, ._.is_filler)
 from pipeline.checksums import file_sha256
 from pipeline.errors import ModelError
 from pipeline.nlp.fast import build_pipeline
@@ -44,9 +45,6 @@ PROCESSORS = {
 }
 FIX = "rebuild it with `pilah train stanza`"
 CONTENT_POS = {"NOUN", "PROPN", "VERB", "ADJ", "ADV", "NUM", "X", "INTJ", "SYM"}
-
-if not Token.has_extension("surface_id"):
-    Token.set_extension("surface_id", default=None)
 
 
 def verify_models(model_dir: Path) -> dict:
