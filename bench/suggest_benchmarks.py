@@ -83,7 +83,7 @@ def main() -> None:
     parser.add_argument("--only", default="hoasa,casa,nusax_id,nusax_en")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    config = load_config()
+    config = load_config(Path(__file__).with_name("benchmarks.toml"))
     frame_book = load_codebook(config.path("suggest", "codebook"))
     results = []
     for name in args.only.split(","):

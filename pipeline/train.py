@@ -109,7 +109,8 @@ def train(
     evaluation = cross_validate(features, parsed, X, Y, codebook, stages, groups, folds) if folds > 1 else None
     model = _fit(features, parsed, X, Y)
     data_hash = hashlib.sha256(labels[["text", "codes"]].to_csv(index=False).encode()).hexdigest()
-    settings = {"min_examples": model.min_examples, "C": model.C, "char_ngrams": model.char_ngrams}
+    settings = {"min_examples": model.min_examples, "C": model.C, "char_ngrams": model.char_ngrams,
+                "direction_C": getattr(model, "direction_C_", None)}
     build = hashlib.sha256(f"{data_hash}|{codebook.hash}|{sorted(settings.items())}".encode()).hexdigest()
     meta = {
         "name": "pilah-suggest",
@@ -242,15 +243,15 @@ def _fit(features, parsed, X: pd.DataFrame, Y: pd.DataFrame) -> SuggestionModel:
 
 
 def _features(labels: pd.DataFrame, stages: Stages) -> list:
+    """Features of every row; the language is detected only where no ``lang`` is given."""
     segments = [
-        Segment(id=str(i), document_id=str(row.get("document", "")), index=i, start=0, end=len(row["text"]), text=row["text"])
+        Segment(id=str(i), document_id=str(row.get("document", "")), index=i, start=0, end=len(row["text"]),
+                text=row["text"], language=str(row.get("lang", "") or "") or "und")
         for i, row in labels.iterrows()
     ]
-    segments = stages.detect_language(segments, Counter())
-    if "lang" in labels.columns:
-        segments = [
-            s if not lang else Segment(**{**s.__dict__, "language": lang})
-            for s, lang in zip(segments, labels["lang"])
-        ]
+    given = labels["lang"].fillna("").astype(str) if "lang" in labels.columns else pd.Series([""] * len(labels))
+    unknown = [i for i, lang in enumerate(given) if not lang]
+    for i, detected in zip(unknown, stages.detect_language([segments[i] for i in unknown], Counter())):
+        segments[i] = detected
     rules = stages.suggester.rules
     return [featurize(doc, rules) for _, doc in stages.tokenize(segments, Counter())]

@@ -54,10 +54,12 @@ class Suggester:
         """Per segment, the proposed codes as dicts of ``Suggestion`` fields (no segment id)."""
         if not features:
             return []
-        chosen = self._choose_codes(features)
+        learned = self.model is not None and bool(self.model.classifiers_)
+        matrix = self.model.transform(code_frame(features, self.codes)) if learned else None
+        chosen = self._choose_codes(features, matrix)
         pairs = [(features[i], code) for i, codes in enumerate(chosen) for code, _, _ in codes]
         directions = iter(self._directions(pairs))
-        explanations = self._explanations(features, chosen)
+        explanations = self._explanations(matrix, chosen)
         proposals = []
         for i, codes in enumerate(chosen):
             proposals.append([])
@@ -77,22 +79,23 @@ class Suggester:
                 )
         return proposals
 
-    def _choose_codes(self, features: list[SegmentFeatures]) -> list[list[tuple[str, float, str]]]:
-        learned = self.model.classifiers_ if self.model is not None else {}
-        proba = self.model.predict_proba(code_frame(features, self.codes)) if learned else None
+    def _choose_codes(self, features: list[SegmentFeatures], matrix) -> list[list[tuple[str, float, str]]]:
+        learned = self.model.classifiers_ if matrix is not None else {}
+        proba = self.model.proba_from_matrix(matrix) if learned else None
+        column = {code: k for k, code in enumerate(learned)}
         chosen = []
         for i, item in enumerate(features):
             candidates = []
             for code in self.codes:
                 hit = code in item.matches.hits
                 if code in learned:
-                    score = proba.at[i, code]
+                    score = proba[i, column[code]]
                     if score >= self.model.thresholds_[code]:
                         candidates.append((code, score, "rule+model" if hit else "model"))
                 elif hit:
                     candidates.append((code, self.rule_only_score, "rule"))
             candidates.sort(key=lambda c: -c[1])
-            chosen.append(candidates[: self.max_codes])
+            chosen.append(candidates[: self.max_codes] if self.max_codes > 0 else candidates)
         return chosen
 
     def _directions(self, pairs: list[tuple[SegmentFeatures, str]]) -> list[str]:
@@ -103,7 +106,7 @@ class Suggester:
             return [str(d) for d in predicted]
         return [cue_direction(item.local_cues(code)) for item, code in pairs]
 
-    def _explanations(self, features, chosen) -> dict[tuple[int, str], list[str]]:
+    def _explanations(self, matrix, chosen) -> dict[tuple[int, str], list[str]]:
         wanted: dict[str, list[int]] = {}
         for i, codes in enumerate(chosen):
             for code, _, source in codes:
@@ -111,7 +114,6 @@ class Suggester:
                     wanted.setdefault(code, []).append(i)
         explained = {}
         for code, rows in wanted.items():
-            frame = code_frame([features[i] for i in rows], self.codes)
-            for i, words in zip(rows, self.model.explain(frame, code)):
+            for i, words in zip(rows, self.model.explain_matrix(matrix[rows], code)):
                 explained[(i, code)] = words
         return explained

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from spacy.attrs import LEMMA, LOWER, NORM
 from spacy.matcher import Matcher
 from spacy.tokens import Doc, Span
 
@@ -16,6 +17,7 @@ from pipeline.codebook import Codebook
 
 _KEYWORD_TOKEN = re.compile(r"n't|\w+\*?|[^\w\s]")
 _ATTRS = ("LOWER", "NORM", "LEMMA")
+FORM_ATTRS = [LOWER, NORM, LEMMA]
 NEGATION_WINDOW = 3  # a negator flips a cue up to this many tokens after it
 CUE_COLUMNS = ("supporting", "constraining", "supporting_negated", "constraining_negated")
 
@@ -52,6 +54,7 @@ class _WordIndex:
                 elif words:
                     self._add_word(label, words[0])
         self._matchers: dict[int, Matcher] = {}
+        self._labels: dict[int, tuple[str, ...]] = {}  # string hash -> labels, filled as words are seen
 
     def _add_word(self, label: str, word: str) -> None:
         if word.endswith("*") and len(word) > 1:
@@ -60,20 +63,35 @@ class _WordIndex:
         else:
             self.exact.setdefault(word, set()).add(label)
 
-    def find(self, doc: Doc) -> set[tuple[str, int, int]]:
-        """``(label, start, end)`` token spans of every match."""
+    def find(self, doc: Doc, forms=None) -> set[tuple[str, int, int]]:
+        """``(label, start, end)`` token spans of every match.
+
+        ``forms`` is ``doc.to_array([LOWER, NORM, LEMMA])`` when the caller has it already:
+        reading the hashes as an array is much cheaper than building a ``Token`` per word.
+        """
+        if forms is None:
+            forms = doc.to_array(FORM_ATTRS)
+        strings = doc.vocab.strings
         found = set()
-        for token in doc:
-            for form in {token.lower_, token.norm_, token.lemma_}:
-                for label in self.exact.get(form, ()):
-                    found.add((label, token.i, token.i + 1))
-                for length, stems in self.prefixes.items():
-                    for label in stems.get(form[:length], ()) if len(form) >= length else ():
-                        found.add((label, token.i, token.i + 1))
+        for i, hashes in enumerate(forms.tolist()):
+            for key in set(hashes):
+                labels = self._labels.get(key)
+                if labels is None:
+                    labels = self._labels[key] = self._labels_of(strings[key] if key in strings else "")
+                for label in labels:
+                    found.add((label, i, i + 1))
         matcher = self._matcher(doc)
         if matcher is not None:
             found.update((doc.vocab.strings[m], start, end) for m, start, end in matcher(doc))
         return found
+
+    def _labels_of(self, form: str) -> tuple[str, ...]:
+        """Labels whose single-word keywords match ``form`` exactly or as a prefix."""
+        labels = set(self.exact.get(form, ()))
+        for length, stems in self.prefixes.items():
+            if len(form) >= length:
+                labels.update(stems.get(form[:length], ()))
+        return tuple(sorted(labels))
 
     def _matcher(self, doc: Doc) -> Matcher | None:
         if not self.phrases:
@@ -110,16 +128,18 @@ class CodebookRules:
                 for direction, by_language in codebook.cues.items()}
         cues["negator"] = [p for words in codebook.negators.values() for p in words]
         self.cues = _WordIndex(cues)
+        self.negator_words = frozenset(w.lower() for w in cues["negator"] if " " not in w and "*" not in w)
 
     def __call__(self, doc: Doc) -> RuleMatches:
+        forms = doc.to_array(FORM_ATTRS)
         hits: dict[str, list[Span]] = {}
-        for code, start, end in sorted(self.keywords.find(doc), key=lambda item: (item[1], item[2], item[0])):
+        for code, start, end in sorted(self.keywords.find(doc, forms), key=lambda item: (item[1], item[2], item[0])):
             if not _only_fillers(doc[start:end]):
                 hits.setdefault(code, []).append(doc[start:end])
-        return RuleMatches(hits=hits, cues=self._cues(doc))
+        return RuleMatches(hits=hits, cues=self._cues(doc, forms))
 
-    def _cues(self, doc: Doc) -> list[tuple[str, Span, bool]]:
-        found = self.cues.find(doc)
+    def _cues(self, doc: Doc, forms) -> list[tuple[str, Span, bool]]:
+        found = self.cues.find(doc, forms)
         negator_ends = sorted(e for label, _, e in found if label == "negator")
         cues = []
         for label, start, end in sorted(found, key=lambda item: (item[1], item[2], item[0])):
