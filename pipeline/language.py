@@ -187,11 +187,14 @@ def _guess_sentence(sentence: str, settings: LanguageSettings, lexicon: str | No
     if minority >= settings.mixed_min_words and minority / total >= settings.mixed_min_share:
         return LanguageGuess("mixed", _balance(id_words, en_words), id_words, en_words)
     p_en = en_words / total
-    if english_share is not None:
+    weight = settings.detector_weight
+    if english_share is not None and en_words / (total + weight) <= 0.5 < (en_words + weight) / (total + weight):
         # The detector's probability counts as `detector_weight` marker words: it decides
-        # when the markers are few or balanced, the markers when they are clear.
+        # when the markers are few or balanced, the markers when they are clear. When no
+        # probability could change the answer, the detector (the costly part) is not asked
+        # and the score is the markers' own.
         detected = english_share(_without_names(sentence))
-        p_en = (en_words + settings.detector_weight * detected) / (total + settings.detector_weight)
+        p_en = (en_words + weight * detected) / (total + weight)
     language = "en" if p_en > 0.5 else "id"
     return LanguageGuess(language, round(max(p_en, 1 - p_en), 3), id_words, en_words)
 
