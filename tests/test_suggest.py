@@ -94,3 +94,69 @@ def test_suggester_with_model_learns_codes_and_explains(config, codebook, rules)
     assert top["source"] == "rule+model" and 0.5 < top["score"] <= 1.0
     explanation = model.explain(code_frame([featurize(_doc(config, "Dana APBD dipotong."), rules)], ids), "funding")
     assert set(explanation[0]) <= {"dana", "apbd", "potong", "dana apbd", "dipotong"} and explanation[0]
+
+
+@pytest.mark.parametrize(
+    "text, lang, marked",
+    [
+        # the negator's scope: three words, ended by punctuation or a contrast
+        ("Tidak ada dukungan dari dinas, tapi pelatihan bagus.", "id",
+         "tidak NOT_ada NOT_dukungan NOT_dari dinas tapi pelatihan bagus"),
+        ("Izinnya gak sulit kok.", "id", "izin nya tidak NOT_sulit"),  # "kok" is a filler
+        ("There was no support, but the fair helped.", "en",
+         "there was no NOT_support but the fair helped"),
+    ],
+)
+def test_featurize_marks_the_scope_of_negation(config, rules, text, lang, marked):
+    assert featurize(_doc(config, text, lang), rules).marked == marked
+
+
+def test_featurize_splits_clauses_at_punctuation_and_contrast(config, rules):
+    features = featurize(_doc(config, "Kamarnya bersih, tapi AC-nya rusak dan wifi lambat."), rules)
+    assert [text for _, _, text in features.clauses] == ["kamar nya bersih", "ac -nya rusak dan wifi lambat"]
+    doc = features.doc
+    assert [doc[start:end].text for start, end, _ in features.clauses] == ["Kamarnya bersih", "AC-nya rusak dan wifi lambat"]
+
+
+def _review_model(config, rules):
+    """A model trained on reviews that praise one thing and fault another in one sentence."""
+    rows = [
+        ("Kamarnya bersih, tapi AC-nya rusak.", {"clean": "supporting", "ac": "constraining"}),
+        ("AC dingin sekali, tapi kamarnya kotor.", {"ac": "supporting", "clean": "constraining"}),
+        ("Kamar bersih dan wangi.", {"clean": "supporting"}),
+        ("Kamar kotor dan bau.", {"clean": "constraining"}),
+        ("AC-nya mati terus.", {"ac": "constraining"}),
+        ("AC-nya sejuk.", {"ac": "supporting"}),
+        ("Sarapannya enak.", {}),
+        ("Lokasinya dekat stasiun.", {}),
+    ] * 4
+    features = [featurize(_doc(config, text), rules) for text, _ in rows]
+    codes = ["clean", "ac"]
+    X = code_frame(features, codes)
+    Y = pd.DataFrame({c: [int(c in labels) for _, labels in rows] for c in codes})
+    pairs = [(f, c, d) for f, (_, labels) in zip(features, rows) for c, d in labels.items()]
+    model = SuggestionModel(min_examples=3).fit(X, Y, direction_frame([(f, c) for f, c, _ in pairs]),
+                                                [d for _, _, d in pairs])
+    return model
+
+
+def test_direction_reads_the_clause_about_each_code(config, rules):
+    model = _review_model(config, rules)
+    assert set(model.classifiers_) == {"clean", "ac"}
+    assert model.word_weights_["ac"]["ac"] > 0 and "ac" not in model.word_weights_["clean"]
+    new = featurize(_doc(config, "Kamarnya kotor, tapi AC-nya dingin."), rules)
+    frame = direction_frame([(new, "clean"), (new, "ac")])
+    focused = model.focus(frame)
+    assert list(focused["local"]) == ["kamar nya kotor", "ac -nya dingin"]
+    assert list(focused["coded"])[1] == "ac|ac ac|-nya ac|dingin"
+    assert list(model.predict_direction(frame)) == ["constraining", "supporting"]
+
+
+def test_suggester_scores_and_explains_from_one_matrix(config, rules):
+    model = _review_model(config, rules)
+    features = [featurize(_doc(config, t), rules) for t in ("AC-nya rusak.", "Lokasinya dekat pantai.")]
+    frame = code_frame(features, ["clean", "ac"])
+    proba = model.predict_proba(frame)
+    assert proba.loc[0, "ac"] > model.thresholds_["ac"] > proba.loc[1, "ac"]
+    assert proba.loc[0, "ac"] == pytest.approx(model.proba_from_matrix(model.transform(frame))[0, 1])
+    assert model.explain(frame, "ac")[0][0] == "ac"

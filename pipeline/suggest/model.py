@@ -100,7 +100,7 @@ class SuggestionModel:
         Seed for the cross-validation splits, so training is deterministic.
     """
 
-    def __init__(self, min_examples: int = 8, C: float = 0.5, char_ngrams: bool = True, random_state: int = 0):
+    def __init__(self, min_examples: int = 3, C: float = 0.5, char_ngrams: bool = True, random_state: int = 0):
         self.min_examples = min_examples
         self.C = C
         self.char_ngrams = char_ngrams
