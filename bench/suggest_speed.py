@@ -40,6 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=0, help="use only the first N rows (0: all)")
     parser.add_argument("--with-lang", action="store_true", help="give the table a lang column")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes for the end-to-end call")
     args = parser.parse_args()
     config = load_config(Path(__file__).with_name("benchmarks.toml"))
     train_table, _, codes = load_set("hoasa")
@@ -58,7 +59,7 @@ def main() -> None:
         table["lang"] = "id"
     _warm_up(model, book, stages)
     started = time.perf_counter()
-    suggest_labels(table, model, book, stages)
+    suggest_labels(table, model, book, stages, jobs=args.jobs)
     total = time.perf_counter() - started
 
     _warm_up(model, book, stages)  # and forget the language IDs cached by the first pass
@@ -80,7 +81,8 @@ def main() -> None:
     n = len(table)
     words = sum(len(doc) for _, doc in docs)
     print(f"{n} rows, {words} tokens ({words / n:.1f} per row), lang column: {args.with_lang}")
-    print(f"pilah suggest end to end: {n / total:,.0f} rows/s ({total:.2f} s)")
+    print(f"pilah suggest end to end, {args.jobs} process(es): {n / total:,.0f} rows/s ({total:.2f} s)")
+    print("stages, one process:")
     for stage in ("language", "nlp", "features", "model"):
         if seconds[stage]:
             print(f"  {stage:<9} {n / seconds[stage]:>9,.0f} rows/s  {seconds[stage]:.2f} s")

@@ -155,6 +155,7 @@ def suggest_cli(
     model: Annotated[Path, typer.Option("--model", help="Model directory written by `pilah train`.")],
     out: Annotated[Path, typer.Option("--out", help="Where to write the table (.csv or .xlsx).")],
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", help="Worker processes for tables of 1,000+ rows (0: one per CPU).")] = 0,
 ) -> None:
     """Suggest codes for every row of a table: adds suggested_codes, suggested_scores, evidence."""
     from pipeline.config import load_config
@@ -169,7 +170,7 @@ def suggest_cli(
         if "text" not in table.columns:
             raise InputError(input, f"no 'text' column; found {', '.join(table.columns)}")
         started = time.perf_counter()
-        result = suggest_labels(table, trained, book, Stages(load_config(config), book, trained))
+        result = suggest_labels(table, trained, book, Stages(load_config(config), book, trained), jobs=jobs)
         seconds = time.perf_counter() - started
         _write_table(result, out)
     except PilahError as exc:

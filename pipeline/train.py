@@ -8,6 +8,8 @@ other segment of a gold document counts as coded with nothing).
 from __future__ import annotations
 
 import hashlib
+import multiprocessing as mp
+import os
 import platform
 import re
 from collections import Counter
@@ -186,10 +188,31 @@ def evaluate_labels(labels: pd.DataFrame, model: SuggestionModel, codebook: Code
     return {"scheme": "given table", **outcome.report(parsed, codes)}
 
 
-def suggest_labels(table: pd.DataFrame, model: SuggestionModel, codebook: Codebook, stages: Stages) -> pd.DataFrame:
+PARALLEL_MIN_ROWS = 1000  # below this, starting worker processes costs more than it saves
+_WORKER_STATE: tuple | None = None  # (model, codebook, stages), inherited by forked workers
+
+
+def suggest_labels(table: pd.DataFrame, model: SuggestionModel, codebook: Codebook, stages: Stages,
+                   jobs: int = 1) -> pd.DataFrame:
     """The rows of ``table`` plus ``suggested_codes`` (``code=direction;…``),
-    ``suggested_scores`` (``code:score;…``) and ``evidence`` (``code: words | …``)."""
+    ``suggested_scores`` (``code:score;…``) and ``evidence`` (``code: words | …``).
+
+    ``jobs`` > 1 splits a table of at least ``PARALLEL_MIN_ROWS`` rows over that many worker
+    processes (forked, so they share the loaded model and pipelines); ``0`` means one per CPU.
+    The output is the same, row for row, as with one process.
+    """
     table = table.reset_index(drop=True)
+    jobs = (os.cpu_count() or 1) if jobs == 0 else jobs
+    if jobs > 1 and len(table) >= PARALLEL_MIN_ROWS and "fork" in mp.get_all_start_methods():
+        global _WORKER_STATE
+        _WORKER_STATE = (model, codebook, stages)
+        chunks = [table.iloc[rows] for rows in np.array_split(np.arange(len(table)), jobs * 4)]
+        try:
+            with mp.get_context("fork").Pool(jobs) as pool:
+                parts = pool.map(_suggest_chunk, chunks)
+        finally:
+            _WORKER_STATE = None
+        return pd.concat(parts, ignore_index=True)
     features = _features(table, stages)
     proposals = Suggester(codebook, model, stages.config.section("suggest")).propose(features)
     out = table.copy()
@@ -197,6 +220,11 @@ def suggest_labels(table: pd.DataFrame, model: SuggestionModel, codebook: Codebo
     out["suggested_scores"] = [";".join(f"{p['code']}:{p['score']:.3f}" for p in row) for row in proposals]
     out["evidence"] = [" | ".join(f"{p['code']}: {p['evidence']}" for p in row) for row in proposals]
     return out
+
+
+def _suggest_chunk(chunk: pd.DataFrame) -> pd.DataFrame:
+    model, codebook, stages = _WORKER_STATE
+    return suggest_labels(chunk, model, codebook, stages)
 
 
 class _Outcome:

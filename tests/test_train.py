@@ -129,3 +129,38 @@ def test_train_suggest_evaluate_on_a_table_without_codebook(tmp_path):
     assert set(figures["suggestions"]["per_code"]["ac"]) == {"precision", "recall", "f1", "kappa", "support"}
     assert figures["suggestions"]["micro"]["f1"] > 0.9
     assert figures["direction"]["accuracy"] > 0.9 and figures["code_direction_pairs"]["pairs"] == 4
+
+
+def test_suggest_in_worker_processes_gives_the_same_rows(config):
+    """NusaX's 500 Indonesian + 500 English training sentences, suggested by the shipped
+    model in one process and in two."""
+    import pandas as pd
+
+    from pipeline.config import PROJECT_ROOT
+    from pipeline.engine import Stages
+    from pipeline.train import PARALLEL_MIN_ROWS, load_model_dir, suggest_labels
+
+    nusax = PROJECT_ROOT.parent / "shared" / "data" / "nusax_senti"
+    table = pd.concat([pd.read_csv(nusax / lang / "train.csv")[["text"]] for lang in ("indonesian", "english")],
+                      ignore_index=True)
+    assert len(table) >= PARALLEL_MIN_ROWS
+    model, _, book = load_model_dir(PROJECT_ROOT / "models" / "default")
+    stages = Stages(config, book, model)
+    alone = suggest_labels(table, model, book, stages, jobs=1)
+    shared = suggest_labels(table, model, book, stages, jobs=2)
+    pd.testing.assert_frame_equal(alone, shared)
+    assert (alone["suggested_codes"] != "").sum() > 50  # the sentences do speak of funding, markets…
+
+
+def test_presence_and_direction_share_character_ngrams_of_a_batch(config):
+    from pipeline.config import PROJECT_ROOT
+    from pipeline.train import load_model_dir
+
+    model, _, _ = load_model_dir(PROJECT_ROOT / "models" / "default")
+    chars = model.features_.named_transformers_["chars"]
+    texts = ["anggaran pelatihan dipotong", "the trade fair opened new markets", "izin halal belum keluar"]
+    first = chars.transform(texts)
+    again = chars.transform(texts[::-1])  # rows reused from the batch just seen
+    assert (again[0] != first[2]).nnz == 0 and (again[2] != first[0]).nnz == 0
+    fresh = chars.transformer_.transform(texts[::-1])
+    assert abs(again - fresh).max() == 0

@@ -27,6 +27,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
@@ -74,10 +75,46 @@ class OncePerSegment(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: pd.DataFrame):
-        key = X.astype(str).agg("\x1f".join, axis=1)
-        rows, distinct = pd.factorize(key)
+        key = X.iloc[:, 0].astype(str)
+        for column in X.columns[1:]:
+            key = key + "\x1f" + X[column].astype(str)
+        rows, _ = pd.factorize(key)
         first = pd.Series(range(len(X))).groupby(rows).first().to_numpy()
         return sparse.csr_matrix(self.transformer_.transform(X.iloc[first]))[rows]
+
+
+class LastBatchMemo(TransformerMixin, BaseEstimator):
+    """``transformer``, remembering its output for the texts of the last batch it transformed.
+
+    The presence and the direction models share one fitted character n-gram vectorizer;
+    when the suggester asks for the direction of codes it has just found, every text is in
+    the batch the presence model saw, and the rows are reused instead of rebuilt.
+    """
+
+    def __init__(self, transformer):
+        self.transformer = transformer
+
+    def fit(self, X, y=None) -> "LastBatchMemo":
+        self.transformer_ = clone(self.transformer).fit(X)
+        self._memo = None
+        return self
+
+    def transform(self, X):
+        texts = list(X)
+        if getattr(self, "_memo", None) is not None:
+            index, matrix = self._memo
+            rows = [index.get(text) for text in texts]
+            if None not in rows:
+                return matrix[rows]
+        matrix = sparse.csr_matrix(self.transformer_.transform(X))
+        self._memo = ({text: i for i, text in enumerate(texts)}, matrix)
+        return matrix
+
+    def get_feature_names_out(self, input_features=None):
+        return self.transformer_.get_feature_names_out()
+
+    def __getstate__(self):
+        return {**self.__dict__, "_memo": None}
 
 
 MODEL_FILE = "model.joblib"
@@ -112,8 +149,8 @@ class SuggestionModel:
         """Learn from a code frame ``X``, a 0/1 frame ``Y`` (one column per code) and the
         (segment, code) direction frame with its labels."""
         rule_columns = [c for c in X.columns if c.startswith(("rule:", "cue:"))]
-        chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2,
-                                dtype=np.float32)
+        chars = LastBatchMemo(TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
+                                              min_df=2, dtype=np.float32))
         self.features_ = ColumnTransformer(
             [
                 ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, stop_words=STOP_WORDS,
@@ -244,12 +281,14 @@ class SuggestionModel:
             return
         cue_columns = [c for c in X.columns if c.startswith(("local:", "cue:"))]
         X = self.focus(X)
+        # the character n-grams are the presence model's, already fitted on every segment:
+        # scoring a batch then builds them once for both models (LastBatchMemo)
+        chars = self.features_.named_transformers_["chars"] if self.char_ngrams else "drop"
         segment = ColumnTransformer(
             [
                 ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"\S+",
                                           dtype=np.float32), "marked"),
-                ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
-                                          dtype=np.float32), "raw"),
+                ("chars", FrozenEstimator(chars) if self.char_ngrams else "drop", "raw"),
             ]
         )
         features = ColumnTransformer(
