@@ -6,6 +6,8 @@ and reports every problem at once, each with its location.
 
 from __future__ import annotations
 
+import re
+
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -228,14 +230,27 @@ def _parse_lang_words(raw: object, where: str, problems: list[str]) -> dict[str,
 
 
 def codebook_for_codes(code_ids: list[str], frame: Codebook, source: str = "<labels>") -> Codebook:
-    """A flat codebook of ``code_ids`` (labels = ids, no keywords, factor type
-    ``unspecified``) that borrows the direction cues and negators of ``frame``: for
-    labelled tables trained without a codebook of their own."""
+    """A flat codebook of ``code_ids`` (labels = ids, factor type ``unspecified``) that
+    borrows the direction cues and negators of ``frame``: for labelled tables trained
+    without a codebook of their own.
+
+    Each code's keywords are the words of its id (``air_panas`` → *air*, *panas*; ``wifi``
+    → *wifi*), as a text search on the code's name would find them: the rules then have
+    something to suggest before the model has examples, and the model learns how far to
+    trust them. Words of one letter and numbers are left out.
+    """
     factor = dict(frame.raw.get("factor", {}))
     factor["types"] = [{"id": "unspecified", "label": {"id": "Belum ditentukan", "en": "Unspecified"}}]
     raw = {
         "name": f"codes of {source}",
         "factor": factor,
-        "codes": [{"id": c, "label": {"id": c, "en": c}, "factor_type": "unspecified"} for c in code_ids],
+        "codes": [{"id": c, "label": {"id": c, "en": c}, "factor_type": "unspecified",
+                   "keywords": {"id": _name_words(c), "en": _name_words(c)}} for c in code_ids],
     }
     return parse_codebook(raw, source=source)
+
+
+def _name_words(code_id: str) -> list[str]:
+    """The words of a code id: ``"air_panas"`` → ``["air", "panas"]``."""
+    words = re.findall(r"[^\W\d_]{2,}", code_id.lower())
+    return list(dict.fromkeys(words))

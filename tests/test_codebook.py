@@ -57,3 +57,18 @@ def test_codebook_missing_and_invalid_files(tmp_path):
     bad.write_text("codes: [unclosed", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_codebook(bad)
+
+
+def test_codebook_for_codes_searches_for_the_words_of_each_code_name(codebook, config):
+    from pipeline.codebook import codebook_for_codes
+    from pipeline.nlp import pipeline_for
+    from pipeline.suggest.rules import CodebookRules
+
+    book = codebook_for_codes(["air_panas", "wifi", "Q3_barriers", "x"], codebook, "hoasa")
+    assert book.codes["air_panas"].keywords == {"id": ("air", "panas"), "en": ("air", "panas")}
+    assert book.codes["Q3_barriers"].keywords["en"] == ("barriers",)
+    assert book.codes["x"].keywords["id"] == ()
+    assert book.negators == codebook.negators  # direction cues and negators come from the frame
+    doc = pipeline_for("id", config.section("nlp"))("Air panasnya mati, wifi-nya lambat sekali.")
+    hits = {code: [s.text for s in spans] for code, spans in CodebookRules(book)(doc).hits.items()}
+    assert hits == {"air_panas": ["Air", "panas"], "wifi": ["wifi"]}
