@@ -18,9 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.codebook import load_codebook
-from pipeline.config import load_config
-from suggest_benchmarks import load_set, run_set
+from suggest_benchmarks import bench_config, load_set, run_set
 
 METRICS = ("codes_micro_f1", "indonlu_flat_macro_f1", "direction_macro_f1")
 
@@ -32,8 +30,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    config = load_config(Path(__file__).with_name("benchmarks.toml"))
-    frame_book = load_codebook(config.path("suggest", "codebook"))
+    config, frame_book = bench_config()
     results = []
     for name in args.only.split(","):
         train_table, test_table, codes = load_set(name)

@@ -53,6 +53,13 @@ def nusax_table(path: Path, lang: str) -> pd.DataFrame:
     return pd.DataFrame({"text": raw["text"], "codes": [f"opinion={direction[l]}" for l in raw["label"]], "lang": lang})
 
 
+def bench_config():
+    """The run configuration with bench/benchmarks.toml over it, and the codebook whose
+    direction cues and negators every benchmark codebook borrows."""
+    config = load_config(Path(__file__).with_name("benchmarks.toml"))
+    return config, load_codebook(config.path("suggest", "codebook"))
+
+
 def load_set(name: str) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """The official train and test splits of one set as labelled tables, and its codes."""
     if name in ("hoasa", "casa"):
@@ -96,8 +103,7 @@ def main() -> None:
     parser.add_argument("--only", default="hoasa,casa,nusax_id,nusax_en")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    config = load_config(Path(__file__).with_name("benchmarks.toml"))
-    frame_book = load_codebook(config.path("suggest", "codebook"))
+    config, frame_book = bench_config()
     results = []
     for name in args.only.split(","):
         train_table, test_table, codes = load_set(name)

@@ -15,18 +15,16 @@ from __future__ import annotations
 import argparse
 import time
 from collections import Counter
-from pathlib import Path
 
 import pandas as pd
 
-from pipeline.codebook import codebook_for_codes, load_codebook
-from pipeline.config import load_config
+from pipeline.codebook import codebook_for_codes
 from pipeline.engine import Stages
 from pipeline.language import _detector
 from pipeline.records import Segment
 from pipeline.suggest import Suggester, featurize
 from pipeline.train import suggest_labels, train
-from suggest_benchmarks import DATA, load_set
+from suggest_benchmarks import DATA, bench_config, load_set
 
 
 def _warm_up(model, book, stages) -> None:
@@ -42,9 +40,9 @@ def main() -> None:
     parser.add_argument("--with-lang", action="store_true", help="give the table a lang column")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes for the end-to-end call")
     args = parser.parse_args()
-    config = load_config(Path(__file__).with_name("benchmarks.toml"))
+    config, frame_book = bench_config()
     train_table, _, codes = load_set("hoasa")
-    book = codebook_for_codes(codes, load_codebook(config.path("suggest", "codebook")), "hoasa")
+    book = codebook_for_codes(codes, frame_book, "hoasa")
     model, _ = train(train_table, book, Stages(config, book, None), "hoasa", folds=1)
     stages = Stages(config, book, model)
 
