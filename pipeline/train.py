@@ -199,11 +199,14 @@ def suggest_labels(table: pd.DataFrame, model: SuggestionModel, codebook: Codebo
 
     ``jobs`` > 1 splits a table of at least ``PARALLEL_MIN_ROWS`` rows over that many worker
     processes (forked, so they share the loaded model and pipelines); ``0`` means one per CPU.
-    The output is the same, row for row, as with one process.
+    The output is the same, row for row, as with one process. With the Stanza backend the
+    table is always suggested in this process.
     """
     table = table.reset_index(drop=True)
     jobs = (os.cpu_count() or 1) if jobs == 0 else jobs
-    if jobs > 1 and len(table) >= PARALLEL_MIN_ROWS and "fork" in mp.get_all_start_methods():
+    # torch (the Stanza backend) is not safe to fork once its threads run
+    forkable = "fork" in mp.get_all_start_methods() and stages.nlp_settings.get("backend") == "fast"
+    if jobs > 1 and len(table) >= PARALLEL_MIN_ROWS and forkable:
         global _WORKER_STATE
         _WORKER_STATE = (model, codebook, stages)
         chunks = [table.iloc[rows] for rows in np.array_split(np.arange(len(table)), jobs * 4)]
