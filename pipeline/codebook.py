@@ -6,10 +6,9 @@ and reports every problem at once, each with its location.
 
 from __future__ import annotations
 
-import re
-
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -245,7 +244,7 @@ def codebook_for_codes(code_ids: list[str], frame: Codebook, source: str = "<lab
         "name": f"codes of {source}",
         "factor": factor,
         "codes": [{"id": c, "label": {"id": c, "en": c}, "factor_type": "unspecified",
-                   "keywords": {"id": _name_words(c), "en": _name_words(c)}} for c in code_ids],
+                   "keywords": dict.fromkeys(("id", "en"), _name_words(c))} for c in code_ids],
     }
     return parse_codebook(raw, source=source)
 

@@ -59,6 +59,8 @@ def _single_threaded(method):
             return method(*args, **kwargs)
 
     return wrapper
+
+
 class OncePerSegment(TransformerMixin, BaseEstimator):
     """Fits and applies ``transformer`` to the distinct rows of its columns only.
 
@@ -79,7 +81,7 @@ class OncePerSegment(TransformerMixin, BaseEstimator):
         for column in X.columns[1:]:
             key = key + "\x1f" + X[column].astype(str)
         rows, _ = pd.factorize(key)
-        first = pd.Series(range(len(X))).groupby(rows).first().to_numpy()
+        _, first = np.unique(rows, return_index=True)  # codes number rows by first appearance
         return sparse.csr_matrix(self.transformer_.transform(X.iloc[first]))[rows]
 
 
@@ -236,10 +238,10 @@ class SuggestionModel:
             intercepts.append(calibrated.estimator.intercept_[0])
             slopes.append(calibrated.calibrators[0].a_)
             offsets.append(calibrated.calibrators[0].b_)
-        names = self.features_.get_feature_names_out().astype(str)
+        names, is_word = self._feature_names
         self.weights_ = np.array(weights).T if weights else np.zeros((len(names), 0))
         self.intercepts_, self.slopes_, self.offsets_ = (np.array(v) for v in (intercepts, slopes, offsets))
-        unigrams = [i for i, name in enumerate(names) if name.startswith("words__") and " " not in name]
+        unigrams = [i for i in np.flatnonzero(is_word) if " " not in names[i]]
         self.word_weights_ = {
             code: {names[i][7:]: float(self.weights_[i, k]) for i in unigrams if self.weights_[i, k] > 0}
             for k, code in enumerate(self.classifiers_)
@@ -256,8 +258,9 @@ class SuggestionModel:
         the direction model can learn words that point one way for one code only.
         """
         local, coded = [], []
+        word_weights = getattr(self, "word_weights_", {})
         for clauses, evidence, code in zip(X["clauses"], X["evidence"], X["code"]):
-            weights = getattr(self, "word_weights_", {}).get(code)
+            weights = word_weights.get(code)
             if evidence:
                 chosen = [clauses[i] for i in evidence]
             elif clauses and weights:
