@@ -92,13 +92,13 @@ def train_cli(
             raise InputError(labels, "give --out DIR for a model trained on a labelled table "
                                      "(the default model belongs to the sample corpus)")
         if labels is not None and codebook is None:
-            table, source = read_labels(labels), _shown(labels)
+            table, source = read_labels(labels, require_codes=True), _shown(labels)
             codes = sorted(set().union(*table["labels"]))
             book = codebook_for_codes(codes, load_codebook(cfg.path("suggest", "codebook")), source)
         else:
             book = load_codebook(codebook or cfg.path("suggest", "codebook"))
             if labels is not None:
-                table, source = read_labels(labels, set(book.codes)), _shown(labels)
+                table, source = read_labels(labels, set(book.codes), require_codes=True), _shown(labels)
         stages = Stages(cfg, book, None)
         if labels is None:
             gold = gold or corpus / "gold.csv"
@@ -109,19 +109,21 @@ def train_cli(
         meta = save_model(model, meta, book, target)
     except PilahError as exc:
         _fail(exc)
-    metrics = meta["metrics"]
-    micro = metrics["suggestions"]["micro"]
     table_out = Table(title=f"Model {meta['version']} → {target}")
     table_out.add_column("measure")
     table_out.add_column("value", justify="right")
     table_out.add_row("training segments (coded)", f"{meta['data']['rows']} ({meta['data']['coded_rows']})")
     table_out.add_row("codes learned / rule-only", f"{len(meta['learned_codes'])} / {len(meta['rule_only_codes'])}")
-    table_out.add_row(f"precision / recall / F1 ({metrics['scheme']})", f"{micro['precision']:.3f} / {micro['recall']:.3f} / {micro['f1']:.3f}")
-    table_out.add_row("macro F1", f"{metrics['suggestions']['macro_f1']:.3f}")
-    rules = metrics["rules_only"]
-    table_out.add_row("rules alone: precision / recall / F1", f"{rules['precision']:.3f} / {rules['recall']:.3f} / {rules['f1']:.3f}")
-    if metrics["direction"]["accuracy"] is not None:
-        table_out.add_row("direction accuracy / macro F1", f"{metrics['direction']['accuracy']:.3f} / {metrics['direction']['macro_f1']:.3f}")
+    metrics = meta["metrics"]
+    if metrics is None:
+        table_out.add_row("cross-validation", "skipped: a single row")
+    else:
+        micro, rules = metrics["suggestions"]["micro"], metrics["rules_only"]
+        table_out.add_row(f"precision / recall / F1 ({metrics['scheme']})", f"{micro['precision']:.3f} / {micro['recall']:.3f} / {micro['f1']:.3f}")
+        table_out.add_row("macro F1", f"{metrics['suggestions']['macro_f1']:.3f}")
+        table_out.add_row("rules alone: precision / recall / F1", f"{rules['precision']:.3f} / {rules['recall']:.3f} / {rules['f1']:.3f}")
+        if metrics["direction"]["accuracy"] is not None:
+            table_out.add_row("direction accuracy / macro F1", f"{metrics['direction']['accuracy']:.3f} / {metrics['direction']['macro_f1']:.3f}")
     table_out.add_row("seconds", f"{time.perf_counter() - started:.1f}")
     Console().print(table_out)
 

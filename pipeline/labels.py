@@ -62,8 +62,11 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return frame.fillna("")
 
 
-def read_labels(path: str | Path, known_codes: set[str] | None = None) -> pd.DataFrame:
+def read_labels(path: str | Path, known_codes: set[str] | None = None, require_codes: bool = False) -> pd.DataFrame:
     """Read and check a labelled table; every bad row is reported at once.
+
+    ``require_codes``: a table in which no row has a code is an error (there is nothing
+    to train on).
 
     Returns the table with a parsed ``labels`` column (dict code -> direction or None).
     """
@@ -82,6 +85,8 @@ def read_labels(path: str | Path, known_codes: set[str] | None = None) -> pd.Dat
         if unknown:
             problems.append(f"row {row}: code(s) not in the codebook: {', '.join(unknown)}")
         labels.append(parsed)
+    if require_codes and not any(labels):
+        problems.append("no row has a code in the 'codes' column: there is nothing to learn from")
     if problems:
         raise InputError(path, "; ".join(problems[:20]) + (f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""))
     frame["labels"] = labels

@@ -90,7 +90,8 @@ def train(
     """Fit the suggestion model on ``labels`` and evaluate it by cross-validation.
 
     Folds hold out whole documents when a ``document`` column is present, so the figures
-    say how the model does on documents it has never seen; ``folds=1`` skips the
+    say how the model does on documents it has never seen. A table of fewer rows than
+    ``folds`` gets one fold per row; ``folds=1`` or a single row skips the
     cross-validation (``metrics`` is then ``None``).
 
     Returns
@@ -108,6 +109,7 @@ def train(
     X = code_frame(features, codes)
     Y = pd.DataFrame({c: [int(c in p) for p in parsed] for c in codes})
     groups = labels["document"].to_numpy() if "document" in labels.columns else None
+    folds = min(folds, len(labels))
     evaluation = cross_validate(features, parsed, X, Y, codebook, stages, groups, folds) if folds > 1 else None
     model = _fit(features, parsed, X, Y)
     data_hash = hashlib.sha256(labels[["text", "codes"]].to_csv(index=False).encode()).hexdigest()

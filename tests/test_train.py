@@ -164,3 +164,40 @@ def test_presence_and_direction_share_character_ngrams_of_a_batch(config):
     assert (again[0] != first[2]).nnz == 0 and (again[2] != first[0]).nnz == 0
     fresh = chars.transformer_.transform(texts[::-1])
     assert abs(again - fresh).max() == 0
+
+
+def test_train_on_a_few_rows_falls_back_to_the_rules(tmp_path):
+    """Too few rows for any code to be learned: the model keeps the codebook rules, the
+    cross-validation shrinks to one fold per row, and one row skips it."""
+    runner = CliRunner()
+    few = tmp_path / "few.csv"
+    few.write_text("text,codes\nWifi-nya mati.,wifi=constraining\nAC-nya dingin.,ac=supporting\nKolam bersih.,\n",
+                   encoding="utf-8")
+    trained = runner.invoke(app, ["train", "--labels", str(few), "--out", str(tmp_path / "few")])
+    assert trained.exit_code == 0, trained.output
+    meta = json.loads((tmp_path / "few" / "meta.json").read_text(encoding="utf-8"))
+    assert meta["learned_codes"] == [] and meta["rule_only_codes"] == ["ac", "wifi"]
+    assert meta["metrics"]["scheme"] == "3-fold, rows shuffled"
+
+    new = tmp_path / "new.csv"
+    new.write_text("text\nWifi di kamar lambat.\n", encoding="utf-8")
+    out = tmp_path / "suggested.csv"
+    result = runner.invoke(app, ["suggest", "--input", str(new), "--model", str(tmp_path / "few"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "wifi=" in out.read_text(encoding="utf-8-sig")  # the code's name is its keyword
+
+    one = tmp_path / "one.csv"
+    one.write_text("text,codes\nWifi-nya mati.,wifi=constraining\n", encoding="utf-8")
+    trained = runner.invoke(app, ["train", "--labels", str(one), "--out", str(tmp_path / "one")])
+    assert trained.exit_code == 0, trained.output
+    assert json.loads((tmp_path / "one" / "meta.json").read_text(encoding="utf-8"))["metrics"] is None
+
+
+def test_train_on_a_table_without_codes_names_the_file(tmp_path):
+    table = tmp_path / "uncoded.csv"
+    table.write_text("text,codes\nWifi-nya mati.,\nAC-nya dingin.,\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["train", "--labels", str(table), "--out", str(tmp_path / "m")])
+    message = " ".join(result.output.split())  # the console wraps long lines
+    assert result.exit_code == 2
+    assert "uncoded.csv: no row has a code" in message
+    assert not (tmp_path / "m").exists()

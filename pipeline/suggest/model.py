@@ -150,6 +150,14 @@ class SuggestionModel:
     def fit(self, X: pd.DataFrame, Y: pd.DataFrame, X_direction: pd.DataFrame, y_direction) -> "SuggestionModel":
         """Learn from a code frame ``X``, a 0/1 frame ``Y`` (one column per code) and the
         (segment, code) direction frame with its labels."""
+        self.codes_ = list(Y.columns)
+        self.classifiers_, self.thresholds_ = {}, {}
+        self.support_ = {code: int(Y[code].sum()) for code in Y.columns}
+        self.direction_ = None
+        if len(X) < 2 * self.min_examples:  # no code can have enough examples on both sides
+            self.features_, self.word_weights_ = None, {}
+            self.weights_, self.intercepts_, self.slopes_, self.offsets_ = np.zeros((0, 0)), *(np.zeros(0),) * 3
+            return self
         rule_columns = [c for c in X.columns if c.startswith(("rule:", "cue:"))]
         chars = LastBatchMemo(TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
                                               min_df=2, dtype=np.float32))
@@ -162,14 +170,10 @@ class SuggestionModel:
             ]
         )
         matrix = sparse.csr_matrix(self.features_.fit_transform(X))
-        self.classifiers_, self.thresholds_, self.support_ = {}, {}, {}
         for code in Y.columns:
             y = Y[code].to_numpy().astype(int)
-            self.support_[code] = int(y.sum())
-            if min(y.sum(), len(y) - y.sum()) < self.min_examples:
-                continue
-            self.classifiers_[code], self.thresholds_[code] = self._fit_code(matrix, y)
-        self.codes_ = list(Y.columns)
+            if min(y.sum(), len(y) - y.sum()) >= self.min_examples:
+                self.classifiers_[code], self.thresholds_[code] = self._fit_code(matrix, y)
         self._stack_weights()
         self._fit_direction(X_direction, np.asarray(y_direction))
         return self
@@ -278,7 +282,6 @@ class SuggestionModel:
     def _fit_direction(self, X: pd.DataFrame, y: np.ndarray) -> None:
         """Words with negation marked, character n-grams, the code and the cue counts; the
         regularisation strength is chosen by cross-validated macro-F1 from ``DIRECTION_CS``."""
-        self.direction_ = None
         classes, counts = np.unique(y, return_counts=True) if len(y) else ([], [])
         if len(classes) < 2 or len(y) < 2 * self.min_examples:
             return
