@@ -47,7 +47,6 @@ from threadpoolctl import threadpool_limits
 
 from pipeline.engine import Stages
 from pipeline.errors import InputError
-from pipeline.records import Segment
 from pipeline.store import STORE_DIR, STORE_FILE, Store
 from pipeline.suggest.features import featurize
 from pipeline.suggest.model import STOP_WORDS
@@ -219,14 +218,7 @@ def uncovered_rows(table: pd.DataFrame, source: str | Path) -> pd.DataFrame:
 # -- words ----------------------------------------------------------------------------
 def _content_units(table: pd.DataFrame, stages: Stages) -> list[dict]:
     """Per row: its content lemmas, lemma → written forms, and its language group."""
-    segments = [
-        Segment(id=str(i), document_id=str(row.get("document", "")), index=i, start=0, end=len(row["text"]), text=row["text"])
-        for i, row in table.iterrows()
-    ]
-    given = table["lang"].fillna("").astype(str).tolist() if "lang" in table.columns else [""] * len(table)
-    missing = [s for s, lang in zip(segments, given) if not lang]
-    detected = iter(stages.detect_language(missing, Counter()) if missing else [])
-    segments = [Segment(**{**s.__dict__, "language": lang}) if lang else next(detected) for s, lang in zip(segments, given)]
+    segments = stages.table_segments(table, Counter())
     rules = stages.suggester.rules
     units = []
     for segment, doc in stages.tokenize(segments, Counter()):

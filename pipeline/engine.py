@@ -15,13 +15,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 from spacy.tokens import Doc
 
 from pipeline.codebook import Codebook
 from pipeline.config import Config
 from pipeline.errors import PilahError
 from pipeline.ingest import iter_documents
-from pipeline.language import LanguageSettings, detect_segments
+from pipeline.language import LanguageSettings, detect_segments, language_code
 from pipeline.nlp import tokenize_segments
 from pipeline.records import Document, Failure, Segment
 from pipeline.segment import segment_document
@@ -59,6 +60,21 @@ class Stages:
         started = time.perf_counter()
         segments = detect_segments(segments, self.language_settings, self.lexicon)
         seconds["language"] += time.perf_counter() - started
+        return segments
+
+    def table_segments(self, table: pd.DataFrame, seconds: Counter) -> list[Segment]:
+        """One segment per row of a table with a ``text`` column, in the language its
+        ``lang`` column names (``ID``, ``en-GB``, ``English``…); rows without one, or with a
+        language Pilah does not read, get the detector's."""
+        given = [language_code(v) for v in table["lang"]] if "lang" in table.columns else [""] * len(table)
+        segments = [
+            Segment(id=str(i), document_id=str(row.get("document", "")), index=i, start=0, end=len(row["text"]),
+                    text=row["text"], language=lang or "und")
+            for (i, row), lang in zip(table.iterrows(), given)
+        ]
+        unknown = [i for i, lang in enumerate(given) if not lang]
+        for i, detected in zip(unknown, self.detect_language([segments[i] for i in unknown], seconds)):
+            segments[i] = detected
         return segments
 
     def tokenize(self, segments: list[Segment], seconds: Counter) -> list[tuple[Segment, Doc]]:

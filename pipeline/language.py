@@ -55,6 +55,28 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _MIN_DETECTED_WORD = 4
 
 
+# How a ``lang`` column may name Pilah's languages (ISO 639-1/-2, BCP 47 tags, names).
+_LANGUAGE_NAMES = {
+    "id": "id", "in": "id", "ind": "id", "indonesian": "id", "indonesia": "id", "bahasa": "id",
+    "bahasa indonesia": "id", "en": "en", "eng": "en", "english": "en", "inggris": "en",
+    "bahasa inggris": "en", "mixed": "mixed", "campur": "mixed", "campuran": "mixed",
+}
+
+
+def language_code(value: object) -> str:
+    """``id``, ``en`` or ``mixed`` for a language as a person may write it in a table
+    (``ID``, ``en-GB``, ``English``, ``Bahasa Indonesia``, ``id+en``); ``""`` for an empty
+    cell or a language Pilah does not read, which is then left to the detector."""
+    text = str(value or "").strip().casefold()
+    if text in _LANGUAGE_NAMES:
+        return _LANGUAGE_NAMES[text]
+    parts = {_LANGUAGE_NAMES.get(re.split(r"[-_\s]", part.strip())[0], "?")
+             for part in re.split(r"[+/,;&]", text) if part.strip()}
+    if "mixed" in parts or {"id", "en"} <= parts:
+        return "mixed"
+    return parts.pop() if len(parts) == 1 and parts <= {"id", "en"} else ""
+
+
 @dataclass(frozen=True)
 class LanguageGuess:
     """A language label with a score in [0, 1] and the marker counts behind it."""

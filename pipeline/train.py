@@ -31,7 +31,7 @@ from pipeline.errors import InputError, ModelError
 from pipeline.ingest import iter_documents
 from pipeline.labels import format_codes, parse_codes, read_table
 from pipeline.metrics import code_metrics, direction_metrics, pair_metrics
-from pipeline.records import Document, Segment
+from pipeline.records import Document
 from pipeline.suggest import Suggester, SuggestionModel, featurize, load_model
 from pipeline.suggest.features import code_frame, direction_frame
 from pipeline.suggest.rules import cue_direction
@@ -277,14 +277,6 @@ def _fit(features, parsed, X: pd.DataFrame, Y: pd.DataFrame) -> SuggestionModel:
 
 def _features(labels: pd.DataFrame, stages: Stages) -> list:
     """Features of every row; the language is detected only where no ``lang`` is given."""
-    segments = [
-        Segment(id=str(i), document_id=str(row.get("document", "")), index=i, start=0, end=len(row["text"]),
-                text=row["text"], language=str(row.get("lang", "") or "") or "und")
-        for i, row in labels.iterrows()
-    ]
-    given = labels["lang"].fillna("").astype(str) if "lang" in labels.columns else pd.Series([""] * len(labels))
-    unknown = [i for i, lang in enumerate(given) if not lang]
-    for i, detected in zip(unknown, stages.detect_language([segments[i] for i in unknown], Counter())):
-        segments[i] = detected
+    segments = stages.table_segments(labels, Counter())
     rules = stages.suggester.rules
     return [featurize(doc, rules) for _, doc in stages.tokenize(segments, Counter())]

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from pipeline.config import PROJECT_ROOT
-from pipeline.language import LanguageSettings, detect_sentences, detect_text, label_table
+from pipeline.language import LanguageSettings, detect_sentences, detect_text, label_table, language_code
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +134,14 @@ def test_language_settings_defaults_and_checks():
     assert old.detector == "lingua" and old.word_confidence == 0.9
     with pytest.raises(ValueError, match="detector must be one of"):
         LanguageSettings(detector="fasttext")
+
+
+@pytest.mark.parametrize(
+    ("written", "code"),
+    [("id", "id"), ("ID", "id"), ("ind", "id"), ("Bahasa Indonesia", "id"), ("in", "id"),
+     ("en", "en"), ("en-GB", "en"), ("en_US", "en"), ("English", "en"), ("Inggris", "en"),
+     ("mixed", "mixed"), ("id+en", "mixed"), ("EN/ID", "mixed"), ("campuran", "mixed"),
+     ("fr", ""), ("", ""), (None, ""), (float("nan"), ""), ("id+fr", "")],
+)
+def test_language_code_reads_how_people_name_a_language(written, code):
+    assert language_code(written) == code

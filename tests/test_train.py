@@ -201,3 +201,19 @@ def test_train_on_a_table_without_codes_names_the_file(tmp_path):
     assert result.exit_code == 2
     assert "uncoded.csv: no row has a code" in message
     assert not (tmp_path / "m").exists()
+
+
+def test_lang_column_is_read_as_written_by_people(stages):
+    """``English`` and ``EN`` get the English tokenizer (*don't* → *do n't*); ``fr`` is no
+    language Pilah reads, so the detector decides."""
+    from collections import Counter
+
+    import pandas as pd
+
+    english = "We don't have the trainings."
+    table = pd.DataFrame({"text": [english, english, "Kami tidak dapat pelatihan.", english],
+                          "lang": ["English", "EN", "Bahasa Indonesia", "fr"]})
+    segments = stages.table_segments(table, Counter())
+    assert [s.language for s in segments] == ["en", "en", "id", "en"]
+    docs = [doc for _, doc in stages.tokenize(segments, Counter())]
+    assert [t.text for t in docs[1]][:3] == ["We", "do", "n't"]
