@@ -155,8 +155,8 @@ class SuggestionModel:
         self.support_ = {code: int(Y[code].sum()) for code in Y.columns}
         self.direction_ = None
         if len(X) < 2 * self.min_examples:  # no code can have enough examples on both sides
-            self.features_, self.word_weights_ = None, {}
-            self.weights_, self.intercepts_, self.slopes_, self.offsets_ = np.zeros((0, 0)), *(np.zeros(0),) * 3
+            self.features_ = None
+            self._stack_weights()
             return self
         rule_columns = [c for c in X.columns if c.startswith(("rule:", "cue:"))]
         chars = LastBatchMemo(TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
@@ -217,7 +217,7 @@ class SuggestionModel:
 
     @cached_property
     def _feature_names(self) -> tuple[np.ndarray, np.ndarray]:
-        names = self.features_.get_feature_names_out().astype(str)
+        names = np.array([], dtype=str) if self.features_ is None else self.features_.get_feature_names_out().astype(str)
         return names, np.char.startswith(names, "words__")
 
     def _fit_code(self, matrix, y: np.ndarray) -> tuple[CalibratedClassifierCV, float]:
