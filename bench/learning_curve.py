@@ -11,24 +11,20 @@ Sizes below the full split are repeated with ``--seeds`` samples and averaged; t
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 
-from suggest_benchmarks import bench_config, load_set, run_set
+from suggest_benchmarks import bench_config, bench_parser, load_set, run_set
 
 METRICS = ("codes_micro_f1", "indonlu_flat_macro_f1", "direction_macro_f1")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="hoasa,casa,nusax_id,nusax_en")
+    parser = bench_parser(__doc__)
     parser.add_argument("--sizes", default="25,50,100,200,all")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     config, frame_book = bench_config()
     results = []

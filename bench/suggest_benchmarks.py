@@ -53,6 +53,14 @@ def nusax_table(path: Path, lang: str) -> pd.DataFrame:
     return pd.DataFrame({"text": raw["text"], "codes": [f"opinion={direction[l]}" for l in raw["label"]], "lang": lang})
 
 
+def bench_parser(doc: str) -> argparse.ArgumentParser:
+    """The options the benchmarks over the public sets share: ``--only`` and ``--json``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--only", default="hoasa,casa,nusax_id,nusax_en")
+    parser.add_argument("--json", type=Path)
+    return parser
+
+
 def bench_config():
     """The run configuration with bench/benchmarks.toml over it, and the codebook whose
     direction cues and negators every benchmark codebook borrows."""
@@ -99,10 +107,7 @@ def run_set(name: str, train_table, test_table, codes, frame_book, config) -> di
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="hoasa,casa,nusax_id,nusax_en")
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+    args = bench_parser(__doc__).parse_args()
     config, frame_book = bench_config()
     results = []
     for name in args.only.split(","):
