@@ -112,7 +112,7 @@ def process_corpus(
 
 
 def _process_document(document, stages, store, run_id, model_version, base_key, stats) -> None:
-    key = hashlib.sha256(f"{document.id}|{base_key}".encode()).hexdigest()
+    key = hashlib.sha256(f"{document.version}|{base_key}".encode()).hexdigest()
     stats.document_ids.append(document.id)
     stats.counts["documents"] += 1
     if store.processing_key(document.id) == key:

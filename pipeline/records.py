@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 Layout = Literal["transcript", "paragraphs"]
@@ -15,7 +17,10 @@ DIRECTIONS: tuple[str, ...] = ("supporting", "constraining", "neutral")
 class Document:
     """One source file as stored: NFC text with normalised newlines.
 
-    ``id`` is the SHA-256 of ``text``; ``path`` is relative to the corpus folder.
+    ``id`` is the document's place in the corpus: its manifest ``id`` where the manifest
+    gives one, else ``path`` (relative to the corpus folder). It stays the same when the
+    file is edited; ``version`` (the SHA-256 of ``text``) changes. Two files with the same
+    text are two documents.
     ``layout`` tells the segmenter whether the text is speaker turns or paragraphs.
     """
 
@@ -25,6 +30,11 @@ class Document:
     layout: Layout
     text: str
     metadata: dict = field(default_factory=dict)
+
+    @cached_property
+    def version(self) -> str:
+        """SHA-256 of the stored text: what changes when the file is edited."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,7 @@ class Store:
         with self.db:
             self.db.execute(
                 "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-                "path = excluded.path, metadata = excluded.metadata, "
+                "path = excluded.path, format = excluded.format, layout = excluded.layout, text = excluded.text, metadata = excluded.metadata, "
                 "processing_key = excluded.processing_key, updated_at = excluded.updated_at",
                 (document.id, document.path, document.format, document.layout, document.text,
                  json.dumps(document.metadata, ensure_ascii=False), processing_key, now()),

@@ -90,8 +90,8 @@ def test_ingest_text_is_stored_in_one_form(tmp_path):
     path.write_bytes(b"\r\n\r\nBaris satu   \r\nbaris dua\r\r\r\n\r\n\r\nParagraf dua\t\n\n")
     document = read_document(path, tmp_path, {"case": "Jateng"})
     assert document.text == "Baris satu\nbaris dua\n\nParagraf dua"
-    assert document.id == hashlib.sha256(document.text.encode("utf-8")).hexdigest()
-    assert document.path == "wawancara/Catatan.TXT"
+    assert document.version == hashlib.sha256(document.text.encode("utf-8")).hexdigest()
+    assert document.id == document.path == "wawancara/Catatan.TXT"
     assert document.format == "txt"
     assert document.layout == "paragraphs"
     assert document.metadata == {"case": "Jateng"}
@@ -119,7 +119,7 @@ def test_ingest_nfc_normalisation(tmp_path):
     path.write_text("Cafe\u0301 di Semarang", encoding="utf-8")
     document = read(path)
     assert document.text == "Caf\u00e9 di Semarang"
-    assert document.id == hashlib.sha256("Caf\u00e9 di Semarang".encode()).hexdigest()
+    assert document.version == hashlib.sha256("Caf\u00e9 di Semarang".encode()).hexdigest()
 
 
 @pytest.mark.parametrize(

@@ -6,15 +6,15 @@ one form for all: NFC, ``\\n`` newlines, no trailing spaces, at most one blank l
 row, no blank lines at either end. Paragraphs and turns are separated by a blank line.
 
 A corpus folder may hold ``manifest.csv``: a ``file`` column (paths relative to the
-folder) and metadata columns (title, case, actor, role, date, language, ...). Then only
-listed files are read, each with its row as metadata. A ``gold.csv`` beside it is the
+folder), optionally an ``id`` column (the document's identity in the project, kept when
+the file is renamed), and metadata columns (title, case, actor, role, date, language, ...).
+Then only listed files are read, each with its row as metadata. A ``gold.csv`` beside it is the
 corpus's gold coding (read by ``pilah train``), never a document.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import logging
 import os
@@ -62,7 +62,8 @@ def read_document(path: Path, root: Path, metadata: dict | None = None) -> Docum
     Returns
     -------
     Document
-        With ``id`` the SHA-256 of the stored text and ``layout`` "transcript" for
+        With ``id`` the manifest's ``id`` for the file or else its relative path,
+        ``version`` the SHA-256 of the stored text, and ``layout`` "transcript" for
         subtitles, tables and text whose lines are mostly speaker turns.
 
     Raises
@@ -97,9 +98,10 @@ def read_document(path: Path, root: Path, metadata: dict | None = None) -> Docum
     if not stored.strip():
         raise InputError(path, "holds no text")
     is_transcript = suffix in TRANSCRIPT_SUFFIXES or text.is_transcript(stored)
+    relative = _relative(path, root)
     return Document(
-        id=hashlib.sha256(stored.encode("utf-8")).hexdigest(),
-        path=_relative(path, root),
+        id=str((metadata or {}).get("id") or relative),
+        path=relative,
         format=suffix[1:],
         layout="transcript" if is_transcript else "paragraphs",
         text=stored,
