@@ -64,6 +64,7 @@ class Suggestion:
     score: float
     source: str  # "rule", "model" or "rule+model"
     evidence: str
+    confidence: str = ""  # "low" for codes whose model agrees too little with the analysts
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,11 @@ SUGGESTION_COLUMNS: tuple[str, ...] = (
     "direction",
     "factor_type",
     "score",
+    "confidence",
     "evidence",
     "decision",
     "corrected_code",
+    "corrected_direction",
     "comment",
     "reviewer",
     "case",
@@ -97,9 +100,12 @@ SUGGESTION_COLUMNS: tuple[str, ...] = (
     "source",
     "segment_start",
     "segment_end",
+    "segment_id",
     "suggestion_id",
 )
-DECISIONS: tuple[str, ...] = ("accept", "reject", "edit")
+# What an analyst writes in the ``decision`` column. ``add`` puts the code written in
+# ``corrected_code`` on the row's segment (on a row with no suggestion, or beside one).
+DECISIONS: tuple[str, ...] = ("accept", "reject", "edit", "add")
 
 # A speaker turn at the start of a line: "[00:01:02] Speaker: text" or "Speaker: text".
 # Shared by ingest (to recognise transcripts) and segment (to cut them into turns).
