@@ -542,11 +542,11 @@ def models_cli(ctx: typer.Context, project: Annotated[Path, PROJECT_OPTION] = Pa
         chosen = store.setting("model")
     table = Table(title="Model versions" + ("" if chosen else " (in use: the configured model)"))
     for column in ("version", "in use", "created", "rows", "F1 after", "F1 before"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "version")
     for row in frame.itertuples(index=False):
         summary = json.loads(row.summary)
         after, before = summary.get("after") or {}, summary.get("before") or {}
-        table.add_row(row.version, "●" if row.in_use else "", row.created_at, str(summary.get("rows", "")),
+        table.add_row(row.version, "●" if row.in_use else "", row.created_at[:16], str(summary.get("rows", "")),
                       f"{after.get('f1', float('nan')):.3f}", f"{before['f1']:.3f}" if before else "—")
     Console().print(table)
 

@@ -85,14 +85,22 @@ def retrain(
         meta = save_model(model, meta, codebook, target)
         after = meta["metrics"]
         score = lambda m: m["suggestions"]["micro"]["f1"] if m else -1.0  # noqa: E731
-        switched = after is not None and score(after) >= score(before)
+        switched = after is not None and score(after) >= (score(before) if before else after["rules_only"]["f1"])
+        if before is None and after is not None:  # no model in use: the codebook rules suggest alone
+            rules = after["rules_only"]
+            before_figures = {"model": None, "scheme": "codebook rules alone (no model in use)",
+                              **{k: rules[k] for k in ("precision", "recall", "f1", "macro_f1")},
+                              "direction_accuracy": after["direction_cues_only"]["accuracy"],
+                              "direction_macro_f1": after["direction_cues_only"]["macro_f1"], "per_code": {}}
+        else:
+            before_figures = _figures(before, old_meta["version"] if old_meta else None, "model in use, on every row")
         report = {
             "version": meta["version"],
             "path": str(target),
             "rows": len(table),
             "coded_rows": int((table["codes"] != "").sum()),
             "documents": int(table["document"].nunique()),
-            "before": _figures(before, old_meta["version"] if old_meta else None, "model in use, on every row"),
+            "before": before_figures,
             "after": _figures(after, meta["version"], after["scheme"] if after else "no cross-validation"),
             "rules_only": after["rules_only"] if after else None,
             "codes": _code_choice(meta),
