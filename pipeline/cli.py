@@ -644,6 +644,12 @@ def _print_summary(summary: dict) -> None:
     table.add_row("model", summary["model"]["version"] if summary["model"] else "none (codebook rules only)")
     table.add_row("seconds", f"{summary['seconds']['total']:.1f}")
     out.print(table)
+    for report in summary.get("imported_decisions", []):
+        if report["added"]:
+            out.print(f"[green]imported {report['added']} decision(s)[/] from {report['path']} before rewriting it")
+    if counts.get("stale_decisions"):
+        out.print(f"[yellow]{counts['stale_decisions']} decision(s) are stale[/]: their segment's text changed since "
+                  "(listed on the sheet's 'Stale decisions' tab)")
     for failure in summary["failures"]:
         out.print(f"[yellow]failed[/] {failure['path']} ({failure['stage']}): {failure['reason']}")
     for path in summary["outputs"]:
