@@ -610,6 +610,106 @@ def agreement_cli(
         json_out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+EXCHANGE_FORMATS = ("qdpx", "qdc")
+
+
+def _exchange_codebook(project: Path, config: Optional[Path], codebook: Optional[Path]):
+    """The codebook an exchange uses: --codebook, else the project's own (written by an
+    earlier `pilah import`), else the configured one."""
+    from pipeline.codebook import load_codebook
+    from pipeline.config import load_config
+
+    cfg = load_config(config)
+    path = codebook or (project / "codebook.yaml" if (project / "codebook.yaml").is_file() else cfg.path("suggest", "codebook"))
+    return cfg, load_codebook(path)
+
+
+@app.command("export")
+def export_cli(
+    format: Annotated[str, typer.Option("--format", help="qdpx: the project (sources, codebook, users, codings); qdc: the codebook alone.")] = "qdpx",
+    out: Annotated[Optional[Path], typer.Option("--out", help="File to write; default out/project.qdpx or out/codebook.qdc.")] = None,
+    project: Annotated[Path, PROJECT_OPTION] = Path("."),
+    with_suggestions: Annotated[bool, typer.Option("--with-suggestions", help="Add the pending suggestions as codings of the user 'Pilah suggestions' (score, direction, evidence in their description).")] = False,
+    codebook: Annotated[Optional[Path], typer.Option("--codebook", help="Codebook YAML; default the project's codebook.yaml, else the config's.")] = None,
+    config: Annotated[Optional[Path], CONFIG_OPTION] = None,
+) -> None:
+    """Write a REFI-QDA file for NVivo, ATLAS.ti, MAXQDA or QualCoder: the project (.qdpx) or its codebook (.qdc)."""
+    from pipeline.errors import PilahError
+    from pipeline.refi import export_qdc, export_qdpx
+    from pipeline.store import Store
+
+    if format not in EXCHANGE_FORMATS:
+        _fail(ValueError(f"--format {format!r}: expected one of {', '.join(EXCHANGE_FORMATS)}"))
+    target = out or Path("out") / ("project.qdpx" if format == "qdpx" else "codebook.qdc")
+    try:
+        _, book = _exchange_codebook(project, config, codebook)
+        if format == "qdc":
+            report = export_qdc(book, target)
+            Console().print(f"wrote {target}: {report['codes']} codes (with direction child codes)")
+            return
+        _require_project(project)
+        with Store(project) as store:
+            report = export_qdpx(store, book, target, with_suggestions=with_suggestions,
+                                 name=project.resolve().name or "Pilah project")
+    except PilahError as exc:
+        _fail(exc)
+    Console().print(f"wrote {target}: {report['sources']} sources, {report['codes']} codes, {len(report['users'])} users, "
+                    f"{report['codings']} codings" + (f", {report['suggestions']} pending suggestions" if with_suggestions else ""))
+    if report["skipped"]:
+        Console().print(f"[yellow]{len(report['skipped'])} coding(s) not exported[/]: their document's text changed since")
+
+
+@app.command("import")
+def import_cli(
+    file: Annotated[Path, typer.Argument(help="A REFI-QDA project (.qdpx) or codebook (.qdc) from NVivo, ATLAS.ti, MAXQDA, QualCoder or Pilah.")],
+    project: Annotated[Path, PROJECT_OPTION] = Path("."),
+    codebook: Annotated[Optional[Path], typer.Option("--codebook", help="Codebook YAML to merge into; default the project's codebook.yaml, else the config's.")] = None,
+    config: Annotated[Optional[Path], CONFIG_OPTION] = None,
+    suggest: Annotated[bool, typer.Option("--suggest/--no-suggest", help="Tokenize new sources and suggest codes for them (as `pilah run` does).")] = True,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the full report (everything skipped, with reasons) to this JSON file.")] = None,
+) -> None:
+    """Bring sources, codes, users and codings of another tool's project into this one.
+
+    Codes merge into the project's codebook (PROJECT/codebook.yaml; conflicts are reported,
+    nothing is renamed silently); each thing not imported is listed with its reason."""
+    from pipeline.errors import PilahError
+    from pipeline.refi import import_file
+    from pipeline.store import check_writable
+
+    started = time.perf_counter()
+    try:
+        cfg, book = _exchange_codebook(project, config, codebook)
+        if file.suffix.lower() == ".qdpx":
+            check_writable(project)
+        with console.status(f"Importing {file.name}…"):
+            report = import_file(file, project, cfg, book, project / "codebook.yaml", suggest=suggest)
+    except PilahError as exc:
+        _fail(exc)
+    figures = report.as_dict()
+    out = Console()
+    codes = figures["codes"]
+    out.print(f"{file}: {len(report.sources)} sources imported ({len(report.documents_unchanged)} already in the project), "
+              f"{len(codes['added'])} codes added ({codes['matched']} already known), {len(report.users)} users, "
+              f"{report.codings['added']} codings added ({report.codings['already in the project']} already in the project: "
+              f"{report.codings['segment']} on one segment, {report.codings['several segments']} on several, "
+              f"{report.codings['span only']} on part of a segment only) in {time.perf_counter() - started:.1f} s")
+    for name, code in codes["renamed"]:
+        out.print(f"[yellow]renamed[/] code {name!r} → id {code!r} (its name is kept for the next export)")
+    for conflict in codes["conflicts"]:
+        out.print(f"[yellow]conflict[/] {conflict}")
+    for reason, count in figures["skipped_by_reason"].items():
+        out.print(f"[yellow]not imported[/] ({count}): {reason}")
+    if report.codebook:
+        toml = project / "pilah.toml"
+        if not toml.exists():
+            toml.write_text('# Written by `pilah import`: the project\'s codebook holds the imported codes.\n'
+                            '[suggest]\ncodebook = "codebook.yaml"\n', encoding="utf-8")
+        out.print(f"the project's codebook is now {report.codebook}; give [bold]--config {toml}[/] to "
+                  "`pilah run`, `pilah retrain` and `pilah review`")
+    if json_out is not None:
+        json_out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def _shown(path: Path) -> str:
     """A path as recorded in meta.json: relative to the project root when inside it."""
     try:

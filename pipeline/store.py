@@ -125,6 +125,22 @@ class Decision:
     source: str = ""
 
 
+@dataclass(frozen=True)
+class ImportedCoding:
+    """A coding read from another tool: its exact span of a document version, and the
+    segments it stands for (none, one or several; see ``Store.add_imported_codings``)."""
+
+    document_id: str
+    version: str
+    start: int
+    end: int
+    text: str
+    code: str
+    direction: str | None
+    coder: str
+    segment_ids: tuple[str, ...] = ()
+
+
 class Store:
     """The SQLite project database of one project directory.
 
@@ -469,6 +485,71 @@ class Store:
         with self.db:
             self.db.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                             (key, value))
+
+    # -- exchange with other tools (REFI-QDA, pipeline.refi) -------------------------
+    def documents_frame(self) -> pd.DataFrame:
+        """Every document with its current version's text, in path order."""
+        query = """
+            SELECT documents.id AS document_id, documents.path, documents.format, documents.layout,
+                   documents.metadata, documents.version, document_versions.text
+            FROM documents
+            JOIN document_versions ON document_versions.document_id = documents.id
+                 AND document_versions.version = documents.version
+            ORDER BY documents.path, documents.id
+        """
+        return pd.read_sql_query(query, self.db)
+
+    def add_imported_codings(self, codings: Sequence["ImportedCoding"], source: str) -> dict[str, int]:
+        """Add codings brought in from another tool, each on its exact span.
+
+        A coding whose span maps to one segment is that segment's coding, with an ``add``
+        decision of its coder (``source``), so retraining and agreement count it; a span that
+        maps to several segments is kept as it is (``segment_id`` NULL) and each segment gets
+        a decision and a coding of its own (origin ``imported-segment``: not exported again,
+        as the span is); a span that maps to none is kept with ``segment_id`` NULL. A coding
+        equal to one in force (same document version, span, code and coder) is not added
+        again. Returns ``{"added": n, "unchanged": n}``.
+        """
+        counts = {"added": 0, "unchanged": 0}
+        stamp = now()
+        with self.db:
+            for c in codings:
+                exists = self.db.execute(
+                    'SELECT 1 FROM codings WHERE retracted_by IS NULL AND document_id = ? AND version = ? AND start = ? '
+                    'AND "end" = ? AND code = ? AND coder = ? AND origin != ? LIMIT 1',
+                    (c.document_id, c.version, c.start, c.end, c.code, c.coder, "imported-segment"),
+                ).fetchone()
+                if exists:
+                    counts["unchanged"] += 1
+                    continue
+                single = c.segment_ids[0] if len(c.segment_ids) == 1 else None
+                decision_id = self._import_decision(single, c, source, stamp) if single else None
+                self.db.execute(
+                    'INSERT INTO codings (document_id, version, segment_id, start, "end", text, code, direction, coder, '
+                    "origin, decision_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (c.document_id, c.version, single, c.start, c.end, c.text, c.code, c.direction, c.coder,
+                     "imported", decision_id, stamp),
+                )
+                if len(c.segment_ids) > 1:
+                    for segment_id in c.segment_ids:
+                        decision_id = self._import_decision(segment_id, c, source, stamp)
+                        self.db.execute(
+                            'INSERT INTO codings (document_id, version, segment_id, start, "end", text, code, direction, '
+                            "coder, origin, decision_id, created_at) SELECT document_id, version, id, start, \"end\", text, "
+                            "?, ?, ?, ?, ?, ? FROM segments WHERE id = ?",
+                            (c.code, c.direction, c.coder, "imported-segment", decision_id, stamp, segment_id),
+                        )
+                counts["added"] += 1
+        return counts
+
+    def _import_decision(self, segment_id: str, c: "ImportedCoding", source: str, stamp: str) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO decisions (segment_id, suggestion_id, decision, code, direction, seen_code, seen_direction, "
+            "seen_score, seen_evidence, seen_model_version, segment_text, comment, reviewer, decided_at, source) "
+            "SELECT id, NULL, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, text, ?, ?, ?, ? FROM segments WHERE id = ?",
+            ("add", c.code, c.direction, "", c.coder, stamp, source, segment_id),
+        )
+        return int(cursor.lastrowid)
 
 
 # A decision's key within a reviewer and segment: the suggestion's code it decides on, or

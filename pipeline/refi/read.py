@@ -1,0 +1,396 @@
+"""Import: another tool's REFI-QDA project (``.qdpx``) or codebook (``.qdc``) into a project.
+
+Files are read as real exports write them, not only as the specification says (see
+``pipeline.refi.archive`` for the safety rules and ``pipeline.refi.text`` for offsets).
+Everything not imported is listed with its reason; the rest is kept:
+
+- **codes** merge into the project's codebook (``pipeline.refi.codebook.merge_codes``);
+- **text sources** become documents (id = the source's name; a name that repeats gets its
+  GUID added), cut into segments as ``pilah run`` cuts them — except that a source with no
+  blank line (NVivo's tables: one cell a line; see ``_segments``) is cut at its line breaks — with
+  languages, tokens and suggestions, so they are reviewed like any document;
+- **codings** become codings of their users, each on its exact span. A span stands for the
+  segments it covers at least half of (``SEGMENT_SHARE``): one such segment → that
+  segment's coding (with an ``add`` decision by its coder, so ``pilah retrain`` and ``pilah
+  agreement`` count it); several → each of them; none (a few words of a long paragraph) →
+  the span alone, kept and exported again but not used for training or agreement;
+- PDF, picture, audio and video sources and their selections, transcripts, notes, links,
+  graphs and sets other than Pilah's are reported and skipped.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import logging
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from pipeline.codebook import Codebook, parse_codebook
+from pipeline.engine import Stages, settings_key
+from pipeline.ingest import text as ingest_text
+from pipeline.records import Document, Segment
+from pipeline.refi.archive import Archive, RefiError, parse_xml
+from pipeline.refi.codebook import MergeReport, merge_codes, normal_guid, read_codes, read_factor_sets
+from pipeline.refi.text import choose_unit, docx_text, stored_text, unit_offsets
+from pipeline.refi.write import SUGGESTION_USER, USERS_SETTING
+from pipeline.segment import segment_document, segment_id
+from pipeline.store import ImportedCoding, Store
+
+log = logging.getLogger(__name__)
+
+SEGMENT_SHARE = 0.5
+LINES_PER_PARAGRAPH = 3
+_OTHER_SOURCES = {"PDFSource": "PDF", "PictureSource": "picture", "AudioSource": "audio", "VideoSource": "video"}
+_SELECTIONS = ("PlainTextSelection", "PDFSelection", "PictureSelection", "AudioSelection", "VideoSelection",
+               "TranscriptSelection")
+_LINE = re.compile(r"(?m)^[ \t]*(\S[^\n]*)")
+
+
+@dataclass
+class ImportReport:
+    """What an import brought in, and each thing it did not, with the reason."""
+
+    path: str
+    kind: str
+    sources: list[str] = field(default_factory=list)
+    documents_unchanged: list[str] = field(default_factory=list)
+    users: list[str] = field(default_factory=list)
+    codes: MergeReport = field(default_factory=MergeReport)
+    codings: Counter = field(default_factory=Counter)
+    skipped: list[dict] = field(default_factory=list)
+    units: dict[str, str] = field(default_factory=dict)
+    codebook: str | None = None
+    seconds: float = 0.0
+
+    def skip(self, what: str, name: str, reason: str) -> None:
+        self.skipped.append({"what": what, "name": name, "reason": reason})
+
+    def as_dict(self) -> dict:
+        return {"path": self.path, "kind": self.kind, "sources": self.sources,
+                "documents_unchanged": self.documents_unchanged, "users": self.users, "codes": self.codes.as_dict(),
+                "codings": dict(self.codings), "offset_units": self.units, "codebook": self.codebook,
+                "skipped": self.skipped, "skipped_by_reason": dict(Counter(s["reason"] for s in self.skipped)),
+                "seconds": round(self.seconds, 2)}
+
+
+def import_file(path: Path, project_dir: Path, config, codebook: Codebook, codebook_out: Path,
+                suggest: bool = True) -> ImportReport:
+    """Import a ``.qdpx`` or ``.qdc`` into the project at ``project_dir``.
+
+    New sources are segmented, their languages detected and (with ``suggest``) tokenized and
+    given suggestions by the project's model, as ``pilah run`` does for a corpus document;
+    without ``suggest`` they are stored with segments and languages only (token counts 0).
+
+    The merged codebook is written to ``codebook_out`` when the file brings codes or factor
+    types the project's codebook lacks (the project's codebook file itself is never
+    overwritten unless it is ``codebook_out``).
+    """
+    started = time.perf_counter()
+    path = Path(path)
+    if not path.is_file():
+        raise RefiError(path, "file not found")
+    suffix = path.suffix.lower()
+    if suffix == ".qdc":
+        report = ImportReport(str(path), "qdc")
+        data = path.read_bytes()
+        if len(data) > 256 << 20:
+            raise RefiError(path, "a codebook over 256 MB; refused")
+        root = parse_xml(data, path, path.name).getroot()
+        ns = _namespace(root)
+        if root.tag != f"{ns}CodeBook":
+            raise RefiError(path, f"expected a REFI-QDA codebook (root CodeBook), found {root.tag}")
+        _merge(root.find(f"{ns}Codes"), root.find(f"{ns}Sets"), ns, codebook, codebook_out, report)
+    elif suffix == ".qdpx":
+        report = ImportReport(str(path), "qdpx")
+        with Archive(path) as archive:
+            entry = archive.project_entry()
+            root = parse_xml(archive.read(entry), path, entry).getroot()
+            ns = _namespace(root)
+            if root.tag != f"{ns}Project":
+                raise RefiError(path, f"{entry}: expected a REFI-QDA project (root Project), found {root.tag}")
+            codebook_element = root.find(f"{ns}CodeBook")
+            merged = _merge(codebook_element.find(f"{ns}Codes") if codebook_element is not None else None,
+                            root.find(f"{ns}Sets"), ns, codebook, codebook_out, report)
+            _import_project(root, ns, archive, project_dir, config, merged, report, suggest)
+    else:
+        raise RefiError(path, f"expected a .qdpx (project) or .qdc (codebook), found {suffix or 'no extension'}")
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _namespace(root) -> str:
+    return root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+
+
+def _merge(codes, sets, ns, codebook: Codebook, codebook_out: Path, report: ImportReport) -> Codebook:
+    raw, merge = merge_codes(codebook.raw, read_codes(codes, ns), read_factor_sets(sets, ns))
+    report.codes = merge
+    if not merge.added and not merge.factor_types_added:
+        return codebook
+    merged = parse_codebook(raw, source=str(codebook_out))  # validates; raises ConfigError listing problems
+    codebook_out = Path(codebook_out)
+    codebook_out.parent.mkdir(parents=True, exist_ok=True)
+    codebook_out.write_text(
+        "# Pilah codebook: the project's codes with those imported by `pilah import` (REFI-QDA).\n"
+        + yaml.safe_dump(raw, allow_unicode=True, sort_keys=False, width=1000), encoding="utf-8")
+    report.codebook = str(codebook_out)
+    return merged
+
+
+def _import_project(root, ns, archive: Archive, project_dir: Path, config, codebook: Codebook,
+                    report: ImportReport, suggest: bool) -> None:
+    from pipeline.run import project_model
+
+    users = _users(root, ns)
+    report.users = sorted(set(users.values()))
+    variables = {normal_guid(v.get("guid", "")): v.get("name", "") for v in root.iter(f"{ns}Variable")}
+    cases = _cases(root, ns)
+    with Store(project_dir) as store:
+        model, meta, _ = project_model(store, config, codebook)
+        stages = Stages(config, codebook, model)
+        key = settings_key(config, codebook, meta["files"]["model.joblib"] if meta else None)
+        run_id = store.start_run(f"import {archive.path}")
+        existing = {row.document_id: row.version for row in store.documents_frame().itertuples(index=False)}
+        names: Counter = Counter()
+        rows: list[ImportedCoding] = []
+        for source in root.find(f"{ns}Sources") if root.find(f"{ns}Sources") is not None else []:
+            kind = etree_name(source)
+            name = source.get("name") or f"source {normal_guid(source.get('guid', ''))[:8]}"
+            if kind != "TextSource":
+                _skip_source(source, ns, name, f"{_OTHER_SOURCES.get(kind, kind)} source: Pilah imports text sources only",
+                             report)
+                continue
+            raw = _source_text(source, ns, archive, name, report)
+            if raw is None:
+                continue
+            stored = stored_text(raw)
+            if not stored.text.strip():
+                _skip_source(source, ns, name, "the source holds no text", report)
+                continue
+            names[name] += 1
+            document_id = name if names[name] == 1 else f"{name} ({normal_guid(source.get('guid', ''))[:8]})"
+            if document_id != name:
+                report.skip("name", name, f"the name repeats in the file; imported as {document_id!r}")
+            metadata = {"refi_guid": normal_guid(source.get("guid", "")), "refi_file": archive.path.name,
+                        **_source_variables(source, ns, variables)}
+            if cases.get(metadata["refi_guid"]):
+                metadata["case"] = cases[metadata["refi_guid"]]
+            document = Document(id=document_id, path=document_id, format="refi",
+                                layout="transcript" if ingest_text.is_transcript(stored.text) else "paragraphs",
+                                text=stored.text, metadata=metadata)
+            if existing.get(document_id) == document.version:
+                segments = _stored_segments(store, document_id)
+                report.documents_unchanged.append(document_id)
+            else:
+                segments = _save(document, stages, store, run_id, model and meta["version"], key, suggest)
+                report.sources.append(document_id)
+            rows += _codings(source, ns, raw, stored, document, segments, users, codebook, report)
+        counts = store.add_imported_codings(rows, source=f"REFI-QDA {archive.path.name}")
+        known = json.loads(store.setting(USERS_SETTING) or "[]")
+        store.set_setting(USERS_SETTING, json.dumps(sorted(set(known) | set(users.values()) - {SUGGESTION_USER}),
+                                                    ensure_ascii=False))
+        report.codings["added"] = counts["added"]
+        report.codings["already in the project"] = counts["unchanged"]
+        for what in ("Notes", "Links", "Graphs"):
+            element = root.find(f"{ns}{what}")
+            if element is not None and len(element):
+                report.skip(what.lower()[:-1], f"{len(element)} {what.lower()}", f"{what.lower()} are not imported: "
+                            "Pilah keeps codes, sources and codings")
+        if report.codes.other_sets:
+            report.skip("set", f"{report.codes.other_sets} sets", "sets other than Pilah's factor types are not imported")
+        store.finish_run(run_id, {"import": report.as_dict()})
+
+
+def etree_name(element) -> str:
+    return element.tag.rsplit("}", 1)[-1] if isinstance(element.tag, str) else ""
+
+
+def _users(root, ns) -> dict[str, str]:
+    found: dict[str, str] = {}
+    seen: Counter = Counter()
+    for user in root.iter(f"{ns}User"):
+        name = (user.get("name") or "").strip() or f"user {normal_guid(user.get('guid', ''))[:8]}"
+        seen[name] += 1
+        found[normal_guid(user.get("guid", ""))] = name if seen[name] == 1 else f"{name} ({normal_guid(user.get('guid', ''))[:8]})"
+    return found
+
+
+def _cases(root, ns) -> dict[str, str]:
+    """``{source GUID: case name}`` (the first case naming the source)."""
+    found: dict[str, str] = {}
+    for case in root.iter(f"{ns}Case"):
+        for ref in case.findall(f"{ns}SourceRef"):
+            found.setdefault(normal_guid(ref.get("targetGUID", "")), case.get("name") or "")
+    return found
+
+
+def _source_variables(source, ns, variables: dict[str, str]) -> dict[str, str]:
+    found = {}
+    for value in source.findall(f"{ns}VariableValue"):
+        ref = value.find(f"{ns}VariableRef")
+        name = variables.get(normal_guid(ref.get("targetGUID", ""))) if ref is not None else None
+        held = [child.text or "" for child in value if etree_name(child) != "VariableRef"]
+        if name and held:
+            found[name] = held[0]
+    return found
+
+
+def _source_text(source, ns, archive: Archive, name: str, report: ImportReport) -> str | None:
+    """The source's plain text: its ``plainTextPath`` file, else the text of its ``.docx``
+    (when the plain-text file is empty or missing), else its ``PlainTextContent``."""
+    plain, rich = source.get("plainTextPath"), source.get("richTextPath")
+    text = None
+    if plain:
+        entry = archive.find_source(plain)
+        if entry is not None:
+            text = ingest_text.decode(archive.read(entry), f"{archive.path}:{entry}")
+    if (text is None or not text.strip()) and rich and rich.lower().endswith(".docx"):
+        entry = archive.find_source(rich)
+        if entry is not None:
+            text = _docx(archive, entry)
+    if (text is None or not text.strip()) and source.find(f"{ns}PlainTextContent") is not None:
+        text = source.findtext(f"{ns}PlainTextContent") or ""
+    if text is None:
+        missing = plain or rich or "no path"
+        _skip_source(source, ns, name, f"its text ({missing}) is not in the archive", report)
+    return text
+
+
+def _docx(archive: Archive, entry: str) -> str:
+    import io
+    import zipfile
+
+    data = archive.read(entry)
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as inner:
+            info = inner.getinfo("word/document.xml")
+            if info.file_size > archive.max_bytes - archive.read_bytes:
+                raise RefiError(archive.path, f"{entry}: word/document.xml decompresses past the archive's limit; refused")
+            with inner.open(info) as stream:
+                xml = stream.read(archive.max_bytes - archive.read_bytes + 1)
+            archive.read_bytes += len(xml)
+            if archive.read_bytes > archive.max_bytes:
+                raise RefiError(archive.path, f"{entry}: decompresses past the archive's limit; refused as a possible zip bomb")
+    except (zipfile.BadZipFile, KeyError) as exc:
+        raise RefiError(archive.path, f"{entry}: not a readable .docx: {exc}") from None
+    return docx_text(parse_xml(xml, archive.path, f"{entry}:word/document.xml"))
+
+
+def _skip_source(source, ns, name: str, reason: str, report: ImportReport) -> None:
+    report.skip("source", name, reason)
+    counts = Counter(etree_name(e) for e in source.iter() if etree_name(e) in _SELECTIONS)
+    for kind, n in counts.items():
+        report.skip(kind, f"{n} in {name}", f"on a source that was not imported ({reason})")
+        report.codings["selections skipped"] += n
+
+
+def _segments(document: Document) -> list[Segment]:
+    """Pilah's segments; a source whose paragraphs (blocks between blank lines) hold more
+    than ``LINES_PER_PARAGRAPH`` lines on average is cut at its line breaks instead: a
+    table exported one cell a line (NVivo), or a text whose paragraphs are single lines."""
+    segments = segment_document(document)
+    lines = sum(1 for _ in _LINE.finditer(document.text))
+    if document.layout == "transcript" or not segments or lines <= LINES_PER_PARAGRAPH * len(segments):
+        return segments
+    seen: Counter = Counter()
+    segments = []
+    for index, match in enumerate(_LINE.finditer(document.text)):
+        text = match.group(1)
+        segments.append(Segment(id=segment_id(document.id, text, seen[text]), document_id=document.id, index=index,
+                                start=match.start(1), end=match.end(1), text=text))
+        seen[text] += 1
+    return segments
+
+
+def _save(document: Document, stages: Stages, store: Store, run_id: int, model_version, key: str,
+          suggest: bool) -> list[Segment]:
+    seconds: Counter = Counter()
+    segments = stages.detect_language(_segments(document), seconds)
+    tokens, suggestions = [0] * len(segments), []
+    if suggest:
+        items = stages.tokenize(segments, seconds)
+        tokens, suggestions = [len(doc) for _, doc in items], stages.suggester(items)
+    processing_key = hashlib.sha256(f"{document.version}|refi|{key}|{suggest}".encode()).hexdigest()
+    store.save_document(document, segments, tokens, suggestions, processing_key, run_id, model_version)
+    return segments
+
+
+def _stored_segments(store: Store, document_id: str) -> list[Segment]:
+    frame = store.segments_frame([document_id])
+    return [Segment(id=r.segment_id, document_id=r.document_id, index=int(r.idx), start=int(r.segment_start),
+                    end=int(r.segment_end), text=r.segment_text) for r in frame.itertuples(index=False)]
+
+
+def _codings(source, ns, raw, stored, document, segments, users, codebook, report) -> list[ImportedCoding]:
+    selections = []
+    for selection in source.findall(f"{ns}PlainTextSelection"):
+        try:
+            start, end = int(selection.get("startPosition")), int(selection.get("endPosition"))
+        except (TypeError, ValueError):
+            report.skip("selection", f"{selection.get('name') or selection.get('guid')} in {document.id}",
+                        "startPosition/endPosition missing or not whole numbers")
+            continue
+        selections.append((selection, start, end))
+    unit = choose_unit(raw, [(s, e, sel.get("name") or "") for sel, s, e in selections])
+    report.units[document.id] = unit
+    offsets = unit_offsets(raw, unit)
+    starts = [s.start for s in segments]
+    rows = []
+    for selection, start, end in selections:
+        where = f"{start}–{end} in {document.id}"
+        codings = selection.findall(f"{ns}Coding")
+        if not codings:
+            report.skip("selection", where, "a selection with no coding (a description or memo only)")
+            continue
+        if not (0 <= start <= end < len(offsets)) or offsets[start] < 0 or offsets[end] < 0:
+            for _ in codings:
+                report.skip("coding", where, f"positions outside the source's text ({len(stored.text)} characters)")
+            continue
+        a, b = int(stored.starts[offsets[start]]), int(stored.ends[offsets[end]])
+        if b <= a:
+            for _ in codings:
+                report.skip("coding", where, "the selection holds no text once line ends and spaces are normalised")
+            continue
+        covered = _covered(segments, starts, a, b)
+        for coding in codings:
+            ref = coding.find(f"{ns}CodeRef")
+            target = normal_guid(ref.get("targetGUID", "")) if ref is not None else ""
+            if target in report.codes.directions:
+                code, direction = report.codes.directions[target]
+            elif target in report.codes.codes:
+                code, direction = report.codes.codes[target], None
+            else:
+                report.skip("coding", where, f"its code {target or '(none)'} is not in the file's codebook")
+                continue
+            if code not in codebook.codes or not codebook.codes[code].codable:
+                report.skip("coding", where, f"code {code!r} is a folder (not codable) in the project's codebook")
+                continue
+            user = normal_guid(coding.get("creatingUser") or selection.get("creatingUser") or "")
+            coder = users.get(user) or (f"user {user[:8]}" if user else "unknown coder")
+            if coder == SUGGESTION_USER:
+                report.skip("coding", where, "a Pilah suggestion, not a coding: it is reviewed in Pilah's sheet")
+                continue
+            rows.append(ImportedCoding(document.id, document.version, a, b, stored.text[a:b], code, direction, coder,
+                                       tuple(covered)))
+            report.codings["segment" if len(covered) == 1 else "several segments" if covered else "span only"] += 1
+    return rows
+
+
+def _covered(segments: list[Segment], starts: list[int], a: int, b: int) -> list[str]:
+    """The segments a span ``[a, b)`` covers at least ``SEGMENT_SHARE`` of."""
+    found = []
+    i = max(bisect.bisect_right(starts, a) - 1, 0)
+    while i < len(segments) and segments[i].start < b:
+        segment = segments[i]
+        overlap = min(b, segment.end) - max(a, segment.start)
+        if overlap > 0 and overlap >= SEGMENT_SHARE * (segment.end - segment.start):
+            found.append(segment.id)
+        i += 1
+    return found

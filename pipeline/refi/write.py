@@ -1,0 +1,240 @@
+"""Export: the project as a REFI-QDA project (``.qdpx``) or its codebook alone (``.qdc``).
+
+A ``.qdpx`` holds ``project.qde`` (UTF-8, no byte-order mark) and ``sources/<GUID>.txt``
+(lowercase folder, UTF-8 without byte-order mark, ``\\n`` newlines: every tool counts the
+characters of this text the same way). Each reviewer is a ``User``; each coding in force is
+a ``Coding`` by its coder on a ``PlainTextSelection`` whose positions are Unicode code
+points of the source text, end exclusive. GUIDs are derived from what they stand for
+(``pipeline.refi.codebook.guid``), so exporting the same project twice gives the same GUIDs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import zipfile
+from collections import defaultdict
+from pathlib import Path
+
+import pandas as pd
+from lxml import etree
+
+import pipeline
+from pipeline.codebook import Codebook
+from pipeline.refi.codebook import codes_element, export_codes, guid, sets_element
+from pipeline.store import Store, now
+
+PROJECT_NS = "urn:QDA-XML:project:1.0"
+CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
+SUGGESTION_USER = "Pilah suggestions"
+USERS_SETTING = "refi.users"  # users brought in by `pilah import` who hold no coding (yet)
+# Manifest columns that are not case variables: the file, the id, Pilah's own keys.
+_NOT_VARIABLES = {"file", "id", "case"}
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def export_qdpx(store: Store, codebook: Codebook, out: Path, with_suggestions: bool = False,
+                name: str = "Pilah project") -> dict:
+    """Write the project to ``out`` (a ``.qdpx``); returns what was written and what not."""
+    documents = store.documents_frame()
+    current = dict(zip(documents["document_id"], documents["version"]))
+    codings = store.codings_frame(current=True)
+    codings = codings[codings["origin"] != "imported-segment"]
+    stale = codings[[current.get(d) != v for d, v in zip(codings["document_id"], codings["version"])]]
+    codings = codings[[current.get(d) == v for d, v in zip(codings["document_id"], codings["version"])]]
+    codings = codings.drop_duplicates(["document_id", "start", "end", "code", "coder", "direction"])
+    suggestions = _pending(store) if with_suggestions else pd.DataFrame(columns=["code", "direction", "segment_id"])
+    used = list(dict.fromkeys(list(codings["code"]) + list(suggestions["code"])))
+    directed = {c for c, d in zip(codings["code"], codings["direction"]) if d} | set(suggestions["code"])
+    roots = export_codes(codebook, [c for c in used if c not in codebook.codes], directed)
+    targets = _targets(roots)
+    known = json.loads(store.setting(USERS_SETTING) or "[]")
+    reviewers = set(store.decisions_frame(in_force=False)["reviewer"])
+    coders = sorted(set(codings["coder"]) | reviewers | set(known))
+    users = coders + ([SUGGESTION_USER] if len(suggestions) else [])
+    user_guid = {u: guid("user", u) for u in users}
+
+    P = f"{{{PROJECT_NS}}}"
+    stamp = now()
+    project = etree.Element(f"{P}Project", nsmap={None: PROJECT_NS}, name=name,
+                            origin=f"Pilah {pipeline.__version__}", creationDateTime=stamp, modifiedDateTime=stamp)
+    if users:
+        users_element = etree.SubElement(project, f"{P}Users")
+        for user in users:
+            etree.SubElement(users_element, f"{P}User", guid=user_guid[user], name=user)
+    codebook_element = etree.SubElement(project, f"{P}CodeBook")
+    codebook_element.append(codes_element(f"{P}Codes", roots, codebook))
+    metadata = {row.document_id: json.loads(row.metadata or "{}") for row in documents.itertuples(index=False)}
+    variables = _variables(metadata)
+    if variables:
+        element = etree.SubElement(project, f"{P}Variables")
+        for key, kind in variables.items():
+            etree.SubElement(element, f"{P}Variable", guid=guid("variable", key), name=key, typeOfVariable=kind)
+    cases = defaultdict(list)
+    source_guid = {d: str(m.get("refi_guid") or guid("source", d)) for d, m in metadata.items()}
+    for document_id, meta in metadata.items():
+        if str(meta.get("case") or "").strip():
+            cases[str(meta["case"]).strip()].append(source_guid[document_id])
+    if cases:
+        element = etree.SubElement(project, f"{P}Cases")
+        for case, members in cases.items():
+            case_element = etree.SubElement(element, f"{P}Case", guid=guid("case", case), name=case)
+            for member in members:
+                etree.SubElement(case_element, f"{P}SourceRef", targetGUID=member)
+    files: dict[str, bytes] = {}
+    if len(documents):
+        sources = etree.SubElement(project, f"{P}Sources")
+        by_document = {k: g for k, g in codings.groupby("document_id", sort=False)}
+        pending = {k: g for k, g in suggestions.groupby("document_id", sort=False)} if len(suggestions) else {}
+        for row in documents.itertuples(index=False):
+            key = source_guid[row.document_id]
+            files[f"sources/{key}.txt"] = row.text.encode("utf-8")
+            source = etree.SubElement(sources, f"{P}TextSource", guid=key, name=row.document_id,
+                                      plainTextPath=f"internal://{key}.txt")
+            _selections(source, row, by_document.get(row.document_id), targets, user_guid, P)
+            _suggestions(source, row, pending.get(row.document_id), targets, user_guid, P)
+            for variable, kind in variables.items():
+                value = metadata[row.document_id].get(variable)
+                if value is None or str(value) == "":
+                    continue
+                value_element = etree.SubElement(source, f"{P}VariableValue")
+                etree.SubElement(value_element, f"{P}VariableRef", targetGUID=guid("variable", variable))
+                etree.SubElement(value_element, f"{P}{'DateValue' if kind == 'Date' else 'TextValue'}").text = str(value)
+    sets = sets_element(f"{P}Sets", roots, codebook)
+    if sets is not None:
+        project.append(sets)
+    files["project.qde"] = _xml(project)
+    _write_zip(out, files)
+    return {
+        "path": str(out), "sources": len(documents), "codes": len(targets), "users": users,
+        "codings": len(codings), "suggestions": len(suggestions),
+        "skipped": [{"what": "coding", "name": f"{r.code} by {r.coder} in {r.document}",
+                     "reason": "stale: the document's text changed since it was coded"}
+                    for r in stale.itertuples(index=False)],
+    }
+
+
+def export_qdc(codebook: Codebook, out: Path) -> dict:
+    """Write the codebook alone (``.qdc``): codes, direction children and factor-type sets."""
+    C = f"{{{CODEBOOK_NS}}}"
+    root = etree.Element(f"{C}CodeBook", nsmap={None: CODEBOOK_NS}, origin=f"Pilah {pipeline.__version__}")
+    roots = export_codes(codebook)
+    root.append(codes_element(f"{C}Codes", roots, codebook))
+    sets = sets_element(f"{C}Sets", roots, codebook)
+    if sets is not None:
+        root.append(sets)
+    _write_atomic(out, _xml(root))
+    return {"path": str(out), "codes": len(_targets(roots))}
+
+
+def _xml(root) -> bytes:
+    """UTF-8, no byte-order mark, the declaration in double quotes as every tool writes it."""
+    return (b'<?xml version="1.0" encoding="utf-8" standalone="yes"?>\n'
+            + etree.tostring(root, encoding="utf-8", xml_declaration=False, pretty_print=True))
+
+
+def _pending(store: Store) -> pd.DataFrame:
+    """Suggestions in force that no reviewer has decided on yet."""
+    suggestions = store.suggestions_frame()
+    decided = set(store.decisions_frame(in_force=True)["suggestion_id"].dropna())
+    pending = suggestions[~suggestions["suggestion_id"].isin(decided)].copy()
+    segments = store.segments_frame()[["segment_id", "document_id"]]
+    return pending.merge(segments, on="segment_id", how="inner")
+
+
+def _targets(roots) -> dict[tuple[str, str | None], str]:
+    """``{(code, direction or None): GUID}`` of every code the file holds."""
+    found = {}
+
+    def walk(node) -> None:
+        found[(node.id, None)] = node.guid
+        for direction, child in node.direction_guids.items():
+            found[(node.id, direction)] = child
+        for child in node.children:
+            walk(child)
+
+    for root in roots:
+        walk(root)
+    return found
+
+
+def _selections(source, document, codings, targets, user_guid, P) -> None:
+    if codings is None:
+        return
+    for (start, end), group in codings.groupby(["start", "end"], sort=True):
+        first = group.iloc[0]
+        selection = etree.SubElement(
+            source, f"{P}PlainTextSelection", guid=guid("selection", document.document_id, str(start), str(end)),
+            name=_quote(document.text[int(start):int(end)]), startPosition=str(int(start)), endPosition=str(int(end)),
+            creatingUser=user_guid[first["coder"]], creationDateTime=_datetime(first["created_at"]))
+        for coding in group.itertuples(index=False):
+            direction = coding.direction or None
+            element = etree.SubElement(
+                selection, f"{P}Coding", guid=guid("coding", document.document_id, str(start), str(end), coding.code,
+                                                   coding.coder, direction or ""),
+                creatingUser=user_guid[coding.coder], creationDateTime=_datetime(coding.created_at))
+            etree.SubElement(element, f"{P}CodeRef", targetGUID=targets[(coding.code, direction)])
+
+
+def _suggestions(source, document, suggestions, targets, user_guid, P) -> None:
+    if suggestions is None:
+        return
+    for row in suggestions.sort_values(["segment_start", "code"]).itertuples(index=False):
+        selection = etree.SubElement(
+            source, f"{P}PlainTextSelection", guid=guid("suggestion", row.suggestion_id),
+            name=f"Pilah suggestion: {row.code} ({row.direction}, {row.score:.2f})",
+            startPosition=str(int(row.segment_start)), endPosition=str(int(row.segment_end)),
+            creatingUser=user_guid[SUGGESTION_USER])
+        etree.SubElement(selection, f"{P}Description").text = (
+            f"Pilah suggestion, pending review: code {row.code}; direction {row.direction}; factor type "
+            f"{row.factor_type}; score {row.score:.3f}; source {row.source}"
+            + (f"; confidence {row.confidence}" if row.confidence else "") + f"; evidence: {row.evidence}")
+        coding = etree.SubElement(selection, f"{P}Coding", guid=guid("suggestion coding", row.suggestion_id),
+                                  creatingUser=user_guid[SUGGESTION_USER])
+        etree.SubElement(coding, f"{P}CodeRef", targetGUID=targets[(row.code, row.direction or None)])
+
+
+def _variables(metadata: dict[str, dict]) -> dict[str, str]:
+    """``{variable: typeOfVariable}`` from the documents' manifest columns."""
+    values: dict[str, list[str]] = defaultdict(list)
+    for meta in metadata.values():
+        for key, value in meta.items():
+            if key not in _NOT_VARIABLES and not key.startswith("refi_") and value is not None and str(value) != "":
+                values[key].append(str(value))
+    return {key: "Date" if all(_DATE.match(v) for v in found) else "Text" for key, found in values.items()}
+
+
+def _quote(text: str, limit: int = 100) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _datetime(value: str) -> str:
+    return str(value) if value else now()
+
+
+def _write_zip(out: Path, files: dict[str, bytes]) -> None:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for entry in sorted(files, key=lambda e: (e != "project.qde", e)):
+                data = files[entry]
+                archive.writestr(zipfile.ZipInfo(entry, date_time=(2020, 1, 1, 0, 0, 0)), data,
+                                 compress_type=zipfile.ZIP_DEFLATED)
+        os.replace(temporary, out)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def _write_atomic(out: Path, data: bytes) -> None:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temporary = out.with_name(f".{out.name}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, out)
