@@ -13,7 +13,9 @@ Each refusal is a ``RefiError`` naming the file and what was wrong.
 
 from __future__ import annotations
 
+import re
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from lxml import etree
@@ -32,9 +34,9 @@ class Archive:
     """The entries of a ``.qdpx``, looked up by name without regard to case
     (``Sources/`` or ``sources/``, ``Project.qde`` or ``project.qde``)."""
 
-    def __init__(self, path: Path, max_bytes: int = MAX_BYTES):
+    def __init__(self, path: Path, max_bytes: int | None = None):
         self.path = Path(path)
-        self.max_bytes = max_bytes
+        self.max_bytes = max_bytes = max_bytes or MAX_BYTES
         self.read_bytes = 0
         try:
             self.zip = zipfile.ZipFile(self.path)
@@ -88,13 +90,16 @@ class Archive:
     def read(self, name: str) -> bytes:
         """An entry's bytes, counting them against the archive's cap as they are read."""
         chunks = []
-        with self.zip.open(self.entries[name.casefold()]) as stream:
-            while chunk := stream.read(1 << 20):
-                self.read_bytes += len(chunk)
-                if self.read_bytes > self.max_bytes:
-                    raise RefiError(self.path, f"entry {name!r} decompresses past the limit of {self.max_bytes:,} "
-                                               "bytes for the whole archive; refused as a possible zip bomb")
-                chunks.append(chunk)
+        try:
+            with self.zip.open(self.entries[name.casefold()]) as stream:
+                while chunk := stream.read(1 << 20):
+                    self.read_bytes += len(chunk)
+                    if self.read_bytes > self.max_bytes:
+                        raise RefiError(self.path, f"entry {name!r} decompresses past the limit of {self.max_bytes:,} "
+                                                   "bytes for the whole archive; refused as a possible zip bomb")
+                    chunks.append(chunk)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:  # a damaged entry, or sizes that lie
+            raise RefiError(self.path, f"entry {name!r} is damaged: {exc}") from None
         return b"".join(chunks)
 
 
@@ -108,6 +113,9 @@ def check_entry_name(archive: Path, name: str, what: str = "entry") -> None:
 
 def parse_xml(data: bytes, where: Path, name: str) -> etree._ElementTree:
     """Parse XML without resolving entities or loading DTDs; refuse any DOCTYPE."""
+    first_tag = re.search(rb"<(?![?!])", data)
+    if re.search(rb"<!DOCTYPE|<!ENTITY", data[: first_tag.start() if first_tag else len(data)], re.IGNORECASE):
+        raise _doctype(where, name)
     parser = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True, dtd_validation=False,
                              huge_tree=True, remove_comments=True)
     try:
@@ -115,6 +123,10 @@ def parse_xml(data: bytes, where: Path, name: str) -> etree._ElementTree:
     except etree.XMLSyntaxError as exc:
         raise RefiError(where, f"{name} is not well-formed XML: {exc}") from None
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
-        raise RefiError(where, f"{name} declares a DOCTYPE (entities or a DTD); REFI-QDA files never need one, "
-                               "and entities can expand without bound (billion laughs) or read local files; refused")
+        raise _doctype(where, name)
     return tree
+
+
+def _doctype(where: Path, name: str) -> RefiError:
+    return RefiError(where, f"{name} declares a DOCTYPE (entities or a DTD); REFI-QDA files never need one, and "
+                            "entities can expand without bound (billion laughs) or read local files; refused")

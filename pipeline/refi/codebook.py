@@ -154,8 +154,12 @@ def codes_element(tag: str, roots: list[ExportCode], codebook: Codebook) -> etre
 
 
 def sets_element(tag: str, roots: list[ExportCode], codebook: Codebook) -> etree._Element | None:
-    """``<Sets>``: one set per factor type (its codes) and per direction (the direction children)."""
+    """``<Sets>``: one set per factor type (its codes) and per direction (the direction children).
+
+    A member is ``MemberCode targetGUID=…`` in a project, ``MemberCode guid=…`` in a codebook
+    (the two schemas differ)."""
     ns = tag[: tag.index("}") + 1]
+    member_key = "guid" if "codebook" in ns else "targetGUID"
     by_type: dict[str, list[str]] = {}
     by_direction: dict[str, list[str]] = {d: [] for d in DIRECTIONS}
 
@@ -178,7 +182,7 @@ def sets_element(tag: str, roots: list[ExportCode], codebook: Codebook) -> etree
                                    name=FACTOR_SET + factor_type)
         etree.SubElement(element, f"{ns}Description").text = f"{label.get('id', factor_type)} / {label.get('en', factor_type)}"
         for member in members:
-            etree.SubElement(element, f"{ns}MemberCode", targetGUID=member)
+            etree.SubElement(element, f"{ns}MemberCode", {member_key: member})
     for direction, members in by_direction.items():
         if members:
             label = codebook.direction_labels.get(direction, {})
@@ -186,7 +190,7 @@ def sets_element(tag: str, roots: list[ExportCode], codebook: Codebook) -> etree
                                        name=DIRECTION_SET + direction)
             etree.SubElement(element, f"{ns}Description").text = f"{label.get('id', direction)} / {label.get('en', direction)}"
             for member in members:
-                etree.SubElement(element, f"{ns}MemberCode", targetGUID=member)
+                etree.SubElement(element, f"{ns}MemberCode", {member_key: member})
     return sets
 
 
@@ -234,7 +238,7 @@ def read_factor_sets(sets: etree._Element | None, ns: str) -> tuple[dict[str, st
             parts = [p.strip() for p in (element.findtext(f"{ns}Description") or "").split(" / ")]
             labels[factor_type] = {"id": parts[0] or factor_type, "en": parts[-1] or factor_type}
             for member in element.findall(f"{ns}MemberCode"):
-                types[normal_guid(member.get("targetGUID", ""))] = factor_type
+                types[normal_guid(member.get("targetGUID") or member.get("guid") or "")] = factor_type
         elif not name.startswith(DIRECTION_SET):
             other += 1
     return types, labels, other

@@ -204,7 +204,8 @@ def _import_project(root, ns, archive: Archive, project_dir: Path, config, codeb
                 report.skip(what.lower()[:-1], f"{len(element)} {what.lower()}", f"{what.lower()} are not imported: "
                             "Pilah keeps codes, sources and codings")
         if report.codes.other_sets:
-            report.skip("set", f"{report.codes.other_sets} sets", "sets other than Pilah's factor types are not imported")
+            report.skip("set", f"{report.codes.other_sets} sets", "sets other than Pilah's factor types are not imported: "
+                        "Pilah keeps no sets")
         store.finish_run(run_id, {"import": report.as_dict()})
 
 
@@ -258,8 +259,7 @@ def _source_text(source, ns, archive: Archive, name: str, report: ImportReport) 
     if (text is None or not text.strip()) and source.find(f"{ns}PlainTextContent") is not None:
         text = source.findtext(f"{ns}PlainTextContent") or ""
     if text is None:
-        missing = plain or rich or "no path"
-        _skip_source(source, ns, name, f"its text ({missing}) is not in the archive", report)
+        _skip_source(source, ns, f"{name} ({plain or rich or 'no path'})", "its text file is not in the archive", report)
     return text
 
 
@@ -285,10 +285,13 @@ def _docx(archive: Archive, entry: str) -> str:
 
 def _skip_source(source, ns, name: str, reason: str, report: ImportReport) -> None:
     report.skip("source", name, reason)
-    counts = Counter(etree_name(e) for e in source.iter() if etree_name(e) in _SELECTIONS)
-    for kind, n in counts.items():
-        report.skip(kind, f"{n} in {name}", f"on a source that was not imported ({reason})")
-        report.codings["selections skipped"] += n
+    for element in source.iter():
+        kind = etree_name(element)
+        if kind in _SELECTIONS:
+            codings = len(element.findall(f"{ns}Coding"))
+            report.skip(kind, f"{element.get('name') or element.get('guid')} in {name} ({codings} coding(s))",
+                        f"{kind} on a source that was not imported")
+            report.codings["on sources not imported"] += codings
 
 
 def _segments(document: Document) -> list[Segment]:
@@ -351,7 +354,7 @@ def _codings(source, ns, raw, stored, document, segments, users, codebook, repor
             continue
         if not (0 <= start <= end < len(offsets)) or offsets[start] < 0 or offsets[end] < 0:
             for _ in codings:
-                report.skip("coding", where, f"positions outside the source's text ({len(stored.text)} characters)")
+                report.skip("coding", f"{where} ({len(raw)} characters)", "positions outside the source's text")
             continue
         a, b = int(stored.starts[offsets[start]]), int(stored.ends[offsets[end]])
         if b <= a:

@@ -41,9 +41,10 @@ def export_qdpx(store: Store, codebook: Codebook, out: Path, with_suggestions: b
     documents = store.documents_frame()
     current = dict(zip(documents["document_id"], documents["version"]))
     codings = store.codings_frame(current=True)
-    codings = codings[codings["origin"] != "imported-segment"]
-    stale = codings[[current.get(d) != v for d, v in zip(codings["document_id"], codings["version"])]]
-    codings = codings[[current.get(d) == v for d, v in zip(codings["document_id"], codings["version"])]]
+    codings = codings[codings["origin"] != "imported-segment"].copy()
+    codings["direction"] = codings["direction"].fillna("")
+    in_force = (codings["document_id"].map(current) == codings["version"]).to_numpy(dtype=bool)
+    stale, codings = codings.loc[~in_force], codings.loc[in_force]
     codings = codings.drop_duplicates(["document_id", "start", "end", "code", "coder", "direction"])
     suggestions = _pending(store) if with_suggestions else pd.DataFrame(columns=["code", "direction", "segment_id"])
     used = list(dict.fromkeys(list(codings["code"]) + list(suggestions["code"])))
