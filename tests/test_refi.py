@@ -510,3 +510,39 @@ def test_refi_archive_counts_what_it_reads_not_what_it_declares(tmp_path):
         archive.read("sources/b.txt")
         with pytest.raises(RefiError, match="zip bomb"):
             archive.read("sources/a.txt")  # the running total passes the cap
+
+
+# -- as a new user runs it ------------------------------------------------------------
+def test_refi_cli_new_user_flow_import_nvivo_retrain_run_export(tmp_path, sample_corpus, project_schema):
+    """pilah import (the NVivo sample) → pilah retrain → pilah run → pilah export --with-suggestions:
+    the file validates and holds the NVivo codings and Pilah's pending suggestions."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    runner = CliRunner()
+    project = tmp_path / "project"
+
+    def invoke(*args):
+        result = runner.invoke(app, [str(a) for a in args])
+        assert result.exit_code == 0, result.output
+        return " ".join(result.output.split())
+
+    said = invoke("import", NVIVO, "--project", project, "--no-suggest", "--json", tmp_path / "import.json")
+    assert "2 sources imported" in said and "152 codes added" in said and "303 codings added" in said
+    assert f"--config {project / 'pilah.toml'}" in said
+    assert json.loads((tmp_path / "import.json").read_text(encoding="utf-8"))["skipped"] == []
+    config = project / "pilah.toml"
+    said = invoke("retrain", "--project", project, "--config", config)
+    assert "switched to" in said
+    invoke("run", sample_corpus, "--project", project, "--config", config, "--out", tmp_path / "out")
+    said = invoke("export", "--project", project, "--config", config, "--with-suggestions", "--out", tmp_path / "x.qdpx")
+    assert "12 sources" in said and "303 codings" in said and "pending suggestions" in said
+    root = check_qdpx(tmp_path / "x.qdpx", project_schema)
+    assert {"Gergo", "floriansipos", SUGGESTION_USER} <= users_of(root)
+    invoke("export", "--format", "qdc", "--project", project, "--out", tmp_path / "x.qdc")
+    assert "codes" in invoke("import", tmp_path / "x.qdc", "--project", tmp_path / "other")
+    result = runner.invoke(app, ["export", "--format", "nvivo", "--project", str(project)])
+    assert result.exit_code == 2 and "expected one of qdpx, qdc" in result.output
+    result = runner.invoke(app, ["import", str(tmp_path / "import.json"), "--project", str(project)])
+    assert result.exit_code == 2 and "expected a .qdpx (project) or .qdc (codebook)" in " ".join(result.output.split())
