@@ -546,3 +546,30 @@ def test_refi_cli_new_user_flow_import_nvivo_retrain_run_export(tmp_path, sample
     assert result.exit_code == 2 and "expected one of qdpx, qdc" in result.output
     result = runner.invoke(app, ["import", str(tmp_path / "import.json"), "--project", str(project)])
     assert result.exit_code == 2 and "expected a .qdpx (project) or .qdc (codebook)" in " ".join(result.output.split())
+
+
+def test_refi_direction_survives_a_tool_that_flattens_the_code_tree(tmp_path, config, codebook):
+    """A tool without nested codes may send Pilah's direction children back flat, named
+    ``parent::child`` (ATLAS.ti's way) or bare; either is read as the direction."""
+    qde = f"""<?xml version="1.0" encoding="utf-8"?>
+<Project xmlns="urn:QDA-XML:project:1.0" name="flat">
+  <Users><User guid="{G.format(1, 1)}" name="Sari"/></Users>
+  <CodeBook><Codes>
+    <Code guid="{G.format(2, 1)}" name="funding" isCodable="true"/>
+    <Code guid="{G.format(2, 2)}" name="funding::funding [constraining]" isCodable="true"/>
+    <Code guid="{G.format(2, 3)}" name="training [pendukung]" isCodable="true"/>
+  </Codes></CodeBook>
+  <Sources>
+    <TextSource guid="{G.format(3, 1)}" name="catatan.txt" plainTextPath="internal://{G.format(4, 1)}.txt">
+      <PlainTextSelection guid="{G.format(5, 1)}" startPosition="0" endPosition="24">
+        <Coding guid="{G.format(6, 1)}" creatingUser="{G.format(1, 1)}"><CodeRef targetGUID="{G.format(2, 2)}"/></Coding>
+        <Coding guid="{G.format(6, 2)}" creatingUser="{G.format(1, 1)}"><CodeRef targetGUID="{G.format(2, 3)}"/></Coding>
+      </PlainTextSelection>
+    </TextSource>
+  </Sources>
+</Project>"""
+    path = make_qdpx(tmp_path / "flat.qdpx", qde, {f"sources/{G.format(4, 1)}.txt": "Anggaran pelatihan dipotong.".encode()})
+    report = import_file(path, tmp_path / "p", config, codebook, tmp_path / "p" / "codebook.yaml", suggest=False)
+    assert report.codes.added == [] and report.codebook is None and report.as_dict()["skipped"] == []
+    assert {(c[3], c[5]) for c in snapshot(tmp_path / "p")["codings"]} == {("funding", "constraining"),
+                                                                          ("training", "supporting")}

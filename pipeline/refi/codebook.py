@@ -313,10 +313,16 @@ def merge_codes(raw: dict, codes: list[RefiCode], factor_sets: tuple[dict, dict,
     for code in codes:
         parent = by_code_guid.get(code.parent) if code.parent else None
         match = _DIRECTION_NAME.match(code.name)
-        if (parent and parent.guid in report.codes and match and match["code"] == parent.name
-                and match["direction"] in _DIRECTION_WORDS):
-            report.directions[code.guid] = (report.codes[parent.guid], _DIRECTION_WORDS[match["direction"]])
-            continue
+        if match and match["direction"] in _DIRECTION_WORDS:
+            # under its code (as Pilah writes it), or flattened by a tool without a code tree
+            # ("funding::funding [supporting]", as ATLAS.ti names nested codes)
+            if parent and parent.guid in report.codes and match["code"] == parent.name:
+                base = report.codes[parent.guid]
+            else:
+                base = by_name.get(match["code"].split("::")[-1]) if not code.parent else None
+            if base:
+                report.directions[code.guid] = (base, _DIRECTION_WORDS[match["direction"]])
+                continue
         repeated = counts[code.name] > 1
         name_key = "/".join(code.path) if repeated else code.name
         found = by_guid.get(code.guid) or by_name.get(name_key)
