@@ -693,6 +693,10 @@ def import_cli(
               f"{report.codings['added']} codings added ({report.codings['already in the project']} already in the project: "
               f"{report.codings['segment']} on one segment, {report.codings['several segments']} on several, "
               f"{report.codings['span only']} on part of a segment only) in {time.perf_counter() - started:.1f} s")
+    if report.documents_changed:
+        out.print(f"[yellow]{len(report.documents_changed)} document(s) had another text in the project[/] "
+                  f"({', '.join(report.documents_changed[:5])}): stored as a new version; decisions on segments whose "
+                  "text changed are now stale")
     for name, code in codes["renamed"]:
         out.print(f"[yellow]renamed[/] code {name!r} → id {code!r} (its name is kept for the next export)")
     for conflict in codes["conflicts"]:

@@ -61,6 +61,7 @@ class ImportReport:
     kind: str
     sources: list[str] = field(default_factory=list)
     documents_unchanged: list[str] = field(default_factory=list)
+    documents_changed: list[str] = field(default_factory=list)  # a new version of a document the project holds
     users: list[str] = field(default_factory=list)
     codes: MergeReport = field(default_factory=MergeReport)
     codings: Counter = field(default_factory=Counter)
@@ -74,7 +75,8 @@ class ImportReport:
 
     def as_dict(self) -> dict:
         return {"path": self.path, "kind": self.kind, "sources": self.sources,
-                "documents_unchanged": self.documents_unchanged, "users": self.users, "codes": self.codes.as_dict(),
+                "documents_unchanged": self.documents_unchanged, "documents_changed": self.documents_changed,
+                "users": self.users, "codes": self.codes.as_dict(),
                 "codings": dict(self.codings), "offset_units": self.units, "codebook": self.codebook,
                 "skipped": self.skipped, "skipped_by_reason": dict(Counter(s["reason"] for s in self.skipped)),
                 "seconds": round(self.seconds, 2)}
@@ -150,48 +152,28 @@ def _import_project(root, ns, archive: Archive, project_dir: Path, config, codeb
 
     users = _users(root, ns)
     report.users = sorted(set(users.values()))
-    variables = {normal_guid(v.get("guid", "")): v.get("name", "") for v in root.iter(f"{ns}Variable")}
-    cases = _cases(root, ns)
+    context = {"users": users, "cases": _cases(root, ns), "names": Counter(),
+               "variables": {normal_guid(v.get("guid", "")): v.get("name", "") for v in root.iter(f"{ns}Variable")}}
     with Store(project_dir) as store:
         model, meta, _ = project_model(store, config, codebook)
         stages = Stages(config, codebook, model)
         key = settings_key(config, codebook, meta["files"]["model.joblib"] if meta else None)
         run_id = store.start_run(f"import {archive.path}")
         existing = {row.document_id: row.version for row in store.documents_frame().itertuples(index=False)}
-        names: Counter = Counter()
+
+        def save(document: Document) -> list[Segment]:
+            if existing.get(document.id) == document.version:
+                report.documents_unchanged.append(document.id)
+                return _stored_segments(store, document.id)
+            if document.id in existing:
+                report.documents_changed.append(document.id)
+            report.sources.append(document.id)
+            return _save(document, stages, store, run_id, meta["version"] if meta else None, key, suggest)
+
         rows: list[ImportedCoding] = []
-        for source in root.find(f"{ns}Sources") if root.find(f"{ns}Sources") is not None else []:
-            kind = etree_name(source)
-            name = source.get("name") or f"source {normal_guid(source.get('guid', ''))[:8]}"
-            if kind != "TextSource":
-                _skip_source(source, ns, name, f"{_OTHER_SOURCES.get(kind, kind)} source: Pilah imports text sources only",
-                             report)
-                continue
-            raw = _source_text(source, ns, archive, name, report)
-            if raw is None:
-                continue
-            stored = stored_text(raw)
-            if not stored.text.strip():
-                _skip_source(source, ns, name, "the source holds no text", report)
-                continue
-            names[name] += 1
-            document_id = name if names[name] == 1 else f"{name} ({normal_guid(source.get('guid', ''))[:8]})"
-            if document_id != name:
-                report.skip("name", name, f"the name repeats in the file; imported as {document_id!r}")
-            metadata = {"refi_guid": normal_guid(source.get("guid", "")), "refi_file": archive.path.name,
-                        **_source_variables(source, ns, variables)}
-            if cases.get(metadata["refi_guid"]):
-                metadata["case"] = cases[metadata["refi_guid"]]
-            document = Document(id=document_id, path=document_id, format="refi",
-                                layout="transcript" if ingest_text.is_transcript(stored.text) else "paragraphs",
-                                text=stored.text, metadata=metadata)
-            if existing.get(document_id) == document.version:
-                segments = _stored_segments(store, document_id)
-                report.documents_unchanged.append(document_id)
-            else:
-                segments = _save(document, stages, store, run_id, model and meta["version"], key, suggest)
-                report.sources.append(document_id)
-            rows += _codings(source, ns, raw, stored, document, segments, users, codebook, report)
+        sources = root.find(f"{ns}Sources")
+        for source in sources if sources is not None else []:
+            rows += _import_source(source, ns, archive, codebook, context, save, report)
         counts = store.add_imported_codings(rows, source=f"REFI-QDA {archive.path.name}")
         known = json.loads(store.setting(USERS_SETTING) or "[]")
         store.set_setting(USERS_SETTING, json.dumps(sorted(set(known) | set(users.values()) - {SUGGESTION_USER}),
@@ -209,7 +191,38 @@ def _import_project(root, ns, archive: Archive, project_dir: Path, config, codeb
         store.finish_run(run_id, {"import": report.as_dict()})
 
 
-def etree_name(element) -> str:
+def _import_source(source, ns, archive: Archive, codebook: Codebook, context: dict, save,
+                   report: ImportReport) -> list[ImportedCoding]:
+    """One source of the file → a stored document and its codings (or a reason it is skipped)."""
+    kind = _local_name(source)
+    name = source.get("name") or f"source {normal_guid(source.get('guid', ''))[:8]}"
+    if kind != "TextSource":
+        _skip_source(source, ns, name, f"{_OTHER_SOURCES.get(kind, kind)} source: Pilah imports text sources only", report)
+        return []
+    raw = _source_text(source, ns, archive, name, report)
+    if raw is None:
+        return []
+    stored = stored_text(raw)
+    if not stored.text.strip():
+        _skip_source(source, ns, name, "the source holds no text", report)
+        return []
+    context["names"][name] += 1
+    source_guid = normal_guid(source.get("guid", ""))
+    document_id = name if context["names"][name] == 1 else f"{name} ({source_guid[:8]})"
+    if document_id != name:
+        report.skip("name", name, f"the name repeats in the file; imported as {document_id!r}")
+    metadata = {"refi_guid": source_guid, "refi_file": archive.path.name,
+                **_source_variables(source, ns, context["variables"])}
+    if context["cases"].get(source_guid):
+        metadata["case"] = context["cases"][source_guid]
+    document = Document(id=document_id, path=document_id, format="refi",
+                        layout="transcript" if ingest_text.is_transcript(stored.text) else "paragraphs",
+                        text=stored.text, metadata=metadata)
+    segments = save(document)
+    return _codings(source, ns, raw, stored, document, segments, context["users"], codebook, report)
+
+
+def _local_name(element) -> str:
     return element.tag.rsplit("}", 1)[-1] if isinstance(element.tag, str) else ""
 
 
@@ -237,7 +250,7 @@ def _source_variables(source, ns, variables: dict[str, str]) -> dict[str, str]:
     for value in source.findall(f"{ns}VariableValue"):
         ref = value.find(f"{ns}VariableRef")
         name = variables.get(normal_guid(ref.get("targetGUID", ""))) if ref is not None else None
-        held = [child.text or "" for child in value if etree_name(child) != "VariableRef"]
+        held = [child.text or "" for child in value if _local_name(child) != "VariableRef"]
         if name and held:
             found[name] = held[0]
     return found
@@ -286,7 +299,7 @@ def _docx(archive: Archive, entry: str) -> str:
 def _skip_source(source, ns, name: str, reason: str, report: ImportReport) -> None:
     report.skip("source", name, reason)
     for element in source.iter():
-        kind = etree_name(element)
+        kind = _local_name(element)
         if kind in _SELECTIONS:
             codings = len(element.findall(f"{ns}Coding"))
             report.skip(kind, f"{element.get('name') or element.get('guid')} in {name} ({codings} coding(s))",
