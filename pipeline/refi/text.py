@@ -193,7 +193,9 @@ def _boundary(raw: str, i: int) -> float:
 
 def docx_text(document_xml) -> str:
     """The text of a ``word/document.xml`` as NVivo writes its plain-text twin: each
-    paragraph a line, each table cell's paragraphs lines of their own, in reading order."""
+    paragraph a line, each table cell's paragraphs lines of their own, in reading order,
+    lines ended by ``\r\n`` as Windows tools write them (so that positions counted with
+    ``\r\n`` as one character or as two can both be read; the stored text has ``\n``)."""
     ns = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
     lines: list[str] = []
     body = document_xml.getroot().find(f"{ns}body")
@@ -210,4 +212,4 @@ def docx_text(document_xml) -> str:
             elif node.tag in (f"{ns}br", f"{ns}cr"):
                 parts.append("\n")
         lines.append("".join(parts))
-    return "\n".join(lines)
+    return "\r\n".join(lines)
