@@ -512,16 +512,16 @@ class Store:
         """
         counts = {"added": 0, "unchanged": 0}
         stamp = now()
+        held = set(self.db.execute(
+            'SELECT document_id, version, start, "end", code, coder FROM codings WHERE retracted_by IS NULL AND origin != ?',
+            ("imported-segment",)))
         with self.db:
             for c in codings:
-                exists = self.db.execute(
-                    'SELECT 1 FROM codings WHERE retracted_by IS NULL AND document_id = ? AND version = ? AND start = ? '
-                    'AND "end" = ? AND code = ? AND coder = ? AND origin != ? LIMIT 1',
-                    (c.document_id, c.version, c.start, c.end, c.code, c.coder, "imported-segment"),
-                ).fetchone()
-                if exists:
+                key = (c.document_id, c.version, c.start, c.end, c.code, c.coder)
+                if key in held:
                     counts["unchanged"] += 1
                     continue
+                held.add(key)
                 single = c.segment_ids[0] if len(c.segment_ids) == 1 else None
                 decision_id = self._import_decision(single, c, source, stamp) if single else None
                 self.db.execute(
