@@ -573,3 +573,63 @@ def test_refi_direction_survives_a_tool_that_flattens_the_code_tree(tmp_path, co
     assert report.codes.added == [] and report.codebook is None and report.as_dict()["skipped"] == []
     assert {(c[3], c[5]) for c in snapshot(tmp_path / "p")["codings"]} == {("funding", "constraining"),
                                                                           ("training", "supporting")}
+
+
+def test_refi_a_source_edited_in_the_other_tool_is_a_new_version(tmp_path, config, codebook, project_schema):
+    """Re-importing a source whose text changed stores a new version: the codings on the old
+    text stay (stale, not exported again, counted), the new file's codings are added."""
+    def archive(name: str, text: str, start: int, end: int) -> Path:
+        qde = f"""<?xml version="1.0" encoding="utf-8"?>
+<Project xmlns="urn:QDA-XML:project:1.0" name="v">
+  <Users><User guid="{G.format(1, 1)}" name="Sari"/></Users>
+  <CodeBook><Codes><Code guid="{G.format(2, 1)}" name="funding" isCodable="true"/></Codes></CodeBook>
+  <Sources><TextSource guid="{G.format(3, 1)}" name="catatan.txt" plainTextPath="internal://{G.format(4, 1)}.txt">
+    <PlainTextSelection guid="{G.format(5, 1)}" startPosition="{start}" endPosition="{end}">
+      <Coding guid="{G.format(6, 1)}" creatingUser="{G.format(1, 1)}"><CodeRef targetGUID="{G.format(2, 1)}"/></Coding>
+    </PlainTextSelection></TextSource></Sources>
+</Project>"""
+        return make_qdpx(tmp_path / name, qde, {f"sources/{G.format(4, 1)}.txt": text.encode("utf-8")})
+
+    project = tmp_path / "p"
+    first = import_file(archive("a.qdpx", "Anggaran dipotong.\n\nPelatihan jalan.", 0, 18), project, config, codebook,
+                        project / "codebook.yaml", suggest=False)
+    assert first.sources == ["catatan.txt"] and first.codings["segment"] == 1
+    second = import_file(archive("b.qdpx", "Anggaran dipotong lagi.\n\nPelatihan jalan.", 25, 41), project, config,
+                         codebook, project / "codebook.yaml", suggest=False)
+    assert second.documents_changed == ["catatan.txt"] and second.codings["added"] == 1
+    with Store(project) as store:
+        report = export_qdpx(store, codebook, tmp_path / "out.qdpx")
+        assert len(store.codings_frame()) == 2  # nothing deleted
+    assert report["codings"] == 1 and [s["reason"] for s in report["skipped"]] == [
+        "stale: the document's text changed since it was coded"]
+    root = check_qdpx(tmp_path / "out.qdpx", project_schema)
+    (selection,) = root.iter(f"{P}PlainTextSelection")
+    assert (selection.get("startPosition"), selection.get("endPosition"), selection.get("name")) == ("25", "41",
+                                                                                                   "Pelatihan jalan.")
+
+
+def test_refi_code_names_that_repeat_are_kept_apart_and_go_back_as_they_came(tmp_path, config, codebook,
+                                                                             codebook_schema):
+    qdc = f"""<?xml version="1.0" encoding="utf-8"?>
+<CodeBook xmlns="urn:QDA-XML:codebook:1.0" origin="NVivo-like"><Codes>
+  <Code guid="{G.format(2, 1)}" name="Pendukung" isCodable="false">
+    <Code guid="{G.format(2, 2)}" name="lainnya" isCodable="true"><Description>lain-lain (pendukung)</Description></Code></Code>
+  <Code guid="{G.format(2, 3)}" name="Penghambat" isCodable="false">
+    <Code guid="{G.format(2, 4)}" name="lainnya" isCodable="true"><Description>lain-lain (penghambat)</Description></Code></Code>
+</Codes></CodeBook>"""
+    (tmp_path / "in.qdc").write_text(qdc, encoding="utf-8")
+    out = tmp_path / "p" / "codebook.yaml"
+    report = import_file(tmp_path / "in.qdc", tmp_path / "p", config, codebook, out)
+    assert report.codes.added == ["Pendukung", "Pendukung/lainnya", "Penghambat", "Penghambat/lainnya"]
+    assert report.codes.renamed == [("lainnya", "Pendukung/lainnya"), ("lainnya", "Penghambat/lainnya")]
+    merged = load_codebook(out)
+    assert merged.codes["Penghambat/lainnya"].parent == "Penghambat"
+    assert merged.codes["Penghambat/lainnya"].definition == "lain-lain (penghambat)"
+    export_qdc(merged, tmp_path / "out.qdc")
+    root = etree.fromstring((tmp_path / "out.qdc").read_bytes())
+    assert codebook_schema.validate(etree.ElementTree(root))
+    written = exported_codes(root, "{urn:QDA-XML:codebook:1.0}")
+    assert written[G.format(2, 4)] == ("lainnya", "Penghambat", "true", "lain-lain (penghambat)")
+    assert written[G.format(2, 2)] == ("lainnya", "Pendukung", "true", "lain-lain (pendukung)")
+    again = import_file(tmp_path / "out.qdc", tmp_path / "p", config, merged, out)
+    assert again.codes.added == [] and again.codes.conflicts == []
