@@ -433,7 +433,7 @@ def review_export_cli(
 ) -> None:
     """Write the review sheet of the whole project, decisions in force pre-filled."""
     from pipeline.errors import PilahError
-    from pipeline.review import export_suggestions, review_frame
+    from pipeline.review import review_frame, write_sheet
     from pipeline.store import Store
 
     _require_project(project)
@@ -442,10 +442,10 @@ def review_export_cli(
         with Store(project) as store:
             frame, stale = review_frame(store, book, reviewer=reviewer,
                                         skip_speakers=cfg.section("suggest").get("skip_speakers", []))
-        written = export_suggestions(frame, out.parent, book, [out.suffix.lower().lstrip(".")], stale, name=out.stem)
+        written = write_sheet(frame, out, book, stale)
     except PilahError as exc:
         _fail(exc)
-    Console().print(f"wrote {written[0] if written else out}: {len(frame)} rows, "
+    Console().print(f"wrote {written}: {len(frame)} rows, "
                     f"{int((frame['decision'] != '').sum())} pre-filled, {len(stale)} stale decisions")
 
 
@@ -460,7 +460,7 @@ def review_next_cli(
     from pipeline.engine import Stages
     from pipeline.errors import PilahError
     from pipeline.retrain import next_for_review
-    from pipeline.review import export_suggestions, review_frame
+    from pipeline.review import review_frame, write_sheet
     from pipeline.store import Store
 
     _require_project(project)
@@ -473,10 +473,10 @@ def review_next_cli(
         rank = {segment: i for i, segment in enumerate(chosen)}
         frame = frame[frame["segment_id"].isin(rank)]
         frame = frame.iloc[frame["segment_id"].map(rank).argsort(kind="stable")].reset_index(drop=True)
-        written = export_suggestions(frame, out.parent, book, [out.suffix.lower().lstrip(".")], name=out.stem)
+        written = write_sheet(frame, out, book)
     except PilahError as exc:
         _fail(exc)
-    Console().print(f"wrote {written[0] if written else out}: {len(chosen)} segments, {len(frame)} rows")
+    Console().print(f"wrote {written}: {len(chosen)} segments, {len(frame)} rows")
 
 
 @app.command("retrain")

@@ -253,6 +253,16 @@ def export_suggestions(frame: pd.DataFrame, out_dir: Path, codebook: Codebook, f
     return written
 
 
+def write_sheet(frame: pd.DataFrame, path: Path, codebook: Codebook, stale: pd.DataFrame | None = None) -> Path:
+    """Write a review sheet to ``path``, as xlsx or csv by its suffix."""
+    from pipeline.errors import InputError
+
+    suffix = path.suffix.lower()
+    if suffix not in (".xlsx", ".csv"):
+        raise InputError(path, f"a review sheet is .xlsx or .csv, not {suffix or 'a file without an extension'}")
+    return export_suggestions(frame, path.parent, codebook, [suffix[1:]], stale, name=path.stem)[0]
+
+
 CANDIDATES_SHEET = "Candidate codes"
 _CANDIDATE_WIDTHS = {"candidate": 13, "language": 9, "label": 30, "size": 7, "share": 7, "cohesion": 9,
                      "exemplar_1": 55, "exemplar_2": 55, "exemplar_3": 55, "top_terms": 34,
