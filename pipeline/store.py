@@ -224,8 +224,8 @@ class Store:
             kept = [s.id for s in segments]
             self.db.execute(
                 f"UPDATE segments SET active = 0, retired_run = ? WHERE document_id = ? AND active = 1 "
-                f"AND id NOT IN ({_marks(kept)})",
-                (run_id, document.id, *kept),
+                f"AND id NOT IN {_IN_LIST}",
+                (run_id, document.id, json.dumps(kept)),
             )
             self.db.executemany(
                 'INSERT INTO segments (id, document_id, version, idx, start, "end", text, speaker, timestamp, '
@@ -240,9 +240,9 @@ class Store:
             rows = [(suggestion_id(s, model_version), s) for s in suggestions]
             proposed = [key for key, _ in rows]
             self.db.execute(
-                f"UPDATE suggestions SET retired_run = ? WHERE retired_run IS NULL AND id NOT IN ({_marks(proposed)}) "
+                f"UPDATE suggestions SET retired_run = ? WHERE retired_run IS NULL AND id NOT IN {_IN_LIST} "
                 "AND segment_id IN (SELECT id FROM segments WHERE document_id = ?)",
-                (run_id, *proposed, document.id),
+                (run_id, json.dumps(proposed), document.id),
             )
             self.db.executemany(
                 "INSERT INTO suggestions (id, segment_id, code, direction, factor_type, score, source, evidence, "
@@ -263,14 +263,13 @@ class Store:
     def document_counts(self, document_ids: list[str]) -> dict[str, int]:
         """Current segments, tokens and suggestions stored for these documents."""
         segments, tokens = self.db.execute(
-            f"SELECT COUNT(*), COALESCE(SUM(tokens), 0) FROM segments WHERE active = 1 "
-            f"AND document_id IN ({_marks(document_ids)})",
-            document_ids,
+            f"SELECT COUNT(*), COALESCE(SUM(tokens), 0) FROM segments WHERE active = 1 AND document_id IN {_IN_LIST}",
+            (json.dumps(document_ids),),
         ).fetchone()
         suggestions = self.db.execute(
             f"SELECT COUNT(*) FROM suggestions JOIN segments ON segments.id = suggestions.segment_id "
-            f"WHERE suggestions.retired_run IS NULL AND segments.active = 1 AND segments.document_id IN ({_marks(document_ids)})",
-            document_ids,
+            f"WHERE suggestions.retired_run IS NULL AND segments.active = 1 AND segments.document_id IN {_IN_LIST}",
+            (json.dumps(document_ids),),
         ).fetchone()[0]
         return {"segments": segments, "tokens": tokens, "suggestions": suggestions}
 
@@ -312,24 +311,17 @@ class Store:
 
     def segment_texts(self, segment_ids: Sequence[str]) -> dict[str, tuple[str, bool]]:
         """``{segment_id: (text, active)}`` for the ids that exist."""
-        found = {}
-        for chunk in _chunks(list(dict.fromkeys(segment_ids))):
-            for key, text, active in self.db.execute(
-                f"SELECT id, text, active FROM segments WHERE id IN ({_marks(chunk)})", chunk
-            ):
-                found[key] = (text, bool(active))
-        return found
+        rows = self.db.execute(f"SELECT id, text, active FROM segments WHERE id IN {_IN_LIST}",
+                               (json.dumps(list(segment_ids)),))
+        return {key: (text, bool(active)) for key, text, active in rows}
 
     def suggestion_rows(self, suggestion_ids: Sequence[str]) -> dict[str, dict]:
-        found = {}
         keys = ("id", "segment_id", "code", "direction", "score", "evidence", "model_version")
-        for chunk in _chunks(list(dict.fromkeys(suggestion_ids))):
-            for row in self.db.execute(
-                "SELECT id, segment_id, code, direction, score, evidence, model_version FROM suggestions "
-                f"WHERE id IN ({_marks(chunk)})", chunk
-            ):
-                found[row[0]] = dict(zip(keys, row))
-        return found
+        rows = self.db.execute(
+            f"SELECT id, segment_id, code, direction, score, evidence, model_version FROM suggestions WHERE id IN {_IN_LIST}",
+            (json.dumps(list(suggestion_ids)),),
+        )
+        return {row[0]: dict(zip(keys, row)) for row in rows}
 
     # -- decisions and codings -------------------------------------------------------
     def decisions_frame(self, in_force: bool = True, reviewer: str | None = None) -> pd.DataFrame:
@@ -486,19 +478,14 @@ def suggestion_id(suggestion: Suggestion, model_version: str | None) -> str:
     return hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest()[:20]
 
 
-def _marks(values: Sequence) -> str:
-    return ",".join("?" * len(values)) or "NULL"
-
-
-def _chunks(values: list, size: int = 900) -> Iterable[list]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
+# A list of values passed as one JSON parameter: no limit on its length, one statement.
+_IN_LIST = "(SELECT value FROM json_each(?))"
 
 
 def _document_filter(document_ids: list[str] | None) -> tuple[str, list]:
     if document_ids is None:
         return "1 = 1", []
-    return f"documents.id IN ({_marks(document_ids)})", list(document_ids)
+    return f"documents.id IN {_IN_LIST}", [json.dumps(list(document_ids))]
 
 
 def check_writable(project_dir: Path) -> None:
