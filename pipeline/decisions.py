@@ -82,6 +82,9 @@ def read_sheet(path: Path) -> pd.DataFrame:
     except (OSError, ValueError, KeyError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise InputError(path, f"cannot read the review sheet: {exc}") from None
     missing = [c for c in ("decision", "segment_id") if c not in frame.columns]
+    if missing == ["segment_id"] and "suggestion_id" in frame.columns:  # a sheet of Pilah before the review loop
+        frame["segment_id"] = ""
+        missing = []
     if missing:
         raise InputError(path, f"not a Pilah review sheet: no {', '.join(missing)} column (found: "
                                f"{', '.join(map(str, frame.columns))}); export one with `pilah run` or `pilah review export`")
@@ -189,8 +192,8 @@ def _decision(row: pd.Series, suggestions: dict, segments: dict, codebook: Codeb
         if (code, direction) == (seen["code"], seen["direction"]):
             raise ValueError("edit without a change: write the right code in corrected_code and/or the direction "
                              "in corrected_direction (or accept)")
-        return Decision(segment_id, suggestion_id, "edit", code, direction, reviewer, comment, "sheet")
-    return Decision(segment_id, suggestion_id, decision, seen["code"], seen["direction"], reviewer, comment, "sheet")
+        return Decision(segment_id, seen["id"], "edit", code, direction, reviewer, comment, "sheet")
+    return Decision(segment_id, seen["id"], decision, seen["code"], seen["direction"], reviewer, comment, "sheet")
 
 
 def _direction(value: str) -> str:

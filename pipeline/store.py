@@ -92,6 +92,7 @@ CREATE TABLE IF NOT EXISTS models (
     summary TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS legacy_suggestion_ids (old_id TEXT PRIMARY KEY, new_id TEXT NOT NULL);
 """
 
 # The origin of a coding: from an accepted or edited suggestion, added by an analyst, or
@@ -316,12 +317,21 @@ class Store:
         return {key: (text, bool(active)) for key, text, active in rows}
 
     def suggestion_rows(self, suggestion_ids: Sequence[str]) -> dict[str, dict]:
+        """``{id as given: suggestion}``; ids of a schema-1 sheet (``segment#code``) are found
+        through the migration's ``legacy_suggestion_ids``."""
         keys = ("id", "segment_id", "code", "direction", "score", "evidence", "model_version")
         rows = self.db.execute(
-            f"SELECT id, segment_id, code, direction, score, evidence, model_version FROM suggestions WHERE id IN {_IN_LIST}",
-            (json.dumps(list(suggestion_ids)),),
+            "SELECT asked.value, id, segment_id, code, direction, score, evidence, model_version FROM suggestions "
+            f"JOIN (SELECT value FROM json_each(?)) AS asked ON asked.value = suggestions.id "
+            "UNION ALL SELECT legacy.old_id, id, segment_id, code, direction, score, evidence, model_version "
+            f"FROM suggestions JOIN legacy_suggestion_ids AS legacy ON legacy.new_id = suggestions.id "
+            f"WHERE legacy.old_id IN {_IN_LIST}",
+            (json.dumps(list(suggestion_ids)),) * 2,
         )
-        return {row[0]: dict(zip(keys, row)) for row in rows}
+        found = {}
+        for row in rows:
+            found[row[0]] = found[row[1]] = dict(zip(keys, row[1:]))
+        return found
 
     # -- decisions and codings -------------------------------------------------------
     def decisions_frame(self, in_force: bool = True, reviewer: str | None = None) -> pd.DataFrame:
