@@ -110,7 +110,8 @@ def import_sheet(store: Store, path: Path, codebook: Codebook, reviewer: str | N
     report = ImportReport(str(path), rows=len(frame))
     rows = {}
     suggestions = store.suggestion_rows([s.strip() for s in frame.get("suggestion_id", []) if s.strip()])
-    segments = store.segment_texts([s.strip() for s in frame["segment_id"] if s.strip()])
+    segments = store.segment_texts([s.strip() for s in frame["segment_id"] if s.strip()]
+                                   + [seen["segment_id"] for seen in suggestions.values()])
     in_force = _in_force(store)
     for index, row in frame.iterrows():
         line = int(index) + 2
