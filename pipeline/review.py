@@ -136,8 +136,9 @@ def csv_safe(value: object) -> object:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """UTF-8 with BOM, so Excel opens Indonesian text correctly; no cell can run as a formula."""
-    frame.map(csv_safe).to_csv(path, index=False, encoding="utf-8-sig")
+    """UTF-8 with BOM, so Excel opens Indonesian text correctly; no cell can run as a formula.
+    Rows end in CRLF, so that a CR inside a cell is quoted like a newline."""
+    frame.map(csv_safe).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
     return path
 
 
