@@ -144,7 +144,8 @@ def _in_force(store: Store) -> dict[tuple[str, str], set[tuple]]:
     found: dict[tuple[str, str], set[tuple]] = {}
     for row in frame.itertuples(index=False):
         key = (row.segment_id, row.seen_code if isinstance(row.seen_code, str) else row.code)
-        found.setdefault(key, set()).add((row.decision, row.code, row.direction, row.comment))
+        direction = row.direction if isinstance(row.direction, str) else None  # pandas reads NULL as NaN
+        found.setdefault(key, set()).add((row.decision, row.code, direction, row.comment))
     return found
 
 
