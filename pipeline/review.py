@@ -143,11 +143,16 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
 
 
 def _append_rows(sheet, frame: pd.DataFrame) -> None:
-    """Rows as values, never formulas: a cell openpyxl would write as a formula is a text cell."""
-    for row in frame.itertuples(index=False):
-        sheet.append([safe_text(v) for v in row])
-        for cell in sheet[sheet.max_row]:
-            if cell.data_type == "f":
+    """Rows as values, never formulas: a cell openpyxl would write as a formula is a text cell.
+    (Cells are reached by row and column number: ``sheet.max_row`` scans every cell, which
+    made writing quadratic.)"""
+    first = sheet.max_row + 1
+    for offset, row in enumerate(frame.itertuples(index=False)):
+        values = [safe_text(v) for v in row]
+        sheet.append(values)
+        for column, value in enumerate(values, start=1):
+            if isinstance(value, str) and value.startswith("="):  # what openpyxl writes as a formula
+                cell = sheet.cell(first + offset, column)
                 cell.data_type = "s"
                 cell.quotePrefix = True
 
