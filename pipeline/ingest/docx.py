@@ -7,17 +7,19 @@ Headers, footers, footnotes, comments and text boxes are not read.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import docx
 from docx.table import Table
 
 from pipeline.errors import InputError
+from pipeline.ingest.base import Reading
 
 CELL_SEPARATOR = " | "
 
 
-def read(path: Path) -> str:
+def read(path: Path, data: bytes) -> Reading:
     """Read the text of a ``.docx`` file, paragraphs separated by a blank line.
 
     Parameters
@@ -37,7 +39,7 @@ def read(path: Path) -> str:
         renamed, or password-protected).
     """
     try:
-        document = docx.Document(str(path))
+        document = docx.Document(io.BytesIO(data))
         paragraphs = [
             text
             for block in document.iter_inner_content()
@@ -49,7 +51,7 @@ def read(path: Path) -> str:
             f"is not a readable .docx file ({type(exc).__name__}: {exc}); open it in "
             "Word or LibreOffice and save it again as .docx",
         ) from exc
-    return "\n\n".join(text.strip() for text in paragraphs if text.strip())
+    return Reading(text="\n\n".join(text.strip() for text in paragraphs if text.strip()))
 
 
 def _table_rows(table: Table) -> list[str]:
