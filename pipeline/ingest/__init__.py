@@ -244,7 +244,7 @@ def _attempt(path: Path, root: Path, metadata: dict, settings: dict) -> Document
 
 def _listed_documents(root: Path, settings: dict) -> Iterator[Document | Failure]:
     listed: set[str] = set()
-    for name, metadata in _manifest_rows(root / MANIFEST):
+    for name, metadata in _manifest_rows(root / MANIFEST, Limits.from_settings(settings)):
         if name in listed:
             yield Failure(name, STAGE, f"listed more than once in {MANIFEST}; first row used")
         elif name.startswith("/") or ".." in PurePosixPath(name).parts:
@@ -259,9 +259,9 @@ def _listed_documents(root: Path, settings: dict) -> Iterator[Document | Failure
             yield Failure(_relative(path, root), STAGE, f"not listed in {MANIFEST} — skipped")
 
 
-def _manifest_rows(manifest: Path) -> Iterator[tuple[str, dict]]:
+def _manifest_rows(manifest: Path, limits: Limits) -> Iterator[tuple[str, dict]]:
     """Yield (file relative to the corpus folder, metadata) per row of the manifest."""
-    files.check_file(manifest, manifest.parent, Limits())
+    files.check_file(manifest, manifest.parent, limits)
     content = text.normalise(text.decode(files.read_bytes(manifest), manifest)[0])
     rows = csv.DictReader(io.StringIO(content), delimiter=tables.sniff_delimiter(content))
     fields = [name.strip() for name in rows.fieldnames or []]

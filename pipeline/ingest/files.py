@@ -36,18 +36,15 @@ _KINDS = (
 
 @dataclass(frozen=True)
 class Limits:
-    """Size limits of one run, from the ``[ingest]`` section of the configuration."""
+    """Size limits of one run, from the ``[ingest]`` section of the configuration (whose
+    defaults live in ``configs/pilah.toml``, not here)."""
 
-    max_file_mb: float = 50
-    max_unpacked_mb: float = 200
+    max_file_mb: float
+    max_unpacked_mb: float
 
     @classmethod
-    def from_settings(cls, settings: dict | None) -> Limits:
-        settings = settings or {}
-        return cls(
-            max_file_mb=settings.get("max_file_mb", cls.max_file_mb),
-            max_unpacked_mb=settings.get("max_unpacked_mb", cls.max_unpacked_mb),
-        )
+    def from_settings(cls, settings: dict) -> Limits:
+        return cls(max_file_mb=settings["max_file_mb"], max_unpacked_mb=settings["max_unpacked_mb"])
 
     @property
     def max_file_bytes(self) -> int:
