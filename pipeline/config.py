@@ -31,7 +31,7 @@ CHOICES = {
 }
 # The Python package each detector needs (the extras are optional installs).
 DETECTOR_PACKAGES = {"lingua": "lingua", "lingua-low": "lingua", "py3langid": "py3langid"}
-POSITIVE = {("ingest", "max_file_mb"), ("ingest", "max_unpacked_mb"), ("nlp", "batch_size")}
+POSITIVE = {("ingest", "max_file_mb"), ("ingest", "max_unpacked_mb"), ("ingest", "max_text_mb"), ("nlp", "batch_size")}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pipeline.ingest.files import MB
 from pipeline.records import Document, Failure
 from pipeline.segment import segment_document
 
-SMALL = {"max_file_mb": 1, "max_unpacked_mb": 2, "turn_pattern": ""}
+SMALL = {"max_file_mb": 1, "max_unpacked_mb": 2, "max_text_mb": 1, "turn_pattern": ""}
 
 
 def _results(root: Path, settings: dict | None = None) -> dict[str, Document | Failure]:
@@ -186,5 +186,5 @@ def test_hostile_files_with_identical_content_stay_two_documents(tmp_path):
 def test_hostile_extracted_text_over_the_limit_is_refused(tmp_path):
     path = tmp_path / "panjang.csv"
     path.write_text("jawaban\n" + ("kata " * 100 + "\n") * 2500, encoding="utf-8")
-    with pytest.raises(InputError, match="over the limit"):
+    with pytest.raises(InputError, match=r"over the limit of 1 million \(\[ingest\] max_text_mb\)"):
         read_document(path, tmp_path, settings={**SMALL, "max_file_mb": 1.2})

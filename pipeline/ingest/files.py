@@ -6,8 +6,9 @@ Checked before any reader opens a file, so that no file can stop or swamp the ba
   device (``/dev/zero``) would fill memory;
 - a symbolic link is followed only when it stays inside the corpus folder: a link to
   ``/etc/passwd`` must not put that file into the project database;
-- a file larger than ``[ingest] max_file_mb`` is refused before it is read, and so is the
-  text extracted from it when it is larger than that (a PDF can hold more text than bytes);
+- a file larger than ``[ingest] max_file_mb`` is refused before it is read, and a document
+  whose text is longer than ``[ingest] max_text_mb`` million characters after reading
+  (a whole document's segments are processed together, so its length bounds memory);
 - a zip-based file (``.docx``, ``.xlsx``) whose parts would expand beyond
   ``[ingest] max_unpacked_mb`` is refused before it is unpacked (a 3 MB ``.docx`` can
   expand to gigabytes).
@@ -41,10 +42,11 @@ class Limits:
 
     max_file_mb: float
     max_unpacked_mb: float
+    max_text_mb: float
 
     @classmethod
     def from_settings(cls, settings: dict) -> Limits:
-        return cls(max_file_mb=settings["max_file_mb"], max_unpacked_mb=settings["max_unpacked_mb"])
+        return cls(*(settings[key] for key in ("max_file_mb", "max_unpacked_mb", "max_text_mb")))
 
     @property
     def max_file_bytes(self) -> int:
@@ -53,6 +55,10 @@ class Limits:
     @property
     def max_unpacked_bytes(self) -> int:
         return int(self.max_unpacked_mb * MB)
+
+    @property
+    def max_text_chars(self) -> int:
+        return int(self.max_text_mb * MB)
 
 
 def check_file(path: Path, root: Path, limits: Limits) -> None:
@@ -115,12 +121,13 @@ def check_unpacked_size(path: Path, limits: Limits) -> None:
 
 
 def check_text_size(path: Path, text: str, limits: Limits) -> None:
-    """Refuse text extracted from a file when it is larger than ``max_file_mb``."""
-    if len(text) > limits.max_file_bytes:
+    """Refuse a document whose text is longer than ``max_text_mb`` million characters."""
+    if len(text) > limits.max_text_chars:
         raise InputError(
             path,
             f"holds {len(text) / MB:.1f} million characters of text, over the limit of "
-            f"{limits.max_file_mb:g} MB ([ingest] max_file_mb): split it, or raise the limit",
+            f"{limits.max_text_mb:g} million ([ingest] max_text_mb): split it into parts "
+            "(a long interview is about 0.1 million), or raise the limit",
         )
 
 
