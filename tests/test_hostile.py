@@ -188,3 +188,16 @@ def test_hostile_extracted_text_over_the_limit_is_refused(tmp_path):
     path.write_text("jawaban\n" + ("kata " * 100 + "\n") * 2500, encoding="utf-8")
     with pytest.raises(InputError, match=r"over the limit of 1 million \(\[ingest\] max_text_mb\)"):
         read_document(path, tmp_path, settings={**SMALL, "max_file_mb": 1.2})
+
+
+def test_hostile_long_transcript_is_read_in_linear_time(tmp_path):
+    import time
+
+    path = tmp_path / "panjang.txt"
+    turn = "Pewawancara: Apa kendalanya?\n\nBu Sari: Modal kurang, biaya kirim mahal sekali.\n\n"
+    path.write_text(turn * 12_000, encoding="utf-8")  # 1 MB, 24,000 turns
+    started = time.perf_counter()
+    document = read_document(path, tmp_path)
+    segments = segment_document(document)
+    assert time.perf_counter() - started < 20  # about 0.3 s here; quadratic line counting took minutes
+    assert len(segments) == 24_000 and segments[-1].metadata["line"] == 47_999

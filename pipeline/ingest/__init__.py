@@ -124,8 +124,10 @@ def read_document(
     header: dict[str, str] = {}
     if reading.turns is not None:
         stored, blocks = _render_turns(reading.turns, warnings)
+        files.check_text_size(path, stored, limits)
         is_transcript = True
     else:
+        files.check_text_size(path, reading.text or "", limits)
         cleaned, removed = text.strip_controls(text.normalise(reading.text or ""))
         warnings += removed
         stored = text.tidy(cleaned)
@@ -134,7 +136,6 @@ def read_document(
         blocks = tuple(parsed.blocks) if is_transcript else ()
     if not stored.strip():
         raise InputError(path, "holds no text")
-    files.check_text_size(path, stored, limits)
     for warning in warnings:
         logger.warning("%s: %s", path, warning)
     metadata = dict(metadata or {})

@@ -93,7 +93,10 @@ def parse_transcript(text: str, pattern: re.Pattern = DEFAULT_TURN) -> Transcrip
     if not result.is_transcript:
         return result
     result.blocks.extend(_paragraphs(text, 0, turns[0].start()))
+    line, counted = 1, 0  # line numbers counted as we go: text.count from 0 each time is quadratic
     for match, following in zip(turns, turns[1:] + [None]):
+        line += text.count("\n", counted, match.start())
+        counted = match.start()
         end = following.start() if following else len(text)
         body = text[match.end():end]
         start = match.end() + len(body) - len(body.lstrip())
@@ -107,7 +110,7 @@ def parse_transcript(text: str, pattern: re.Pattern = DEFAULT_TURN) -> Transcrip
             speaker=" ".join(groups["speaker"].split()),
             timestamp=groups.get("timestamp") or groups.get("time_after"),
             end_time=groups.get("end_time"),
-            metadata={"line": text.count("\n", 0, match.start()) + 1},
+            metadata={"line": line},
         ))
     return result
 
@@ -149,7 +152,9 @@ def _header(text: str, matches: list[re.Match]) -> tuple[set[int], dict[str, str
 
 
 def _paragraphs(text: str, start: int, end: int) -> list[Block]:
-    return [
-        Block(start=start + m.start(), end=start + m.end(), metadata={"line": text.count("\n", 0, start + m.start()) + 1})
-        for m in _BLOCK.finditer(text[start:end])
-    ]
+    blocks, line, counted = [], 1, 0
+    for match in _BLOCK.finditer(text, start, end):
+        line += text.count("\n", counted, match.start())
+        counted = match.start()
+        blocks.append(Block(start=match.start(), end=match.end(), metadata={"line": line}))
+    return blocks
