@@ -31,6 +31,7 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 
+from pipeline.config import load_config
 from pipeline.errors import InputError
 from pipeline.ingest import docx, files, html, pdf, subtitles, tables, text, transcript
 from pipeline.ingest.base import Reading, Turn
@@ -184,11 +185,8 @@ def _one_line(value: str) -> tuple[str, int]:
 
 
 def _settings(settings: dict | None) -> dict:
-    if settings is None:
-        from pipeline.config import load_config  # the defaults live in configs/pilah.toml
-
-        return load_config().section("ingest")
-    return settings
+    """The ``[ingest]`` settings given, or the defaults of ``configs/pilah.toml``."""
+    return load_config().section("ingest") if settings is None else settings
 
 
 def iter_documents(root: Path, settings: dict | None = None) -> Iterator[Document | Failure]:

@@ -25,12 +25,14 @@ def read(path: Path, data: bytes) -> Reading:
     Parameters
     ----------
     path : Path
-        The Word file.
+        The Word file, named in errors.
+    data : bytes
+        Its content, read once by ingest within the size limits.
 
     Returns
     -------
-    str
-        The text; empty when the document holds no text.
+    Reading
+        Its text, paragraphs separated by a blank line; empty when it holds no text.
 
     Raises
     ------

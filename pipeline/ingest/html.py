@@ -36,12 +36,14 @@ def read(path: Path, data: bytes) -> Reading:
     Parameters
     ----------
     path : Path
-        The HTML file (decoded like every text file; ``<meta charset>`` is not consulted).
+        The HTML file, named in errors.
+    data : bytes
+        Its content (decoded like every text file; ``<meta charset>`` is not consulted).
 
     Returns
     -------
-    str
-        The paragraphs, separated by a blank line.
+    Reading
+        The paragraphs, separated by a blank line, and what decoding repaired.
 
     Examples
     --------

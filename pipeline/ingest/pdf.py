@@ -46,12 +46,14 @@ def read(path: Path, data: bytes) -> Reading:
     Parameters
     ----------
     path : Path
-        The PDF file.
+        The PDF file, named in errors.
+    data : bytes
+        Its content, read once by ingest within the size limits.
 
     Returns
     -------
-    str
-        The paragraphs, separated by blank lines.
+    Reading
+        Its text, paragraphs separated by blank lines.
 
     Raises
     ------
