@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -26,7 +27,7 @@ DEFAULT_CORPUS = PROJECT_ROOT / "corpus"
 
 
 def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {exc}")
+    console.print(f"[bold red]error:[/] {escape(str(exc))}")  # "[ingest] …" is text, not markup
     raise typer.Exit(code=2)
 
 
@@ -47,7 +48,7 @@ def run_cli(
         task = progress.add_task("Reading documents", total=files or None)
 
         def advance(path: str) -> None:
-            progress.update(task, advance=1, description=f"[cyan]{path}")
+            progress.update(task, advance=1, description=f"[cyan]{escape(path)}")
 
         try:
             summary = run(corpus, config, out, project, on_document=advance)
@@ -377,7 +378,7 @@ def _print_summary(summary: dict) -> None:
     table.add_row("seconds", f"{summary['seconds']['total']:.1f}")
     out.print(table)
     for failure in summary["failures"]:
-        out.print(f"[yellow]failed[/] {failure['path']} ({failure['stage']}): {failure['reason']}")
+        out.print(f"[yellow]failed[/] {escape(failure['path'])} ({failure['stage']}): {escape(failure['reason'])}")
     for path in summary["outputs"]:
         out.print(f"wrote {path}")
     out.print(f"wrote {Path(summary['outputs'][0]).parent / 'run.json'}" if summary["outputs"] else "")

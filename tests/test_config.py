@@ -86,6 +86,6 @@ def test_cli_run_with_a_bad_detector_exits_2_before_reading(tmp_path):
     result = CliRunner().invoke(app, ["run", str(corpus), "--config", str(user), "--out", str(tmp_path / "out"),
                                       "--project", str(tmp_path)])
     assert result.exit_code == 2
-    assert "detector = 'langdetect'" in result.output
+    assert "[language] detector = 'langdetect'" in result.output  # printed as text, not rich markup
     assert not (tmp_path / "out" / "run.json").exists()
     assert result.exception is None or isinstance(result.exception, SystemExit)
