@@ -81,6 +81,7 @@ def build(root: Path) -> tuple[set[str], dict[str, str]]:
         "=cmd;=1+1 modal kurang sekali\n"
         "@ani;\tpelatihan membantu usaha kami\n").encode("utf-8-sig"))
     text("17_kosong.txt", b"   \n\n", False, "no text")
+    text("18_nama_bel\x07.txt", b"Ani: Modal kurang.\n\nBudi: Ya.\n", False, "control character")
     return good, bad
 
 

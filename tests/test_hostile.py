@@ -201,3 +201,12 @@ def test_hostile_long_transcript_is_read_in_linear_time(tmp_path):
     segments = segment_document(document)
     assert time.perf_counter() - started < 20  # about 0.3 s here; quadratic line counting took minutes
     assert len(segments) == 24_000 and segments[-1].metadata["line"] == 47_999
+
+
+def test_hostile_control_characters_in_file_names_and_manifest_fields(tmp_path):
+    (tmp_path / "bel\x07.txt").write_text("Teks biasa.", encoding="utf-8")
+    (tmp_path / "baik.txt").write_text("Teks biasa.", encoding="utf-8")
+    (tmp_path / "manifest.csv").write_bytes(b"file,case\nbel\x07.txt,K1\nbaik.txt,Kasus\x1b 2\n")
+    results = _results(tmp_path)
+    assert "name holds a control character (U+0007)" in results["bel\x07.txt"].reason
+    assert results["baik.txt"].metadata == {"case": "Kasus 2"}

@@ -119,6 +119,14 @@ def read_document(
             f"{', '.join(SUPPORTED_SUFFIXES)}; convert it (e.g. .doc or .odt to .docx)",
         )
     files.check_file(path, root, limits)
+    relative = _relative(path, root)
+    odd = text.CONTROL_CHARACTERS.search(relative)
+    if odd:
+        raise InputError(
+            path,
+            f"its name holds a control character (U+{ord(odd.group()):04X}), which no "
+            "spreadsheet can show; rename the file",
+        )
     reading = reader(path, files.read_bytes(path, limits.max_file_bytes))
     warnings = list(reading.warnings)
     blocks: tuple[Block, ...] = ()
@@ -142,7 +150,6 @@ def read_document(
     metadata = dict(metadata or {})
     if header:
         metadata["header"] = header
-    relative = _relative(path, root)
     return Document(
         id=str(metadata.get("id") or relative),
         path=relative,
@@ -275,10 +282,11 @@ def _manifest_rows(manifest: Path, limits: Limits) -> Iterator[tuple[str, dict]]
     for row in rows:
         name = (row.get(file_column) or "").strip().replace("\\", "/")
         if name:
-            metadata = {
-                key: value.strip()
+            metadata = {  # control characters dropped: the fields go into spreadsheets
+                key: cleaned
                 for key, value in row.items()
-                if key and key != file_column and isinstance(value, str) and value.strip()
+                if key and key != file_column and isinstance(value, str)
+                and (cleaned := text.CONTROL_CHARACTERS.sub("", value).strip())
             }
             yield PurePosixPath(name).as_posix(), metadata
         elif any(isinstance(value, str) and value.strip() for value in row.values()):
