@@ -25,7 +25,7 @@ import pandas as pd
 
 from pipeline.errors import InputError
 from pipeline.ingest.base import Reading, Turn
-from pipeline.ingest.text import decode, normalise
+from pipeline.ingest.text import CONTROL_CHARACTERS, decode, normalise
 
 TEXT_COLUMNS = ("text", "answer", "jawaban", "response", "respons", "comment", "komentar")
 SPEAKER_COLUMNS = ("speaker", "respondent", "responden", "name", "nama", "participant", "id")
@@ -59,8 +59,8 @@ def read(path: Path, data: bytes) -> Reading:
         name = _cell_text(values[speaker]) if speaker is not None else ""
         if name.isdigit():
             name = f"{str(speaker).strip()} {name}"
-        others = {
-            str(column): _cell_text(value)
+        others = {  # control characters dropped here; ingest drops them from turns, with a warning
+            CONTROL_CHARACTERS.sub("", str(column)): CONTROL_CHARACTERS.sub("", _cell_text(value))
             for column, value in values.items()
             if column not in (answer, speaker) and _cell_text(value)
         }
