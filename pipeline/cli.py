@@ -37,8 +37,12 @@ def run_cli(
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
     out: Annotated[Path, typer.Option("--out", help="Where the review exports and run.json go.")] = Path("out"),
     project: Annotated[Path, typer.Option("--project", help="Project directory holding the .pilah/ database.")] = Path("."),
+    codebook: Annotated[Optional[Path], typer.Option("--codebook", help="Codebook YAML; default from the config.")] = None,
 ) -> None:
-    """Ingest, segment, tokenize and suggest codes for a corpus; write the review sheets."""
+    """Ingest, segment, tokenize and suggest codes for a corpus; write the review sheets.
+
+    Decisions typed into OUT/suggestions.xlsx (or .csv) that the project does not hold yet
+    are imported first, so a re-run never loses review work."""
     from pipeline.errors import PilahError
     from pipeline.run import run
 
@@ -51,7 +55,7 @@ def run_cli(
             progress.update(task, advance=1, description=f"[cyan]{escape(path)}")
 
         try:
-            summary = run(corpus, config, out, project, on_document=advance)
+            summary = run(corpus, config, out, project, on_document=advance, codebook_path=codebook)
         except PilahError as exc:
             _fail(exc)
     _print_summary(summary)
@@ -343,6 +347,279 @@ def discover_cli(
         Console().print(f"wrote {path}")
 
 
+review_app = typer.Typer(help="The analyst's review: import decisions, see where the review stands, export sheets.",
+                         no_args_is_help=True)
+app.add_typer(review_app, name="review")
+PROJECT_OPTION = typer.Option("--project", help="Project directory holding the .pilah/ database.")
+CONFIG_OPTION = typer.Option("--config", help="TOML file overriding configs/pilah.toml.")
+
+
+def _project_codebook(config: Optional[Path]):
+    from pipeline.codebook import load_codebook
+    from pipeline.config import load_config
+
+    cfg = load_config(config)
+    return cfg, load_codebook(cfg.path("suggest", "codebook"))
+
+
+def _require_project(project: Path) -> None:
+    from pipeline.errors import InputError
+    from pipeline.store import STORE_DIR, STORE_FILE
+
+    if not (project / STORE_DIR / STORE_FILE).exists():
+        _fail(InputError(project, "no project database here (.pilah/pilah.sqlite); run `pilah run --project DIR` first"))
+
+
+@review_app.command("import")
+def review_import_cli(
+    file: Annotated[Path, typer.Argument(help="Reviewed sheet (.xlsx or .csv) written by Pilah.")],
+    reviewer: Annotated[Optional[str], typer.Option("--reviewer", help="Reviewer of rows whose reviewer cell is empty.")] = None,
+    project: Annotated[Path, PROJECT_OPTION] = Path("."),
+    config: Annotated[Optional[Path], CONFIG_OPTION] = None,
+) -> None:
+    """Append the accept / reject / edit / add decisions of a reviewed sheet to the project.
+
+    Bad rows are reported by row number and reason and skipped; importing a sheet twice adds nothing."""
+    from pipeline.decisions import import_sheet
+    from pipeline.errors import PilahError
+    from pipeline.store import Store
+
+    _require_project(project)
+    started = time.perf_counter()
+    try:
+        cfg, book = _project_codebook(config)
+        with Store(project) as store:
+            report = import_sheet(store, file, book, reviewer or cfg.section("review").get("reviewer") or None)
+    except PilahError as exc:
+        _fail(exc)
+    out = Console()
+    out.print(f"{file}: {report.rows} rows — {report.added} decisions added, {report.unchanged} already in the project, "
+              f"{report.pending} undecided, {len(report.problems)} skipped ({time.perf_counter() - started:.1f} s)")
+    if report.stale:
+        out.print(f"[yellow]{report.stale} decision(s) are on segments whose text has changed since (stale)")
+    for row, reason in report.problems:
+        out.print(f"[yellow]row {row}[/]: {reason}")
+
+
+@review_app.command("status")
+def review_status_cli(
+    project: Annotated[Path, PROJECT_OPTION] = Path("."),
+    json_out: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Per code and per reviewer: suggested, accepted, rejected, edited, added, pending, stale."""
+    from pipeline.decisions import review_status
+    from pipeline.errors import PilahError
+    from pipeline.store import Store
+
+    _require_project(project)
+    try:
+        with Store(project) as store:
+            status = review_status(store)
+    except PilahError as exc:
+        _fail(exc)
+    if json_out:
+        print(json.dumps(status, indent=2, ensure_ascii=False))
+        return
+    kinds = ("suggested", "accepted", "rejected", "edited", "added", "pending", "stale")
+    for title, rows, columns in (("Review by code", status["per_code"], kinds),
+                                 ("Review by reviewer", status["per_reviewer"], kinds[1:5] + ("stale",))):
+        table = Table(title=title)
+        table.add_column("code" if title.endswith("code") else "reviewer")
+        for column in columns:
+            table.add_column(column, justify="right")
+        for name, counts in rows.items():
+            table.add_row(name, *(str(counts[c]) for c in columns))
+        Console().print(table)
+    Console().print(f"{status['decisions']} decisions in force ({status['decision_records']} recorded), "
+                    f"{status['codings']} codings, {status['pending']} suggestions pending, {status['stale']} stale")
+
+
+@review_app.command("export")
+def review_export_cli(
+    out: Annotated[Path, typer.Option("--out", help="The sheet to write (.xlsx or .csv).")] = Path("out/review.xlsx"),
+    reviewer: Annotated[Optional[str], typer.Option("--reviewer", help="Pre-fill only this reviewer's decisions (a blind sheet for a second coder).")] = None,
+    project: Annotated[Path, PROJECT_OPTION] = Path("."),
+    config: Annotated[Optional[Path], CONFIG_OPTION] = None,
+) -> None:
+    """Write the review sheet of the whole project, decisions in force pre-filled."""
+    from pipeline.errors import PilahError
+    from pipeline.review import review_frame, write_sheet
+    from pipeline.store import Store
+
+    _require_project(project)
+    try:
+        cfg, book = _project_codebook(config)
+        with Store(project) as store:
+            frame, stale = review_frame(store, book, reviewer=reviewer,
+                                        skip_speakers=cfg.section("suggest").get("skip_speakers", []))
+        written = write_sheet(frame, out, book, stale)
+    except PilahError as exc:
+        _fail(exc)
+    Console().print(f"wrote {written}: {len(frame)} rows, "
+                    f"{int((frame['decision'] != '').sum())} pre-filled, {len(stale)} stale decisions")
+
+
+@review_app.command("next")
+def review_next_cli(
+    n: Annotated[int, typer.Option("--n", help="How many segments.")] = 50,
+    out: Annotated[Path, typer.Option("--out", help="The sheet to write (.xlsx or .csv).")] = Path("out/review_next.xlsx"),
+    project: Annotated[Path, PROJECT_OPTION] = Path("."),
+    config: Annotated[Optional[Path], CONFIG_OPTION] = None,
+) -> None:
+    """The unreviewed segments whose review would teach the model most, as a review sheet."""
+    from pipeline.engine import Stages
+    from pipeline.errors import PilahError
+    from pipeline.retrain import next_for_review
+    from pipeline.review import review_frame, write_sheet
+    from pipeline.store import Store
+
+    _require_project(project)
+    try:
+        cfg, book = _project_codebook(config)
+        skip = cfg.section("suggest").get("skip_speakers", [])
+        chosen = next_for_review(project, book, Stages(cfg, book, None), n=n, skip_speakers=skip)
+        with Store(project) as store:
+            frame, _ = review_frame(store, book, skip_speakers=skip)
+        rank = {segment: i for i, segment in enumerate(chosen)}
+        frame = frame[frame["segment_id"].isin(rank)]
+        frame = frame.iloc[frame["segment_id"].map(rank).argsort(kind="stable")].reset_index(drop=True)
+        written = write_sheet(frame, out, book)
+    except PilahError as exc:
+        _fail(exc)
+    Console().print(f"wrote {written}: {len(chosen)} segments, {len(frame)} rows")
+
+
+@app.command("retrain")
+def retrain_cli(
+    labels: Annotated[Optional[Path], typer.Option("--labels", help="Also train on this labelled table (text, codes).")] = None,
+    project: Annotated[Path, PROJECT_OPTION] = Path("."),
+    config: Annotated[Optional[Path], CONFIG_OPTION] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the report to this JSON file.")] = None,
+) -> None:
+    """Train a new model version on the project's codings; score it against the model in use
+    on the same segments (whole documents held out); switch to it when it scores as well or better."""
+    from pipeline.engine import Stages
+    from pipeline.errors import PilahError
+    from pipeline.retrain import retrain
+
+    _require_project(project)
+    try:
+        cfg, book = _project_codebook(config)
+        with console.status("Training on the project's codings and cross-validating…"):
+            report = retrain(project, book, Stages(cfg, book, None), labels)
+    except PilahError as exc:
+        _fail(exc)
+    table = Table(title=f"Model {report['version']} from {report['rows']} reviewed segments "
+                        f"({report['coded_rows']} coded, {report['documents']} documents)")
+    for column in ("", "precision", "recall", "F1", "direction macro-F1", "scheme"):
+        table.add_column(column, justify="right" if column not in ("", "scheme") else "left")
+    for name in ("before", "after"):
+        row = report[name]
+        if row is not None:
+            table.add_row(f"{name} ({row['model']})", f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}",
+                          "—" if row["direction_macro_f1"] is None else f"{row['direction_macro_f1']:.3f}", row["scheme"])
+    Console().print(table)
+    codes = Table(title="Per code: what suggests it")
+    for column in ("code", "uses", "model F1", "rules F1"):
+        codes.add_column(column)
+    for code, choice in report["codes"].items():
+        model_f1 = (choice.get("model") or {}).get("f1")
+        rules_f1 = (choice.get("rules") or {}).get("f1")
+        codes.add_row(code, choice.get("use", ""), "—" if model_f1 is None else f"{model_f1:.3f}",
+                      "—" if rules_f1 is None else f"{rules_f1:.3f}")
+    Console().print(codes)
+    Console().print(("switched to " if report["switched"] else "kept ") + f"{report['in_use']}"
+                    + ("" if report["switched"] else f"; `pilah models use {report['version']}` switches") +
+                    f" ({report['seconds']} s)")
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+models_app = typer.Typer(help="The model versions kept in the project (`pilah models use VERSION` switches).")
+app.add_typer(models_app, name="models")
+
+
+@models_app.callback(invoke_without_command=True)
+def models_cli(ctx: typer.Context, project: Annotated[Path, PROJECT_OPTION] = Path(".")) -> None:
+    """List the project's model versions, with their figures and the one in use."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from pipeline.store import Store
+
+    _require_project(project)
+    with Store(project) as store:
+        frame = store.models_frame()
+        chosen = store.setting("model")
+    table = Table(title="Model versions" + ("" if chosen else " (in use: the configured model)"))
+    for column in ("version", "in use", "created", "rows", "F1 after", "F1 before"):
+        table.add_column(column, no_wrap=column == "version")
+    for row in frame.itertuples(index=False):
+        summary = json.loads(row.summary)
+        after, before = summary.get("after") or {}, summary.get("before") or {}
+        table.add_row(row.version, "●" if row.in_use else "", row.created_at[:16], str(summary.get("rows", "")),
+                      f"{after.get('f1', float('nan')):.3f}", f"{before['f1']:.3f}" if before else "—")
+    Console().print(table)
+
+
+@models_app.command("use")
+def models_use_cli(version: Annotated[str, typer.Argument(help="A version listed by `pilah models`.")],
+                   project: Annotated[Path, PROJECT_OPTION] = Path(".")) -> None:
+    """Suggest with this model version from the next `pilah run` on (new suggestion rows; decisions stay)."""
+    from pipeline.errors import PilahError
+    from pipeline.retrain import use_model
+
+    _require_project(project)
+    try:
+        path = use_model(project, version)
+    except PilahError as exc:
+        _fail(exc)
+    Console().print(f"the project now suggests with {version} ({path})")
+
+
+@app.command("agreement")
+def agreement_cli(
+    coders: Annotated[Optional[str], typer.Option("--coders", help="Coders to compare, e.g. A,B (default: all).")] = None,
+    project: Annotated[Path, PROJECT_OPTION] = Path("."),
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the figures to this JSON file.")] = None,
+) -> None:
+    """Per code: Cohen's kappa between coders and between the model and each coder,
+    Krippendorff's alpha over all coders, percent agreement; direction separately."""
+    from pipeline.agreement import agreement
+    from pipeline.errors import PilahError
+    from pipeline.store import Store
+
+    _require_project(project)
+    try:
+        with Store(project) as store:
+            figures = agreement(store, [c.strip() for c in coders.split(",")] if coders else None)
+    except PilahError as exc:
+        _fail(exc)
+    if figures["unknown_coders"]:
+        _fail(ValueError(f"--coders: no decisions by {', '.join(figures['unknown_coders'])} in this project"))
+    pairs = [f"{a}|{b}" for i, a in enumerate(figures["coders"]) for b in figures["coders"][i + 1:]]
+    table = Table(title=f"Agreement ({figures['unit']})")
+    table.add_column("code")
+    for pair in pairs:
+        table.add_column(f"κ {pair.replace('|', '–')}", justify="right")
+    table.add_column("α", justify="right")
+    for coder in figures["coders"]:
+        table.add_column(f"κ model–{coder}", justify="right")
+    table.add_column("direction % (pairs)", justify="right")
+    table.add_column("ready", justify="center")
+    show = lambda v: "—" if v is None else f"{v:.2f}"  # noqa: E731
+    for code, e in figures["per_code"].items():
+        directions = [d["percent"] for d in e["direction"].values() if d["percent"] is not None]
+        table.add_row(code, *(show(e["pairs"][p]["kappa"]) for p in pairs), show(e["alpha"]),
+                      *(show(e["model"][c]["kappa"]) for c in figures["coders"]),
+                      show(float(sum(directions) / len(directions))) if directions else "—",
+                      "yes" if e["ready"] else "[yellow]not ready")
+    Console().print(table)
+    Console().print(f"segments reviewed: {figures['segments_reviewed']}; codes below κ {figures['ready_kappa']} "
+                    f"(model against the coders) are not ready for bulk suggestion: {', '.join(figures['not_ready']) or 'none'}")
+    if json_out is not None:
+        json_out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def _shown(path: Path) -> str:
     """A path as recorded in meta.json: relative to the project root when inside it."""
     try:
@@ -377,6 +654,12 @@ def _print_summary(summary: dict) -> None:
     table.add_row("model", summary["model"]["version"] if summary["model"] else "none (codebook rules only)")
     table.add_row("seconds", f"{summary['seconds']['total']:.1f}")
     out.print(table)
+    for report in summary.get("imported_decisions", []):
+        if report["added"]:
+            out.print(f"[green]imported {report['added']} decision(s)[/] from {report['path']} before rewriting it")
+    if counts.get("stale_decisions"):
+        out.print(f"[yellow]{counts['stale_decisions']} decision(s) are stale[/]: their segment's text changed since "
+                  "(listed on the sheet's 'Stale decisions' tab)")
     for failure in summary["failures"]:
         out.print(f"[yellow]failed[/] {escape(failure['path'])} ({failure['stage']}): {escape(failure['reason'])}")
     for path in summary["outputs"]:

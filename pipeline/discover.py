@@ -165,8 +165,8 @@ def discover(
 def uncovered_segments(project_dir: Path, skip_speakers: Iterable[str] = ()) -> pd.DataFrame:
     """The stored segments no code covers, in reading order.
 
-    A segment is covered when it has a suggestion whose latest decision is not ``reject``
-    (an open, accepted or edited suggestion). Turns of ``skip_speakers`` (the researcher's
+    A segment is covered when it has a coding in force, or a suggestion in force whose
+    latest decision is not ``reject`` (an open, accepted or edited suggestion). Turns of ``skip_speakers`` (the researcher's
     own questions) are left out. Columns: ``segment_id``, ``document``, ``speaker``,
     ``lang``, ``text``.
 
@@ -182,11 +182,14 @@ def uncovered_segments(project_dir: Path, skip_speakers: Iterable[str] = ()) -> 
         SELECT segments.id AS segment_id, documents.path AS document, segments.speaker,
                segments.language AS lang, segments.text
         FROM segments JOIN documents ON documents.id = segments.document_id
-        WHERE NOT EXISTS (
+        WHERE segments.active = 1
+          AND NOT EXISTS (SELECT 1 FROM codings WHERE codings.segment_id = segments.id AND codings.retracted_by IS NULL)
+          AND NOT EXISTS (
             SELECT 1 FROM suggestions
-            WHERE suggestions.segment_id = segments.id
+            WHERE suggestions.segment_id = segments.id AND suggestions.retired_run IS NULL
               AND COALESCE((SELECT decisions.decision FROM decisions
-                            WHERE decisions.suggestion_id = suggestions.id
+                            WHERE decisions.segment_id = suggestions.segment_id
+                              AND COALESCE(decisions.seen_code, decisions.code) = suggestions.code
                             ORDER BY decisions.id DESC LIMIT 1), 'open') != 'reject'
         )
         ORDER BY documents.path, segments.start

@@ -18,8 +18,10 @@ from pathlib import Path
 import pandas as pd
 from spacy.tokens import Doc
 
+import pipeline
+from pipeline.checksums import file_sha256
 from pipeline.codebook import Codebook
-from pipeline.config import Config
+from pipeline.config import PATH_KEYS, Config
 from pipeline.errors import PilahError
 from pipeline.ingest import iter_documents
 from pipeline.language import LanguageSettings, detect_segments, language_code
@@ -100,7 +102,7 @@ def process_corpus(
     model file (``model_checksum``) changed since it was last stored.
     """
     stats = RunStats()
-    base_key = "|".join((stages.config.hash, stages.suggester.codebook.hash, model_checksum or "rules"))
+    base_key = settings_key(stages.config, stages.suggester.codebook, model_checksum)
     for item in _timed(iter_documents(corpus, stages.config.section("ingest")), stats.seconds, "ingest"):
         if isinstance(item, Failure):
             stats.failures.append(item)
@@ -112,8 +114,38 @@ def process_corpus(
     return stats
 
 
+def settings_key(config: Config, codebook: Codebook, model_checksum: str | None) -> str:
+    """What a document's stored results depend on besides its text: Pilah's version, the
+    configuration's values, the codebook, the model file and the *contents* of every file
+    the configuration points to (lexicons, fillers, Stanza models), so that editing a
+    lexicon re-processes the corpus."""
+    parts = [pipeline.__version__, config.hash, codebook.hash, model_checksum or "rules"]
+    for section, key in sorted(PATH_KEYS):
+        if key in config.values.get(section, {}) and (section, key) != ("suggest", "model"):
+            parts.append(f"{section}.{key}={_content_hash(Path(config.values[section][key]))}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _content_hash(path: Path) -> str:
+    """SHA-256 of a file, or of a folder's files (names and contents); "-" when absent."""
+    if path.is_file():
+        return file_sha256(path)
+    if path.is_dir():
+        digest = hashlib.sha256()
+        for item in sorted(p for p in path.rglob("*") if p.is_file()):
+            digest.update(f"{item.relative_to(path).as_posix()}={file_sha256(item)}\n".encode())
+        return digest.hexdigest()
+    return "-"
+
+
 def _process_document(document, stages, store, run_id, model_version, base_key, stats) -> None:
     key = hashlib.sha256(f"{document.version}|{base_key}".encode()).hexdigest()
+    if document.id in stats.document_ids:
+        failure = Failure(document.path, "ingest", f"document id {document.id!r} is used by another file of this "
+                                                   "corpus; give each file its own id in manifest.csv")
+        stats.failures.append(failure)
+        store.add_failure(run_id, failure)
+        return
     stats.document_ids.append(document.id)
     stats.counts["documents"] += 1
     if store.processing_key(document.id) == key:
@@ -139,8 +171,9 @@ def _process_document(document, stages, store, run_id, model_version, base_key, 
         failure = Failure(document.path, stage, f"{type(exc).__name__}: {exc}")
         stats.failures.append(failure)
         store.add_failure(run_id, failure)
-        stats.document_ids.remove(document.id)
         stats.counts["documents"] -= 1
+        if store.processing_key(document.id) is None:  # else its last good version stays in the exports
+            stats.document_ids.remove(document.id)
 
 
 def _timed(iterable: Iterable, seconds: Counter, name: str):

@@ -89,6 +89,7 @@ class Suggestion:
     score: float
     source: str  # "rule", "model" or "rule+model"
     evidence: str
+    confidence: str = ""  # "low" for codes whose model agrees too little with the analysts
 
 
 @dataclass(frozen=True)
@@ -111,9 +112,11 @@ SUGGESTION_COLUMNS: tuple[str, ...] = (
     "direction",
     "factor_type",
     "score",
+    "confidence",
     "evidence",
     "decision",
     "corrected_code",
+    "corrected_direction",
     "comment",
     "reviewer",
     "case",
@@ -122,9 +125,12 @@ SUGGESTION_COLUMNS: tuple[str, ...] = (
     "source",
     "segment_start",
     "segment_end",
+    "segment_id",
     "suggestion_id",
 )
-DECISIONS: tuple[str, ...] = ("accept", "reject", "edit")
+# What an analyst writes in the ``decision`` column. ``add`` puts the code written in
+# ``corrected_code`` on the row's segment (on a row with no suggestion, or beside one).
+DECISIONS: tuple[str, ...] = ("accept", "reject", "edit", "add")
 
 # A time as transcribers type it: h:mm, mm:ss or hh:mm:ss, with ":" or "." between the
 # parts and optional fractions of a second ("1:05.5", "00:01:02,500", "00.00.28").

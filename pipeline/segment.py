@@ -6,7 +6,8 @@ occurrence), so an edit elsewhere in the document leaves a segment's id as it wa
 part of Pilah that names segments (tables, discovery) uses it.
 
 The turns come from the reader (``document.blocks``: speaker, times and offsets as the
-source gives them); this module never parses text back into turns. A segment longer than
+source gives them), never parsed back from the stored text; only a transcript Document
+built by hand, without blocks, has its turns found with the built-in pattern. A segment longer than
 :data:`MAX_SEGMENT_CHARS` (a transcript without line breaks, a 10 MB table cell) is cut
 at the last sentence end, line break or space before the limit, so that no single piece
 of text reaches the tokenizer whole; the pieces keep the turn's speaker and time.
@@ -75,10 +76,16 @@ def segment_document(document: Document) -> list[Segment]:
     >>> [(s.speaker, s.text) for s in segment_document(doc)]
     [('Ani', 'Halo.'), ('Budi', 'Hai juga.')]
     """
-    if document.blocks:
+    blocks = document.blocks
+    if not blocks and document.layout == "transcript":
+        # A transcript built by hand, not by ingest: parse its turns with the built-in pattern.
+        from pipeline.ingest.transcript import parse_transcript
+
+        blocks = tuple(parse_transcript(document.text).blocks)
+    if blocks:
         spans = [
             (start, end, block)
-            for block in document.blocks
+            for block in blocks
             for start, end in _pieces(document.text, block.start, block.end)
         ]
     else:
