@@ -42,7 +42,7 @@ def test_hostile_run_processes_every_good_file(hostile_run):
     root, good, _, summary = hostile_run
     with sqlite3.connect(summary["project_store"]) as db:
         stored = {path for (path,) in db.execute("SELECT path FROM documents")}
-        texts = [text for (text,) in db.execute("SELECT text FROM documents")]
+        texts = [text for (text,) in db.execute("SELECT text FROM document_versions")]
     assert stored == good
     assert summary["counts"]["documents"] == len(good)
     assert summary["counts"]["documents_processed"] == len(good)
@@ -52,7 +52,7 @@ def test_hostile_run_processes_every_good_file(hostile_run):
 def test_hostile_run_reads_nothing_from_outside_the_corpus(hostile_run):
     root, _, _, summary = hostile_run
     with sqlite3.connect(summary["project_store"]) as db:
-        stored = " ".join(text for (text,) in db.execute("SELECT text FROM documents"))
+        stored = " ".join(text for (text,) in db.execute("SELECT text FROM document_versions"))
         segments = " ".join(text for (text,) in db.execute("SELECT text FROM segments"))
     for content in (stored, segments, (root / "out" / "suggestions.csv").read_text(encoding="utf-8-sig")):
         assert SECRET not in content
