@@ -152,3 +152,12 @@ TURN_PATTERN = (
     r"[ \t]*(?:\*\*|__)?[ \t]*:(?:\*\*|__)?"
     r"(?:[ \t]+(?=\S)|(?(time_after)[ \t]*$|(?!)))"
 )
+# Turns whose label stands on a line of its own, the words on the lines below, as
+# transcription services export them: "Speaker 1  0:05" (Otter: name, then the time) and
+# "00:00:05 Speaker 1" (Word's Transcribe: the time in full, then the name). The label
+# line must be followed by text that is not itself such a label (an agenda's "09:00:00
+# Pembukaan" lines are not turns).
+LABEL_LINE_PATTERNS = (
+    r"^(?P<speaker>[A-Z][\w.'-]*(?:[ \t][\w.'-]+){0,4})[ \t]+(?P<time_after>\d{1,2}:\d{2}(?::\d{2})?)[ \t]*$",
+    r"^(?P<timestamp>\d{1,2}:\d{2}:\d{2})[ \t]+(?P<speaker>[A-Z][\w .'-]{0,40}?)[ \t]*$",
+)

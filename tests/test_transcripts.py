@@ -66,3 +66,8 @@ def test_transcripts_bad_turn_pattern_is_a_config_error(tmp_path):
     config.write_text('[ingest]\nturn_pattern = "^(\\\\w+):("\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="turn_pattern is not a valid regular expression"):
         load_config(config)
+
+
+def test_transcripts_agenda_lines_are_not_label_lines():
+    agenda = "Susunan acara\n\n09:00:00 Pembukaan\n09:30:00 Sambutan Kepala Dinas\n10:00:00 Diskusi\n"
+    assert not parse_transcript(agenda).is_transcript

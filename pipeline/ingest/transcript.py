@@ -21,9 +21,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from pipeline.records import TURN_PATTERN, Block
+from pipeline.records import LABEL_LINE_PATTERNS, TURN_PATTERN, Block
 
 DEFAULT_TURN = re.compile(TURN_PATTERN, re.MULTILINE)
+LABEL_LINES = tuple(re.compile(pattern, re.MULTILINE) for pattern in LABEL_LINE_PATTERNS)
+DEFAULT_TURNS = (DEFAULT_TURN, *LABEL_LINES)
 # Share of the non-empty lines (or of the paragraphs) that must start turns.
 TRANSCRIPT_SHARE = 0.6
 # Field names that head a transcript but never speak in one.
@@ -47,16 +49,16 @@ class Transcript:
     is_transcript: bool = False
 
 
-def compile_turn_pattern(pattern: str | None) -> re.Pattern:
-    """The turn pattern of a project: its own (``[ingest] turn_pattern``) or the built-in.
+def compile_turn_pattern(pattern: str | None) -> tuple[re.Pattern, ...]:
+    """The turn patterns of a project: its own (``[ingest] turn_pattern``) or the built-in ones.
 
     A project's pattern must have a ``speaker`` group and may have ``timestamp`` and
     ``end_time`` groups (checked when the configuration is loaded).
     """
-    return re.compile(pattern, re.MULTILINE) if pattern else DEFAULT_TURN
+    return (re.compile(pattern, re.MULTILINE),) if pattern else DEFAULT_TURNS
 
 
-def parse_transcript(text: str, pattern: re.Pattern = DEFAULT_TURN) -> Transcript:
+def parse_transcript(text: str, patterns: tuple[re.Pattern, ...] = DEFAULT_TURNS) -> Transcript:
     """Find the turns of ``text`` (already in stored form) and its header.
 
     Returns
@@ -77,7 +79,7 @@ def parse_transcript(text: str, pattern: re.Pattern = DEFAULT_TURN) -> Transcrip
     >>> [(b.speaker, b.timestamp) for b in t.blocks]
     [(None, None), ('P', '00:00:09'), ('Bu Warsini', '00.00.28')]
     """
-    matches = list(pattern.finditer(text))
+    matches = _matches(text, patterns)
     header_lines, header = _header(text, matches)
     turns = [m for m in matches if m.start() not in header_lines]
     result = Transcript(header=header)
@@ -113,6 +115,23 @@ def parse_transcript(text: str, pattern: re.Pattern = DEFAULT_TURN) -> Transcrip
             metadata={"line": line},
         ))
     return result
+
+
+def _matches(text: str, patterns: tuple[re.Pattern, ...]) -> list[re.Match]:
+    """Turn labels of all patterns in reading order, one per line; a label line must be
+    followed by a line of text that is not another label line."""
+    found: dict[int, re.Match] = {}
+    for pattern in patterns:
+        for match in pattern.finditer(text):
+            if pattern in LABEL_LINES and not _text_follows(text, match.end()):
+                continue
+            found.setdefault(match.start(), match)
+    return [found[start] for start in sorted(found)]
+
+
+def _text_follows(text: str, end: int) -> bool:
+    following = text[end + 1: text.find("\n", end + 1) if text.find("\n", end + 1) >= 0 else len(text)]
+    return bool(following.strip()) and not any(p.match(following) for p in LABEL_LINES)
 
 
 def _header(text: str, matches: list[re.Match]) -> tuple[set[int], dict[str, str]]:
