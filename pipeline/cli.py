@@ -11,7 +11,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 from rich.table import Table
 
 from pipeline.config import PROJECT_ROOT
@@ -38,6 +39,9 @@ def run_cli(
     out: Annotated[Path, typer.Option("--out", help="Where the review exports and run.json go.")] = Path("out"),
     project: Annotated[Path, typer.Option("--project", help="Project directory holding the .pilah/ database.")] = Path("."),
     codebook: Annotated[Optional[Path], typer.Option("--codebook", help="Codebook YAML; default from the config.")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Processes for the per-document stages (0: one per CPU).")] = 0,
+    engine: Annotated[str, typer.Option("--engine", help="local (this machine) or dask (a Dask cluster).")] = "local",
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="With --engine dask: the scheduler's address (tcp://host:8786); default a local cluster.")] = None,
 ) -> None:
     """Ingest, segment, tokenize and suggest codes for a corpus; write the review sheets.
 
@@ -46,19 +50,66 @@ def run_cli(
     from pipeline.errors import PilahError
     from pipeline.run import run
 
+    if engine not in ("local", "dask"):
+        _fail(ValueError(f"--engine {engine!r}: expected local or dask"))
     files = _count_files(corpus)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as progress:
+                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                  console=console, transient=True) as progress:
         task = progress.add_task("Reading documents", total=files or None)
 
+        started = time.perf_counter()
+
         def advance(path: str) -> None:
-            progress.update(task, advance=1, description=f"[cyan]{escape(path)}")
+            done = progress.tasks[0].completed + 1
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            progress.update(task, advance=1, description=f"[cyan]{escape(path)}[/] {rate:.1f} documents/s")
 
         try:
-            summary = run(corpus, config, out, project, on_document=advance, codebook_path=codebook)
+            summary = run(corpus, config, out, project, on_document=advance, codebook_path=codebook,
+                          workers=workers or None, engine=engine, scheduler=scheduler)
         except PilahError as exc:
             _fail(exc)
     _print_summary(summary)
+
+
+@app.command("status")
+def status_cli(project: Annotated[Path, typer.Option("--project", help="Project directory holding the .pilah/ database.")] = Path("."),
+               json_out: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False) -> None:
+    """The project at a glance: documents, segments, suggestions, decisions, and its runs with their failures."""
+    from pipeline.decisions import review_status
+    from pipeline.store import Store
+
+    _require_project(project)
+    with Store(project) as store:
+        ids = store.document_ids()
+        counts = store.document_counts(ids)
+        review = review_status(store)
+        runs = store.runs_frame()
+        last_failures = store.failures_frame(int(runs["run"].iloc[0])) if len(runs) else None
+    figures = {"documents": len(ids), **counts, "decisions": review["decisions"], "pending": review["pending"],
+               "stale": review["stale"], "runs": len(runs),
+               "last_run": None if runs.empty else {
+                   "run": int(runs["run"].iloc[0]), "started_at": runs["started_at"].iloc[0],
+                   "finished_at": runs["finished_at"].iloc[0], "failures": last_failures.to_dict("records")}}
+    if json_out:
+        print(json.dumps(figures, indent=2, ensure_ascii=False))
+        return
+    out = Console()
+    out.print(f"{store.path}: {figures['documents']} documents, {counts['segments']} segments, {counts['tokens']} tokens, "
+              f"{counts['suggestions']} suggestions; {review['decisions']} decisions ({review['pending']} suggestions "
+              f"pending, {review['stale']} stale)")
+    table = Table(title="Runs (newest first)")
+    for column in ("run", "corpus", "started", "finished", "documents", "processed", "failures"):
+        table.add_column(column)
+    for row in runs.head(10).itertuples(index=False):
+        summary = json.loads(row.summary) if row.summary else {}
+        c = summary.get("counts", {})
+        table.add_row(str(row.run), escape(row.corpus), row.started_at, row.finished_at or "[yellow]not finished",
+                      str(c.get("documents", "")), str(c.get("documents_processed", "")), str(row.failures))
+    out.print(table)
+    for failure in figures["last_run"]["failures"] if figures["last_run"] else []:
+        out.print(f"[yellow]failed[/] {escape(failure['path'])} ({failure['stage']}): {escape(failure['reason'])}")
 
 
 train_app = typer.Typer(help="Train the suggestion model (default) or the Stanza models (`pilah train stanza`).")

@@ -26,12 +26,14 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+from filelock import FileLock, Timeout
 
 from pipeline.errors import PilahError
 from pipeline.records import Document, Failure, Segment, Suggestion
@@ -450,6 +452,19 @@ class Store:
         frame["stale"] = frame["stale"].astype(bool)
         return frame
 
+    def runs_frame(self) -> pd.DataFrame:
+        """Every run with its corpus, times, counts and failures, newest first."""
+        frame = pd.read_sql_query(
+            "SELECT runs.id AS run, runs.corpus, runs.started_at, runs.finished_at, runs.summary, "
+            "(SELECT COUNT(*) FROM failures WHERE failures.run_id = runs.id) AS failures FROM runs ORDER BY runs.id DESC",
+            self.db,
+        )
+        return frame
+
+    def failures_frame(self, run_id: int) -> pd.DataFrame:
+        return pd.read_sql_query("SELECT path, stage, reason FROM failures WHERE run_id = ? ORDER BY rowid",
+                                 self.db, params=(run_id,))
+
     # -- model versions --------------------------------------------------------------
     def add_model(self, version: str, path: str, source: str, summary: dict) -> None:
         with self.db:
@@ -496,6 +511,29 @@ def _document_filter(document_ids: list[str] | None) -> tuple[str, list]:
     if document_ids is None:
         return "1 = 1", []
     return f"documents.id IN {_IN_LIST}", [json.dumps(list(document_ids))]
+
+
+RUN_LOCK = "run.lock"
+
+
+@contextmanager
+def run_lock(project_dir: Path) -> Iterator[None]:
+    """Hold the project for one run: a second run on the same project stops at once with a
+    message (the lock is the operating system's, so a killed run leaves none behind)."""
+    path = Path(project_dir) / STORE_DIR / RUN_LOCK
+    lock = FileLock(path, timeout=0)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    except Timeout:
+        raise StoreError(f"{project_dir}: another `pilah run` is working on this project right now "
+                         f"(it holds {path}); wait for it to finish, then run again") from None
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot write in the project folder: {exc.strerror or exc}") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def check_writable(project_dir: Path) -> None:
