@@ -28,7 +28,7 @@ DEFAULT_CORPUS = PROJECT_ROOT / "corpus"
 
 
 def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {exc}")
+    console.print(f"[bold red]error:[/] {escape(str(exc))}")  # "[ingest] …" is text, not markup
     raise typer.Exit(code=2)
 
 
@@ -125,6 +125,8 @@ def train_cli(
     codebook: Annotated[Optional[Path], typer.Option("--codebook", help="Codebook YAML; default from the config.")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Model directory to write; default models/default.")] = None,
+    text_column: Annotated[str, typer.Option("--text-column", help="The table's column holding the text.")] = "text",
+    codes_column: Annotated[str, typer.Option("--codes-column", help="The table's column holding the codes.")] = "codes",
 ) -> None:
     """Train the suggestion model, cross-validate it, and save it with meta.json.
 
@@ -148,13 +150,14 @@ def train_cli(
             raise InputError(labels, "give --out DIR for a model trained on a labelled table "
                                      "(the default model belongs to the sample corpus)")
         if labels is not None and codebook is None:
-            table, source = read_labels(labels, require_codes=True), _shown(labels)
+            table, source = read_labels(labels, require_codes=True, text_column=text_column, codes_column=codes_column), _shown(labels)
             codes = sorted(set().union(*table["labels"]))
             book = codebook_for_codes(codes, load_codebook(cfg.path("suggest", "codebook")), source)
         else:
             book = load_codebook(codebook or cfg.path("suggest", "codebook"))
             if labels is not None:
-                table, source = read_labels(labels, set(book.codes), require_codes=True), _shown(labels)
+                table = read_labels(labels, set(book.codes), require_codes=True, text_column=text_column, codes_column=codes_column)
+                source = _shown(labels)
         stages = Stages(cfg, book, None)
         if labels is None:
             gold = gold or corpus / "gold.csv"
@@ -214,23 +217,25 @@ def suggest_cli(
     out: Annotated[Path, typer.Option("--out", help="Where to write the table (.csv or .xlsx).")],
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
     jobs: Annotated[int, typer.Option("--jobs", help="Worker processes for tables of 1,000+ rows (0: one per CPU).")] = 0,
+    text_column: Annotated[str, typer.Option("--text-column", help="The table's column holding the text.")] = "text",
 ) -> None:
     """Suggest codes for every row of a table: adds suggested_codes, suggested_scores, evidence."""
     from pipeline.config import load_config
     from pipeline.engine import Stages
     from pipeline.errors import InputError, PilahError
-    from pipeline.labels import read_table
+    from pipeline.labels import missing_column_problem, read_table, restore_columns
     from pipeline.train import load_model_dir, suggest_labels
 
     try:
         trained, meta, book = load_model_dir(model)
-        table = read_table(input)
-        if "text" not in table.columns:
-            raise InputError(input, f"no 'text' column; found {', '.join(table.columns)}")
+        table = read_table(input, text_column)
+        if missing_column_problem(table):
+            raise InputError(input, missing_column_problem(table))
         started = time.perf_counter()
         result = suggest_labels(table, trained, book, Stages(load_config(config), book, trained), jobs=jobs)
         seconds = time.perf_counter() - started
-        _write_table(result, out)
+        result.attrs["renamed"] = table.attrs.get("renamed", {})
+        _write_table(restore_columns(result), out)
     except PilahError as exc:
         _fail(exc)
     coded = int((result["suggested_codes"] != "").sum())
@@ -244,6 +249,8 @@ def evaluate_cli(
     model: Annotated[Path, typer.Option("--model", help="Model directory written by `pilah train`.")],
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write all figures to this JSON file.")] = None,
+    text_column: Annotated[str, typer.Option("--text-column", help="The table's column holding the text.")] = "text",
+    codes_column: Annotated[str, typer.Option("--codes-column", help="The table's column holding the codes.")] = "codes",
 ) -> None:
     """Per-code precision, recall, F1, kappa and support; micro/macro F1; direction figures."""
     from pipeline.config import load_config
@@ -254,7 +261,7 @@ def evaluate_cli(
 
     try:
         trained, meta, book = load_model_dir(model)
-        table = read_labels(labels, set(book.codes))
+        table = read_labels(labels, set(book.codes), text_column=text_column, codes_column=codes_column)
         figures = evaluate_labels(table, trained, book, Stages(load_config(config), book, trained))
     except PilahError as exc:
         _fail(exc)
@@ -288,7 +295,7 @@ def _write_table(frame, out: Path) -> None:
 def langid_cli(
     input: Annotated[Path, typer.Option("--input", help="CSV or XLSX table with a 'text' column.")],
     out: Annotated[Path, typer.Option("--out", help="Where to write the table (.csv or .xlsx).")],
-    column: Annotated[str, typer.Option("--column", help="The column holding the text.")] = "text",
+    column: Annotated[str, typer.Option("--text-column", "--column", help="The column holding the text.")] = "text",
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
 ) -> None:
     """Label each row's language (id, en, mixed, und) with a score: adds lang_detected, lang_score."""
@@ -301,7 +308,7 @@ def langid_cli(
         cfg = load_config(config)
         frame = read_table(input)
         if column not in frame.columns:
-            raise InputError(input, f"no {column!r} column; found {', '.join(frame.columns)} (choose one with --column)")
+            raise InputError(input, f"no {column!r} column; found {', '.join(frame.columns)} (choose one with --text-column)")
         labelled = label_table(frame, LanguageSettings(**cfg.section("language")),
                                cfg.section("nlp")["colloquial_lexicon"], text_column=column)
         _write_table(labelled, out)
@@ -349,6 +356,8 @@ def discover_cli(
     max_candidates: Annotated[int, typer.Option("--max-candidates", help="At most this many candidates (the largest kept).")] = 10,
     min_size: Annotated[int, typer.Option("--min-size", help="Smallest group of segments reported as a candidate (>= 3).")] = 5,
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
+    text_column: Annotated[str, typer.Option("--text-column", help="The table's column holding the text.")] = "text",
+    codes_column: Annotated[str, typer.Option("--codes-column", help="The table's column holding the codes.")] = "codes",
 ) -> None:
     """Propose candidate new codes from the segments no code covers: label, size, 3 exemplars."""
     from pipeline.codebook import load_codebook
@@ -364,7 +373,7 @@ def discover_cli(
     try:
         cfg = load_config(config)
         if input is not None:
-            segments, source = uncovered_rows(read_table(input), input), input
+            segments, source = uncovered_rows(read_table(input, text_column, codes_column), input), input
         else:
             segments = uncovered_segments(project, cfg.section("suggest").get("skip_speakers", []))
             source = project / ".pilah" / "pilah.sqlite"
@@ -703,7 +712,7 @@ def _print_summary(summary: dict) -> None:
         out.print(f"[yellow]{counts['stale_decisions']} decision(s) are stale[/]: their segment's text changed since "
                   "(listed on the sheet's 'Stale decisions' tab)")
     for failure in summary["failures"]:
-        out.print(f"[yellow]failed[/] {failure['path']} ({failure['stage']}): {failure['reason']}")
+        out.print(f"[yellow]failed[/] {escape(failure['path'])} ({failure['stage']}): {escape(failure['reason'])}")
     for path in summary["outputs"]:
         out.print(f"wrote {path}")
     out.print(f"wrote {Path(summary['outputs'][0]).parent / 'run.json'}" if summary["outputs"] else "")

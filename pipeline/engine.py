@@ -28,7 +28,7 @@ from pipeline.ingest import iter_documents
 from pipeline.language import LanguageSettings, detect_segments, language_code
 from pipeline.nlp import tokenize_segments
 from pipeline.records import Document, Failure, Segment, Suggestion
-from pipeline.segment import segment_document
+from pipeline.segment import segment_document, segment_ids
 from pipeline.store import Store
 from pipeline.suggest import Suggester, SuggestionModel
 
@@ -70,10 +70,11 @@ class Stages:
         ``lang`` column names (``ID``, ``en-GB``, ``English``…); rows without one, or with a
         language Pilah does not read, get the detector's."""
         given = [language_code(v) for v in table["lang"]] if "lang" in table.columns else [""] * len(table)
+        documents = [str(v) for v in table["document"]] if "document" in table.columns else [""] * len(table)
+        texts = [str(v) for v in table["text"]]
         segments = [
-            Segment(id=str(i), document_id=str(row.get("document", "")), index=i, start=0, end=len(row["text"]),
-                    text=row["text"], language=lang or "und")
-            for (i, row), lang in zip(table.iterrows(), given)
+            Segment(id=sid, document_id=document, index=i, start=0, end=len(text), text=text, language=lang or "und")
+            for i, (sid, document, text, lang) in enumerate(zip(segment_ids(documents, texts), documents, texts, given))
         ]
         unknown = [i for i, lang in enumerate(given) if not lang]
         for i, detected in zip(unknown, self.detect_language([segments[i] for i in unknown], seconds)):
@@ -111,7 +112,7 @@ def process_corpus(
     keys: dict[str, str] = {}
 
     def wanted() -> Iterator[Document]:
-        for item in _timed(iter_documents(corpus), stats.seconds, "ingest"):
+        for item in _timed(iter_documents(corpus, stages.config.section("ingest")), stats.seconds, "ingest"):
             if isinstance(item, Failure):
                 _fail(item, store, run_id, stats)
             elif (key := _admit(item, base_key, store, run_id, stats)) is not None:
