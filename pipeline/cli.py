@@ -10,7 +10,9 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.markup import escape
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 from rich.table import Table
 
 from pipeline.config import PROJECT_ROOT
@@ -26,7 +28,7 @@ DEFAULT_CORPUS = PROJECT_ROOT / "corpus"
 
 
 def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {exc}")
+    console.print(f"[bold red]error:[/] {escape(str(exc))}")  # "[ingest] …" is text, not markup
     raise typer.Exit(code=2)
 
 
@@ -37,6 +39,9 @@ def run_cli(
     out: Annotated[Path, typer.Option("--out", help="Where the review exports and run.json go.")] = Path("out"),
     project: Annotated[Path, typer.Option("--project", help="Project directory holding the .pilah/ database.")] = Path("."),
     codebook: Annotated[Optional[Path], typer.Option("--codebook", help="Codebook YAML; default from the config.")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Processes for the per-document stages (0: one per CPU).")] = 0,
+    engine: Annotated[str, typer.Option("--engine", help="local (this machine) or dask (a Dask cluster).")] = "local",
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="With --engine dask: the scheduler's address (tcp://host:8786); default a local cluster.")] = None,
 ) -> None:
     """Ingest, segment, tokenize and suggest codes for a corpus; write the review sheets.
 
@@ -45,19 +50,66 @@ def run_cli(
     from pipeline.errors import PilahError
     from pipeline.run import run
 
+    if engine not in ("local", "dask"):
+        _fail(ValueError(f"--engine {engine!r}: expected local or dask"))
     files = _count_files(corpus)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as progress:
+                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                  console=console, transient=True) as progress:
         task = progress.add_task("Reading documents", total=files or None)
 
+        started = time.perf_counter()
+
         def advance(path: str) -> None:
-            progress.update(task, advance=1, description=f"[cyan]{path}")
+            done = progress.tasks[0].completed + 1
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            progress.update(task, advance=1, description=f"[cyan]{escape(path)}[/] {rate:.1f} documents/s")
 
         try:
-            summary = run(corpus, config, out, project, on_document=advance, codebook_path=codebook)
+            summary = run(corpus, config, out, project, on_document=advance, codebook_path=codebook,
+                          workers=workers or None, engine=engine, scheduler=scheduler)
         except PilahError as exc:
             _fail(exc)
     _print_summary(summary)
+
+
+@app.command("status")
+def status_cli(project: Annotated[Path, typer.Option("--project", help="Project directory holding the .pilah/ database.")] = Path("."),
+               json_out: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False) -> None:
+    """The project at a glance: documents, segments, suggestions, decisions, and its runs with their failures."""
+    from pipeline.decisions import review_status
+    from pipeline.store import Store
+
+    _require_project(project)
+    with Store(project) as store:
+        ids = store.document_ids()
+        counts = store.document_counts(ids)
+        review = review_status(store)
+        runs = store.runs_frame()
+        last_failures = store.failures_frame(int(runs["run"].iloc[0])) if len(runs) else None
+    figures = {"documents": len(ids), **counts, "decisions": review["decisions"], "pending": review["pending"],
+               "stale": review["stale"], "runs": len(runs),
+               "last_run": None if runs.empty else {
+                   "run": int(runs["run"].iloc[0]), "started_at": runs["started_at"].iloc[0],
+                   "finished_at": runs["finished_at"].iloc[0], "failures": last_failures.to_dict("records")}}
+    if json_out:
+        print(json.dumps(figures, indent=2, ensure_ascii=False))
+        return
+    out = Console()
+    out.print(f"{store.path}: {figures['documents']} documents, {counts['segments']} segments, {counts['tokens']} tokens, "
+              f"{counts['suggestions']} suggestions; {review['decisions']} decisions ({review['pending']} suggestions "
+              f"pending, {review['stale']} stale)")
+    table = Table(title="Runs (newest first)")
+    for column in ("run", "corpus", "started", "finished", "documents", "processed", "failures"):
+        table.add_column(column)
+    for row in runs.head(10).itertuples(index=False):
+        summary = json.loads(row.summary) if row.summary else {}
+        c = summary.get("counts", {})
+        table.add_row(str(row.run), escape(row.corpus), row.started_at, row.finished_at or "[yellow]not finished",
+                      str(c.get("documents", "")), str(c.get("documents_processed", "")), str(row.failures))
+    out.print(table)
+    for failure in figures["last_run"]["failures"] if figures["last_run"] else []:
+        out.print(f"[yellow]failed[/] {escape(failure['path'])} ({failure['stage']}): {escape(failure['reason'])}")
 
 
 train_app = typer.Typer(help="Train the suggestion model (default) or the Stanza models (`pilah train stanza`).")
@@ -73,6 +125,8 @@ def train_cli(
     codebook: Annotated[Optional[Path], typer.Option("--codebook", help="Codebook YAML; default from the config.")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Model directory to write; default models/default.")] = None,
+    text_column: Annotated[str, typer.Option("--text-column", help="The table's column holding the text.")] = "text",
+    codes_column: Annotated[str, typer.Option("--codes-column", help="The table's column holding the codes.")] = "codes",
 ) -> None:
     """Train the suggestion model, cross-validate it, and save it with meta.json.
 
@@ -96,13 +150,14 @@ def train_cli(
             raise InputError(labels, "give --out DIR for a model trained on a labelled table "
                                      "(the default model belongs to the sample corpus)")
         if labels is not None and codebook is None:
-            table, source = read_labels(labels, require_codes=True), _shown(labels)
+            table, source = read_labels(labels, require_codes=True, text_column=text_column, codes_column=codes_column), _shown(labels)
             codes = sorted(set().union(*table["labels"]))
             book = codebook_for_codes(codes, load_codebook(cfg.path("suggest", "codebook")), source)
         else:
             book = load_codebook(codebook or cfg.path("suggest", "codebook"))
             if labels is not None:
-                table, source = read_labels(labels, set(book.codes), require_codes=True), _shown(labels)
+                table = read_labels(labels, set(book.codes), require_codes=True, text_column=text_column, codes_column=codes_column)
+                source = _shown(labels)
         stages = Stages(cfg, book, None)
         if labels is None:
             gold = gold or corpus / "gold.csv"
@@ -162,23 +217,25 @@ def suggest_cli(
     out: Annotated[Path, typer.Option("--out", help="Where to write the table (.csv or .xlsx).")],
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
     jobs: Annotated[int, typer.Option("--jobs", help="Worker processes for tables of 1,000+ rows (0: one per CPU).")] = 0,
+    text_column: Annotated[str, typer.Option("--text-column", help="The table's column holding the text.")] = "text",
 ) -> None:
     """Suggest codes for every row of a table: adds suggested_codes, suggested_scores, evidence."""
     from pipeline.config import load_config
     from pipeline.engine import Stages
     from pipeline.errors import InputError, PilahError
-    from pipeline.labels import read_table
+    from pipeline.labels import missing_column_problem, read_table, restore_columns
     from pipeline.train import load_model_dir, suggest_labels
 
     try:
         trained, meta, book = load_model_dir(model)
-        table = read_table(input)
-        if "text" not in table.columns:
-            raise InputError(input, f"no 'text' column; found {', '.join(table.columns)}")
+        table = read_table(input, text_column)
+        if missing_column_problem(table):
+            raise InputError(input, missing_column_problem(table))
         started = time.perf_counter()
         result = suggest_labels(table, trained, book, Stages(load_config(config), book, trained), jobs=jobs)
         seconds = time.perf_counter() - started
-        _write_table(result, out)
+        result.attrs["renamed"] = table.attrs.get("renamed", {})
+        _write_table(restore_columns(result), out)
     except PilahError as exc:
         _fail(exc)
     coded = int((result["suggested_codes"] != "").sum())
@@ -192,6 +249,8 @@ def evaluate_cli(
     model: Annotated[Path, typer.Option("--model", help="Model directory written by `pilah train`.")],
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write all figures to this JSON file.")] = None,
+    text_column: Annotated[str, typer.Option("--text-column", help="The table's column holding the text.")] = "text",
+    codes_column: Annotated[str, typer.Option("--codes-column", help="The table's column holding the codes.")] = "codes",
 ) -> None:
     """Per-code precision, recall, F1, kappa and support; micro/macro F1; direction figures."""
     from pipeline.config import load_config
@@ -202,7 +261,7 @@ def evaluate_cli(
 
     try:
         trained, meta, book = load_model_dir(model)
-        table = read_labels(labels, set(book.codes))
+        table = read_labels(labels, set(book.codes), text_column=text_column, codes_column=codes_column)
         figures = evaluate_labels(table, trained, book, Stages(load_config(config), book, trained))
     except PilahError as exc:
         _fail(exc)
@@ -236,7 +295,7 @@ def _write_table(frame, out: Path) -> None:
 def langid_cli(
     input: Annotated[Path, typer.Option("--input", help="CSV or XLSX table with a 'text' column.")],
     out: Annotated[Path, typer.Option("--out", help="Where to write the table (.csv or .xlsx).")],
-    column: Annotated[str, typer.Option("--column", help="The column holding the text.")] = "text",
+    column: Annotated[str, typer.Option("--text-column", "--column", help="The column holding the text.")] = "text",
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
 ) -> None:
     """Label each row's language (id, en, mixed, und) with a score: adds lang_detected, lang_score."""
@@ -249,7 +308,7 @@ def langid_cli(
         cfg = load_config(config)
         frame = read_table(input)
         if column not in frame.columns:
-            raise InputError(input, f"no {column!r} column; found {', '.join(frame.columns)} (choose one with --column)")
+            raise InputError(input, f"no {column!r} column; found {', '.join(frame.columns)} (choose one with --text-column)")
         labelled = label_table(frame, LanguageSettings(**cfg.section("language")),
                                cfg.section("nlp")["colloquial_lexicon"], text_column=column)
         _write_table(labelled, out)
@@ -297,6 +356,8 @@ def discover_cli(
     max_candidates: Annotated[int, typer.Option("--max-candidates", help="At most this many candidates (the largest kept).")] = 10,
     min_size: Annotated[int, typer.Option("--min-size", help="Smallest group of segments reported as a candidate (>= 3).")] = 5,
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
+    text_column: Annotated[str, typer.Option("--text-column", help="The table's column holding the text.")] = "text",
+    codes_column: Annotated[str, typer.Option("--codes-column", help="The table's column holding the codes.")] = "codes",
 ) -> None:
     """Propose candidate new codes from the segments no code covers: label, size, 3 exemplars."""
     from pipeline.codebook import load_codebook
@@ -312,7 +373,7 @@ def discover_cli(
     try:
         cfg = load_config(config)
         if input is not None:
-            segments, source = uncovered_rows(read_table(input), input), input
+            segments, source = uncovered_rows(read_table(input, text_column, codes_column), input), input
         else:
             segments = uncovered_segments(project, cfg.section("suggest").get("skip_speakers", []))
             source = project / ".pilah" / "pilah.sqlite"
@@ -433,7 +494,7 @@ def review_export_cli(
 ) -> None:
     """Write the review sheet of the whole project, decisions in force pre-filled."""
     from pipeline.errors import PilahError
-    from pipeline.review import export_suggestions, review_frame
+    from pipeline.review import review_frame, write_sheet
     from pipeline.store import Store
 
     _require_project(project)
@@ -442,10 +503,10 @@ def review_export_cli(
         with Store(project) as store:
             frame, stale = review_frame(store, book, reviewer=reviewer,
                                         skip_speakers=cfg.section("suggest").get("skip_speakers", []))
-        written = export_suggestions(frame, out.parent, book, [out.suffix.lower().lstrip(".")], stale, name=out.stem)
+        written = write_sheet(frame, out, book, stale)
     except PilahError as exc:
         _fail(exc)
-    Console().print(f"wrote {written[0] if written else out}: {len(frame)} rows, "
+    Console().print(f"wrote {written}: {len(frame)} rows, "
                     f"{int((frame['decision'] != '').sum())} pre-filled, {len(stale)} stale decisions")
 
 
@@ -460,7 +521,7 @@ def review_next_cli(
     from pipeline.engine import Stages
     from pipeline.errors import PilahError
     from pipeline.retrain import next_for_review
-    from pipeline.review import export_suggestions, review_frame
+    from pipeline.review import review_frame, write_sheet
     from pipeline.store import Store
 
     _require_project(project)
@@ -473,10 +534,10 @@ def review_next_cli(
         rank = {segment: i for i, segment in enumerate(chosen)}
         frame = frame[frame["segment_id"].isin(rank)]
         frame = frame.iloc[frame["segment_id"].map(rank).argsort(kind="stable")].reset_index(drop=True)
-        written = export_suggestions(frame, out.parent, book, [out.suffix.lower().lstrip(".")], name=out.stem)
+        written = write_sheet(frame, out, book)
     except PilahError as exc:
         _fail(exc)
-    Console().print(f"wrote {written[0] if written else out}: {len(chosen)} segments, {len(frame)} rows")
+    Console().print(f"wrote {written}: {len(chosen)} segments, {len(frame)} rows")
 
 
 @app.command("retrain")
@@ -755,7 +816,7 @@ def _print_summary(summary: dict) -> None:
         out.print(f"[yellow]{counts['stale_decisions']} decision(s) are stale[/]: their segment's text changed since "
                   "(listed on the sheet's 'Stale decisions' tab)")
     for failure in summary["failures"]:
-        out.print(f"[yellow]failed[/] {failure['path']} ({failure['stage']}): {failure['reason']}")
+        out.print(f"[yellow]failed[/] {escape(failure['path'])} ({failure['stage']}): {escape(failure['reason'])}")
     for path in summary["outputs"]:
         out.print(f"wrote {path}")
     out.print(f"wrote {Path(summary['outputs'][0]).parent / 'run.json'}" if summary["outputs"] else "")

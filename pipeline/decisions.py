@@ -82,6 +82,9 @@ def read_sheet(path: Path) -> pd.DataFrame:
     except (OSError, ValueError, KeyError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise InputError(path, f"cannot read the review sheet: {exc}") from None
     missing = [c for c in ("decision", "segment_id") if c not in frame.columns]
+    if missing == ["segment_id"] and "suggestion_id" in frame.columns:  # a sheet of Pilah before the review loop
+        frame["segment_id"] = ""
+        missing = []
     if missing:
         raise InputError(path, f"not a Pilah review sheet: no {', '.join(missing)} column (found: "
                                f"{', '.join(map(str, frame.columns))}); export one with `pilah run` or `pilah review export`")
@@ -107,7 +110,8 @@ def import_sheet(store: Store, path: Path, codebook: Codebook, reviewer: str | N
     report = ImportReport(str(path), rows=len(frame))
     rows = {}
     suggestions = store.suggestion_rows([s.strip() for s in frame.get("suggestion_id", []) if s.strip()])
-    segments = store.segment_texts([s.strip() for s in frame["segment_id"] if s.strip()])
+    segments = store.segment_texts([s.strip() for s in frame["segment_id"] if s.strip()]
+                                   + [seen["segment_id"] for seen in suggestions.values()])
     in_force = _in_force(store)
     for index, row in frame.iterrows():
         line = int(index) + 2
@@ -140,7 +144,8 @@ def _in_force(store: Store) -> dict[tuple[str, str], set[tuple]]:
     found: dict[tuple[str, str], set[tuple]] = {}
     for row in frame.itertuples(index=False):
         key = (row.segment_id, row.seen_code if isinstance(row.seen_code, str) else row.code)
-        found.setdefault(key, set()).add((row.decision, row.code, row.direction, row.comment))
+        direction = row.direction if isinstance(row.direction, str) else None  # pandas reads NULL as NaN
+        found.setdefault(key, set()).add((row.decision, row.code, direction, row.comment))
     return found
 
 
@@ -189,8 +194,8 @@ def _decision(row: pd.Series, suggestions: dict, segments: dict, codebook: Codeb
         if (code, direction) == (seen["code"], seen["direction"]):
             raise ValueError("edit without a change: write the right code in corrected_code and/or the direction "
                              "in corrected_direction (or accept)")
-        return Decision(segment_id, suggestion_id, "edit", code, direction, reviewer, comment, "sheet")
-    return Decision(segment_id, suggestion_id, decision, seen["code"], seen["direction"], reviewer, comment, "sheet")
+        return Decision(segment_id, seen["id"], "edit", code, direction, reviewer, comment, "sheet")
+    return Decision(segment_id, seen["id"], decision, seen["code"], seen["direction"], reviewer, comment, "sheet")
 
 
 def _direction(value: str) -> str:

@@ -47,6 +47,7 @@ from threadpoolctl import threadpool_limits
 
 from pipeline.engine import Stages
 from pipeline.errors import InputError
+from pipeline.segment import segment_ids
 from pipeline.store import STORE_DIR, STORE_FILE, Store
 from pipeline.suggest.features import featurize
 from pipeline.suggest.model import STOP_WORDS
@@ -213,8 +214,10 @@ def uncovered_rows(table: pd.DataFrame, source: str | Path) -> pd.DataFrame:
         if column in table.columns:
             empty &= table[column].fillna("").astype(str).str.strip() == ""
     rows = table[empty & (table["text"].fillna("").astype(str).str.strip() != "")].copy()
+    rows["row"] = [i + 2 for i in rows.index]  # the spreadsheet's row number, shown in exemplars
     if "segment_id" not in rows.columns:
-        rows["segment_id"] = [f"row {i + 2}" for i in rows.index]  # the spreadsheet's row number
+        documents = rows["document"].astype(str).tolist() if "document" in rows.columns else [str(source)] * len(rows)
+        rows["segment_id"] = segment_ids(documents, rows["text"].astype(str).tolist())
     return rows.reset_index(drop=True)
 
 
@@ -362,6 +365,9 @@ def _shown(lemma: str, forms: dict[str, Counter]) -> str:
 
 
 def _source(table: pd.DataFrame, i: int) -> str:
-    segment = str(table.at[i, "segment_id"]) if "segment_id" in table.columns else f"row {i + 2}"
+    if "row" in table.columns:
+        segment = f"row {table.at[i, 'row']}"
+    else:
+        segment = str(table.at[i, "segment_id"]) if "segment_id" in table.columns else f"row {i + 2}"
     document = str(table.at[i, "document"]) if "document" in table.columns else ""
     return f"{document} ({segment})" if document else segment

@@ -136,17 +136,23 @@ def csv_safe(value: object) -> object:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """UTF-8 with BOM, so Excel opens Indonesian text correctly; no cell can run as a formula."""
-    frame.map(csv_safe).to_csv(path, index=False, encoding="utf-8-sig")
+    """UTF-8 with BOM, so Excel opens Indonesian text correctly; no cell can run as a formula.
+    Rows end in CRLF, so that a CR inside a cell is quoted like a newline."""
+    frame.map(csv_safe).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
     return path
 
 
 def _append_rows(sheet, frame: pd.DataFrame) -> None:
-    """Rows as values, never formulas: a cell openpyxl would write as a formula is a text cell."""
-    for row in frame.itertuples(index=False):
-        sheet.append([safe_text(v) for v in row])
-        for cell in sheet[sheet.max_row]:
-            if cell.data_type == "f":
+    """Rows as values, never formulas: a cell openpyxl would write as a formula is a text cell.
+    (Cells are reached by row and column number: ``sheet.max_row`` scans every cell, which
+    made writing quadratic.)"""
+    first = sheet.max_row + 1
+    for offset, row in enumerate(frame.itertuples(index=False)):
+        values = [safe_text(v) for v in row]
+        sheet.append(values)
+        for column, value in enumerate(values, start=1):
+            if isinstance(value, str) and value.startswith("="):  # what openpyxl writes as a formula
+                cell = sheet.cell(first + offset, column)
                 cell.data_type = "s"
                 cell.quotePrefix = True
 
@@ -251,6 +257,16 @@ def export_suggestions(frame: pd.DataFrame, out_dir: Path, codebook: Codebook, f
     if "xlsx" in formats:
         written.append(write_xlsx(frame, out_dir / f"{name}.xlsx", codebook, stale))
     return written
+
+
+def write_sheet(frame: pd.DataFrame, path: Path, codebook: Codebook, stale: pd.DataFrame | None = None) -> Path:
+    """Write a review sheet to ``path``, as xlsx or csv by its suffix."""
+    from pipeline.errors import InputError
+
+    suffix = path.suffix.lower()
+    if suffix not in (".xlsx", ".csv"):
+        raise InputError(path, f"a review sheet is .xlsx or .csv, not {suffix or 'a file without an extension'}")
+    return export_suggestions(frame, path.parent, codebook, [suffix[1:]], stale, name=path.stem)[0]
 
 
 CANDIDATES_SHEET = "Candidate codes"

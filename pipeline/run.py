@@ -21,7 +21,8 @@ from pipeline.engine import Stages, process_corpus
 from pipeline.errors import InputError
 from pipeline.decisions import import_sheet, pending_decisions
 from pipeline.review import export_suggestions, review_frame
-from pipeline.store import Store, check_writable
+from pipeline.executors import make_executor
+from pipeline.store import Store, check_writable, run_lock
 from pipeline.suggest import load_model
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,19 @@ def run(
     project_dir: Path = Path("."),
     on_document: Callable[[str], None] | None = None,
     codebook_path: Path | None = None,
+    workers: int | None = None,
+    engine: str = "local",
+    scheduler: str | None = None,
 ) -> dict:
     """Process ``corpus`` into the project store of ``project_dir`` and write the exports.
 
     Before anything is processed, decisions typed into the review sheets at ``out_dir``
     that the project does not hold yet are imported (the sheets are about to be rewritten),
     and the output folder and the project database are checked.
+
+    ``workers`` processes run the per-document stages (default: one per CPU); with
+    ``engine="dask"`` they run on the Dask cluster at ``scheduler`` (or a local one). Only
+    this process writes to the store, and only one run at a time works on a project.
 
     Returns the run summary that is also written to ``out_dir / "run.json"``.
     """
@@ -49,54 +57,57 @@ def run(
     config = load_config(config_path)
     codebook = load_codebook(codebook_path or config.path("suggest", "codebook"))
     check_output_folder(out_dir)
-    check_writable(project_dir)
     settings = config.section("suggest")
-    with Store(project_dir) as store:
-        imported = import_pending_sheets(store, out_dir, codebook, config.section("review").get("reviewer") or None)
-        model, meta, model_dir = project_model(store, config, codebook)
-        model_version = meta["version"] if meta else None
-        stages = Stages(config, codebook, model)
-        run_id = store.start_run(str(corpus))
-        checksum = meta["files"]["model.joblib"] if meta else None
-        stats = process_corpus(corpus, stages, store, run_id, model_version, checksum, on_document)
-        frame, stale = review_frame(store, codebook, stats.document_ids, skip_speakers=settings.get("skip_speakers", []))
-        counts = store.document_counts(stats.document_ids)
-        seconds = dict(stats.seconds)
-        export_started = time.perf_counter()
-        written = export_suggestions(frame, out_dir, codebook, config.section("review")["formats"], stale)
-        seconds["export"] = time.perf_counter() - export_started
-        summary = {
-            "run_id": run_id,
-            "corpus": str(corpus),
-            "project_store": str(store.path),
-            "counts": {
-                "documents": stats.counts["documents"],
-                "documents_processed": stats.counts["documents_processed"],
-                "documents_unchanged": stats.counts["documents_unchanged"],
-                **counts,
-                "review_rows": len(frame),
-                "decisions_prefilled": int((frame["decision"] != "").sum()),
-                "stale_decisions": len(stale),
-                "failures": len(stats.failures),
-            },
-            "imported_decisions": [report.as_dict() for report in imported],
-            "suggestions_per_document": _per_document(frame[frame["suggestion_id"] != ""]),
-            "seconds": {k: round(v, 3) for k, v in seconds.items()} | {"total": round(time.perf_counter() - started, 3)},
-            "versions": {
-                "pilah": pipeline.__version__,
-                "python": platform.python_version(),
-                "spacy": spacy.__version__,
-                "scikit-learn": sklearn.__version__,
-                "pandas": pd.__version__,
-            },
-            "config": {"sources": list(config.sources), "sha256": config.hash},
-            "codebook": {"source": codebook.source, "sha256": codebook.hash},
-            "model": {"path": str(model_dir), "version": model_version} if meta else None,
-            "failures": [asdict(f) for f in stats.failures],
-            "outputs": [str(p) for p in written],
-        }
-        store.finish_run(run_id, summary)
-    (out_dir / "run.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    with run_lock(project_dir):
+        check_writable(project_dir)
+        with Store(project_dir) as store:
+            imported = import_pending_sheets(store, out_dir, codebook, config.section("review").get("reviewer") or None)
+            model, meta, model_dir = project_model(store, config, codebook)
+            model_version = meta["version"] if meta else None
+            stages = Stages(config, codebook, model)
+            run_id = store.start_run(str(corpus))
+            checksum = meta["files"]["model.joblib"] if meta else None
+            executor = make_executor(stages, engine, workers, scheduler)
+            stats = process_corpus(corpus, stages, store, run_id, model_version, checksum, on_document, executor)
+            frame, stale = review_frame(store, codebook, stats.document_ids, skip_speakers=settings.get("skip_speakers", []))
+            counts = store.document_counts(stats.document_ids)
+            seconds = dict(stats.seconds)
+            export_started = time.perf_counter()
+            written = export_suggestions(frame, out_dir, codebook, config.section("review")["formats"], stale)
+            seconds["export"] = time.perf_counter() - export_started
+            summary = {
+                "run_id": run_id,
+                "corpus": str(corpus),
+                "project_store": str(store.path),
+                "counts": {
+                    "documents": stats.counts["documents"],
+                    "documents_processed": stats.counts["documents_processed"],
+                    "documents_unchanged": stats.counts["documents_unchanged"],
+                    **counts,
+                    "review_rows": len(frame),
+                    "decisions_prefilled": int((frame["decision"] != "").sum()),
+                    "stale_decisions": len(stale),
+                    "failures": len(stats.failures),
+                },
+                "imported_decisions": [report.as_dict() for report in imported],
+                "suggestions_per_document": _per_document(frame[frame["suggestion_id"] != ""]),
+                "engine": {"name": engine, "workers": getattr(executor, "workers", 1), "scheduler": scheduler},
+                "seconds": {k: round(v, 3) for k, v in seconds.items()} | {"total": round(time.perf_counter() - started, 3)},
+                "versions": {
+                    "pilah": pipeline.__version__,
+                    "python": platform.python_version(),
+                    "spacy": spacy.__version__,
+                    "scikit-learn": sklearn.__version__,
+                    "pandas": pd.__version__,
+                },
+                "config": {"sources": list(config.sources), "sha256": config.hash},
+                "codebook": {"source": codebook.source, "sha256": codebook.hash},
+                "model": {"path": str(model_dir), "version": model_version} if meta else None,
+                "failures": [asdict(f) for f in stats.failures],
+                "outputs": [str(p) for p in written],
+            }
+            store.finish_run(run_id, summary)
+        (out_dir / "run.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return summary
 
 

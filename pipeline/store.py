@@ -26,12 +26,14 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+from filelock import FileLock, Timeout
 
 from pipeline.errors import PilahError
 from pipeline.records import Document, Failure, Segment, Suggestion
@@ -92,6 +94,7 @@ CREATE TABLE IF NOT EXISTS models (
     summary TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS legacy_suggestion_ids (old_id TEXT PRIMARY KEY, new_id TEXT NOT NULL);
 """
 
 # The origin of a coding: from an accepted or edited suggestion, added by an analyst, or
@@ -240,8 +243,8 @@ class Store:
             kept = [s.id for s in segments]
             self.db.execute(
                 f"UPDATE segments SET active = 0, retired_run = ? WHERE document_id = ? AND active = 1 "
-                f"AND id NOT IN ({_marks(kept)})",
-                (run_id, document.id, *kept),
+                f"AND id NOT IN {_IN_LIST}",
+                (run_id, document.id, json.dumps(kept)),
             )
             self.db.executemany(
                 'INSERT INTO segments (id, document_id, version, idx, start, "end", text, speaker, timestamp, '
@@ -256,9 +259,9 @@ class Store:
             rows = [(suggestion_id(s, model_version), s) for s in suggestions]
             proposed = [key for key, _ in rows]
             self.db.execute(
-                f"UPDATE suggestions SET retired_run = ? WHERE retired_run IS NULL AND id NOT IN ({_marks(proposed)}) "
+                f"UPDATE suggestions SET retired_run = ? WHERE retired_run IS NULL AND id NOT IN {_IN_LIST} "
                 "AND segment_id IN (SELECT id FROM segments WHERE document_id = ?)",
-                (run_id, *proposed, document.id),
+                (run_id, json.dumps(proposed), document.id),
             )
             self.db.executemany(
                 "INSERT INTO suggestions (id, segment_id, code, direction, factor_type, score, source, evidence, "
@@ -279,14 +282,13 @@ class Store:
     def document_counts(self, document_ids: list[str]) -> dict[str, int]:
         """Current segments, tokens and suggestions stored for these documents."""
         segments, tokens = self.db.execute(
-            f"SELECT COUNT(*), COALESCE(SUM(tokens), 0) FROM segments WHERE active = 1 "
-            f"AND document_id IN ({_marks(document_ids)})",
-            document_ids,
+            f"SELECT COUNT(*), COALESCE(SUM(tokens), 0) FROM segments WHERE active = 1 AND document_id IN {_IN_LIST}",
+            (json.dumps(document_ids),),
         ).fetchone()
         suggestions = self.db.execute(
             f"SELECT COUNT(*) FROM suggestions JOIN segments ON segments.id = suggestions.segment_id "
-            f"WHERE suggestions.retired_run IS NULL AND segments.active = 1 AND segments.document_id IN ({_marks(document_ids)})",
-            document_ids,
+            f"WHERE suggestions.retired_run IS NULL AND segments.active = 1 AND segments.document_id IN {_IN_LIST}",
+            (json.dumps(document_ids),),
         ).fetchone()[0]
         return {"segments": segments, "tokens": tokens, "suggestions": suggestions}
 
@@ -328,23 +330,25 @@ class Store:
 
     def segment_texts(self, segment_ids: Sequence[str]) -> dict[str, tuple[str, bool]]:
         """``{segment_id: (text, active)}`` for the ids that exist."""
-        found = {}
-        for chunk in _chunks(list(dict.fromkeys(segment_ids))):
-            for key, text, active in self.db.execute(
-                f"SELECT id, text, active FROM segments WHERE id IN ({_marks(chunk)})", chunk
-            ):
-                found[key] = (text, bool(active))
-        return found
+        rows = self.db.execute(f"SELECT id, text, active FROM segments WHERE id IN {_IN_LIST}",
+                               (json.dumps(list(segment_ids)),))
+        return {key: (text, bool(active)) for key, text, active in rows}
 
     def suggestion_rows(self, suggestion_ids: Sequence[str]) -> dict[str, dict]:
-        found = {}
+        """``{id as given: suggestion}``; ids of a schema-1 sheet (``segment#code``) are found
+        through the migration's ``legacy_suggestion_ids``."""
         keys = ("id", "segment_id", "code", "direction", "score", "evidence", "model_version")
-        for chunk in _chunks(list(dict.fromkeys(suggestion_ids))):
-            for row in self.db.execute(
-                "SELECT id, segment_id, code, direction, score, evidence, model_version FROM suggestions "
-                f"WHERE id IN ({_marks(chunk)})", chunk
-            ):
-                found[row[0]] = dict(zip(keys, row))
+        rows = self.db.execute(
+            "SELECT asked.value, id, segment_id, code, direction, score, evidence, model_version FROM suggestions "
+            f"JOIN (SELECT value FROM json_each(?)) AS asked ON asked.value = suggestions.id "
+            "UNION ALL SELECT legacy.old_id, id, segment_id, code, direction, score, evidence, model_version "
+            f"FROM suggestions JOIN legacy_suggestion_ids AS legacy ON legacy.new_id = suggestions.id "
+            f"WHERE legacy.old_id IN {_IN_LIST}",
+            (json.dumps(list(suggestion_ids)),) * 2,
+        )
+        found = {}
+        for row in rows:
+            found[row[0]] = found[row[1]] = dict(zip(keys, row[1:]))
         return found
 
     # -- decisions and codings -------------------------------------------------------
@@ -464,6 +468,19 @@ class Store:
         frame["stale"] = frame["stale"].astype(bool)
         return frame
 
+    def runs_frame(self) -> pd.DataFrame:
+        """Every run with its corpus, times, counts and failures, newest first."""
+        frame = pd.read_sql_query(
+            "SELECT runs.id AS run, runs.corpus, runs.started_at, runs.finished_at, runs.summary, "
+            "(SELECT COUNT(*) FROM failures WHERE failures.run_id = runs.id) AS failures FROM runs ORDER BY runs.id DESC",
+            self.db,
+        )
+        return frame
+
+    def failures_frame(self, run_id: int) -> pd.DataFrame:
+        return pd.read_sql_query("SELECT path, stage, reason FROM failures WHERE run_id = ? ORDER BY rowid",
+                                 self.db, params=(run_id,))
+
     # -- model versions --------------------------------------------------------------
     def add_model(self, version: str, path: str, source: str, summary: dict) -> None:
         with self.db:
@@ -567,19 +584,37 @@ def suggestion_id(suggestion: Suggestion, model_version: str | None) -> str:
     return hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest()[:20]
 
 
-def _marks(values: Sequence) -> str:
-    return ",".join("?" * len(values)) or "NULL"
-
-
-def _chunks(values: list, size: int = 900) -> Iterable[list]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
+# A list of values passed as one JSON parameter: no limit on its length, one statement.
+_IN_LIST = "(SELECT value FROM json_each(?))"
 
 
 def _document_filter(document_ids: list[str] | None) -> tuple[str, list]:
     if document_ids is None:
         return "1 = 1", []
-    return f"documents.id IN ({_marks(document_ids)})", list(document_ids)
+    return f"documents.id IN {_IN_LIST}", [json.dumps(list(document_ids))]
+
+
+RUN_LOCK = "run.lock"
+
+
+@contextmanager
+def run_lock(project_dir: Path) -> Iterator[None]:
+    """Hold the project for one run: a second run on the same project stops at once with a
+    message (the lock is the operating system's, so a killed run leaves none behind)."""
+    path = Path(project_dir) / STORE_DIR / RUN_LOCK
+    lock = FileLock(path, timeout=0)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    except Timeout:
+        raise StoreError(f"{project_dir}: another `pilah run` is working on this project right now "
+                         f"(it holds {path}); wait for it to finish, then run again") from None
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot write in the project folder: {exc.strerror or exc}") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def check_writable(project_dir: Path) -> None:

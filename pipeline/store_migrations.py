@@ -8,7 +8,9 @@ rebuilds that content under version 2's identities in one transaction:
 - every version-1 document row becomes a *version* of the document at its place in the
   corpus (manifest id or path); the most recently updated one is the current version;
 - segments get their text-based ids; those not in the current version are retired;
-- suggestions keep their content under content ids (retired with their segment);
+- suggestions keep their content under content ids (retired with their segment); the old
+  ids are kept in ``legacy_suggestion_ids``, so a review sheet written before the upgrade
+  can still be imported;
 - decisions keep their reviewer, time and comment, with the suggestion as it stands as the
   snapshot (version 1 kept no other), and become codings as a new decision would.
 
@@ -91,6 +93,7 @@ def migrate_v1(db: sqlite3.Connection, schema: str) -> None:
             segment = segment_map[old_segment]
             new_id = suggestion_id(Suggestion(segment, code, direction, factor_type, score, source, evidence), model_version)
             suggestion_map[old_id] = (new_id, segment, code, direction, score, evidence, model_version)
+            db.execute("INSERT OR IGNORE INTO legacy_suggestion_ids (old_id, new_id) VALUES (?, ?)", (old_id, new_id))
             db.execute(
                 "INSERT OR IGNORE INTO suggestions (id, segment_id, code, direction, factor_type, score, source, "
                 "evidence, confidence, model_version, run_id, created_at, retired_run) "

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 from pipeline.discover import CANDIDATE_COLUMNS, EXEMPLARS, discover, uncovered_segments
 from pipeline.store import Decision, Store
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_CUTS
 
 runner = CliRunner()
 
@@ -39,15 +39,15 @@ def sample_project(tmp_path_factory, sample_corpus):
 
 @pytest.fixture(scope="module")
 def hotel_reviews() -> pd.DataFrame:
-    """200 Indonesian hotel reviews (HoASA test split), none coded yet."""
-    frame = pd.read_csv(SHARED_DATA / "indonlu_hoasa" / "test_preprocess.csv").head(200)
+    """200 Indonesian hotel reviews (HoASA test split, first rows), none coded yet."""
+    frame = pd.read_csv(SHARED_CUTS / "hoasa_test_first200.csv")
     return pd.DataFrame({"text": frame["review"], "codes": ""})
 
 
 @pytest.fixture(scope="module")
 def bilingual_table(hotel_reviews) -> pd.DataFrame:
     """120 Indonesian hotel reviews and 120 English NusaX sentences, interleaved."""
-    english = pd.read_csv(SHARED_DATA / "nusax_senti" / "english" / "test.csv").head(120)
+    english = pd.read_csv(SHARED_CUTS / "nusax_english_test_first120.csv")
     indonesian = hotel_reviews.head(120)
     rows = []
     for id_text, en_text in zip(indonesian["text"], english["text"]):

@@ -221,6 +221,16 @@ def test_review_import_reports_bad_rows_and_keeps_the_good(loop, tmp_path):
     assert "2 decisions added" in said
     for row, words in ((4, "maybe"), (5, "no_such_code"), (6, "menurun"), (7, "not in this project")):
         assert re.search(f"row {row}: [^:]*{words}", said), (row, said)
+    # an added code without a direction, imported by name; the run after it imports nothing again
+    blank = frame[frame["suggestion_id"] == ""].head(1).assign(decision="add", corrected_code="training")
+    blank.to_csv(tmp_path / "added.csv", index=False)
+    assert "1 decisions added" in _said(_invoke("review", "import", tmp_path / "added.csv", "--reviewer", "sari",
+                                                "--project", tmp_path))
+    shutil.copy(tmp_path / "added.csv", tmp_path / "out" / "suggestions.csv")
+    rerun = _invoke("run", corpus, "--project", tmp_path, "--out", tmp_path / "out", "--config", config)
+    assert "imported" not in _said(rerun)
+    with Store(tmp_path) as store:
+        assert len(store.decisions_frame()) == 3
 
 
 def test_review_run_stops_rather_than_overwrite_decisions_it_cannot_import(loop, tmp_path):

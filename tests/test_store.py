@@ -192,6 +192,24 @@ def test_store_migrates_a_schema_1_database_keeping_every_decision(tmp_path):
         assert len(store.decisions_frame()) == 2
 
 
+def test_store_imports_a_sheet_written_before_the_migration(tmp_path, codebook):
+    from pipeline.decisions import import_sheet
+
+    _v1_database(tmp_path)
+    third = segment_document(_document(TEXT.replace("Pelatihan bagus.", "Pelatihan kurang.")))[2]  # "Ya.", moved
+    old_id = f"{'h2' * 6}:{third.start}-{third.end}#funding"
+    (tmp_path / "old_sheet.csv").write_text(
+        "document,segment_text,code,decision,corrected_code,comment,reviewer,suggestion_id\n"
+        f"x.txt,Ya.,funding,edit,training,,budi,{old_id}\n", encoding="utf-8")
+    with Store(tmp_path) as store:
+        report = import_sheet(store, tmp_path / "old_sheet.csv", codebook)
+        assert (report.added, report.problems) == (1, [])
+        decision = store.decisions_frame().iloc[-1]
+        assert (decision["segment_id"], decision["code"], decision["seen_code"], decision["reviewer"]) == (
+            third.id, "training", "funding", "budi")
+        assert decision["suggestion_id"] in set(store.suggestions_frame()["suggestion_id"])
+
+
 def test_store_suggestion_id_is_content(tmp_path):
     segment = _document_segments()[0]
     a, b = _suggestion(segment), _suggestion(segment, score=0.81)
