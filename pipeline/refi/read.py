@@ -27,7 +27,7 @@ import logging
 import re
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -35,13 +35,14 @@ import yaml
 from pipeline.codebook import Codebook, parse_codebook
 from pipeline.engine import Stages, settings_key
 from pipeline.ingest import text as ingest_text
-from pipeline.records import Document, Segment
+from pipeline.ingest.transcript import compile_turn_pattern, parse_transcript
+from pipeline.records import Block, Document, Segment
 from pipeline.refi.archive import Archive, RefiError, parse_xml
 from pipeline.refi.codebook import MergeReport, merge_codes, normal_guid, read_codes, read_factor_sets
 from pipeline.refi.text import choose_unit, docx_text, stored_text, unit_offsets
 from pipeline.refi.write import SUGGESTION_USER, USERS_SETTING
-from pipeline.segment import segment_document, segment_id
-from pipeline.store import ImportedCoding, Store
+from pipeline.segment import segment_document
+from pipeline.store import ImportedCoding, Store, run_lock
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ _OTHER_SOURCES = {"PDFSource": "PDF", "PictureSource": "picture", "AudioSource":
 _SELECTIONS = ("PlainTextSelection", "PDFSelection", "PictureSelection", "AudioSelection", "VideoSelection",
                "TranscriptSelection")
 _LINE = re.compile(r"(?m)^[ \t]*(\S[^\n]*)")
+_PARAGRAPH = re.compile(r"\S(?:.*\S)?(?:\n(?!\s*\n).*\S)*")  # text between blank lines, as pipeline.segment reads it
 
 
 @dataclass
@@ -153,8 +155,9 @@ def _import_project(root, ns, archive: Archive, project_dir: Path, config, codeb
     users = _users(root, ns)
     report.users = sorted(set(users.values()))
     context = {"users": users, "cases": _cases(root, ns), "names": Counter(),
+               "turn_pattern": compile_turn_pattern(config.section("ingest").get("turn_pattern")),
                "variables": {normal_guid(v.get("guid", "")): v.get("name", "") for v in root.iter(f"{ns}Variable")}}
-    with Store(project_dir) as store:
+    with run_lock(project_dir), Store(project_dir) as store:  # an import writes documents as a run does
         model, meta, _ = project_model(store, config, codebook)
         stages = Stages(config, codebook, model)
         key = settings_key(config, codebook, meta["files"]["model.joblib"] if meta else None)
@@ -215,9 +218,10 @@ def _import_source(source, ns, archive: Archive, codebook: Codebook, context: di
                 **_source_variables(source, ns, context["variables"])}
     if context["cases"].get(source_guid):
         metadata["case"] = context["cases"][source_guid]
+    turns = parse_transcript(stored.text, context["turn_pattern"])
     document = Document(id=document_id, path=document_id, format="refi",
-                        layout="transcript" if ingest_text.is_transcript(stored.text) else "paragraphs",
-                        text=stored.text, metadata=metadata)
+                        layout="transcript" if turns.is_transcript else "paragraphs", text=stored.text,
+                        metadata=metadata, blocks=tuple(turns.blocks) if turns.is_transcript else ())
     segments = save(document)
     return _codings(source, ns, raw, stored, document, segments, context["users"], codebook, report)
 
@@ -264,7 +268,7 @@ def _source_text(source, ns, archive: Archive, name: str, report: ImportReport) 
     if plain:
         entry = archive.find_source(plain)
         if entry is not None:
-            text = ingest_text.decode(archive.read(entry), f"{archive.path}:{entry}")
+            text, _ = ingest_text.decode(archive.read(entry), f"{archive.path}:{entry}")
     if (text is None or not text.strip()) and rich and rich.lower().endswith(".docx"):
         entry = archive.find_source(rich)
         if entry is not None:
@@ -308,21 +312,24 @@ def _skip_source(source, ns, name: str, reason: str, report: ImportReport) -> No
 
 
 def _segments(document: Document) -> list[Segment]:
-    """Pilah's segments; a source whose paragraphs (blocks between blank lines) hold more
-    than ``LINES_PER_PARAGRAPH`` lines on average is cut at its line breaks instead: a
-    table exported one cell a line (NVivo), or a text whose paragraphs are single lines."""
+    """Pilah's segments (paragraphs, or turns); where they hold more than
+    ``LINES_PER_PARAGRAPH`` lines on average — a table exported one cell a line (NVivo), a
+    text whose paragraphs are single lines — each paragraph or turn is cut at its line
+    breaks instead, the pieces keeping their turn's speaker and time."""
     segments = segment_document(document)
-    lines = sum(1 for _ in _LINE.finditer(document.text))
-    if document.layout == "transcript" or not segments or lines <= LINES_PER_PARAGRAPH * len(segments):
+    lines = len(_LINE.findall(document.text))
+    if not segments or lines <= LINES_PER_PARAGRAPH * len(segments):
         return segments
-    seen: Counter = Counter()
-    segments = []
-    for index, match in enumerate(_LINE.finditer(document.text)):
-        text = match.group(1)
-        segments.append(Segment(id=segment_id(document.id, text, seen[text]), document_id=document.id, index=index,
-                                start=match.start(1), end=match.end(1), text=text))
-        seen[text] += 1
-    return segments
+    spans = document.blocks or tuple(Block(m.start(), m.end()) for m in _PARAGRAPH.finditer(document.text))
+    pieces = []
+    for block in spans:
+        position = block.start
+        for line in document.text[block.start:block.end].split("\n"):
+            start, end = position + len(line) - len(line.lstrip()), position + len(line.rstrip())
+            if end > start:
+                pieces.append(replace(block, start=start, end=end))
+            position += len(line) + 1
+    return segment_document(replace(document, blocks=tuple(pieces)))
 
 
 def _save(document: Document, stages: Stages, store: Store, run_id: int, model_version, key: str,

@@ -1,7 +1,7 @@
 """Source text and selection offsets as other programs write them, brought to Pilah's form.
 
-Pilah stores a document's text as ingest does (NFC, ``\\n`` newlines, lines without trailing
-spaces, at most one blank line in a row, no blank lines at either end) and counts offsets
+Pilah stores a document's text as ingest does (NFC, ``\\n`` newlines, no control characters,
+lines without trailing spaces, at most one blank line in a row, no blank lines at either end) and counts offsets
 in Unicode code points of that text. Other programs count differently, so an imported
 selection's offsets are read in the unit that fits its source, then carried through the
 same normalisation with a position map:
@@ -72,12 +72,20 @@ def stored_text(raw: str) -> StoredText:
     if not unicodedata.is_normalized("NFC", out):
         out, nfc_first, nfc_last = _nfc(out)
         first, last = nfc_first[first], nfc_last[last]
-    # 2. what ingest's tidy removes: only deletions, so a kept-character count maps both ways
+    # 2. control characters ingest removes, then what its tidy removes: only deletions, so a
+    #    kept-character count maps both ways
+    controls = [m.start() for m in ingest_text.CONTROL_CHARACTERS.finditer(out)]
+    if controls:
+        keep = np.ones(len(out), dtype=bool)
+        keep[controls] = False
+        before = np.concatenate([[0], np.cumsum(keep)])
+        first, last = before[first], before[last]
+        out = ingest_text.CONTROL_CHARACTERS.sub("", out)
     keep = _tidy_keep(out)
     kept_before = np.concatenate([[0], np.cumsum(keep)])
     codes = np.frombuffer(out.encode("utf-32-le"), dtype=np.uint32)
     text = codes[keep].tobytes().decode("utf-32-le")
-    expected = ingest_text.tidy(ingest_text.normalise(raw))
+    expected = ingest_text.tidy(ingest_text.strip_controls(ingest_text.normalise(raw))[0])
     if text != expected:  # a normalisation corner the maps do not follow: keep ingest's text exactly
         text = expected
     return StoredText(raw, text, kept_before[first], kept_before[last])
