@@ -6,9 +6,10 @@ Everything not imported is listed with its reason; the rest is kept:
 
 - **codes** merge into the project's codebook (``pipeline.refi.codebook.merge_codes``);
 - **text sources** become documents (id = the source's name; a name that repeats gets its
-  GUID added), cut into segments as ``pilah run`` cuts them — except that a source with no
-  blank line (NVivo's tables: one cell a line; see ``_segments``) is cut at its line breaks — with
-  languages, tokens and suggestions, so they are reviewed like any document;
+  GUID added), cut into segments as ``pilah run`` cuts them — except that a source whose
+  paragraphs or turns run over many lines (NVivo's tables: one cell a line; see
+  ``_segments``) is cut at its line breaks — with languages, tokens and suggestions, so
+  they are reviewed like any document;
 - **codings** become codings of their users, each on its exact span. A span stands for the
   segments it covers at least half of (``SEGMENT_SHARE``): one such segment → that
   segment's coding (with an ``add`` decision by its coder, so ``pilah retrain`` and ``pilah
@@ -23,7 +24,6 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
-import logging
 import re
 import time
 from collections import Counter
@@ -43,8 +43,6 @@ from pipeline.refi.text import choose_unit, docx_text, stored_text, unit_offsets
 from pipeline.refi.write import SUGGESTION_USER, USERS_SETTING
 from pipeline.segment import segment_document
 from pipeline.store import ImportedCoding, Store, run_lock
-
-log = logging.getLogger(__name__)
 
 SEGMENT_SHARE = 0.5
 LINES_PER_PARAGRAPH = 3
