@@ -189,7 +189,9 @@ def _import_project(root, ns, archive: Archive, project_dir: Path, config, codeb
         if report.codes.other_sets:
             report.skip("set", f"{report.codes.other_sets} sets", "sets other than Pilah's factor types are not imported: "
                         "Pilah keeps no sets")
-        store.finish_run(run_id, {"import": report.as_dict()})
+        store.finish_run(run_id, {"counts": {"documents": len(report.sources) + len(report.documents_unchanged),
+                                             "documents_processed": len(report.sources)},
+                                  "import": report.as_dict()})
 
 
 def _import_source(source, ns, archive: Archive, codebook: Codebook, context: dict, save,
