@@ -39,10 +39,12 @@ def _svg(figure: Figure) -> str:
     return text[text.index("<svg"):]
 
 
-def _panels(n: int, height: float, width: float = 6.2) -> tuple[Figure, list]:
-    figure = Figure(figsize=(width * n, height), layout="constrained")
-    axes = figure.subplots(1, n, squeeze=False)[0]
-    return figure, list(axes)
+def _panels(n: int, height: float, width: float = 6.2, stacked: bool = False) -> tuple[Figure, list]:
+    """One panel per status: side by side, or one above the other (``stacked``)."""
+    size = (width, height * n) if stacked else (width * n, height)
+    figure = Figure(figsize=size, layout="constrained")
+    axes = figure.subplots(n if stacked else 1, 1 if stacked else n, squeeze=False)
+    return figure, list(axes.ravel())
 
 
 def factor_chart(displays: Displays, labels: Labels) -> str:
@@ -107,9 +109,9 @@ def cooccurrence_chart(displays: Displays, labels: Labels) -> str:
     """A heatmap of segments holding two codes; the diagonal (the code alone) is left blank."""
     codes = displays.codes
     names = [labels.code(c) for c in codes]
-    size = 0.34 * len(codes) + 2.4
+    size = 0.36 * len(codes) + 2.6
     with rc_context(_STYLE):
-        figure, axes = _panels(len(displays.statuses), size, width=size + 1.2)
+        figure, axes = _panels(len(displays.statuses), size, width=size + 1.6, stacked=True)
         for ax, status in zip(axes, displays.statuses):
             matrix = displays.cooccurrence[status].reindex(index=codes, columns=codes, fill_value=0).to_numpy(float, copy=True)
             np.fill_diagonal(matrix, np.nan)
@@ -120,7 +122,7 @@ def cooccurrence_chart(displays: Displays, labels: Labels) -> str:
                 for j in range(len(codes)):
                     value = matrix[i, j]
                     if value and not np.isnan(value):
-                        ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=6.5,
+                        ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=7,
                                 color="white" if value > top * 0.55 else "#222222")
             ax.set_xticks(range(len(codes)), names, rotation=60, ha="right", rotation_mode="anchor")
             ax.set_yticks(range(len(codes)), names)
