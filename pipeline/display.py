@@ -149,6 +149,8 @@ def _accepted_units(store: Store, codebook: Codebook, places: pd.DataFrame) -> p
 def _pending_units(store: Store, codebook: Codebook, places: pd.DataFrame, skip_speakers) -> pd.DataFrame:
     """The suggestions in force no decision in force has settled: the review sheet's
     undecided suggestion rows (one rule, shared with ``pilah review status``)."""
+    if places.empty:  # a project with no segments yet (review_frame needs some)
+        return pd.DataFrame(columns=list(UNIT_COLUMNS))
     sheet, _ = review_frame(store, codebook, skip_speakers=skip_speakers)
     pending = sheet[(sheet["decision"] == "") & (sheet["suggestion_id"] != "")]
     pending = pending[pending["segment_id"].isin(places.index)]
@@ -198,8 +200,10 @@ def _overview(segments: pd.DataFrame, places: pd.DataFrame, units: pd.DataFrame,
 
 
 def _progress(store: Store, codes: list[str]) -> pd.DataFrame:
-    status = review_status(store)
     columns = ["suggested", "accepted", "edited", "added", "rejected", "pending", "stale"]
+    if store.suggestions_frame().empty:  # review_status needs at least one suggestion in force
+        return pd.DataFrame(0, index=codes, columns=columns)
+    status = review_status(store)
     frame = pd.DataFrame.from_dict(status["per_code"], orient="index").reindex(columns=columns)
     order = [c for c in codes if c in frame.index] + sorted(set(frame.index) - set(codes))
     return frame.reindex(order).fillna(0).astype(int)

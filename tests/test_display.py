@@ -139,3 +139,29 @@ def test_report_quote_html_is_escaped_and_highlighted():
     html = str(highlighted('<script>alert(1)</script> dana "APBD" & <b>x</b>', "APBD"))
     assert "<script>" not in html and "&lt;script&gt;" in html and "<b>" not in html
     assert "<mark>APBD</mark>" in html
+
+
+def test_report_wide_matrix_keeps_busiest_columns_and_adds_up_the_rest(codebook):
+    from pipeline.report.html import _fold
+    from pipeline.report.labels import Labels
+
+    labels = Labels("en", codebook)
+    frame = pd.DataFrame([[i + 1 for i in range(30)], [1] * 30], index=["a", "b"], columns=[f"v{i}" for i in range(30)])
+    folded = _fold(frame, labels, 24)
+    assert list(folded.columns[:-1]) == [f"v{i}" for i in range(7, 30)] and folded.columns[-1] == "7 others"
+    assert folded.loc["a", "7 others"] == sum(range(1, 8)) and folded.loc["b"].sum() == 30
+    wide = pd.DataFrame([[1, 2] * 30], index=["funding"],
+                        columns=pd.MultiIndex.from_product([[f"c{i:02d}" for i in range(30)], ["supporting", "constraining"]]))
+    folded = _fold(wide, labels, 24)
+    assert folded.shape[1] == 48 and folded.loc["funding", ("7 others", "constraining")] == 14
+
+
+def test_report_of_an_empty_project_says_there_is_nothing_yet(tmp_path, codebook):
+    from pipeline.report import write_report
+
+    with Store(tmp_path) as store:
+        summary = write_report(store, codebook, tmp_path / "out" / "report.html", "en", "all",
+                               xlsx_path=tmp_path / "out" / "displays.xlsx")
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert summary["shown"] == {} and "Nothing to show from this source yet." in html
+    assert (tmp_path / "out" / "displays.xlsx").exists()

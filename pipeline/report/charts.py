@@ -34,7 +34,7 @@ _STYLE = {
 
 def _svg(figure: Figure) -> str:
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    figure.savefig(buffer, format="svg", metadata={"Date": None})  # constrained layout fits it: no second "tight" pass
     text = buffer.getvalue()
     return text[text.index("<svg"):]
 

@@ -18,6 +18,7 @@ from pipeline.report import charts
 from pipeline.report.labels import Labels
 
 TEMPLATE = "report.html.j2"
+MAX_COLUMNS = 24  # a matrix wider than this shows its busiest columns and one for the rest
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 _ENV = Environment(loader=FileSystemLoader(Path(__file__).parent), autoescape=select_autoescape(["j2", "html"]),
                    trim_blocks=True, lstrip_blocks=True)
@@ -130,10 +131,27 @@ def _factor_block(displays: Displays, labels: Labels, status: str) -> dict:
             "directions": [labels.direction(d) for d in ("supporting", "constraining", "neutral")]}
 
 
+def _fold(frame: pd.DataFrame, labels: Labels, limit: int) -> pd.DataFrame:
+    """At most ``limit`` columns (first level: a case, actor…): the values with the most
+    segments, in their order, and one column adding up the others (the sheets keep all)."""
+    values = list(dict.fromkeys(frame.columns.get_level_values(0)))
+    if len(values) <= limit:
+        return frame
+    totals = frame.T.groupby(level=0).sum().sum(axis=1) if frame.columns.nlevels > 1 else frame.sum()
+    kept = set(totals.sort_values(ascending=False, kind="stable").index[: limit - 1])
+    others = [v for v in values if v not in kept]
+    name = labels["others"].format(n=len(others))
+    if frame.columns.nlevels > 1:
+        rest = frame.loc[:, others].T.groupby(level=1).sum().T
+        rest.columns = pd.MultiIndex.from_product([[name], rest.columns])
+        return pd.concat([frame.loc[:, [v for v in values if v in kept]], rest], axis=1)
+    return frame[[v for v in values if v in kept]].assign(**{name: frame[others].sum(axis=1)})
+
+
 def _factor_by(displays: Displays, labels: Labels, dimension: str) -> dict:
     blocks = []
     for status in displays.statuses:
-        frame = displays.factor_by[dimension][status]
+        frame = _fold(displays.factor_by[dimension][status], labels, MAX_COLUMNS)
         values = list(dict.fromkeys(frame.columns.get_level_values(0)))
         top = max(1, int(frame.to_numpy().max())) if frame.size else 1
         rows = []
@@ -153,7 +171,7 @@ def _factor_by(displays: Displays, labels: Labels, dimension: str) -> dict:
 def _codes_by(displays: Displays, labels: Labels, dimension: str) -> dict:
     blocks = []
     for status in displays.statuses:
-        frame = displays.code_by[dimension][status]
+        frame = _fold(displays.code_by[dimension][status], labels, MAX_COLUMNS)
         top = max(1, int(frame.to_numpy().max())) if frame.size else 1
         rows = [{"code": code, "label": labels.code(code),
                  "cells": [{"n": int(n), "style": _shade("heat", int(n), top)} for n in frame.loc[code].to_numpy()],
