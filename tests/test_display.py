@@ -165,3 +165,13 @@ def test_report_of_an_empty_project_says_there_is_nothing_yet(tmp_path, codebook
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert summary["shown"] == {} and "Nothing to show from this source yet." in html
     assert (tmp_path / "out" / "displays.xlsx").exists()
+
+
+def test_report_quotes_of_both_statuses_share_the_places():
+    from pipeline.report.html import _share
+
+    every = pd.DataFrame({"status": ["accepted"] * 6 + ["pending"] * 6, "n": range(12)})
+    assert list(_share(every, 8)["status"]) == ["accepted"] * 4 + ["pending"] * 4
+    assert list(_share(every.iloc[:8], 8)["status"]) == ["accepted"] * 6 + ["pending"] * 2
+    assert list(_share(every.iloc[4:], 8)["status"]) == ["accepted"] * 2 + ["pending"] * 6
+    assert len(_share(every.iloc[:6], 8)) == 6

@@ -47,6 +47,17 @@ def _panels(n: int, height: float, width: float = 6.2, stacked: bool = False) ->
     return figure, list(axes.ravel())
 
 
+def _legend(figure: Figure, axes: list) -> None:
+    """One legend for the figure, below the panels, never over a bar."""
+    entries = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    if entries:
+        figure.legend(list(entries.values()), list(entries), loc="outside lower center", ncol=len(entries),
+                      frameon=False, fontsize=8.5)
+
+
 def factor_chart(displays: Displays, labels: Labels) -> str:
     """Per factor type, a bar to the right for supporting and to the left for constraining."""
     names = [labels.factor_type(f) for f in displays.factor_types]
@@ -71,7 +82,7 @@ def factor_chart(displays: Displays, labels: Labels) -> str:
             ax.xaxis.set_major_formatter(lambda v, _: f"{abs(v):.0f}")
             ax.set_xlabel(labels["segments"])
             ax.set_title(labels.status(status))
-            ax.legend(loc="lower right", frameon=False, fontsize=8)
+        _legend(figure, axes)
         return _svg(figure)
 
 
@@ -100,8 +111,7 @@ def stacked_chart(frames: dict[str, pd.DataFrame], displays: Displays, labels: L
             ax.set_yticks(y, names)
             ax.set_xlabel(labels["segments"])
             ax.set_title(labels.status(status))
-            if left.sum():
-                ax.legend(loc="lower right", frameon=False, fontsize=8)
+        _legend(figure, axes)
         return _svg(figure)
 
 

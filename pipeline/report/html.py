@@ -78,10 +78,12 @@ def highlighted(text: str, evidence: object, width: int = 240) -> Markup:
 
 
 def _where(row, labels: Labels, with_case: bool = False) -> str:
+    """Case, actor, document, speaker [timestamp]; a speaker the actor already names is not repeated."""
     parts = [row["actor"] if row["actor"] != "—" else "", row["document"]]
     if with_case:
         parts.insert(0, row["case"])
-    speaker = " ".join(p for p in (row["speaker"], f"[{row['timestamp']}]" if row["timestamp"] else "") if p)
+    speaker = row["speaker"] if row["speaker"] and row["speaker"] not in row["actor"] else ""
+    speaker = " ".join(p for p in (speaker, f"[{row['timestamp']}]" if row["timestamp"] else "") if p)
     return " · ".join(p for p in (*parts, speaker) if p)
 
 
@@ -120,9 +122,9 @@ def _factor_block(displays: Displays, labels: Labels, status: str) -> dict:
                 "style": _shade(direction, count, top),
                 "quote": highlighted(cell["quote"], cell["quote_evidence"], 200) if count else "",
                 "code": labels.code(cell["quote_code"]) if count else "",
-                "where": " · ".join(p for p in (cell["quote_actor"] if cell["quote_actor"] != "—" else "",
-                                                cell["quote_document"],
-                                                cell["quote_speaker"]) if p) if count else "",
+                "where": _where({"actor": cell["quote_actor"], "document": cell["quote_document"],
+                                 "speaker": cell["quote_speaker"], "timestamp": cell["quote_timestamp"]},
+                                labels) if count else "",
                 "by_case": " · ".join(f"{k} {v}" for k, v in sorted(cell["by_case"].items(), key=lambda kv: -kv[1])),
             })
         rows.append(row)
@@ -186,7 +188,7 @@ def _quotes(displays: Displays, labels: Labels, limit: int) -> list[dict]:
     sections = []
     for code in displays.codes:
         every = quotes(displays.units, code)
-        chosen = every.head(limit)
+        chosen = _share(every, limit)
         definition = displays_definition(labels, code)
         items = [{
             "status": row["status"], "status_label": labels[row["status"]],
@@ -200,6 +202,16 @@ def _quotes(displays: Displays, labels: Labels, limit: int) -> list[dict]:
                          "more": max(0, len(every) - len(chosen)),
                          "counts": {s: int((every["status"] == s).sum()) for s in displays.statuses}})
     return sections
+
+
+def _share(every: pd.DataFrame, limit: int) -> pd.DataFrame:
+    """At most ``limit`` quotes, accepted first; with both statuses, half the places each
+    (the unused places of one go to the other), so pending suggestions are seen too."""
+    accepted, pending = every[every["status"] == "accepted"], every[every["status"] == "pending"]
+    if accepted.empty or pending.empty:
+        return every.head(limit)
+    take = min(len(accepted), max(limit - limit // 2, limit - len(pending)))
+    return pd.concat([accepted.head(take), pending.head(limit - take)])
 
 
 def displays_definition(labels: Labels, code: str) -> str:
