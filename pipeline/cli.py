@@ -414,7 +414,8 @@ def report_cli(
     except PilahError as exc:
         _fail(exc)
     shown = ", ".join(f"{n} {status}" for status, n in summary["shown"].items()) or "nothing accepted or pending yet"
-    Console().print(f"report of {summary['segments']} segments ({shown}) in {summary['seconds']['total']:.1f} s")
+    state = "unchanged since it was written" if summary["unchanged"] else f"in {summary['seconds']['total']:.1f} s"
+    Console().print(f"report of {summary['segments']} segments ({shown}) {state}")
     for path in summary["outputs"]:
         Console().print(f"wrote {path}")
 

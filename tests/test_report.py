@@ -139,6 +139,16 @@ def test_report_says_what_every_display_shows(reviewed):
         assert "Koding yang diterima analis" in labels and "Saran yang belum ditinjau" in labels, section
 
 
+def test_report_unchanged_project_leaves_the_files_as_they_are(reviewed, sample_corpus):
+    project, out = reviewed
+    before = {name: ((out / name).read_bytes(), (out / name).stat().st_mtime_ns) for name in ("report.html", "displays.xlsx")}
+    _invoke("run", sample_corpus, "--project", project, "--out", out)
+    after = {name: ((out / name).read_bytes(), (out / name).stat().st_mtime_ns) for name in ("report.html", "displays.xlsx")}
+    assert after == before
+    result = _invoke("report", "--project", project, "--out", out / "report.html")
+    assert "unchanged" in result.output
+
+
 def test_report_lang_en_and_source_accepted(reviewed, tmp_path):
     project, out = reviewed
     target = tmp_path / "en" / "report.html"
