@@ -6,10 +6,9 @@ value, headers included (case and actor names come from the manifest), follows t
 sheet's rules (``pipeline.review.safe_text``; a cell openpyxl would store as a formula is a
 text cell): no cell from the data is ever a live formula.
 
-``_Writer`` counts rows itself and writes each cell once (linear in the cells; the first
-version used ``pipeline.review._append_rows``, which then looked each new row up through
-``sheet[sheet.max_row]``, rescanning the sheet: 10,000 quotes took minutes). Its rule is
-the same: a cell openpyxl would store as a formula becomes a text cell with a quote prefix.
+``_Writer`` counts rows itself and writes each cell once, bold headers and wrapped long
+text cell by cell; its rule for values is ``pipeline.review.append_rows``'s: a cell openpyxl
+would store as a formula becomes a text cell with a quote prefix.
 """
 
 from __future__ import annotations
