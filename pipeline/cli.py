@@ -398,6 +398,37 @@ def discover_cli(
         Console().print(f"wrote {path}")
 
 
+@app.command("report")
+def report_cli(
+    project: Annotated[Path, typer.Option("--project", help="Project directory holding the .pilah/ database.")] = Path("."),
+    out: Annotated[Path, typer.Option("--out", help="The HTML report to write; displays.xlsx goes beside it.")] = Path("out/report.html"),
+    lang: Annotated[Optional[str], typer.Option("--lang", help="Labels in Indonesian or English: id | en (default: [report] lang).")] = None,
+    source: Annotated[Optional[str], typer.Option("--source", help="accepted | suggested | all: accepted codings, pending suggestions, or both, each labelled (default: [report] source).")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
+) -> None:
+    """Write the data display: one self-contained HTML report (overview, factor matrix,
+    code × case matrices, co-occurrence, frequencies, quotes) and the same matrices as
+    sheets in displays.xlsx beside it. It opens offline and prints to PDF."""
+    from pipeline.errors import PilahError
+    from pipeline.report import DISPLAYS_FILE, report_settings, write_report
+    from pipeline.store import Store
+
+    _require_project(project)
+    try:
+        cfg, book = _project_codebook(config)
+        with Store(project) as store:
+            summary = write_report(store, book, out, xlsx_path=out.parent / DISPLAYS_FILE,
+                                   skip_speakers=cfg.section("suggest").get("skip_speakers", []),
+                                   **report_settings(cfg, lang, source))
+    except PilahError as exc:
+        _fail(exc)
+    shown = ", ".join(f"{n} {status}" for status, n in summary["shown"].items()) or "nothing accepted or pending yet"
+    state = "unchanged since it was written" if summary["unchanged"] else f"in {summary['seconds']['total']:.1f} s"
+    Console().print(f"report of {summary['segments']} segments ({shown}) {state}")
+    for path in summary["outputs"]:
+        Console().print(f"wrote {path}")
+
+
 review_app = typer.Typer(help="The analyst's review: import decisions, see where the review stands, export sheets.",
                          no_args_is_help=True)
 app.add_typer(review_app, name="review")

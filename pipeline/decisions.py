@@ -212,7 +212,7 @@ def review_status(store: Store) -> dict:
     decisions = store.decisions_frame(in_force=True)
     decisions = decisions.assign(key=decisions["seen_code"].fillna(decisions["code"]))
     decided_keys = set(zip(decisions["segment_id"], decisions["key"]))
-    pending = suggestions[[k not in decided_keys for k in zip(suggestions["segment_id"], suggestions["code"])]]
+    pending = suggestions.loc[[k not in decided_keys for k in zip(suggestions["segment_id"], suggestions["code"])]]
     kinds = {"accept": "accepted", "reject": "rejected", "edit": "edited", "add": "added"}
     empty = {"suggested": 0, "accepted": 0, "rejected": 0, "edited": 0, "added": 0, "pending": 0, "stale": 0}
     per_code: dict[str, Counter] = {}

@@ -198,7 +198,7 @@ def uncovered_segments(project_dir: Path, skip_speakers: Iterable[str] = ()) -> 
         frame = pd.read_sql_query(query, store.db).fillna("")
     skip = {s.casefold() for s in skip_speakers}
     keep = [speaker.casefold() not in skip for speaker in frame["speaker"]]
-    return frame[keep].reset_index(drop=True)
+    return frame.loc[keep].reset_index(drop=True)
 
 
 def uncovered_rows(table: pd.DataFrame, source: str | Path) -> pd.DataFrame:

@@ -101,7 +101,7 @@ class Dask:
         cluster = None
         if self.scheduler is None:
             cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+                                   host="127.0.0.1", dashboard_address=":0")
         try:
             with Client(self.scheduler or cluster) as client:
                 settings = self.stages.config

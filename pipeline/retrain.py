@@ -167,7 +167,7 @@ def next_for_review(project_dir: Path, codebook: Codebook, stages: Stages, n: in
         pending = set(store.suggestions_frame()["segment_id"])
         model, _, _ = project_model(store, stages.config, codebook)
     skip = {s.casefold() for s in skip_speakers}
-    segments = segments[[s not in decided and str(sp or "").casefold() not in skip
+    segments = segments.loc[[s not in decided and str(sp or "").casefold() not in skip
                          for s, sp in zip(segments["segment_id"], segments["speaker"])]].reset_index(drop=True)
     if segments.empty:
         return []

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -55,7 +55,7 @@ def review_frame(
     """
     segments = store.segments_frame(document_ids)
     skip = {s.casefold() for s in skip_speakers}
-    segments = segments[[str(s or "").casefold() not in skip for s in segments["speaker"]]]
+    segments = segments.loc[[str(s or "").casefold() not in skip for s in segments["speaker"]]]
     decisions = store.decisions_frame(in_force=True, reviewer=reviewer)
     if document_ids is not None:
         decisions = decisions[decisions["document_id"].isin(document_ids)]
@@ -65,7 +65,7 @@ def review_frame(
     decided = decided[decided["segment_id"].isin(segments["segment_id"])]
     keys = set(zip(decided["segment_id"], decided["key"]))
     suggestions = store.suggestions_frame(document_ids)
-    pending = suggestions[[k not in keys for k in zip(suggestions["segment_id"], suggestions["code"])]]
+    pending = suggestions.loc[[k not in keys for k in zip(suggestions["segment_id"], suggestions["code"])]]
     pending = pending[pending["segment_id"].isin(segments["segment_id"])]
     place = segments.set_index("segment_id")
     decided_rows = pd.DataFrame({
@@ -142,19 +142,21 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def _append_rows(sheet, frame: pd.DataFrame) -> None:
-    """Rows as values, never formulas: a cell openpyxl would write as a formula is a text cell.
-    (Cells are reached by row and column number: ``sheet.max_row`` scans every cell, which
-    made writing quadratic.)"""
-    first = sheet.max_row + 1
-    for offset, row in enumerate(frame.itertuples(index=False)):
-        values = [safe_text(v) for v in row]
-        sheet.append(values)
-        for column, value in enumerate(values, start=1):
-            if isinstance(value, str) and value.startswith("="):  # what openpyxl writes as a formula
-                cell = sheet.cell(first + offset, column)
-                cell.data_type = "s"
-                cell.quotePrefix = True
+def append_rows(sheet, frame: pd.DataFrame) -> None:
+    """Append a frame's rows as values, never formulas: text that openpyxl would store as a
+    formula (a leading ``=``) goes in as a text cell, shown with Excel's quote prefix."""
+    for row in frame.itertuples(index=False):
+        sheet.append([_value_cell(sheet, value) for value in row])
+
+
+def _value_cell(sheet, value: object) -> object:
+    value = safe_text(value)
+    if isinstance(value, str) and value.startswith("="):
+        cell = Cell(sheet, value=value)
+        cell.data_type = "s"
+        cell.quotePrefix = True
+        return cell
+    return value
 
 
 def write_xlsx(frame: pd.DataFrame, path: Path, codebook: Codebook, stale: pd.DataFrame | None = None) -> Path:
@@ -165,7 +167,7 @@ def write_xlsx(frame: pd.DataFrame, path: Path, codebook: Codebook, stale: pd.Da
     sheet = book.active
     sheet.title = "Suggestions"
     sheet.append(list(frame.columns))
-    _append_rows(sheet, frame)
+    append_rows(sheet, frame)
     _style_header(sheet, frame.columns)
     last = max(len(frame) + 1, 2)
     for index, column in enumerate(frame.columns, start=1):
@@ -206,7 +208,7 @@ def write_xlsx(frame: pd.DataFrame, path: Path, codebook: Codebook, stale: pd.Da
 def _stale_sheet(book: Workbook, stale: pd.DataFrame) -> None:
     sheet = book.create_sheet(STALE_SHEET)
     sheet.append(list(stale.columns))
-    _append_rows(sheet, stale)
+    append_rows(sheet, stale)
     _style_header(sheet, stale.columns)
     for index, column in enumerate(stale.columns, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = 60 if column == "decided_text" else 16
@@ -310,7 +312,7 @@ def _candidate_sheet(book: Workbook, frame: pd.DataFrame):
     sheet = book.create_sheet(CANDIDATES_SHEET)
     columns = list(frame.columns)
     sheet.append(columns)
-    _append_rows(sheet, frame)
+    append_rows(sheet, frame)
     _style_header(sheet, columns)
     for index, column in enumerate(columns, start=1):
         letter = get_column_letter(index)

@@ -20,6 +20,7 @@ from pipeline.config import load_config
 from pipeline.engine import Stages, process_corpus
 from pipeline.errors import InputError
 from pipeline.decisions import import_sheet, pending_decisions
+from pipeline.report import DISPLAYS_FILE, REPORT_FILE, report_settings, write_report
 from pipeline.review import export_suggestions, review_frame
 from pipeline.executors import make_executor
 from pipeline.store import Store, check_writable, run_lock
@@ -75,6 +76,10 @@ def run(
             export_started = time.perf_counter()
             written = export_suggestions(frame, out_dir, codebook, config.section("review")["formats"], stale)
             seconds["export"] = time.perf_counter() - export_started
+            report = write_report(store, codebook, out_dir / REPORT_FILE, xlsx_path=out_dir / DISPLAYS_FILE,
+                                  skip_speakers=settings.get("skip_speakers", []), **report_settings(config))
+            written = [*written, *map(Path, report["outputs"])]
+            seconds["report"] = report["seconds"]["total"]
             summary = {
                 "run_id": run_id,
                 "corpus": str(corpus),

@@ -39,3 +39,16 @@ def test_review_csv_cells_cannot_start_a_formula(tmp_path):
     cells = [v for row in rows for v in row.values()]
     assert not [v for v in cells if v[:1] in ("=", "+", "-", "@", "\t", "\r")]
     assert rows[0]["segment_text"] == "'" + HOSTILE[0] and rows[7]["segment_text"] == "biasa saja"
+
+
+def test_review_append_rows_on_an_empty_sheet_writes_no_formula(tmp_path):
+    from openpyxl import Workbook
+
+    from pipeline.review import append_rows
+
+    book = Workbook()
+    append_rows(book.active, pd.DataFrame({"a": ["=1+1", "ok"], "b": ["x", "=SUM(A1:A2)"]}))
+    book.save(tmp_path / "t.xlsx")
+    sheet = load_workbook(tmp_path / "t.xlsx").active
+    assert [[c.value for c in row] for row in sheet.iter_rows()] == [["=1+1", "x"], ["ok", "=SUM(A1:A2)"]]
+    assert all(c.data_type == "s" for row in sheet.iter_rows() for c in row)

@@ -215,3 +215,14 @@ def test_store_suggestion_id_is_content(tmp_path):
     a, b = _suggestion(segment), _suggestion(segment, score=0.81)
     assert suggestion_id(a, "v1") == suggestion_id(a, "v1") != suggestion_id(a, "v2")
     assert suggestion_id(a, "v1") != suggestion_id(b, "v1")
+
+
+def test_store_an_empty_project_has_a_status_and_an_empty_sheet(tmp_path, codebook):
+    from pipeline.decisions import review_status
+    from pipeline.review import review_frame
+
+    with Store(tmp_path) as store:
+        status = review_status(store)
+        assert (status["decisions"], status["pending"], status["stale"]) == (0, 0, 0)
+        sheet, stale = review_frame(store, codebook)
+        assert len(sheet) == len(stale) == 0
