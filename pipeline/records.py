@@ -64,6 +64,7 @@ class Suggestion:
     score: float
     source: str  # "rule", "model" or "rule+model"
     evidence: str
+    confidence: str = ""  # "low": the code's cross-validated kappa was below 0.4 in training
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ def test_train_cli_writes_model_with_meta_and_checksum(tmp_path):
     result = CliRunner().invoke(app, ["train", "--labels", str(table), "--out", str(tmp_path / "model")])
     assert result.exit_code == 0, result.output
     model, meta = load_model(tmp_path / "model")
-    assert set(model.classifiers_) == {"funding", "training"}
+    assert set(model.learned_) == {"funding", "training"}
     assert meta["data"]["rows"] == 40 and len(meta["data"]["sha256"]) == 64
     assert meta["codebook"]["sha256"] and meta["versions"]["scikit-learn"]
     assert meta["metrics"]["suggestions"]["per_code"]["funding"]["support"] == 20

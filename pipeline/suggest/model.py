@@ -16,20 +16,19 @@ import functools
 import json
 import re
 import warnings
-from functools import cached_property
 from pathlib import Path
 
 import joblib
 import numpy as np
 import pandas as pd
 from scipy import sparse
+from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, TransformerMixin, clone
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MaxAbsScaler, OneHotEncoder
 from sklearn.svm import LinearSVC
@@ -39,7 +38,8 @@ from spacy.lang.id.stop_words import STOP_WORDS as ID_STOP_WORDS
 
 from pipeline.checksums import file_sha256
 from pipeline.errors import ModelError
-from pipeline.suggest.features import NEGATED
+from pipeline.records import DIRECTIONS
+from pipeline.suggest.features import NEGATED, direction_rows
 
 # Function words of both languages carry no code and make poor evidence (the direction
 # model keeps them: *tidak, belum, kurang, not* are what flips a direction).
@@ -122,80 +122,121 @@ class LastBatchMemo(TransformerMixin, BaseEstimator):
 MODEL_FILE = "model.joblib"
 META_FILE = "meta.json"
 THRESHOLD_GRID = np.round(np.arange(0.1, 0.91, 0.05), 2)
+READY_KAPPA = 0.4  # codes whose suggestions agree less with the analyst are "low confidence"
 
 
-class SuggestionModel:
-    """Code presence and direction models for one codebook.
+class SuggestionModel(BaseEstimator):
+    """Code presence and direction models for one codebook, as a scikit-learn estimator.
+
+    ``fit(X, Y)`` reads a code frame (``features.code_frame``: one row per segment) and a
+    label frame (``features.label_frame``: per code ``None``, a direction or ``PRESENT``);
+    ``predict_proba(X)`` gives a probability per scored code; ``predict_direction`` reads
+    (segment, code) rows (``features.direction_rows``).
+
+    Per code, with enough examples on both sides, a linear SVM over word n-grams, character
+    n-grams and the rule flags, Platt-scaled on its out-of-fold decisions. A code on (almost)
+    every training row is scored by its prior. The threshold of a code is its own best
+    out-of-fold threshold shrunk toward the one that is best over all codes pooled, with
+    weight ``positives / (positives + threshold_shrinkage)``: a handful of examples moves it
+    little. The same out-of-fold figures, set against the rules' on the training rows, say
+    per code whether the model or the rules suggest it (``sources_``).
 
     Parameters
     ----------
     min_examples : int
-        Positive (and negative) examples a code needs before it is learned; codes with
-        fewer are left to the codebook rules.
+        Examples a code needs on each side before it is learned; with fewer positives it is
+        left to the codebook rules, with fewer negatives it is scored by its prior.
     C : float
-        Inverse regularisation strength of the code SVMs (the direction model picks its own
-        from ``DIRECTION_CS`` by cross-validation).
+        Inverse regularisation strength of the code SVMs.
+    char_ngrams : bool
+        Character 3-5-grams of the text as features (presence and direction).
+    threshold_shrinkage : float
+        Pseudo-count of positives pulling each code's threshold toward the pooled one.
+    direction_Cs : tuple of float
+        Candidates for the direction model's C, chosen by cross-validated macro-F1 (one
+        value: no search).
     random_state : int
         Seed for the cross-validation splits, so training is deterministic.
     """
 
-    def __init__(self, min_examples: int = 3, C: float = 0.5, char_ngrams: bool = True, random_state: int = 0):
+    def __init__(self, min_examples: int = 3, C: float = 0.5, char_ngrams: bool = True,
+                 threshold_shrinkage: float = 10.0, direction_Cs: tuple = DIRECTION_CS, random_state: int = 0):
         self.min_examples = min_examples
         self.C = C
         self.char_ngrams = char_ngrams
+        self.threshold_shrinkage = threshold_shrinkage
+        self.direction_Cs = direction_Cs
         self.random_state = random_state
 
     # -- code presence ---------------------------------------------------------------
     @_single_threaded
-    def fit(self, X: pd.DataFrame, Y: pd.DataFrame, X_direction: pd.DataFrame, y_direction) -> "SuggestionModel":
-        """Learn from a code frame ``X``, a 0/1 frame ``Y`` (one column per code) and the
-        (segment, code) direction frame with its labels."""
+    def fit(self, X: pd.DataFrame, Y: pd.DataFrame) -> "SuggestionModel":
+        """Learn from a code frame ``X`` and a label frame ``Y`` (rows aligned)."""
+        X, Y = X.reset_index(drop=True), Y.reset_index(drop=True)
+        present = Y.notna().to_numpy()
         self.codes_ = list(Y.columns)
-        self.classifiers_, self.thresholds_ = {}, {}
-        self.support_ = {code: int(Y[code].sum()) for code in Y.columns}
+        self.support_ = {code: int(present[:, k].sum()) for k, code in enumerate(self.codes_)}
+        self.learned_, self.prior_codes_, self.thresholds_ = [], [], {}
         self.direction_ = None
-        if len(X) < 2 * self.min_examples:  # no code can have enough examples on both sides
-            self.features_ = None
-            self._stack_weights()
-            return self
-        rule_columns = [c for c in X.columns if c.startswith(("rule:", "cue:"))]
-        chars = LastBatchMemo(TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
-                                              min_df=2, dtype=np.float32))
-        self.features_ = ColumnTransformer(
-            [
-                ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, stop_words=STOP_WORDS,
-                                          token_pattern=WORD_PATTERN, dtype=np.float32), "words"),
-                ("chars", chars if self.char_ngrams else "drop", "raw"),
-                ("rules", "passthrough", rule_columns),
-            ]
-        )
-        matrix = sparse.csr_matrix(self.features_.fit_transform(X))
-        for code in Y.columns:
-            y = Y[code].to_numpy().astype(int)
-            if min(y.sum(), len(y) - y.sum()) >= self.min_examples:
-                self.classifiers_[code], self.thresholds_[code] = self._fit_code(matrix, y)
-        self._stack_weights()
-        self._fit_direction(X_direction, np.asarray(y_direction))
+        fitted, held_out = {}, {}
+        n = len(Y)
+        self.features_ = None
+        if n >= 2 * self.min_examples:  # else no code can have enough examples on both sides
+            rule_columns = [c for c in X.columns if c.startswith(("rule:", "cue:"))]
+            chars = LastBatchMemo(TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
+                                                  min_df=2, dtype=np.float32))
+            self.features_ = ColumnTransformer(
+                [
+                    ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, stop_words=STOP_WORDS,
+                                              token_pattern=WORD_PATTERN, dtype=np.float32), "words"),
+                    ("chars", chars if self.char_ngrams else "drop", "raw"),
+                    ("rules", "passthrough", rule_columns),
+                ]
+            )
+            matrix = sparse.csr_matrix(self.features_.fit_transform(X))
+        self.feature_names_ = (np.array([], dtype=str) if self.features_ is None
+                               else self.features_.get_feature_names_out().astype(str))
+        for k, code in enumerate(self.codes_):
+            y = present[:, k].astype(int)
+            positives, negatives = int(y.sum()), n - int(y.sum())
+            if self.features_ is not None and min(positives, negatives) >= self.min_examples:
+                fitted[code], held_out[code] = self._fit_code(matrix, y)
+                self.learned_.append(code)
+            elif positives >= self.min_examples and positives > negatives:
+                self.prior_codes_.append(code)
+        self._set_thresholds(present, held_out)
+        self._stack_weights(fitted, present)
+        self.sources_ = self._sources(X, present, held_out)
+        directed = [(i, code) for code in self.codes_ for i, d in enumerate(Y[code]) if d in DIRECTIONS]
+        if directed and self.features_ is not None:
+            self._fit_direction(direction_rows(X, directed), np.array([Y.at[i, c] for i, c in directed]))
         return self
+
+    @property
+    def scored_(self) -> list[str]:
+        """The codes the model gives a probability: learned ones, then prior ones."""
+        return self.learned_ + self.prior_codes_
 
     @_single_threaded
     def transform(self, X: pd.DataFrame):
         """The presence features of a code frame (sparse, one row per segment)."""
+        if self.features_ is None:
+            return sparse.csr_matrix((len(X), 0), dtype=np.float32)
         return sparse.csr_matrix(self.features_.transform(X))
 
     def proba_from_matrix(self, matrix) -> np.ndarray:
-        """Calibrated probabilities (segments x learned codes) from :meth:`transform`'s output:
+        """Calibrated probabilities (segments x scored codes) from :meth:`transform`'s output:
         one matrix product for every code at once."""
         scores = np.asarray(matrix @ self.weights_) + self.intercepts_
         return 1.0 / (1.0 + np.exp(self.slopes_ * scores + self.offsets_))
 
     @_single_threaded
     def predict_proba(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Calibrated probability per learned code (columns) and segment (rows)."""
-        if not self.classifiers_:
+        """Calibrated probability per scored code (columns) and segment (rows)."""
+        if not self.scored_:
             return pd.DataFrame(index=X.index)
         proba = self.proba_from_matrix(self.transform(X))
-        return pd.DataFrame(proba, columns=list(self.classifiers_), index=X.index)
+        return pd.DataFrame(proba, columns=self.scored_, index=X.index)
 
     def explain(self, X: pd.DataFrame, code: str, top: int = 3) -> list[list[str]]:
         """The segment words that weighed most for ``code``, per row of ``X``."""
@@ -203,7 +244,7 @@ class SuggestionModel:
 
     def explain_matrix(self, matrix, code: str, top: int = 3) -> list[list[str]]:
         """:meth:`explain` on rows of :meth:`transform`'s output."""
-        coef = self.weights_[:, list(self.classifiers_).index(code)]
+        coef = self.weights_[:, self.scored_.index(code)]
         names, is_word = self._feature_names
         explanations = []
         for row in range(matrix.shape[0]):
@@ -215,41 +256,77 @@ class SuggestionModel:
             explanations.append([names[cols[keep][b]][7:] for b in best if weights[b] > 0])
         return explanations
 
-    @cached_property
+    @property
     def _feature_names(self) -> tuple[np.ndarray, np.ndarray]:
-        names = np.array([], dtype=str) if self.features_ is None else self.features_.get_feature_names_out().astype(str)
-        return names, np.char.startswith(names, "words__")
+        return self.feature_names_, np.char.startswith(self.feature_names_, "words__")
 
-    def _fit_code(self, matrix, y: np.ndarray) -> tuple[CalibratedClassifierCV, float]:
-        """A linear SVM with Platt scaling fitted on out-of-fold scores, and the threshold
-        on those same out-of-fold probabilities that maximises F1."""
+    def _fit_code(self, matrix, y: np.ndarray) -> tuple[tuple, np.ndarray]:
+        """A linear SVM, Platt scaling fitted on its out-of-fold decisions, and those
+        out-of-fold probabilities (for the thresholds and the model's figures)."""
         folds = StratifiedKFold(min(CV_FOLDS, int(min(y.sum(), len(y) - y.sum()))), shuffle=True,
                                 random_state=self.random_state)
-        base = LinearSVC(C=self.C)
-        clf = CalibratedClassifierCV(base, method="sigmoid", cv=folds, ensemble=False).fit(matrix, y)
-        held_out = cross_val_predict(base, matrix, y, cv=folds, method="decision_function")
-        proba = clf.calibrated_classifiers_[0].calibrators[0].predict(held_out)
-        scores = [_f1(y, proba >= t) for t in THRESHOLD_GRID]
-        return clf, float(THRESHOLD_GRID[int(np.argmax(scores))])
+        decisions = np.zeros(len(y))
+        for train, test in folds.split(matrix, y):
+            svm = LinearSVC(C=self.C).fit(matrix[train], y[train])
+            decisions[test] = svm.decision_function(matrix[test])
+        slope, offset = _platt(decisions, y)
+        svm = LinearSVC(C=self.C).fit(matrix, y)
+        held_out = 1.0 / (1.0 + np.exp(slope * decisions + offset))
+        return (svm.coef_[0], float(svm.intercept_[0]), slope, offset), held_out
 
-    def _stack_weights(self) -> None:
-        """One sparse-friendly matrix of every code's weights, so that scoring a batch is a
-        single matrix product (the calibrated classifiers stay for inspection)."""
-        weights, intercepts, slopes, offsets = [], [], [], []
-        for clf in self.classifiers_.values():
-            calibrated = clf.calibrated_classifiers_[0]
-            weights.append(calibrated.estimator.coef_[0])
-            intercepts.append(calibrated.estimator.intercept_[0])
-            slopes.append(calibrated.calibrators[0].a_)
-            offsets.append(calibrated.calibrators[0].b_)
+    def _set_thresholds(self, present: np.ndarray, held_out: dict[str, np.ndarray]) -> None:
+        """Each learned code's best out-of-fold threshold (F1), shrunk toward the best
+        threshold of all codes pooled (micro-F1); prior codes take 0.5."""
+        if held_out:
+            columns = [self.codes_.index(code) for code in held_out]
+            gold = present[:, columns].astype(bool).ravel(order="F")
+            pooled = np.concatenate(list(held_out.values()))
+            self.pooled_threshold_ = _best_threshold(gold, pooled)
+        else:
+            self.pooled_threshold_ = 0.5
+        for code, proba in held_out.items():
+            y = present[:, self.codes_.index(code)].astype(bool)
+            weight = y.sum() / (y.sum() + self.threshold_shrinkage)
+            own = _best_threshold(y, proba)
+            self.thresholds_[code] = round(float(weight * own + (1 - weight) * self.pooled_threshold_), 3)
+        for code in self.prior_codes_:
+            self.thresholds_[code] = 0.5
+
+    def _stack_weights(self, fitted: dict[str, tuple], present: np.ndarray) -> None:
+        """One matrix of every scored code's weights, so that scoring a batch is a single
+        matrix product; a prior code has no weights and a constant probability."""
         names, is_word = self._feature_names
-        self.weights_ = np.array(weights).T if weights else np.zeros((len(names), 0))
-        self.intercepts_, self.slopes_, self.offsets_ = (np.array(v) for v in (intercepts, slopes, offsets))
+        columns = [fitted[code] for code in self.learned_]
+        for code in self.prior_codes_:
+            y = present[:, self.codes_.index(code)]
+            prior = (y.sum() + 1) / (len(y) + 2)
+            columns.append((np.zeros(len(names)), 0.0, 0.0, -float(np.log(prior / (1 - prior)))))
+        self.weights_ = np.array([c[0] for c in columns]).T if columns else np.zeros((len(names), 0))
+        self.intercepts_, self.slopes_, self.offsets_ = (np.array([c[i] for c in columns]) for i in (1, 2, 3))
         unigrams = [i for i in np.flatnonzero(is_word) if " " not in names[i]]
         self.word_weights_ = {
             code: {names[i][7:]: float(self.weights_[i, k]) for i in unigrams if self.weights_[i, k] > 0}
-            for k, code in enumerate(self.classifiers_)
+            for k, code in enumerate(self.learned_)
         }
+
+    def _sources(self, X: pd.DataFrame, present: np.ndarray, held_out: dict[str, np.ndarray]) -> dict:
+        """Per code, the model's out-of-fold figures and the rules' on the training rows,
+        and which of the two suggests it: the model only where its F1 is higher."""
+        sources = {}
+        for k, code in enumerate(self.codes_):
+            y = present[:, k].astype(bool)
+            rule_column = f"rule:{code}"
+            fired = X[rule_column].to_numpy() > 0 if rule_column in X.columns else np.zeros(len(y), bool)
+            entry = {"support": int(y.sum()), "rules": agreement(y, fired)}
+            if code in held_out:
+                entry["model"] = agreement(y, held_out[code] >= self.thresholds_[code])
+            elif code in self.prior_codes_:
+                entry["model"] = agreement(y, np.ones(len(y), bool))
+            use_model = "model" in entry and entry["model"]["f1"] > entry["rules"]["f1"]
+            entry["use"] = "model" if use_model else "rules"
+            entry["ready"] = entry[entry["use"]]["kappa"] >= READY_KAPPA
+            sources[code] = entry
+        return sources
 
     def focus(self, X: pd.DataFrame) -> pd.DataFrame:
         """``X`` plus the clauses a direction is read from, per (segment, code) row.
@@ -281,7 +358,7 @@ class SuggestionModel:
     # -- direction -------------------------------------------------------------------
     def _fit_direction(self, X: pd.DataFrame, y: np.ndarray) -> None:
         """Words with negation marked, character n-grams, the code and the cue counts; the
-        regularisation strength is chosen by cross-validated macro-F1 from ``DIRECTION_CS``."""
+        regularisation strength is chosen by cross-validated macro-F1 from ``direction_Cs``."""
         classes, counts = np.unique(y, return_counts=True) if len(y) else ([], [])
         if len(classes) < 2 or len(y) < 2 * self.min_examples:
             return
@@ -308,12 +385,13 @@ class SuggestionModel:
                 ("cues", MaxAbsScaler(), cue_columns),
             ]
         )
-        self.direction_C_ = DIRECTION_CS[0]
+        Cs = list(self.direction_Cs)
+        self.direction_C_ = float(Cs[len(Cs) // 2])
         folds = min(CV_FOLDS, int(counts.min()))
-        if folds >= 2 and len(DIRECTION_CS) > 1:
+        if folds >= 2 and len(Cs) > 1:
             search = GridSearchCV(
                 Pipeline([("features", features), ("classifier", self._direction_classifier(1.0))]),
-                {"classifier__C": DIRECTION_CS}, scoring="f1_macro",
+                {"classifier__C": Cs}, scoring="f1_macro",
                 cv=StratifiedKFold(folds, shuffle=True, random_state=self.random_state),
             ).fit(X, y)
             self.direction_C_ = float(search.best_params_["classifier__C"])
@@ -364,6 +442,52 @@ def load_model(directory: str | Path) -> tuple[SuggestionModel, dict]:
         warnings.simplefilter("ignore")  # a model pickled by another scikit-learn release
         model = joblib.load(model_path)
     return model, meta
+
+
+def agreement(gold: np.ndarray, predicted: np.ndarray) -> dict:
+    """F1, precision, recall and Cohen's kappa of 0/1 ``predicted`` against ``gold``."""
+    gold, predicted = np.asarray(gold, bool), np.asarray(predicted, bool)
+    tp = int((gold & predicted).sum())
+    fp, fn = int(predicted.sum()) - tp, int(gold.sum()) - tp
+    n = len(gold)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    observed = (n - fp - fn) / n if n else 1.0
+    expected = ((gold.sum() * predicted.sum()) + ((n - gold.sum()) * (n - predicted.sum()))) / n**2 if n else 1.0
+    kappa = 1.0 if expected == 1 else (observed - expected) / (1 - expected)
+    return {"f1": round(f1, 4), "precision": round(precision, 4), "recall": round(recall, 4),
+            "kappa": round(float(kappa), 4)}
+
+
+def _best_threshold(gold: np.ndarray, proba: np.ndarray) -> float:
+    """The threshold of ``THRESHOLD_GRID`` with the best F1 (the lowest of ties)."""
+    gold = np.asarray(gold, bool)
+    scores = [_f1(gold, proba >= t) for t in THRESHOLD_GRID]
+    return float(THRESHOLD_GRID[int(np.argmax(scores))])
+
+
+def _platt(decisions: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Platt's sigmoid ``1 / (1 + exp(a * d + b))`` fitted to decision values, with his
+    smoothed targets ``(N+ + 1) / (N+ + 2)`` and ``1 / (N- + 2)`` (Platt 1999): with three
+    positives the calibrated scores stay away from 0 and 1."""
+    positives = int(y.sum())
+    negatives = len(y) - positives
+    target = np.where(y == 1, (positives + 1) / (positives + 2), 1 / (negatives + 2))
+
+    def loss(params):
+        a, b = params
+        z = a * decisions + b  # -logit(p)
+        # -log p = log(1 + exp(z)), -log(1 - p) = log(1 + exp(-z))
+        value = target * np.logaddexp(0, z) + (1 - target) * np.logaddexp(0, -z)
+        p = 1.0 / (1.0 + np.exp(z))
+        grad_z = target * (1 - p) - (1 - target) * p  # d loss / d z
+        return value.sum(), np.array([(grad_z * decisions).sum(), grad_z.sum()])
+
+    prior = np.log((negatives + 1) / (positives + 1))
+    result = minimize(loss, np.array([-1.0, prior]), jac=True, method="L-BFGS-B")
+    a, b = result.x
+    return float(a), float(b)
 
 
 def _f1(y: np.ndarray, predicted: np.ndarray) -> float:
