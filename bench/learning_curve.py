@@ -144,7 +144,11 @@ def main() -> None:
     parser.add_argument("--dev", action="store_true", help="score on the train rows left out of each sample")
     parser.add_argument("--systems", default="pilah,baseline")
     parser.add_argument("--questions", default="", help="napire questions to run (default: all ten)")
+    parser.add_argument("--params", default="", help="SuggestionModel settings to try, e.g. threshold_shrinkage=0")
     args = parser.parse_args()
+    if args.params:
+        settings = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.params.split(";"))}
+        SYSTEMS["pilah"] = lambda: SuggestionModel(**settings)
     config, frame_book = bench_config()
     sets = {}
     for name in args.only.split(","):

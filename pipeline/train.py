@@ -12,6 +12,7 @@ import multiprocessing as mp
 import os
 import platform
 import re
+import time
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -111,15 +112,21 @@ def train(
         labels = labels[~labels["speaker"].str.casefold().isin(skip)]
     labels = labels.reset_index(drop=True)
     parsed = [parse_codes(v) for v in labels["codes"]]
+    seconds, started = {}, time.perf_counter()
     features = _features(labels, stages)
+    seconds["features"] = round(time.perf_counter() - started, 2)
     codes = [c.id for c in codebook.codable()]
     X = code_frame(features, codes)
     Y = label_frame(parsed, codes)
     groups = labels["document"].to_numpy() if "document" in labels.columns else None
     folds = min(folds, len(labels))
     model = clone(estimator) if estimator is not None else SuggestionModel()
+    started = time.perf_counter()
     evaluation = cross_validate(model, features, parsed, X, Y, codebook, stages, groups, folds) if folds > 1 else None
+    seconds["cross_validation"] = round(time.perf_counter() - started, 2)
+    started = time.perf_counter()
     model.fit(X, Y)
+    seconds["fit"] = round(time.perf_counter() - started, 2)
     data_hash = hashlib.sha256(labels[["text", "codes"]].to_csv(index=False).encode()).hexdigest()
     settings = {**{k: v for k, v in model.get_params().items() if isinstance(v, (int, float, str, bool))},
                 "direction_C": getattr(model, "direction_C_", None)}
@@ -147,6 +154,7 @@ def train(
         "ready_codes": sorted(c for c, entry in getattr(model, "sources_", {}).items() if entry["ready"]),
         "settings": settings,
         "metrics": evaluation,
+        "seconds": seconds,
     }
     return model, meta
 

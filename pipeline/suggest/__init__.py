@@ -96,11 +96,17 @@ class Suggester:
         scored = getattr(self.model, "scored_", None) or list(getattr(self.model, "thresholds_", {}))
         return [c for c in scored if c in self.codes and self.sources.get(c, {}).get("use", "model") == "model"]
 
+    def rule_codes(self) -> list[str]:
+        """The codes the rules suggest: those not left to the model, nor switched off in
+        training for too low a precision (``sources_[code]["suggest"]``)."""
+        by_model = set(self.model_codes())
+        return [c for c in self.codes if c not in by_model and self.sources.get(c, {}).get("suggest", True)]
+
     def _choose_codes(self, features: list[SegmentFeatures], X) -> list[list[tuple[str, float, str]]]:
-        learned = self.model_codes()
+        learned = [c for c in self.model_codes() if self.sources.get(c, {}).get("suggest", True)]
         proba = self.model.predict_proba(X)[learned].to_numpy() if learned else None
         thresholds = [self.model.thresholds_[code] for code in learned]
-        by_rules = [code for code in self.codes if code not in set(learned)]
+        by_rules = self.rule_codes()
         chosen = []
         for i, item in enumerate(features):
             hits = item.matches.hits

@@ -152,6 +152,10 @@ class SuggestionModel(BaseEstimator):
         Character 3-5-grams of the text as features (presence and direction).
     threshold_shrinkage : float
         Pseudo-count of positives pulling each code's threshold toward the pooled one.
+    min_precision : float
+        A code whose chosen source (model or rules) made at least ``min_examples``
+        suggestions on the training rows, out of fold, with a lower precision is not
+        suggested at all (``sources_[code]["suggest"]`` is false).
     direction_Cs : tuple of float
         Candidates for the direction model's C, chosen by cross-validated macro-F1 (one
         value: no search).
@@ -160,8 +164,10 @@ class SuggestionModel(BaseEstimator):
     """
 
     def __init__(self, min_examples: int = 3, C: float = 0.5, char_ngrams: bool = True,
-                 threshold_shrinkage: float = 10.0, direction_Cs: tuple = DIRECTION_CS, random_state: int = 0):
+                 threshold_shrinkage: float = 1000.0, min_precision: float = 0.0, direction_Cs: tuple = DIRECTION_CS,
+                 random_state: int = 0):
         self.min_examples = min_examples
+        self.min_precision = min_precision
         self.C = C
         self.char_ngrams = char_ngrams
         self.threshold_shrinkage = threshold_shrinkage
@@ -324,7 +330,9 @@ class SuggestionModel(BaseEstimator):
                 entry["model"] = agreement(y, np.ones(len(y), bool))
             use_model = "model" in entry and entry["model"]["f1"] > entry["rules"]["f1"]
             entry["use"] = "model" if use_model else "rules"
-            entry["ready"] = entry[entry["use"]]["kappa"] >= READY_KAPPA
+            chosen = entry[entry["use"]]
+            entry["ready"] = chosen["kappa"] >= READY_KAPPA
+            entry["suggest"] = chosen["predicted"] < self.min_examples or chosen["precision"] >= self.min_precision
             sources[code] = entry
         return sources
 
@@ -457,7 +465,7 @@ def agreement(gold: np.ndarray, predicted: np.ndarray) -> dict:
     expected = ((gold.sum() * predicted.sum()) + ((n - gold.sum()) * (n - predicted.sum()))) / n**2 if n else 1.0
     kappa = 1.0 if expected == 1 else (observed - expected) / (1 - expected)
     return {"f1": round(f1, 4), "precision": round(precision, 4), "recall": round(recall, 4),
-            "kappa": round(float(kappa), 4)}
+            "kappa": round(float(kappa), 4), "predicted": int(predicted.sum())}
 
 
 def _best_threshold(gold: np.ndarray, proba: np.ndarray) -> float:
