@@ -69,6 +69,11 @@ def test_train_cli_writes_model_with_meta_and_checksum(tmp_path):
     assert meta["codebook"]["sha256"] and meta["versions"]["scikit-learn"]
     assert meta["metrics"]["suggestions"]["per_code"]["funding"]["support"] == 20
     assert meta["metrics"]["scheme"] == "5-fold, rows shuffled"
+    funding = meta["code_sources"]["funding"]
+    assert funding["use"] in ("model", "rules") and isinstance(funding["ready"], bool)
+    assert set(funding["model"]) >= {"f1", "precision", "kappa"} and set(funding["rules"]) >= {"f1", "precision", "kappa"}
+    assert "who suggests them" in result.output and "funding" in result.output
+    assert set(meta["seconds"]) == {"features", "cross_validation", "fit"}
     with open(tmp_path / "model" / "model.joblib", "ab") as handle:
         handle.write(b"tampered")
     with pytest.raises(ModelError, match="checksum"):

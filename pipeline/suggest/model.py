@@ -153,7 +153,7 @@ class SuggestionModel(BaseEstimator):
     threshold_shrinkage : float
         Pseudo-count of positives pulling each code's threshold toward the pooled one.
     min_precision : float
-        A code whose chosen source (model or rules) made at least ``min_examples``
+        A code whose chosen source (model or rules) made at least ``2 * min_examples``
         suggestions on the training rows, out of fold, with a lower precision is not
         suggested at all (``sources_[code]["suggest"]`` is false).
     direction_Cs : tuple of float
@@ -164,7 +164,7 @@ class SuggestionModel(BaseEstimator):
     """
 
     def __init__(self, min_examples: int = 3, C: float = 0.5, char_ngrams: bool = True,
-                 threshold_shrinkage: float = 1000.0, min_precision: float = 0.0, direction_Cs: tuple = DIRECTION_CS,
+                 threshold_shrinkage: float = 1000.0, min_precision: float = 0.3, direction_Cs: tuple = DIRECTION_CS,
                  random_state: int = 0):
         self.min_examples = min_examples
         self.min_precision = min_precision
@@ -332,7 +332,7 @@ class SuggestionModel(BaseEstimator):
             entry["use"] = "model" if use_model else "rules"
             chosen = entry[entry["use"]]
             entry["ready"] = chosen["kappa"] >= READY_KAPPA
-            entry["suggest"] = chosen["predicted"] < self.min_examples or chosen["precision"] >= self.min_precision
+            entry["suggest"] = chosen["predicted"] < 2 * self.min_examples or chosen["precision"] >= self.min_precision
             sources[code] = entry
         return sources
 
