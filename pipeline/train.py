@@ -114,19 +114,25 @@ def train(
     parsed = [parse_codes(v) for v in labels["codes"]]
     seconds, started = {}, time.perf_counter()
     features = _features(labels, stages)
-    seconds["features"] = round(time.perf_counter() - started, 2)
     codes = [c.id for c in codebook.codable()]
     X = code_frame(features, codes)
     Y = label_frame(parsed, codes)
+    seconds["features"] = round(time.perf_counter() - started, 2)
     groups = labels["document"].to_numpy() if "document" in labels.columns else None
     folds = min(folds, len(labels))
     model = clone(estimator) if estimator is not None else SuggestionModel()
     started = time.perf_counter()
-    evaluation = cross_validate(model, features, parsed, X, Y, codebook, stages, groups, folds) if folds > 1 else None
-    seconds["cross_validation"] = round(time.perf_counter() - started, 2)
-    started = time.perf_counter()
     model.fit(X, Y)
     seconds["fit"] = round(time.perf_counter() - started, 2)
+    started = time.perf_counter()
+    evaluation = None
+    if folds > 1:
+        # the folds reuse the direction C chosen on all rows instead of searching again in
+        # each fold (the search was most of the training time on long documents)
+        chosen_C = getattr(model, "direction_C_", None)
+        fold_model = clone(model).set_params(direction_Cs=(chosen_C,)) if chosen_C is not None else clone(model)
+        evaluation = cross_validate(fold_model, features, parsed, X, Y, codebook, stages, groups, folds)
+    seconds["cross_validation"] = round(time.perf_counter() - started, 2)
     data_hash = hashlib.sha256(labels[["text", "codes"]].to_csv(index=False).encode()).hexdigest()
     settings = {**{k: v for k, v in model.get_params().items() if isinstance(v, (int, float, str, bool))},
                 "direction_C": getattr(model, "direction_C_", None)}

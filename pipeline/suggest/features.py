@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from spacy.tokens import Doc, Span
 
@@ -102,16 +103,25 @@ def code_frame(features: list[SegmentFeatures], codes: list[str]) -> pd.DataFram
     rows = []
     for item in features:
         row = {"words": item.words, "raw": item.raw}
-        row.update({f"rule:{code}": float(code in item.matches.hits) for code in codes})
         row.update({f"cue:{k}": float(v) for k, v in cue_counts(item.matches.cues).items()})
-        hit = [code for code in item.matches.hits]
+        hit = list(item.matches.hits)
         row.update(marked=item.marked, clauses=tuple(text for _, _, text in item.clauses),
                    evidence={code: tuple(item.evidence_clauses(code)) for code in hit},
                    local={code: item.local_cues(code) for code in hit})
         rows.append(row)
+    flags = np.zeros((len(features), len(codes)))
+    column = {code: k for k, code in enumerate(codes)}
+    for i, item in enumerate(features):
+        for code in item.matches.hits:
+            if code in column:
+                flags[i, column[code]] = 1.0
+    frame = pd.DataFrame(rows, columns=["words", "raw", *(f"cue:{k}" for k in CUE_COLUMNS),
+                                        "marked", "clauses", "evidence", "local"])
+    rules = pd.DataFrame(flags, columns=[f"rule:{c}" for c in codes])
+    frame = pd.concat([frame, rules], axis=1)
     columns = ["words", "raw", *(f"rule:{c}" for c in codes), *(f"cue:{k}" for k in CUE_COLUMNS),
                "marked", "clauses", "evidence", "local"]
-    return pd.DataFrame(rows, columns=columns)
+    return frame[columns]
 
 
 def label_frame(parsed: list[dict], codes: list[str]) -> pd.DataFrame:

@@ -21,6 +21,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pandas as pd
+import scipy.linalg
 from scipy import sparse
 from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, TransformerMixin, clone
@@ -28,7 +29,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MaxAbsScaler, OneHotEncoder
 from sklearn.svm import LinearSVC
@@ -122,6 +123,12 @@ class LastBatchMemo(TransformerMixin, BaseEstimator):
 MODEL_FILE = "model.joblib"
 META_FILE = "meta.json"
 THRESHOLD_GRID = np.round(np.arange(0.1, 0.91, 0.05), 2)
+# Measured on held-out training rows (bench/learning_curve.py --dev): the SVMs are better
+# with few rows (ridge -0.02 to -0.09 micro-F1 at 25-50 rows, level at 100-200, -0.007 on
+# 2,400 NaPiRE answers with 98 codes) but cost one fit per code and fold: 123 s against
+# 14 s for ridge on those 2,400 answers. Ridge takes over where SVMs would take minutes.
+RIDGE_FROM_ROW_CODES = 100_000
+LONG_TEXT_CHARS = 2_000
 READY_KAPPA = 0.4  # codes whose suggestions agree less with the analyst are "low confidence"
 
 
@@ -148,8 +155,11 @@ class SuggestionModel(BaseEstimator):
         left to the codebook rules, with fewer negatives it is scored by its prior.
     C : float
         Inverse regularisation strength of the code SVMs.
-    char_ngrams : bool
-        Character 3-5-grams of the text as features (presence and direction).
+    char_ngrams : bool or "auto"
+        Character 3-5-grams of the text as features (presence and direction); ``"auto"``:
+        when the texts average at most ``LONG_TEXT_CHARS`` characters. They catch typos
+        and affixes in short answers; on long documents they cost most of the training
+        time (300 documents of 1,500 words) and the words suffice.
     threshold_shrinkage : float
         Pseudo-count of positives pulling each code's threshold toward the pooled one.
     min_precision : float
@@ -159,14 +169,22 @@ class SuggestionModel(BaseEstimator):
     direction_Cs : tuple of float
         Candidates for the direction model's C, chosen by cross-validated macro-F1 (one
         value: no search).
+    classifier : {"auto", "svm", "ridge"}
+        ``"svm"``: a linear SVM per code; ``"ridge"``: ridge regression for all codes at
+        once in its dual form (one solve per fold for every code); ``"auto"``: ridge when
+        rows x learnable codes reach ``RIDGE_FROM_ROW_CODES``, else the SVM.
+    alpha : float
+        Regularisation of the ridge classifier.
     random_state : int
         Seed for the cross-validation splits, so training is deterministic.
     """
 
-    def __init__(self, min_examples: int = 3, C: float = 0.5, char_ngrams: bool = True,
+    def __init__(self, min_examples: int = 3, C: float = 0.5, char_ngrams: bool | str = "auto",
                  threshold_shrinkage: float = 1000.0, min_precision: float = 0.3, direction_Cs: tuple = DIRECTION_CS,
-                 random_state: int = 0):
+                 classifier: str = "auto", alpha: float = 1.0, random_state: int = 0):
         self.min_examples = min_examples
+        self.classifier = classifier
+        self.alpha = alpha
         self.min_precision = min_precision
         self.C = C
         self.char_ngrams = char_ngrams
@@ -187,6 +205,8 @@ class SuggestionModel(BaseEstimator):
         fitted, held_out = {}, {}
         n = len(Y)
         self.features_ = None
+        self.use_chars_ = self.char_ngrams is True or (
+            self.char_ngrams == "auto" and bool(n) and X["raw"].str.len().mean() <= LONG_TEXT_CHARS)
         if n >= 2 * self.min_examples:  # else no code can have enough examples on both sides
             rule_columns = [c for c in X.columns if c.startswith(("rule:", "cue:"))]
             chars = LastBatchMemo(TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
@@ -195,8 +215,10 @@ class SuggestionModel(BaseEstimator):
                 [
                     ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, stop_words=STOP_WORDS,
                                               token_pattern=WORD_PATTERN, dtype=np.float32), "words"),
-                    ("chars", chars if self.char_ngrams else "drop", "raw"),
-                    ("rules", "passthrough", rule_columns),
+                    ("chars", chars if self.use_chars_ else "drop", "raw"),
+                    # scaled to at most 1: the cue counts of a long document (dozens) made
+                    # the SVM's dual solver run to its iteration limit (1.3 s per fit, 60 documents)
+                    ("rules", MaxAbsScaler(), rule_columns),
                 ]
             )
             matrix = sparse.csr_matrix(self.features_.fit_transform(X))
@@ -206,10 +228,18 @@ class SuggestionModel(BaseEstimator):
             y = present[:, k].astype(int)
             positives, negatives = int(y.sum()), n - int(y.sum())
             if self.features_ is not None and min(positives, negatives) >= self.min_examples:
-                fitted[code], held_out[code] = self._fit_code(matrix, y)
                 self.learned_.append(code)
             elif positives >= self.min_examples and positives > negatives:
                 self.prior_codes_.append(code)
+        columns = [self.codes_.index(code) for code in self.learned_]
+        self.classifier_ = self.classifier
+        if self.classifier == "auto":
+            self.classifier_ = "ridge" if n * len(columns) >= RIDGE_FROM_ROW_CODES else "svm"
+        if self.classifier_ == "ridge" and columns:
+            fitted, held_out = self._fit_ridge(matrix, present[:, columns].astype(int))
+        for code, k in zip(self.learned_, columns):
+            if self.classifier_ != "ridge":
+                fitted[code], held_out[code] = self._fit_code(matrix, present[:, k].astype(int))
         self._set_thresholds(present, held_out)
         self._stack_weights(fitted, present)
         self.sources_ = self._sources(X, present, held_out)
@@ -279,6 +309,29 @@ class SuggestionModel(BaseEstimator):
         svm = LinearSVC(C=self.C).fit(matrix, y)
         held_out = 1.0 / (1.0 + np.exp(slope * decisions + offset))
         return (svm.coef_[0], float(svm.intercept_[0]), slope, offset), held_out
+
+    def _fit_ridge(self, matrix, Y: np.ndarray) -> tuple[dict, dict]:
+        """Every learned code at once: ridge regression on +1/-1 targets in its dual form,
+        ``A = (K + alpha I)^-1 Y`` with the Gram matrix ``K = X X^T + 1`` (the 1 is an
+        intercept), so one ``n x n`` solve per fold serves all codes; out-of-fold decisions
+        come from ``KFold`` folds shared by the codes, then Platt scaling per code."""
+        targets = 2.0 * Y - 1.0
+        gram = np.asarray((matrix @ matrix.T).todense(), dtype=np.float64) + 1.0
+        n = len(gram)
+        decisions = np.zeros(targets.shape)
+        folds = KFold(min(CV_FOLDS, n), shuffle=True, random_state=self.random_state)
+        for train, test in folds.split(gram):
+            dual = _solve(gram[np.ix_(train, train)] + self.alpha * np.eye(len(train)), targets[train])
+            decisions[test] = gram[np.ix_(test, train)] @ dual
+        dual = _solve(gram + self.alpha * np.eye(n), targets)
+        weights = np.asarray(matrix.T @ dual)  # features x codes
+        intercepts = dual.sum(axis=0)
+        fitted, held_out = {}, {}
+        for j, code in enumerate(self.learned_):
+            slope, offset = _platt(decisions[:, j], Y[:, j])
+            fitted[code] = (weights[:, j], float(intercepts[j]), slope, offset)
+            held_out[code] = 1.0 / (1.0 + np.exp(slope * decisions[:, j] + offset))
+        return fitted, held_out
 
     def _set_thresholds(self, present: np.ndarray, held_out: dict[str, np.ndarray]) -> None:
         """Each learned code's best out-of-fold threshold (F1), shrunk toward the best
@@ -374,12 +427,12 @@ class SuggestionModel(BaseEstimator):
         X = self.focus(X)
         # the character n-grams are the presence model's, already fitted on every segment:
         # scoring a batch then builds them once for both models (LastBatchMemo)
-        chars = self.features_.named_transformers_["chars"] if self.char_ngrams else "drop"
+        chars = self.features_.named_transformers_["chars"] if self.use_chars_ else "drop"
         segment = ColumnTransformer(
             [
                 ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"\S+",
                                           dtype=np.float32), "marked"),
-                ("chars", FrozenEstimator(chars) if self.char_ngrams else "drop", "raw"),
+                ("chars", FrozenEstimator(chars) if self.use_chars_ else "drop", "raw"),
             ]
         )
         features = ColumnTransformer(
@@ -395,17 +448,20 @@ class SuggestionModel(BaseEstimator):
         )
         Cs = list(self.direction_Cs)
         self.direction_C_ = float(Cs[len(Cs) // 2])
+        # the features are built once; only the classifier's C is searched over them (the
+        # vocabularies then include the inner validation rows: 15 refits of the character
+        # n-grams of long documents cost more than all the rest of training)
+        matrix = features.fit_transform(X)
         folds = min(CV_FOLDS, int(counts.min()))
         if folds >= 2 and len(Cs) > 1:
             search = GridSearchCV(
-                Pipeline([("features", features), ("classifier", self._direction_classifier(1.0))]),
-                {"classifier__C": Cs}, scoring="f1_macro",
+                self._direction_classifier(1.0), {"C": Cs}, scoring="f1_macro",
                 cv=StratifiedKFold(folds, shuffle=True, random_state=self.random_state),
-            ).fit(X, y)
-            self.direction_C_ = float(search.best_params_["classifier__C"])
+            ).fit(matrix, y)
+            self.direction_C_ = float(search.best_params_["C"])
         self.direction_ = Pipeline(
-            [("features", features), ("classifier", self._direction_classifier(self.direction_C_))]
-        ).fit(X, y)
+            [("features", features), ("classifier", self._direction_classifier(self.direction_C_).fit(matrix, y))]
+        )
 
     @staticmethod
     def _direction_classifier(C: float) -> LogisticRegression:
@@ -466,6 +522,11 @@ def agreement(gold: np.ndarray, predicted: np.ndarray) -> dict:
     kappa = 1.0 if expected == 1 else (observed - expected) / (1 - expected)
     return {"f1": round(f1, 4), "precision": round(precision, 4), "recall": round(recall, 4),
             "kappa": round(float(kappa), 4), "predicted": int(predicted.sum())}
+
+
+def _solve(matrix: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """``matrix^-1 targets`` for a symmetric positive definite ``matrix``."""
+    return scipy.linalg.solve(matrix, targets, assume_a="pos")
 
 
 def _best_threshold(gold: np.ndarray, proba: np.ndarray) -> float:
