@@ -237,3 +237,18 @@ def test_codes_whose_model_is_not_better_fall_back_to_rules_and_weak_codes_are_l
     assert "funding" not in suggester.model_codes()
     weak = [c for c, entry in sources.items() if not entry["ready"]]
     assert weak and all(suggester.confidence(c) == "low" for c in weak) and suggester.confidence("funding") == ""
+
+
+def test_ridge_fits_every_code_at_once_and_long_texts_drop_character_ngrams(config, rules):
+    rows = [("Kamarnya bersih, tapi AC-nya rusak.", {"clean": "supporting", "ac": "constraining"}),
+            ("Kamar bersih dan wangi.", {"clean": "supporting"}), ("AC-nya mati terus.", {"ac": "constraining"}),
+            ("AC-nya sejuk.", {"ac": "supporting"}), ("Sarapannya enak.", {}), ("Lokasinya dekat stasiun.", {})] * 4
+    features = [featurize(_doc(config, text), rules) for text, _ in rows]
+    X, Y = code_frame(features, ["clean", "ac"]), label_frame([r for _, r in rows], ["clean", "ac"])
+    ridge = SuggestionModel(classifier="ridge").fit(X, Y)
+    assert ridge.classifier_ == "ridge" and set(ridge.learned_) == {"clean", "ac"} and ridge.use_chars_
+    proba = ridge.predict_proba(code_frame([featurize(_doc(config, "AC-nya rusak."), rules)], ["clean", "ac"]))
+    assert proba.loc[0, "ac"] >= ridge.thresholds_["ac"] and proba.loc[0, "ac"] > proba.loc[0, "clean"]
+    assert SuggestionModel().fit(X, Y).classifier_ == "svm"  # 24 rows x 2 codes: far below RIDGE_FROM_ROW_CODES
+    long = X.assign(raw=X["raw"] * 100)
+    assert not SuggestionModel().fit(long, Y).use_chars_
