@@ -136,6 +136,11 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _settings(text: str) -> dict:
+    """``"a=1;b=\"x\""`` -> ``{"a": 1, "b": "x"}`` (values in JSON)."""
+    return {k: json.loads(v) for k, v in (item.split("=", 1) for item in text.split(";"))}
+
+
 def main() -> None:
     parser = bench_parser(__doc__)
     parser.set_defaults(only="napire,hoasa,casa,nusax_id,nusax_en")
@@ -145,10 +150,14 @@ def main() -> None:
     parser.add_argument("--systems", default="pilah,baseline")
     parser.add_argument("--questions", default="", help="napire questions to run (default: all ten)")
     parser.add_argument("--params", default="", help="SuggestionModel settings to try, e.g. threshold_shrinkage=0")
+    parser.add_argument("--baseline-params", default="", help="BaselineModel settings to try, e.g. C=10")
     args = parser.parse_args()
     if args.params:
-        settings = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.params.split(";"))}
+        settings = _settings(args.params)
         SYSTEMS["pilah"] = lambda: SuggestionModel(**settings)
+    if args.baseline_params:
+        baseline_settings = _settings(args.baseline_params)
+        SYSTEMS["baseline"] = lambda: BaselineModel(**baseline_settings)
     config, frame_book = bench_config()
     sets = {}
     for name in args.only.split(","):
