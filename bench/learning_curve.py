@@ -38,6 +38,8 @@ from pipeline.suggest import SuggestionModel  # noqa: E402
 from pipeline.train import train  # noqa: E402
 
 METRICS = ("codes_micro_f1", "indonlu_flat_macro_f1", "direction_macro_f1")
+SHOWN = {"codes_micro_f1": "which codes, micro-F1", "indonlu_flat_macro_f1": "IndoNLU flat macro-F1",
+         "direction_macro_f1": "direction macro-F1"}
 NAPIRE_MIN_ANSWERS = 8  # a question's codebook: its codes given to at least this many answers
 SYSTEMS = {"pilah": SuggestionModel, "baseline": BaselineModel}
 
@@ -130,9 +132,9 @@ def table(rows: list[dict]) -> str:
                     cells.append("—")
                 else:
                     base = found.get("baseline")
-                    cells.append(f"{found['pilah']:.3f} / {base:.3f}" if base is not None else f"{found['pilah']:.3f}")
+                    cells.append(f"**{found['pilah']:.3f}** / {base:.3f}" if base is not None else f"{found['pilah']:.3f}")
             if any(c != "—" for c in cells):
-                lines.append(f"| {name} | {metric} | " + " | ".join(cells) + " |")
+                lines.append(f"| {name} | {SHOWN[metric]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
