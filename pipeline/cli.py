@@ -10,7 +10,9 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.markup import escape
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 from rich.table import Table
 
 from pipeline.config import PROJECT_ROOT
@@ -26,7 +28,7 @@ DEFAULT_CORPUS = PROJECT_ROOT / "corpus"
 
 
 def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {exc}")
+    console.print(f"[bold red]error:[/] {escape(str(exc))}")  # "[ingest] …" is text, not markup
     raise typer.Exit(code=2)
 
 
@@ -36,24 +38,78 @@ def run_cli(
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
     out: Annotated[Path, typer.Option("--out", help="Where the review exports and run.json go.")] = Path("out"),
     project: Annotated[Path, typer.Option("--project", help="Project directory holding the .pilah/ database.")] = Path("."),
+    codebook: Annotated[Optional[Path], typer.Option("--codebook", help="Codebook YAML; default from the config.")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Processes for the per-document stages (0: one per CPU).")] = 0,
+    engine: Annotated[str, typer.Option("--engine", help="local (this machine) or dask (a Dask cluster).")] = "local",
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="With --engine dask: the scheduler's address (tcp://host:8786); default a local cluster.")] = None,
 ) -> None:
-    """Ingest, segment, tokenize and suggest codes for a corpus; write the review sheets."""
+    """Ingest, segment, tokenize and suggest codes for a corpus; write the review sheets.
+
+    Decisions typed into OUT/suggestions.xlsx (or .csv) that the project does not hold yet
+    are imported first, so a re-run never loses review work."""
     from pipeline.errors import PilahError
     from pipeline.run import run
 
+    if engine not in ("local", "dask"):
+        _fail(ValueError(f"--engine {engine!r}: expected local or dask"))
     files = _count_files(corpus)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as progress:
+                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                  console=console, transient=True) as progress:
         task = progress.add_task("Reading documents", total=files or None)
 
+        started = time.perf_counter()
+
         def advance(path: str) -> None:
-            progress.update(task, advance=1, description=f"[cyan]{path}")
+            done = progress.tasks[0].completed + 1
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            progress.update(task, advance=1, description=f"[cyan]{escape(path)}[/] {rate:.1f} documents/s")
 
         try:
-            summary = run(corpus, config, out, project, on_document=advance)
+            summary = run(corpus, config, out, project, on_document=advance, codebook_path=codebook,
+                          workers=workers or None, engine=engine, scheduler=scheduler)
         except PilahError as exc:
             _fail(exc)
     _print_summary(summary)
+
+
+@app.command("status")
+def status_cli(project: Annotated[Path, typer.Option("--project", help="Project directory holding the .pilah/ database.")] = Path("."),
+               json_out: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False) -> None:
+    """The project at a glance: documents, segments, suggestions, decisions, and its runs with their failures."""
+    from pipeline.decisions import review_status
+    from pipeline.store import Store
+
+    _require_project(project)
+    with Store(project) as store:
+        ids = store.document_ids()
+        counts = store.document_counts(ids)
+        review = review_status(store)
+        runs = store.runs_frame()
+        last_failures = store.failures_frame(int(runs["run"].iloc[0])) if len(runs) else None
+    figures = {"documents": len(ids), **counts, "decisions": review["decisions"], "pending": review["pending"],
+               "stale": review["stale"], "runs": len(runs),
+               "last_run": None if runs.empty else {
+                   "run": int(runs["run"].iloc[0]), "started_at": runs["started_at"].iloc[0],
+                   "finished_at": runs["finished_at"].iloc[0], "failures": last_failures.to_dict("records")}}
+    if json_out:
+        print(json.dumps(figures, indent=2, ensure_ascii=False))
+        return
+    out = Console()
+    out.print(f"{store.path}: {figures['documents']} documents, {counts['segments']} segments, {counts['tokens']} tokens, "
+              f"{counts['suggestions']} suggestions; {review['decisions']} decisions ({review['pending']} suggestions "
+              f"pending, {review['stale']} stale)")
+    table = Table(title="Runs (newest first)")
+    for column in ("run", "corpus", "started", "finished", "documents", "processed", "failures"):
+        table.add_column(column)
+    for row in runs.head(10).itertuples(index=False):
+        summary = json.loads(row.summary) if row.summary else {}
+        c = summary.get("counts", {})
+        table.add_row(str(row.run), escape(row.corpus), row.started_at, row.finished_at or "[yellow]not finished",
+                      str(c.get("documents", "")), str(c.get("documents_processed", "")), str(row.failures))
+    out.print(table)
+    for failure in figures["last_run"]["failures"] if figures["last_run"] else []:
+        out.print(f"[yellow]failed[/] {escape(failure['path'])} ({failure['stage']}): {escape(failure['reason'])}")
 
 
 train_app = typer.Typer(help="Train the suggestion model (default) or the Stanza models (`pilah train stanza`).")
@@ -69,6 +125,8 @@ def train_cli(
     codebook: Annotated[Optional[Path], typer.Option("--codebook", help="Codebook YAML; default from the config.")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Model directory to write; default models/default.")] = None,
+    text_column: Annotated[str, typer.Option("--text-column", help="The table's column holding the text.")] = "text",
+    codes_column: Annotated[str, typer.Option("--codes-column", help="The table's column holding the codes.")] = "codes",
 ) -> None:
     """Train the suggestion model, cross-validate it, and save it with meta.json.
 
@@ -92,13 +150,14 @@ def train_cli(
             raise InputError(labels, "give --out DIR for a model trained on a labelled table "
                                      "(the default model belongs to the sample corpus)")
         if labels is not None and codebook is None:
-            table, source = read_labels(labels, require_codes=True), _shown(labels)
+            table, source = read_labels(labels, require_codes=True, text_column=text_column, codes_column=codes_column), _shown(labels)
             codes = sorted(set().union(*table["labels"]))
             book = codebook_for_codes(codes, load_codebook(cfg.path("suggest", "codebook")), source)
         else:
             book = load_codebook(codebook or cfg.path("suggest", "codebook"))
             if labels is not None:
-                table, source = read_labels(labels, set(book.codes), require_codes=True), _shown(labels)
+                table = read_labels(labels, set(book.codes), require_codes=True, text_column=text_column, codes_column=codes_column)
+                source = _shown(labels)
         stages = Stages(cfg, book, None)
         if labels is None:
             gold = gold or corpus / "gold.csv"
@@ -174,23 +233,25 @@ def suggest_cli(
     out: Annotated[Path, typer.Option("--out", help="Where to write the table (.csv or .xlsx).")],
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
     jobs: Annotated[int, typer.Option("--jobs", help="Worker processes for tables of 1,000+ rows (0: one per CPU).")] = 0,
+    text_column: Annotated[str, typer.Option("--text-column", help="The table's column holding the text.")] = "text",
 ) -> None:
     """Suggest codes for every row of a table: adds suggested_codes, suggested_scores, evidence."""
     from pipeline.config import load_config
     from pipeline.engine import Stages
     from pipeline.errors import InputError, PilahError
-    from pipeline.labels import read_table
+    from pipeline.labels import missing_column_problem, read_table, restore_columns
     from pipeline.train import load_model_dir, suggest_labels
 
     try:
         trained, meta, book = load_model_dir(model)
-        table = read_table(input)
-        if "text" not in table.columns:
-            raise InputError(input, f"no 'text' column; found {', '.join(table.columns)}")
+        table = read_table(input, text_column)
+        if missing_column_problem(table):
+            raise InputError(input, missing_column_problem(table))
         started = time.perf_counter()
         result = suggest_labels(table, trained, book, Stages(load_config(config), book, trained), jobs=jobs)
         seconds = time.perf_counter() - started
-        _write_table(result, out)
+        result.attrs["renamed"] = table.attrs.get("renamed", {})
+        _write_table(restore_columns(result), out)
     except PilahError as exc:
         _fail(exc)
     coded = int((result["suggested_codes"] != "").sum())
@@ -204,6 +265,8 @@ def evaluate_cli(
     model: Annotated[Path, typer.Option("--model", help="Model directory written by `pilah train`.")],
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write all figures to this JSON file.")] = None,
+    text_column: Annotated[str, typer.Option("--text-column", help="The table's column holding the text.")] = "text",
+    codes_column: Annotated[str, typer.Option("--codes-column", help="The table's column holding the codes.")] = "codes",
 ) -> None:
     """Per-code precision, recall, F1, kappa and support; micro/macro F1; direction figures."""
     from pipeline.config import load_config
@@ -214,7 +277,7 @@ def evaluate_cli(
 
     try:
         trained, meta, book = load_model_dir(model)
-        table = read_labels(labels, set(book.codes))
+        table = read_labels(labels, set(book.codes), text_column=text_column, codes_column=codes_column)
         figures = evaluate_labels(table, trained, book, Stages(load_config(config), book, trained))
     except PilahError as exc:
         _fail(exc)
@@ -248,7 +311,7 @@ def _write_table(frame, out: Path) -> None:
 def langid_cli(
     input: Annotated[Path, typer.Option("--input", help="CSV or XLSX table with a 'text' column.")],
     out: Annotated[Path, typer.Option("--out", help="Where to write the table (.csv or .xlsx).")],
-    column: Annotated[str, typer.Option("--column", help="The column holding the text.")] = "text",
+    column: Annotated[str, typer.Option("--text-column", "--column", help="The column holding the text.")] = "text",
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
 ) -> None:
     """Label each row's language (id, en, mixed, und) with a score: adds lang_detected, lang_score."""
@@ -261,7 +324,7 @@ def langid_cli(
         cfg = load_config(config)
         frame = read_table(input)
         if column not in frame.columns:
-            raise InputError(input, f"no {column!r} column; found {', '.join(frame.columns)} (choose one with --column)")
+            raise InputError(input, f"no {column!r} column; found {', '.join(frame.columns)} (choose one with --text-column)")
         labelled = label_table(frame, LanguageSettings(**cfg.section("language")),
                                cfg.section("nlp")["colloquial_lexicon"], text_column=column)
         _write_table(labelled, out)
@@ -309,6 +372,8 @@ def discover_cli(
     max_candidates: Annotated[int, typer.Option("--max-candidates", help="At most this many candidates (the largest kept).")] = 10,
     min_size: Annotated[int, typer.Option("--min-size", help="Smallest group of segments reported as a candidate (>= 3).")] = 5,
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
+    text_column: Annotated[str, typer.Option("--text-column", help="The table's column holding the text.")] = "text",
+    codes_column: Annotated[str, typer.Option("--codes-column", help="The table's column holding the codes.")] = "codes",
 ) -> None:
     """Propose candidate new codes from the segments no code covers: label, size, 3 exemplars."""
     from pipeline.codebook import load_codebook
@@ -324,7 +389,7 @@ def discover_cli(
     try:
         cfg = load_config(config)
         if input is not None:
-            segments, source = uncovered_rows(read_table(input), input), input
+            segments, source = uncovered_rows(read_table(input, text_column, codes_column), input), input
         else:
             segments = uncovered_segments(project, cfg.section("suggest").get("skip_speakers", []))
             source = project / ".pilah" / "pilah.sqlite"
@@ -347,6 +412,310 @@ def discover_cli(
                     f"{counts['too_short']} with fewer than 3 content words")
     for path in written:
         Console().print(f"wrote {path}")
+
+
+@app.command("report")
+def report_cli(
+    project: Annotated[Path, typer.Option("--project", help="Project directory holding the .pilah/ database.")] = Path("."),
+    out: Annotated[Path, typer.Option("--out", help="The HTML report to write; displays.xlsx goes beside it.")] = Path("out/report.html"),
+    lang: Annotated[Optional[str], typer.Option("--lang", help="Labels in Indonesian or English: id | en (default: [report] lang).")] = None,
+    source: Annotated[Optional[str], typer.Option("--source", help="accepted | suggested | all: accepted codings, pending suggestions, or both, each labelled (default: [report] source).")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
+) -> None:
+    """Write the data display: one self-contained HTML report (overview, factor matrix,
+    code × case matrices, co-occurrence, frequencies, quotes) and the same matrices as
+    sheets in displays.xlsx beside it. It opens offline and prints to PDF."""
+    from pipeline.errors import PilahError
+    from pipeline.report import DISPLAYS_FILE, report_settings, write_report
+    from pipeline.store import Store
+
+    _require_project(project)
+    try:
+        cfg, book = _project_codebook(config)
+        with Store(project) as store:
+            summary = write_report(store, book, out, xlsx_path=out.parent / DISPLAYS_FILE,
+                                   skip_speakers=cfg.section("suggest").get("skip_speakers", []),
+                                   **report_settings(cfg, lang, source))
+    except PilahError as exc:
+        _fail(exc)
+    shown = ", ".join(f"{n} {status}" for status, n in summary["shown"].items()) or "nothing accepted or pending yet"
+    state = "unchanged since it was written" if summary["unchanged"] else f"in {summary['seconds']['total']:.1f} s"
+    Console().print(f"report of {summary['segments']} segments ({shown}) {state}")
+    for path in summary["outputs"]:
+        Console().print(f"wrote {path}")
+
+
+review_app = typer.Typer(help="The analyst's review: import decisions, see where the review stands, export sheets.",
+                         no_args_is_help=True)
+app.add_typer(review_app, name="review")
+PROJECT_OPTION = typer.Option("--project", help="Project directory holding the .pilah/ database.")
+CONFIG_OPTION = typer.Option("--config", help="TOML file overriding configs/pilah.toml.")
+
+
+def _project_codebook(config: Optional[Path]):
+    from pipeline.codebook import load_codebook
+    from pipeline.config import load_config
+
+    cfg = load_config(config)
+    return cfg, load_codebook(cfg.path("suggest", "codebook"))
+
+
+def _require_project(project: Path) -> None:
+    from pipeline.errors import InputError
+    from pipeline.store import STORE_DIR, STORE_FILE
+
+    if not (project / STORE_DIR / STORE_FILE).exists():
+        _fail(InputError(project, "no project database here (.pilah/pilah.sqlite); run `pilah run --project DIR` first"))
+
+
+@review_app.command("import")
+def review_import_cli(
+    file: Annotated[Path, typer.Argument(help="Reviewed sheet (.xlsx or .csv) written by Pilah.")],
+    reviewer: Annotated[Optional[str], typer.Option("--reviewer", help="Reviewer of rows whose reviewer cell is empty.")] = None,
+    project: Annotated[Path, PROJECT_OPTION] = Path("."),
+    config: Annotated[Optional[Path], CONFIG_OPTION] = None,
+) -> None:
+    """Append the accept / reject / edit / add decisions of a reviewed sheet to the project.
+
+    Bad rows are reported by row number and reason and skipped; importing a sheet twice adds nothing."""
+    from pipeline.decisions import import_sheet
+    from pipeline.errors import PilahError
+    from pipeline.store import Store
+
+    _require_project(project)
+    started = time.perf_counter()
+    try:
+        cfg, book = _project_codebook(config)
+        with Store(project) as store:
+            report = import_sheet(store, file, book, reviewer or cfg.section("review").get("reviewer") or None)
+    except PilahError as exc:
+        _fail(exc)
+    out = Console()
+    out.print(f"{file}: {report.rows} rows — {report.added} decisions added, {report.unchanged} already in the project, "
+              f"{report.pending} undecided, {len(report.problems)} skipped ({time.perf_counter() - started:.1f} s)")
+    if report.stale:
+        out.print(f"[yellow]{report.stale} decision(s) are on segments whose text has changed since (stale)")
+    for row, reason in report.problems:
+        out.print(f"[yellow]row {row}[/]: {reason}")
+
+
+@review_app.command("status")
+def review_status_cli(
+    project: Annotated[Path, PROJECT_OPTION] = Path("."),
+    json_out: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Per code and per reviewer: suggested, accepted, rejected, edited, added, pending, stale."""
+    from pipeline.decisions import review_status
+    from pipeline.errors import PilahError
+    from pipeline.store import Store
+
+    _require_project(project)
+    try:
+        with Store(project) as store:
+            status = review_status(store)
+    except PilahError as exc:
+        _fail(exc)
+    if json_out:
+        print(json.dumps(status, indent=2, ensure_ascii=False))
+        return
+    kinds = ("suggested", "accepted", "rejected", "edited", "added", "pending", "stale")
+    for title, rows, columns in (("Review by code", status["per_code"], kinds),
+                                 ("Review by reviewer", status["per_reviewer"], kinds[1:5] + ("stale",))):
+        table = Table(title=title)
+        table.add_column("code" if title.endswith("code") else "reviewer")
+        for column in columns:
+            table.add_column(column, justify="right")
+        for name, counts in rows.items():
+            table.add_row(name, *(str(counts[c]) for c in columns))
+        Console().print(table)
+    Console().print(f"{status['decisions']} decisions in force ({status['decision_records']} recorded), "
+                    f"{status['codings']} codings, {status['pending']} suggestions pending, {status['stale']} stale")
+
+
+@review_app.command("export")
+def review_export_cli(
+    out: Annotated[Path, typer.Option("--out", help="The sheet to write (.xlsx or .csv).")] = Path("out/review.xlsx"),
+    reviewer: Annotated[Optional[str], typer.Option("--reviewer", help="Pre-fill only this reviewer's decisions (a blind sheet for a second coder).")] = None,
+    project: Annotated[Path, PROJECT_OPTION] = Path("."),
+    config: Annotated[Optional[Path], CONFIG_OPTION] = None,
+) -> None:
+    """Write the review sheet of the whole project, decisions in force pre-filled."""
+    from pipeline.errors import PilahError
+    from pipeline.review import review_frame, write_sheet
+    from pipeline.store import Store
+
+    _require_project(project)
+    try:
+        cfg, book = _project_codebook(config)
+        with Store(project) as store:
+            frame, stale = review_frame(store, book, reviewer=reviewer,
+                                        skip_speakers=cfg.section("suggest").get("skip_speakers", []))
+        written = write_sheet(frame, out, book, stale)
+    except PilahError as exc:
+        _fail(exc)
+    Console().print(f"wrote {written}: {len(frame)} rows, "
+                    f"{int((frame['decision'] != '').sum())} pre-filled, {len(stale)} stale decisions")
+
+
+@review_app.command("next")
+def review_next_cli(
+    n: Annotated[int, typer.Option("--n", help="How many segments.")] = 50,
+    out: Annotated[Path, typer.Option("--out", help="The sheet to write (.xlsx or .csv).")] = Path("out/review_next.xlsx"),
+    project: Annotated[Path, PROJECT_OPTION] = Path("."),
+    config: Annotated[Optional[Path], CONFIG_OPTION] = None,
+) -> None:
+    """The unreviewed segments whose review would teach the model most, as a review sheet."""
+    from pipeline.engine import Stages
+    from pipeline.errors import PilahError
+    from pipeline.retrain import next_for_review
+    from pipeline.review import review_frame, write_sheet
+    from pipeline.store import Store
+
+    _require_project(project)
+    try:
+        cfg, book = _project_codebook(config)
+        skip = cfg.section("suggest").get("skip_speakers", [])
+        chosen = next_for_review(project, book, Stages(cfg, book, None), n=n, skip_speakers=skip)
+        with Store(project) as store:
+            frame, _ = review_frame(store, book, skip_speakers=skip)
+        rank = {segment: i for i, segment in enumerate(chosen)}
+        frame = frame[frame["segment_id"].isin(rank)]
+        frame = frame.iloc[frame["segment_id"].map(rank).argsort(kind="stable")].reset_index(drop=True)
+        written = write_sheet(frame, out, book)
+    except PilahError as exc:
+        _fail(exc)
+    Console().print(f"wrote {written}: {len(chosen)} segments, {len(frame)} rows")
+
+
+@app.command("retrain")
+def retrain_cli(
+    labels: Annotated[Optional[Path], typer.Option("--labels", help="Also train on this labelled table (text, codes).")] = None,
+    project: Annotated[Path, PROJECT_OPTION] = Path("."),
+    config: Annotated[Optional[Path], CONFIG_OPTION] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the report to this JSON file.")] = None,
+) -> None:
+    """Train a new model version on the project's codings; score it against the model in use
+    on the same segments (whole documents held out); switch to it when it scores as well or better."""
+    from pipeline.engine import Stages
+    from pipeline.errors import PilahError
+    from pipeline.retrain import retrain
+
+    _require_project(project)
+    try:
+        cfg, book = _project_codebook(config)
+        with console.status("Training on the project's codings and cross-validating…"):
+            report = retrain(project, book, Stages(cfg, book, None), labels)
+    except PilahError as exc:
+        _fail(exc)
+    table = Table(title=f"Model {report['version']} from {report['rows']} reviewed segments "
+                        f"({report['coded_rows']} coded, {report['documents']} documents)")
+    for column in ("", "precision", "recall", "F1", "direction macro-F1", "scheme"):
+        table.add_column(column, justify="right" if column not in ("", "scheme") else "left")
+    for name in ("before", "after"):
+        row = report[name]
+        if row is not None:
+            table.add_row(f"{name} ({row['model']})", f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}",
+                          "—" if row["direction_macro_f1"] is None else f"{row['direction_macro_f1']:.3f}", row["scheme"])
+    Console().print(table)
+    codes = Table(title="Per code: what suggests it")
+    for column in ("code", "uses", "model F1", "rules F1"):
+        codes.add_column(column)
+    for code, choice in report["codes"].items():
+        model_f1 = (choice.get("model") or {}).get("f1")
+        rules_f1 = (choice.get("rules") or {}).get("f1")
+        codes.add_row(code, choice.get("use", ""), "—" if model_f1 is None else f"{model_f1:.3f}",
+                      "—" if rules_f1 is None else f"{rules_f1:.3f}")
+    Console().print(codes)
+    Console().print(("switched to " if report["switched"] else "kept ") + f"{report['in_use']}"
+                    + ("" if report["switched"] else f"; `pilah models use {report['version']}` switches") +
+                    f" ({report['seconds']} s)")
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+models_app = typer.Typer(help="The model versions kept in the project (`pilah models use VERSION` switches).")
+app.add_typer(models_app, name="models")
+
+
+@models_app.callback(invoke_without_command=True)
+def models_cli(ctx: typer.Context, project: Annotated[Path, PROJECT_OPTION] = Path(".")) -> None:
+    """List the project's model versions, with their figures and the one in use."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from pipeline.store import Store
+
+    _require_project(project)
+    with Store(project) as store:
+        frame = store.models_frame()
+        chosen = store.setting("model")
+    table = Table(title="Model versions" + ("" if chosen else " (in use: the configured model)"))
+    for column in ("version", "in use", "created", "rows", "F1 after", "F1 before"):
+        table.add_column(column, no_wrap=column == "version")
+    for row in frame.itertuples(index=False):
+        summary = json.loads(row.summary)
+        after, before = summary.get("after") or {}, summary.get("before") or {}
+        table.add_row(row.version, "●" if row.in_use else "", row.created_at[:16], str(summary.get("rows", "")),
+                      f"{after.get('f1', float('nan')):.3f}", f"{before['f1']:.3f}" if before else "—")
+    Console().print(table)
+
+
+@models_app.command("use")
+def models_use_cli(version: Annotated[str, typer.Argument(help="A version listed by `pilah models`.")],
+                   project: Annotated[Path, PROJECT_OPTION] = Path(".")) -> None:
+    """Suggest with this model version from the next `pilah run` on (new suggestion rows; decisions stay)."""
+    from pipeline.errors import PilahError
+    from pipeline.retrain import use_model
+
+    _require_project(project)
+    try:
+        path = use_model(project, version)
+    except PilahError as exc:
+        _fail(exc)
+    Console().print(f"the project now suggests with {version} ({path})")
+
+
+@app.command("agreement")
+def agreement_cli(
+    coders: Annotated[Optional[str], typer.Option("--coders", help="Coders to compare, e.g. A,B (default: all).")] = None,
+    project: Annotated[Path, PROJECT_OPTION] = Path("."),
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the figures to this JSON file.")] = None,
+) -> None:
+    """Per code: Cohen's kappa between coders and between the model and each coder,
+    Krippendorff's alpha over all coders, percent agreement; direction separately."""
+    from pipeline.agreement import agreement
+    from pipeline.errors import PilahError
+    from pipeline.store import Store
+
+    _require_project(project)
+    try:
+        with Store(project) as store:
+            figures = agreement(store, [c.strip() for c in coders.split(",")] if coders else None)
+    except PilahError as exc:
+        _fail(exc)
+    if figures["unknown_coders"]:
+        _fail(ValueError(f"--coders: no decisions by {', '.join(figures['unknown_coders'])} in this project"))
+    pairs = [f"{a}|{b}" for i, a in enumerate(figures["coders"]) for b in figures["coders"][i + 1:]]
+    table = Table(title=f"Agreement ({figures['unit']})")
+    table.add_column("code")
+    for pair in pairs:
+        table.add_column(f"κ {pair.replace('|', '–')}", justify="right")
+    table.add_column("α", justify="right")
+    for coder in figures["coders"]:
+        table.add_column(f"κ model–{coder}", justify="right")
+    table.add_column("direction % (pairs)", justify="right")
+    table.add_column("ready", justify="center")
+    show = lambda v: "—" if v is None else f"{v:.2f}"  # noqa: E731
+    for code, e in figures["per_code"].items():
+        directions = [d["percent"] for d in e["direction"].values() if d["percent"] is not None]
+        table.add_row(code, *(show(e["pairs"][p]["kappa"]) for p in pairs), show(e["alpha"]),
+                      *(show(e["model"][c]["kappa"]) for c in figures["coders"]),
+                      show(float(sum(directions) / len(directions))) if directions else "—",
+                      "yes" if e["ready"] else "[yellow]not ready")
+    Console().print(table)
+    Console().print(f"segments reviewed: {figures['segments_reviewed']}; codes below κ {figures['ready_kappa']} "
+                    f"(model against the coders) are not ready for bulk suggestion: {', '.join(figures['not_ready']) or 'none'}")
+    if json_out is not None:
+        json_out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _shown(path: Path) -> str:
@@ -383,8 +752,14 @@ def _print_summary(summary: dict) -> None:
     table.add_row("model", summary["model"]["version"] if summary["model"] else "none (codebook rules only)")
     table.add_row("seconds", f"{summary['seconds']['total']:.1f}")
     out.print(table)
+    for report in summary.get("imported_decisions", []):
+        if report["added"]:
+            out.print(f"[green]imported {report['added']} decision(s)[/] from {report['path']} before rewriting it")
+    if counts.get("stale_decisions"):
+        out.print(f"[yellow]{counts['stale_decisions']} decision(s) are stale[/]: their segment's text changed since "
+                  "(listed on the sheet's 'Stale decisions' tab)")
     for failure in summary["failures"]:
-        out.print(f"[yellow]failed[/] {failure['path']} ({failure['stage']}): {failure['reason']}")
+        out.print(f"[yellow]failed[/] {escape(failure['path'])} ({failure['stage']}): {escape(failure['reason'])}")
     for path in summary["outputs"]:
         out.print(f"wrote {path}")
     out.print(f"wrote {Path(summary['outputs'][0]).parent / 'run.json'}" if summary["outputs"] else "")

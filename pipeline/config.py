@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib.util
 import json
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,15 @@ PATH_KEYS = {
     ("suggest", "codebook"),
     ("suggest", "model"),
 }
+# Settings that take one of a few values, checked when the configuration is loaded (the
+# stages hold the same lists: pipeline.language.DETECTORS, pipeline.nlp.BACKENDS).
+CHOICES = {
+    ("language", "detector"): ("lingua", "lingua-low", "py3langid", "markers"),
+    ("nlp", "backend"): ("fast", "stanza"),
+}
+# The Python package each detector needs (the extras are optional installs).
+DETECTOR_PACKAGES = {"lingua": "lingua", "lingua-low": "lingua", "py3langid": "py3langid"}
+POSITIVE = {("ingest", "max_file_mb"), ("ingest", "max_unpacked_mb"), ("ingest", "max_text_mb"), ("nlp", "batch_size")}
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,9 @@ def load_config(path: str | Path | None = None) -> Config:
             values[section].update(_resolve_paths({section: entries}, path.parent)[section])
             hashed[section].update(entries)
         sources.append(str(path))
+    problems = check_values(values)
+    if problems:
+        raise ConfigError(sources[-1], problems)
     digest = hashlib.sha256(json.dumps(hashed, sort_keys=True).encode()).hexdigest()
     return Config(values=values, sources=tuple(sources), hash=digest)
 
@@ -102,6 +116,67 @@ def _check_against(defaults: dict, user: dict) -> list[str]:
                     f"[{section}] {key} = {value!r}: expected {expected.__name__}, "
                     f"found {type(value).__name__}"
                 )
+    return problems
+
+
+def check_values(values: dict) -> list[str]:
+    """Problems with the merged values: unknown choices, bad numbers, a turn pattern that
+    does not compile, a detector whose package is missing, a Stanza backend without models.
+
+    Run when the configuration is loaded, so that a bad value stops the run before any
+    document is read, with every problem named at once.
+    """
+    problems = []
+    for (section, key), allowed in CHOICES.items():
+        value = values.get(section, {}).get(key)
+        if value not in allowed:
+            problems.append(f"[{section}] {key} = {value!r}: expected one of {', '.join(allowed)}")
+    for section, key in sorted(POSITIVE):
+        value = values.get(section, {}).get(key)
+        if isinstance(value, (int, float)) and value <= 0:
+            problems.append(f"[{section}] {key} = {value!r}: must be greater than 0")
+    detector = values.get("language", {}).get("detector")
+    package = DETECTOR_PACKAGES.get(detector)
+    if package and importlib.util.find_spec(package) is None:
+        problems.append(
+            f"[language] detector = {detector!r} needs the Python package {package!r}, which is "
+            "not installed; install it, or choose another detector (\"markers\" needs none)"
+        )
+    nlp = values.get("nlp", {})
+    if nlp.get("backend") == "stanza" and not Path(nlp.get("stanza_model", "")).is_dir():
+        problems.append(
+            f"[nlp] backend = \"stanza\" but stanza_model {nlp.get('stanza_model')!r} is not a "
+            "folder; train the models with `pilah train stanza` or use backend = \"fast\""
+        )
+    problems += check_turn_pattern(values.get("ingest", {}).get("turn_pattern", ""))
+    return problems
+
+
+def check_turn_pattern(pattern: str) -> list[str]:
+    """Problems with a project's own turn pattern (empty: the built-in one is used).
+
+    Examples
+    --------
+    >>> check_turn_pattern(r"^(?P<speaker>[A-Z]+) - ")
+    []
+    >>> check_turn_pattern(r"^(\\w+):")
+    ['[ingest] turn_pattern has no (?P<speaker>...) group; name the group that holds the speaker']
+    """
+    if not pattern:
+        return []
+    try:
+        compiled = re.compile(pattern, re.MULTILINE)
+    except re.error as exc:
+        return [f"[ingest] turn_pattern is not a valid regular expression: {exc}"]
+    problems = []
+    if "speaker" not in compiled.groupindex:
+        problems.append("[ingest] turn_pattern has no (?P<speaker>...) group; name the group that holds the speaker")
+    unknown = set(compiled.groupindex) - {"speaker", "timestamp", "end_time", "time_after"}
+    if unknown:
+        problems.append(
+            f"[ingest] turn_pattern has unknown group(s) {', '.join(sorted(unknown))}; "
+            "use speaker, timestamp, end_time"
+        )
     return problems
 
 

@@ -47,6 +47,7 @@ from threadpoolctl import threadpool_limits
 
 from pipeline.engine import Stages
 from pipeline.errors import InputError
+from pipeline.segment import segment_ids
 from pipeline.store import STORE_DIR, STORE_FILE, Store
 from pipeline.suggest.features import featurize
 from pipeline.suggest.model import STOP_WORDS
@@ -164,8 +165,8 @@ def discover(
 def uncovered_segments(project_dir: Path, skip_speakers: Iterable[str] = ()) -> pd.DataFrame:
     """The stored segments no code covers, in reading order.
 
-    A segment is covered when it has a suggestion whose latest decision is not ``reject``
-    (an open, accepted or edited suggestion). Turns of ``skip_speakers`` (the researcher's
+    A segment is covered when it has a coding in force, or a suggestion in force whose
+    latest decision is not ``reject`` (an open, accepted or edited suggestion). Turns of ``skip_speakers`` (the researcher's
     own questions) are left out. Columns: ``segment_id``, ``document``, ``speaker``,
     ``lang``, ``text``.
 
@@ -181,11 +182,14 @@ def uncovered_segments(project_dir: Path, skip_speakers: Iterable[str] = ()) -> 
         SELECT segments.id AS segment_id, documents.path AS document, segments.speaker,
                segments.language AS lang, segments.text
         FROM segments JOIN documents ON documents.id = segments.document_id
-        WHERE NOT EXISTS (
+        WHERE segments.active = 1
+          AND NOT EXISTS (SELECT 1 FROM codings WHERE codings.segment_id = segments.id AND codings.retracted_by IS NULL)
+          AND NOT EXISTS (
             SELECT 1 FROM suggestions
-            WHERE suggestions.segment_id = segments.id
+            WHERE suggestions.segment_id = segments.id AND suggestions.retired_run IS NULL
               AND COALESCE((SELECT decisions.decision FROM decisions
-                            WHERE decisions.suggestion_id = suggestions.id
+                            WHERE decisions.segment_id = suggestions.segment_id
+                              AND COALESCE(decisions.seen_code, decisions.code) = suggestions.code
                             ORDER BY decisions.id DESC LIMIT 1), 'open') != 'reject'
         )
         ORDER BY documents.path, segments.start
@@ -194,7 +198,7 @@ def uncovered_segments(project_dir: Path, skip_speakers: Iterable[str] = ()) -> 
         frame = pd.read_sql_query(query, store.db).fillna("")
     skip = {s.casefold() for s in skip_speakers}
     keep = [speaker.casefold() not in skip for speaker in frame["speaker"]]
-    return frame[keep].reset_index(drop=True)
+    return frame.loc[keep].reset_index(drop=True)
 
 
 def uncovered_rows(table: pd.DataFrame, source: str | Path) -> pd.DataFrame:
@@ -210,8 +214,10 @@ def uncovered_rows(table: pd.DataFrame, source: str | Path) -> pd.DataFrame:
         if column in table.columns:
             empty &= table[column].fillna("").astype(str).str.strip() == ""
     rows = table[empty & (table["text"].fillna("").astype(str).str.strip() != "")].copy()
+    rows["row"] = [i + 2 for i in rows.index]  # the spreadsheet's row number, shown in exemplars
     if "segment_id" not in rows.columns:
-        rows["segment_id"] = [f"row {i + 2}" for i in rows.index]  # the spreadsheet's row number
+        documents = rows["document"].astype(str).tolist() if "document" in rows.columns else [str(source)] * len(rows)
+        rows["segment_id"] = segment_ids(documents, rows["text"].astype(str).tolist())
     return rows.reset_index(drop=True)
 
 
@@ -359,6 +365,9 @@ def _shown(lemma: str, forms: dict[str, Counter]) -> str:
 
 
 def _source(table: pd.DataFrame, i: int) -> str:
-    segment = str(table.at[i, "segment_id"]) if "segment_id" in table.columns else f"row {i + 2}"
+    if "row" in table.columns:
+        segment = f"row {table.at[i, 'row']}"
+    else:
+        segment = str(table.at[i, "segment_id"]) if "segment_id" in table.columns else f"row {i + 2}"
     document = str(table.at[i, "document"]) if "document" in table.columns else ""
     return f"{document} ({segment})" if document else segment

@@ -11,21 +11,24 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 from spacy.tokens import Doc
 
+import pipeline
+from pipeline.checksums import file_sha256
 from pipeline.codebook import Codebook
-from pipeline.config import Config
+from pipeline.config import PATH_KEYS, Config
 from pipeline.errors import PilahError
 from pipeline.ingest import iter_documents
 from pipeline.language import LanguageSettings, detect_segments, language_code
 from pipeline.nlp import tokenize_segments
-from pipeline.records import Document, Failure, Segment
-from pipeline.segment import segment_document
+from pipeline.records import Document, Failure, Segment, Suggestion
+from pipeline.segment import segment_document, segment_ids
 from pipeline.store import Store
 from pipeline.suggest import Suggester, SuggestionModel
 
@@ -67,10 +70,11 @@ class Stages:
         ``lang`` column names (``ID``, ``en-GB``, ``English``…); rows without one, or with a
         language Pilah does not read, get the detector's."""
         given = [language_code(v) for v in table["lang"]] if "lang" in table.columns else [""] * len(table)
+        documents = [str(v) for v in table["document"]] if "document" in table.columns else [""] * len(table)
+        texts = [str(v) for v in table["text"]]
         segments = [
-            Segment(id=str(i), document_id=str(row.get("document", "")), index=i, start=0, end=len(row["text"]),
-                    text=row["text"], language=lang or "und")
-            for (i, row), lang in zip(table.iterrows(), given)
+            Segment(id=sid, document_id=document, index=i, start=0, end=len(text), text=text, language=lang or "und")
+            for i, (sid, document, text, lang) in enumerate(zip(segment_ids(documents, texts), documents, texts, given))
         ]
         unknown = [i for i, lang in enumerate(given) if not lang]
         for i, detected in zip(unknown, self.detect_language([segments[i] for i in unknown], seconds)):
@@ -92,54 +96,142 @@ def process_corpus(
     model_version: str | None,
     model_checksum: str | None = None,
     on_document: Callable[[str], None] | None = None,
+    executor: Executor | None = None,
 ) -> RunStats:
     """Process every document of ``corpus`` into ``store``; returns the run's statistics.
 
     A document is processed again when its text, the configuration, the codebook or the
-    model file (``model_checksum``) changed since it was last stored.
+    model file (``model_checksum``) changed since it was last stored. The per-document
+    stages run in ``executor`` (this process by default; see ``pipeline.executors``);
+    only this process writes to the store, one whole document per transaction, so a run
+    killed midway leaves whole documents and the next run completes the rest.
     """
     stats = RunStats()
-    base_key = "|".join((stages.config.hash, stages.suggester.codebook.hash, model_checksum or "rules"))
-    for item in _timed(iter_documents(corpus), stats.seconds, "ingest"):
-        if isinstance(item, Failure):
-            stats.failures.append(item)
-            store.add_failure(run_id, item)
-        else:
-            _process_document(item, stages, store, run_id, model_version, base_key, stats)
+    base_key = settings_key(stages.config, stages.suggester.codebook, model_checksum)
+    executor = executor or InProcess(stages)
+    keys: dict[str, str] = {}
+
+    def wanted() -> Iterator[Document]:
+        for item in _timed(iter_documents(corpus, stages.config.section("ingest")), stats.seconds, "ingest"):
+            if isinstance(item, Failure):
+                _fail(item, store, run_id, stats)
+            elif (key := _admit(item, base_key, store, run_id, stats)) is not None:
+                keys[item.id] = key
+                yield item
+                continue  # counted once stored
+            if on_document is not None:
+                on_document(item.path)
+
+    for document, outcome in executor.map(wanted()):
+        _store(document, outcome, keys.pop(document.id), store, run_id, model_version, stats)
         if on_document is not None:
-            on_document(item.path)
+            on_document(document.path)
     return stats
 
 
-def _process_document(document, stages, store, run_id, model_version, base_key, stats) -> None:
-    key = hashlib.sha256(f"{document.version}|{base_key}".encode()).hexdigest()
-    stats.document_ids.append(document.id)
-    stats.counts["documents"] += 1
-    if store.processing_key(document.id) == key:
-        store.touch_document(document)
-        stats.counts["documents_unchanged"] += 1
-        return
+@dataclass
+class Processed:
+    """A document's results, ready for the store (made where the stages run)."""
+
+    segments: list[Segment]
+    tokens: list[int]
+    suggestions: list[Suggestion]
+    seconds: Counter
+
+
+def process_document(document: Document, stages: Stages) -> Processed | Failure:
+    """Segment, detect the language, tokenize and suggest one document; touches no store."""
+    seconds: Counter = Counter()
     stage = "segment"
     try:
-        segments = stages.segment(document, stats.seconds)
+        segments = stages.segment(document, seconds)
         stage = "nlp"
-        items = stages.tokenize(segments, stats.seconds)
+        items = stages.tokenize(segments, seconds)
         stage = "suggest"
         started = time.perf_counter()
         suggestions = stages.suggester(items)
-        stats.seconds["suggest"] += time.perf_counter() - started
-        stage = "store"
-        started = time.perf_counter()
-        tokens = [len(doc) for _, doc in items]
-        store.save_document(document, segments, tokens, suggestions, key, run_id, model_version)
-        stats.seconds["store"] += time.perf_counter() - started
-        stats.counts["documents_processed"] += 1
+        seconds["suggest"] += time.perf_counter() - started
+        return Processed(segments, [len(doc) for _, doc in items], suggestions, seconds)
     except (PilahError, ValueError, OSError, RuntimeError) as exc:
-        failure = Failure(document.path, stage, f"{type(exc).__name__}: {exc}")
-        stats.failures.append(failure)
-        store.add_failure(run_id, failure)
-        stats.document_ids.remove(document.id)
+        return Failure(document.path, stage, f"{type(exc).__name__}: {exc}")
+
+
+class InProcess:
+    """Runs the per-document stages in this process, one document after another."""
+
+    def __init__(self, stages: Stages):
+        self.stages = stages
+
+    def map(self, documents: Iterable[Document]) -> Iterator[tuple[Document, Processed | Failure]]:
+        for document in documents:
+            yield document, process_document(document, self.stages)
+
+
+class Executor(Protocol):
+    """Where the per-document stages run: ``map`` yields each document with its outcome, in
+    the order given (``InProcess`` here; worker processes and Dask in ``pipeline.executors``)."""
+
+    def map(self, documents: Iterable[Document]) -> Iterator[tuple[Document, Processed | Failure]]: ...
+
+
+def _admit(document: Document, base_key: str, store: Store, run_id: int, stats: RunStats) -> str | None:
+    """The document's processing key when it must be processed; ``None`` when it is a
+    duplicate id (a failure) or unchanged since it was stored."""
+    if document.id in stats.document_ids:
+        _fail(Failure(document.path, "ingest", f"document id {document.id!r} is used by another file of this "
+                                               "corpus; give each file its own id in manifest.csv"), store, run_id, stats)
+        return None
+    stats.document_ids.append(document.id)
+    stats.counts["documents"] += 1
+    key = hashlib.sha256(f"{document.version}|{base_key}".encode()).hexdigest()
+    if store.processing_key(document.id) == key:
+        store.touch_document(document)
+        stats.counts["documents_unchanged"] += 1
+        return None
+    return key
+
+
+def _store(document, outcome, key, store, run_id, model_version, stats) -> None:
+    if isinstance(outcome, Failure):
+        _fail(outcome, store, run_id, stats)
         stats.counts["documents"] -= 1
+        if store.processing_key(document.id) is None:  # else its last good version stays in the exports
+            stats.document_ids.remove(document.id)
+        return
+    stats.seconds.update(outcome.seconds)
+    started = time.perf_counter()
+    store.save_document(document, outcome.segments, outcome.tokens, outcome.suggestions, key, run_id, model_version)
+    stats.seconds["store"] += time.perf_counter() - started
+    stats.counts["documents_processed"] += 1
+
+
+def _fail(failure: Failure, store: Store, run_id: int, stats: RunStats) -> None:
+    stats.failures.append(failure)
+    store.add_failure(run_id, failure)
+
+
+def settings_key(config: Config, codebook: Codebook, model_checksum: str | None) -> str:
+    """What a document's stored results depend on besides its text: Pilah's version, the
+    configuration's values, the codebook, the model file and the *contents* of every file
+    the configuration points to (lexicons, fillers, Stanza models), so that editing a
+    lexicon re-processes the corpus."""
+    parts = [pipeline.__version__, config.hash, codebook.hash, model_checksum or "rules"]
+    for section, key in sorted(PATH_KEYS):
+        if key in config.values.get(section, {}) and (section, key) != ("suggest", "model"):
+            parts.append(f"{section}.{key}={_content_hash(Path(config.values[section][key]))}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _content_hash(path: Path) -> str:
+    """SHA-256 of a file, or of a folder's files (names and contents); "-" when absent."""
+    if path.is_file():
+        return file_sha256(path)
+    if path.is_dir():
+        digest = hashlib.sha256()
+        for item in sorted(p for p in path.rglob("*") if p.is_file()):
+            digest.update(f"{item.relative_to(path).as_posix()}={file_sha256(item)}\n".encode())
+        return digest.hexdigest()
+    return "-"
 
 
 def _timed(iterable: Iterable, seconds: Counter, name: str):

@@ -14,6 +14,24 @@ DIRECTIONS: tuple[str, ...] = ("supporting", "constraining", "neutral")
 
 
 @dataclass(frozen=True)
+class Block:
+    """A turn, subtitle cue group or table answer as its reader found it.
+
+    ``document.text[start:end]`` is its text (the words spoken or written, without the
+    speaker label or time stamp); ``timestamp`` and ``end_time`` are as written in the
+    source; ``metadata`` holds what else the source says about it (a table row's other
+    columns, the line it starts on).
+    """
+
+    start: int
+    end: int
+    speaker: str | None = None
+    timestamp: str | None = None
+    end_time: str | None = None
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Document:
     """One source file as stored: NFC text with normalised newlines.
 
@@ -22,6 +40,9 @@ class Document:
     file is edited; ``version`` (the SHA-256 of ``text``) changes. Two files with the same
     text are two documents.
     ``layout`` tells the segmenter whether the text is speaker turns or paragraphs.
+    ``blocks`` are the turns, cues or answers its reader found, with their offsets in
+    ``text`` (empty for prose: the segmenter cuts paragraphs). ``warnings`` say what was
+    repaired while reading (bytes replaced, control characters removed, a bad cue kept).
     """
 
     id: str
@@ -30,6 +51,8 @@ class Document:
     layout: Layout
     text: str
     metadata: dict = field(default_factory=dict)
+    blocks: tuple[Block, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @cached_property
     def version(self) -> str:
@@ -51,6 +74,8 @@ class Segment:
     timestamp: str | None = None
     language: str = "und"
     language_score: float = 0.0
+    end_time: str | None = None
+    metadata: dict = field(default_factory=dict, hash=False)  # e.g. a table row's other columns
 
 
 @dataclass(frozen=True)
@@ -64,7 +89,7 @@ class Suggestion:
     score: float
     source: str  # "rule", "model" or "rule+model"
     evidence: str
-    confidence: str = ""  # "low": the code's cross-validated kappa was below 0.4 in training
+    confidence: str = ""  # "low" for codes whose model agrees too little with the analysts
 
 
 @dataclass(frozen=True)
@@ -87,9 +112,11 @@ SUGGESTION_COLUMNS: tuple[str, ...] = (
     "direction",
     "factor_type",
     "score",
+    "confidence",
     "evidence",
     "decision",
     "corrected_code",
+    "corrected_direction",
     "comment",
     "reviewer",
     "case",
@@ -98,13 +125,39 @@ SUGGESTION_COLUMNS: tuple[str, ...] = (
     "source",
     "segment_start",
     "segment_end",
+    "segment_id",
     "suggestion_id",
 )
-DECISIONS: tuple[str, ...] = ("accept", "reject", "edit")
+# What an analyst writes in the ``decision`` column. ``add`` puts the code written in
+# ``corrected_code`` on the row's segment (on a row with no suggestion, or beside one).
+DECISIONS: tuple[str, ...] = ("accept", "reject", "edit", "add")
 
-# A speaker turn at the start of a line: "[00:01:02] Speaker: text" or "Speaker: text".
-# Shared by ingest (to recognise transcripts) and segment (to cut them into turns).
+# A time as transcribers type it: h:mm, mm:ss or hh:mm:ss, with ":" or "." between the
+# parts and optional fractions of a second ("1:05.5", "00:01:02,500", "00.00.28").
+TIME_PATTERN = r"\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:[.,]\d{1,3})?"
+# A speaker turn at the start of a line, in the forms Indonesian and English transcripts
+# use: an optional time before the label (bare, in [brackets] or (parentheses), possibly
+# a range "00:01 - 00:05", possibly followed by "-"), a capitalised label of at most 41
+# characters (honorifics and single letters included: "Bu Warsini", "P"), an optional
+# time after it ("Ani (00:05):", as Rev writes it), optional Markdown bold, a colon, which
+# may have a space before it, then the text: on the same line, or on the next one when a
+# time follows the label. Shared by ingest (to recognise and read transcripts) and by a
+# project's own pattern in [ingest] turn_pattern (same group names).
 TURN_PATTERN = (
-    r"^(?:\[(?P<timestamp>\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?)\][ \t]*)?"
-    r"(?P<speaker>[A-Z][\w .'-]{0,40}?):[ \t]+(?=\S)"
+    r"^[ \t]*(?:\*\*|__)?"
+    rf"(?:[\[(]?(?P<timestamp>{TIME_PATTERN})"
+    rf"(?:[ \t]*[-–][ \t]*(?P<end_time>{TIME_PATTERN}))?[\])]?[ \t]*(?:[-–|][ \t]*)?)?"
+    r"(?:\*\*|__)?(?P<speaker>[A-Z][\w .'-]{0,40}?)"
+    rf"(?:[ \t]*[\[(](?P<time_after>{TIME_PATTERN})[\])])?"
+    r"[ \t]*(?:\*\*|__)?[ \t]*:(?:\*\*|__)?"
+    r"(?:[ \t]+(?=\S)|(?(time_after)[ \t]*$|(?!)))"
+)
+# Turns whose label stands on a line of its own, the words on the lines below, as
+# transcription services export them: "Speaker 1  0:05" (Otter: name, then the time) and
+# "00:00:05 Speaker 1" (Word's Transcribe: the time in full, then the name). The label
+# line must be followed by text that is not itself such a label (an agenda's "09:00:00
+# Pembukaan" lines are not turns).
+LABEL_LINE_PATTERNS = (
+    r"^(?P<speaker>[A-Z][\w.'-]*(?:[ \t][\w.'-]+){0,4})[ \t]+(?P<time_after>\d{1,2}:\d{2}(?::\d{2})?)[ \t]*$",
+    r"^(?P<timestamp>\d{1,2}:\d{2}:\d{2})[ \t]+(?P<speaker>[A-Z][\w .'-]{0,40}?)[ \t]*$",
 )

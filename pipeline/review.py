@@ -1,8 +1,15 @@
 """Review exports: the sheet analysts fill in (xlsx) and the same table as CSV.
 
-Each row is one suggestion with its segment, code, direction, factor type, score and
-evidence, and four empty columns for the analyst: ``decision`` (accept / reject / edit),
-``corrected_code``, ``comment`` and ``reviewer``.
+The sheet has a row for every suggestion in force, every decision in force (pre-filled,
+so a re-export never loses review work) and every segment still without either (a row
+where the analyst can *add* a code). The analyst's columns are ``decision`` (accept /
+reject / edit / add), ``corrected_code``, ``corrected_direction``, ``comment`` and
+``reviewer``; ``pipeline.decisions`` reads them back. Decisions whose segment's text has
+changed since are listed on a sheet of their own, *Stale decisions*.
+
+Nothing from the data becomes a live formula: text that a spreadsheet would read as one
+(``= + - @``, tab, CR at the start) is stored as a text cell in the xlsx and prefixed with
+``'`` in the CSV (OWASP's advice); the store keeps the original.
 """
 
 from __future__ import annotations
@@ -12,48 +19,155 @@ from pathlib import Path
 
 import pandas as pd
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from pipeline.codebook import Codebook
-from pipeline.records import DECISIONS, SUGGESTION_COLUMNS
+from pipeline.records import DECISIONS, DIRECTIONS, SUGGESTION_COLUMNS
 
 _WIDTHS = {"segment_text": 70, "evidence": 28, "code_label": 28, "document": 30, "suggestion_id": 14,
-           "comment": 30, "corrected_code": 18, "case": 20, "speaker": 14, "factor_type": 20, "direction": 13}
+           "segment_id": 14, "comment": 30, "corrected_code": 18, "corrected_direction": 13, "case": 20,
+           "speaker": 14, "factor_type": 20, "direction": 13, "confidence": 10}
 _WRAP = {"segment_text", "evidence", "code_label", "comment", "document", "case"}
-_REVIEW_COLUMNS = ("decision", "corrected_code", "comment", "reviewer")
+REVIEW_COLUMNS = ("decision", "corrected_code", "corrected_direction", "comment", "reviewer")
+STALE_SHEET = "Stale decisions"
+STALE_COLUMNS = ("document", "speaker", "decided_text", "code", "direction", "decision", "reviewer",
+                 "decided_at", "comment", "segment_id", "suggestion_id")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+CELL_LIMIT = 32_767  # Excel holds at most this many characters in a cell
+EXTRA_ROWS = 500  # dropdowns reach this many rows below the last, for rows the analyst adds
 
 
-def review_frame(suggestions: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
-    """Shape stored suggestions into the review table (``SUGGESTION_COLUMNS``)."""
-    frame = suggestions.copy()
-    metadata = frame.pop("metadata").map(json.loads) if "metadata" in frame else pd.Series(dtype=object)
+def review_frame(
+    store,
+    codebook: Codebook,
+    document_ids: list[str] | None = None,
+    reviewer: str | None = None,
+    skip_speakers: tuple[str, ...] | list[str] = (),
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The review table (``SUGGESTION_COLUMNS``) and the stale decisions of these documents.
+
+    ``reviewer``: pre-fill only this reviewer's decisions (a blind sheet for a second
+    coder); by default each row shows the latest decision in force, whoever made it.
+    Turns of ``skip_speakers`` get no blank row.
+    """
+    segments = store.segments_frame(document_ids)
+    skip = {s.casefold() for s in skip_speakers}
+    segments = segments.loc[[str(s or "").casefold() not in skip for s in segments["speaker"]]]
+    decisions = store.decisions_frame(in_force=True, reviewer=reviewer)
+    if document_ids is not None:
+        decisions = decisions[decisions["document_id"].isin(document_ids)]
+    decisions = decisions.assign(key=decisions["seen_code"].fillna(decisions["code"]))
+    stale = decisions[decisions["stale"]]
+    decided = decisions[~decisions["stale"]].drop_duplicates(["segment_id", "key"], keep="last")
+    decided = decided[decided["segment_id"].isin(segments["segment_id"])]
+    keys = set(zip(decided["segment_id"], decided["key"]))
+    suggestions = store.suggestions_frame(document_ids)
+    pending = suggestions.loc[[k not in keys for k in zip(suggestions["segment_id"], suggestions["code"])]]
+    pending = pending[pending["segment_id"].isin(segments["segment_id"])]
+    place = segments.set_index("segment_id")
+    decided_rows = pd.DataFrame({
+        "segment_id": decided["segment_id"],
+        "suggestion_id": decided["suggestion_id"].fillna(""),
+        "code": decided["key"],
+        "direction": decided["seen_direction"].fillna(decided["direction"]).fillna(""),
+        "score": decided["seen_score"],
+        "confidence": decided["seen_confidence"].fillna(""),
+        "evidence": decided["seen_evidence"].fillna(""),
+        "source": decided["seen_source"].fillna("analyst"),
+        "decision": decided["decision"],
+        "corrected_code": [c if d == "add" or c != k else "" for d, c, k in
+                           zip(decided["decision"], decided["code"], decided["key"])],
+        "corrected_direction": [(v or "") if d == "add" or (v or "") != (s or "") else "" for d, v, s in
+                                zip(decided["decision"], decided["direction"], decided["seen_direction"])],
+        "comment": decided["comment"],
+        "reviewer": decided["reviewer"],
+    })
+    pending_rows = pending[["segment_id", "suggestion_id", "code", "direction", "score", "confidence",
+                            "evidence", "source"]]
+    covered = set(decided_rows["segment_id"]) | set(pending_rows["segment_id"])
+    blank = pd.DataFrame({"segment_id": [s for s in segments["segment_id"] if s not in covered]})
+    frame = pd.concat([decided_rows, pending_rows, blank], ignore_index=True)
+    for column in ("document", "metadata", "speaker", "timestamp", "segment_start", "segment_end", "language",
+                   "segment_text"):
+        frame[column] = frame["segment_id"].map(place[column])
+    frame = frame.sort_values(["document", "segment_start", "score", "code"], ascending=[True, True, False, True],
+                              na_position="last", kind="stable")
+    return _shape(frame, codebook), _stale_frame(stale)
+
+
+def _shape(frame: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
+    frame = frame.copy()
+    metadata = frame.pop("metadata").map(lambda m: json.loads(m) if isinstance(m, str) else {})
     frame["case"] = [m.get("case", "") for m in metadata]
+    frame["code"] = frame["code"].fillna("")
     frame["code_label"] = [
         codebook.codes[c].label_in(lang) if c in codebook.codes else ""
         for c, lang in zip(frame["code"], frame["language"])
     ]
-    for column in _REVIEW_COLUMNS:
-        frame[column] = ""
-    return frame.reindex(columns=list(SUGGESTION_COLUMNS)).fillna("")
+    frame["factor_type"] = [codebook.codes[c].factor_type or "" if c in codebook.codes else "" for c in frame["code"]]
+    frame = frame.reindex(columns=list(SUGGESTION_COLUMNS)).astype(object)
+    return frame.where(frame.notna(), "").reset_index(drop=True)
+
+
+def _stale_frame(stale: pd.DataFrame) -> pd.DataFrame:
+    out = stale.rename(columns={"segment_text": "decided_text"})
+    out = out.assign(suggestion_id=out["suggestion_id"].fillna(""))
+    return out.reindex(columns=list(STALE_COLUMNS)).fillna("").reset_index(drop=True)
+
+
+def safe_text(value: object) -> object:
+    """A value as a spreadsheet may hold it: control characters replaced (xlsx cannot store
+    them) and at most ``CELL_LIMIT`` characters, cut with a marker that says so."""
+    if not isinstance(value, str):
+        return value
+    value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    if len(value) > CELL_LIMIT:
+        marker = f" … [cut: {len(value):,} characters in all; the whole text is in suggestions.csv and the project]"
+        value = value[: CELL_LIMIT - len(marker)] + marker
+    return value
+
+
+def csv_safe(value: object) -> object:
+    """Prefix text a spreadsheet would run as a formula with ``'`` (CSV has no cell types)."""
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """UTF-8 with BOM, so Excel opens Indonesian text correctly."""
-    frame.to_csv(path, index=False, encoding="utf-8-sig")
+    """UTF-8 with BOM, so Excel opens Indonesian text correctly; no cell can run as a formula.
+    Rows end in CRLF, so that a CR inside a cell is quoted like a newline."""
+    frame.map(csv_safe).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
     return path
 
 
-def write_xlsx(frame: pd.DataFrame, path: Path, codebook: Codebook) -> Path:
+def append_rows(sheet, frame: pd.DataFrame) -> None:
+    """Append a frame's rows as values, never formulas: text that openpyxl would store as a
+    formula (a leading ``=``) goes in as a text cell, shown with Excel's quote prefix."""
+    for row in frame.itertuples(index=False):
+        sheet.append([_value_cell(sheet, value) for value in row])
+
+
+def _value_cell(sheet, value: object) -> object:
+    value = safe_text(value)
+    if isinstance(value, str) and value.startswith("="):
+        cell = Cell(sheet, value=value)
+        cell.data_type = "s"
+        cell.quotePrefix = True
+        return cell
+    return value
+
+
+def write_xlsx(frame: pd.DataFrame, path: Path, codebook: Codebook, stale: pd.DataFrame | None = None) -> Path:
     """The review workbook: a frozen, filterable, wrapped suggestions sheet with dropdowns
-    for ``decision`` and ``corrected_code``, and the codebook on a second sheet."""
+    for ``decision``, ``corrected_code`` and ``corrected_direction`` on every row, the
+    codebook on a second sheet and the stale decisions on a third."""
     book = Workbook()
     sheet = book.active
     sheet.title = "Suggestions"
     sheet.append(list(frame.columns))
-    for row in frame.itertuples(index=False):
-        sheet.append(list(row))
+    append_rows(sheet, frame)
     _style_header(sheet, frame.columns)
     last = max(len(frame) + 1, 2)
     for index, column in enumerate(frame.columns, start=1):
@@ -64,13 +178,20 @@ def write_xlsx(frame: pd.DataFrame, path: Path, codebook: Codebook) -> Path:
             cell.alignment = alignment
     columns = list(frame.columns)
     _fit_row_heights(sheet, frame)
-    decision = DataValidation(type="list", formula1=f'"{",".join(DECISIONS)}"', allow_blank=True)
-    decision.error, decision.errorTitle = f"Choose one of: {', '.join(DECISIONS)}", "Decision"
     codes_sheet = _codebook_sheet(book, codebook)
-    corrected = DataValidation(type="list", formula1=f"=Codebook!$A$2:$A${codes_sheet.max_row}", allow_blank=True)
-    for validation, name in ((decision, "decision"), (corrected, "corrected_code")):
+    lists = {
+        "decision": (f'"{",".join(DECISIONS)}"', "Decision"),
+        "corrected_code": (f"=Codebook!$A$2:$A${codes_sheet.max_row}", "Corrected code"),
+        "corrected_direction": (f'"{",".join(DIRECTIONS)}"', "Corrected direction"),
+    }
+    for name, (formula, title) in lists.items():
+        validation = DataValidation(type="list", formula1=formula, allow_blank=True, showErrorMessage=True)
+        validation.errorTitle = title
+        validation.error = (f"Choose one of: {', '.join(DECISIONS)}" if name == "decision" else
+                            f"Choose one of: {', '.join(DIRECTIONS)}" if name == "corrected_direction" else
+                            "Choose a code from the Codebook sheet")
         letter = get_column_letter(columns.index(name) + 1)
-        validation.add(f"{letter}2:{letter}{max(last, 1000)}")
+        validation.add(f"{letter}2:{letter}{last + EXTRA_ROWS}")
         sheet.add_data_validation(validation)
     sheet.freeze_panes = "A2"
     sheet.page_setup.orientation = "landscape"
@@ -78,8 +199,20 @@ def write_xlsx(frame: pd.DataFrame, path: Path, codebook: Codebook) -> Path:
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
     sheet.print_title_rows = "1:1"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{last}"
+    if stale is not None and len(stale):
+        _stale_sheet(book, stale)
     book.save(path)
     return path
+
+
+def _stale_sheet(book: Workbook, stale: pd.DataFrame) -> None:
+    sheet = book.create_sheet(STALE_SHEET)
+    sheet.append(list(stale.columns))
+    append_rows(sheet, stale)
+    _style_header(sheet, stale.columns)
+    for index, column in enumerate(stale.columns, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = 60 if column == "decided_text" else 16
+    sheet.freeze_panes = "A2"
 
 
 def _fit_row_heights(sheet, frame: pd.DataFrame, max_lines: int = 12) -> None:
@@ -116,15 +249,26 @@ def _style_header(sheet, columns) -> None:
         cell.alignment = Alignment(vertical="top")
 
 
-def export_suggestions(frame: pd.DataFrame, out_dir: Path, codebook: Codebook, formats: list[str]) -> list[Path]:
-    """Write ``suggestions.<fmt>`` for each requested format; returns the paths written."""
+def export_suggestions(frame: pd.DataFrame, out_dir: Path, codebook: Codebook, formats: list[str],
+                       stale: pd.DataFrame | None = None, name: str = "suggestions") -> list[Path]:
+    """Write ``NAME.<fmt>`` for each requested format; returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     if "csv" in formats:
-        written.append(write_csv(frame, out_dir / "suggestions.csv"))
+        written.append(write_csv(frame, out_dir / f"{name}.csv"))
     if "xlsx" in formats:
-        written.append(write_xlsx(frame, out_dir / "suggestions.xlsx", codebook))
+        written.append(write_xlsx(frame, out_dir / f"{name}.xlsx", codebook, stale))
     return written
+
+
+def write_sheet(frame: pd.DataFrame, path: Path, codebook: Codebook, stale: pd.DataFrame | None = None) -> Path:
+    """Write a review sheet to ``path``, as xlsx or csv by its suffix."""
+    from pipeline.errors import InputError
+
+    suffix = path.suffix.lower()
+    if suffix not in (".xlsx", ".csv"):
+        raise InputError(path, f"a review sheet is .xlsx or .csv, not {suffix or 'a file without an extension'}")
+    return export_suggestions(frame, path.parent, codebook, [suffix[1:]], stale, name=path.stem)[0]
 
 
 CANDIDATES_SHEET = "Candidate codes"
@@ -132,7 +276,6 @@ _CANDIDATE_WIDTHS = {"candidate": 13, "language": 9, "label": 30, "size": 7, "sh
                      "exemplar_1": 55, "exemplar_2": 55, "exemplar_3": 55, "top_terms": 34,
                      "exemplar_sources": 40, "segment_ids": 40}
 _CANDIDATE_WRAP = {"label", "exemplar_1", "exemplar_2", "exemplar_3", "top_terms", "exemplar_sources"}
-_CELL_LIMIT = 32_000  # Excel holds at most 32,767 characters in a cell
 
 
 def export_candidates(frame: pd.DataFrame, out_dir: Path) -> list[Path]:
@@ -169,8 +312,7 @@ def _candidate_sheet(book: Workbook, frame: pd.DataFrame):
     sheet = book.create_sheet(CANDIDATES_SHEET)
     columns = list(frame.columns)
     sheet.append(columns)
-    for row in frame.itertuples(index=False):
-        sheet.append([v[:_CELL_LIMIT] if isinstance(v, str) else v for v in row])
+    append_rows(sheet, frame)
     _style_header(sheet, columns)
     for index, column in enumerate(columns, start=1):
         letter = get_column_letter(index)

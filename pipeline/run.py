@@ -19,8 +19,11 @@ from pipeline.codebook import load_codebook
 from pipeline.config import load_config
 from pipeline.engine import Stages, process_corpus
 from pipeline.errors import InputError
+from pipeline.decisions import import_sheet, pending_decisions
+from pipeline.report import DISPLAYS_FILE, REPORT_FILE, report_settings, write_report
 from pipeline.review import export_suggestions, review_frame
-from pipeline.store import Store
+from pipeline.executors import make_executor
+from pipeline.store import Store, check_writable, run_lock
 from pipeline.suggest import load_model
 
 log = logging.getLogger(__name__)
@@ -32,8 +35,20 @@ def run(
     out_dir: Path = Path("out"),
     project_dir: Path = Path("."),
     on_document: Callable[[str], None] | None = None,
+    codebook_path: Path | None = None,
+    workers: int | None = None,
+    engine: str = "local",
+    scheduler: str | None = None,
 ) -> dict:
     """Process ``corpus`` into the project store of ``project_dir`` and write the exports.
+
+    Before anything is processed, decisions typed into the review sheets at ``out_dir``
+    that the project does not hold yet are imported (the sheets are about to be rewritten),
+    and the output folder and the project database are checked.
+
+    ``workers`` processes run the per-document stages (default: one per CPU); with
+    ``engine="dask"`` they run on the Dask cluster at ``scheduler`` (or a local one). Only
+    this process writes to the store, and only one run at a time works on a project.
 
     Returns the run summary that is also written to ``out_dir / "run.json"``.
     """
@@ -41,55 +56,119 @@ def run(
     if not corpus.exists():
         raise InputError(corpus, "corpus folder not found")
     config = load_config(config_path)
-    codebook = load_codebook(config.path("suggest", "codebook"))
-    model, meta = None, None
-    model_dir = config.path("suggest", "model")
-    if (model_dir / "meta.json").exists():
-        model, meta = load_model(model_dir)
-        if meta["codebook"]["sha256"] != codebook.hash:
-            log.warning("model %s was trained with another codebook; using codebook rules only", model_dir)
-            model, meta = None, None
-    model_version = meta["version"] if meta else None
-    stages = Stages(config, codebook, model)
-    with Store(project_dir) as store:
-        run_id = store.start_run(str(corpus))
-        checksum = meta["files"]["model.joblib"] if meta else None
-        stats = process_corpus(corpus, stages, store, run_id, model_version, checksum, on_document)
-        frame = review_frame(store.suggestions_frame(stats.document_ids), codebook)
-        counts = store.document_counts(stats.document_ids)
-        seconds = dict(stats.seconds)
-        export_started = time.perf_counter()
-        written = export_suggestions(frame, out_dir, codebook, config.section("review")["formats"])
-        seconds["export"] = time.perf_counter() - export_started
-        summary = {
-            "run_id": run_id,
-            "corpus": str(corpus),
-            "project_store": str(store.path),
-            "counts": {
-                "documents": stats.counts["documents"],
-                "documents_processed": stats.counts["documents_processed"],
-                "documents_unchanged": stats.counts["documents_unchanged"],
-                **counts,
-                "failures": len(stats.failures),
-            },
-            "suggestions_per_document": _per_document(frame),
-            "seconds": {k: round(v, 3) for k, v in seconds.items()} | {"total": round(time.perf_counter() - started, 3)},
-            "versions": {
-                "pilah": pipeline.__version__,
-                "python": platform.python_version(),
-                "spacy": spacy.__version__,
-                "scikit-learn": sklearn.__version__,
-                "pandas": pd.__version__,
-            },
-            "config": {"sources": list(config.sources), "sha256": config.hash},
-            "codebook": {"source": codebook.source, "sha256": codebook.hash},
-            "model": {"path": str(model_dir), "version": model_version} if meta else None,
-            "failures": [asdict(f) for f in stats.failures],
-            "outputs": [str(p) for p in written],
-        }
-        store.finish_run(run_id, summary)
-    (out_dir / "run.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    codebook = load_codebook(codebook_path or config.path("suggest", "codebook"))
+    check_output_folder(out_dir)
+    settings = config.section("suggest")
+    with run_lock(project_dir):
+        check_writable(project_dir)
+        with Store(project_dir) as store:
+            imported = import_pending_sheets(store, out_dir, codebook, config.section("review").get("reviewer") or None)
+            model, meta, model_dir = project_model(store, config, codebook)
+            model_version = meta["version"] if meta else None
+            stages = Stages(config, codebook, model)
+            run_id = store.start_run(str(corpus))
+            checksum = meta["files"]["model.joblib"] if meta else None
+            executor = make_executor(stages, engine, workers, scheduler)
+            stats = process_corpus(corpus, stages, store, run_id, model_version, checksum, on_document, executor)
+            frame, stale = review_frame(store, codebook, stats.document_ids, skip_speakers=settings.get("skip_speakers", []))
+            counts = store.document_counts(stats.document_ids)
+            seconds = dict(stats.seconds)
+            export_started = time.perf_counter()
+            written = export_suggestions(frame, out_dir, codebook, config.section("review")["formats"], stale)
+            seconds["export"] = time.perf_counter() - export_started
+            report = write_report(store, codebook, out_dir / REPORT_FILE, xlsx_path=out_dir / DISPLAYS_FILE,
+                                  skip_speakers=settings.get("skip_speakers", []), **report_settings(config))
+            written = [*written, *map(Path, report["outputs"])]
+            seconds["report"] = report["seconds"]["total"]
+            summary = {
+                "run_id": run_id,
+                "corpus": str(corpus),
+                "project_store": str(store.path),
+                "counts": {
+                    "documents": stats.counts["documents"],
+                    "documents_processed": stats.counts["documents_processed"],
+                    "documents_unchanged": stats.counts["documents_unchanged"],
+                    **counts,
+                    "review_rows": len(frame),
+                    "decisions_prefilled": int((frame["decision"] != "").sum()),
+                    "stale_decisions": len(stale),
+                    "failures": len(stats.failures),
+                },
+                "imported_decisions": [report.as_dict() for report in imported],
+                "suggestions_per_document": _per_document(frame[frame["suggestion_id"] != ""]),
+                "engine": {"name": engine, "workers": getattr(executor, "workers", 1), "scheduler": scheduler},
+                "seconds": {k: round(v, 3) for k, v in seconds.items()} | {"total": round(time.perf_counter() - started, 3)},
+                "versions": {
+                    "pilah": pipeline.__version__,
+                    "python": platform.python_version(),
+                    "spacy": spacy.__version__,
+                    "scikit-learn": sklearn.__version__,
+                    "pandas": pd.__version__,
+                },
+                "config": {"sources": list(config.sources), "sha256": config.hash},
+                "codebook": {"source": codebook.source, "sha256": codebook.hash},
+                "model": {"path": str(model_dir), "version": model_version} if meta else None,
+                "failures": [asdict(f) for f in stats.failures],
+                "outputs": [str(p) for p in written],
+            }
+            store.finish_run(run_id, summary)
+        (out_dir / "run.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return summary
+
+
+def check_output_folder(out_dir: Path) -> None:
+    """Fail before any work, naming the path, when the exports could not be written."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(out_dir, "--out must be a folder, and this is a file")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".pilah-write-check"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(out_dir, f"the output folder cannot be written: {exc.strerror or exc}") from None
+
+
+REVIEW_SHEETS = ("suggestions.xlsx", "suggestions.csv")
+
+
+def import_pending_sheets(store: Store, out_dir: Path, codebook, reviewer: str | None):
+    """Import the decisions of the review sheets at ``out_dir`` before they are rewritten.
+
+    A sheet that cannot be read, or rows that cannot be imported, stop the run
+    (``InputError`` naming the sheet and each row): rewriting the sheet would lose that
+    review work. The good rows are imported all the same; importing is idempotent, so
+    decisions already in the project add nothing.
+    """
+    reports = []
+    for name in REVIEW_SHEETS:
+        path = out_dir / name
+        if pending_decisions(path):
+            report = import_sheet(store, path, codebook, reviewer)
+            if report.added:
+                log.warning("imported %d decision(s) from %s before rewriting it", report.added, path)
+            if report.problems:
+                rows = "; ".join(f"row {row}: {reason}" for row, reason in report.problems[:20])
+                raise InputError(path, f"{len(report.problems)} decision row(s) cannot be imported, so the sheet was "
+                                       f"not rewritten and nothing was processed: {rows}. Correct them (or clear their "
+                                       f"decision cells) and run again; `pilah review import {path}` lists them too")
+            reports.append(report)
+    return reports
+
+
+def project_model(store: Store, config, codebook):
+    """The model the project uses: the version chosen with ``pilah models use`` (or made by
+    ``pilah retrain``), else the configured one; ``(None, None, dir)`` when it was trained
+    with another codebook (the codebook rules suggest alone)."""
+    chosen = store.setting("model")
+    model_dir = Path(chosen) if chosen else config.path("suggest", "model")
+    if not (model_dir / "meta.json").exists():
+        return None, None, model_dir
+    model, meta = load_model(model_dir)
+    if meta["codebook"]["sha256"] != codebook.hash:
+        log.warning("model %s was trained with another codebook; using codebook rules only", model_dir)
+        return None, None, model_dir
+    return model, meta, model_dir
 
 
 def _per_document(frame: pd.DataFrame) -> dict[str, int]:

@@ -1,47 +1,87 @@
-"""The project database: one SQLite file (WAL mode) per project directory.
+"""The project database: one SQLite file (WAL mode) per project directory, schema version 2.
 
-It holds documents, segments, suggestions, runs, failures and analysts' decisions.
-Decisions are append-only; re-running never deletes one, and a suggestion that has a
-decision is kept even when a newer model no longer proposes it.
+Identity is stable and the records analysts rely on are never rewritten:
+
+- A **document** is its place in the corpus (manifest id or relative path); each distinct
+  text it had is a row of ``document_versions``. Two files with the same text are two
+  documents.
+- A **segment** keeps its id while its text is unchanged (``pipeline.segment.segment_id``).
+  When a new version of its document no longer holds it, it is *retired*, never deleted:
+  decisions and codings on it are then *stale*, with the text that was decided.
+- A **suggestion** is immutable. A run that proposes something else (another model, score
+  or direction) adds a new row; the old one is retired, not changed.
+- A **decision** is appended with its reviewer, time and a snapshot of what the analyst saw
+  (code, direction, score, evidence, segment text). The latest decision of a reviewer on a
+  suggestion (or on an added code) is the one in force.
+- A **coding** (segment or span, code, direction, coder, origin) follows from a decision in
+  force, or is imported. It is the unit for exports, agreement and retraining. A later
+  decision retracts the coding it replaces (``retracted_by``); nothing is deleted.
+
+Every statement names its columns. ``migrate`` brings a version-1 database (documents keyed
+by content hash, suggestions updated in place) to version 2.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable
-from dataclasses import asdict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+from filelock import FileLock, Timeout
 
+from pipeline.errors import PilahError
 from pipeline.records import Document, Failure, Segment, Suggestion
 
 STORE_DIR = ".pilah"
 STORE_FILE = "pilah.sqlite"
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     id TEXT PRIMARY KEY, path TEXT NOT NULL, format TEXT NOT NULL, layout TEXT NOT NULL,
-    text TEXT NOT NULL, metadata TEXT NOT NULL, processing_key TEXT, updated_at TEXT NOT NULL
+    metadata TEXT NOT NULL, version TEXT NOT NULL, processing_key TEXT,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS document_versions (
+    document_id TEXT NOT NULL REFERENCES documents(id), version TEXT NOT NULL, text TEXT NOT NULL,
+    first_run INTEGER, created_at TEXT NOT NULL, PRIMARY KEY (document_id, version)
 );
 CREATE TABLE IF NOT EXISTS segments (
-    id TEXT PRIMARY KEY, document_id TEXT NOT NULL REFERENCES documents(id), idx INTEGER NOT NULL,
-    start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL, speaker TEXT,
-    timestamp TEXT, language TEXT NOT NULL, language_score REAL NOT NULL, tokens INTEGER NOT NULL
+    id TEXT PRIMARY KEY, document_id TEXT NOT NULL REFERENCES documents(id), version TEXT NOT NULL,
+    idx INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL,
+    speaker TEXT, timestamp TEXT, language TEXT NOT NULL, language_score REAL NOT NULL,
+    tokens INTEGER NOT NULL, active INTEGER NOT NULL DEFAULT 1, retired_run INTEGER
 );
 CREATE INDEX IF NOT EXISTS segments_document ON segments(document_id);
 CREATE TABLE IF NOT EXISTS suggestions (
     id TEXT PRIMARY KEY, segment_id TEXT NOT NULL REFERENCES segments(id), code TEXT NOT NULL,
     direction TEXT NOT NULL, factor_type TEXT NOT NULL, score REAL NOT NULL, source TEXT NOT NULL,
-    evidence TEXT NOT NULL, model_version TEXT, run_id INTEGER NOT NULL
+    evidence TEXT NOT NULL, confidence TEXT NOT NULL DEFAULT '', model_version TEXT,
+    run_id INTEGER NOT NULL, created_at TEXT NOT NULL, retired_run INTEGER
 );
 CREATE INDEX IF NOT EXISTS suggestions_segment ON suggestions(segment_id);
 CREATE TABLE IF NOT EXISTS decisions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, suggestion_id TEXT NOT NULL, decision TEXT NOT NULL,
-    corrected_code TEXT, comment TEXT, reviewer TEXT, decided_at TEXT NOT NULL
+    id INTEGER PRIMARY KEY AUTOINCREMENT, segment_id TEXT NOT NULL REFERENCES segments(id),
+    suggestion_id TEXT REFERENCES suggestions(id), decision TEXT NOT NULL, code TEXT NOT NULL,
+    direction TEXT, seen_code TEXT, seen_direction TEXT, seen_score REAL, seen_evidence TEXT,
+    seen_model_version TEXT, segment_text TEXT NOT NULL, comment TEXT NOT NULL DEFAULT '',
+    reviewer TEXT NOT NULL, decided_at TEXT NOT NULL, source TEXT NOT NULL DEFAULT ''
 );
+CREATE INDEX IF NOT EXISTS decisions_segment ON decisions(segment_id);
+CREATE TABLE IF NOT EXISTS codings (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, document_id TEXT NOT NULL, version TEXT NOT NULL,
+    segment_id TEXT, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL,
+    code TEXT NOT NULL, direction TEXT, coder TEXT NOT NULL, origin TEXT NOT NULL,
+    decision_id INTEGER REFERENCES decisions(id), created_at TEXT NOT NULL,
+    retracted_by INTEGER REFERENCES decisions(id)
+);
+CREATE INDEX IF NOT EXISTS codings_segment ON codings(segment_id);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, started_at TEXT NOT NULL, finished_at TEXT,
     corpus TEXT NOT NULL, summary TEXT
@@ -49,23 +89,62 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS failures (
     run_id INTEGER NOT NULL, path TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS models (
+    version TEXT PRIMARY KEY, path TEXT NOT NULL, created_at TEXT NOT NULL, source TEXT NOT NULL,
+    summary TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS legacy_suggestion_ids (old_id TEXT PRIMARY KEY, new_id TEXT NOT NULL);
 """
+
+# The origin of a coding: from an accepted or edited suggestion, added by an analyst, or
+# brought in from another tool or a labelled table.
+ORIGINS = {"accept": "accepted", "edit": "edited", "add": "added"}
+
+
+class StoreError(PilahError):
+    """The project database cannot be opened, read or written."""
 
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+@dataclass(frozen=True)
+class Decision:
+    """One analyst's decision, as read from a review sheet (before it is stored).
+
+    ``code`` is the code decided: the suggestion's for ``accept`` and ``reject``, the
+    corrected one for ``edit``, the added one for ``add``; ``direction`` likewise.
+    """
+
+    segment_id: str
+    suggestion_id: str | None
+    decision: str
+    code: str
+    direction: str | None
+    reviewer: str
+    comment: str = ""
+    source: str = ""
+
+
 class Store:
-    """The SQLite project database of one project directory."""
+    """The SQLite project database of one project directory.
+
+    Opening a database of an older schema migrates it in one transaction; a file that is not
+    a Pilah database, or is damaged, raises ``StoreError`` naming it.
+    """
 
     def __init__(self, project_dir: str | Path):
         self.path = Path(project_dir) / STORE_DIR / STORE_FILE
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.executescript(_SCHEMA)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._upgrade()
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise StoreError(f"{self.path}: cannot open the project database: {exc}") from None
 
     def close(self) -> None:
         self.db.close()
@@ -75,6 +154,19 @@ class Store:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def _upgrade(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: schema version {version} is newer than this Pilah ({SCHEMA_VERSION}); upgrade Pilah")
+        if version < SCHEMA_VERSION and "documents" in tables:
+            from pipeline.store_migrations import migrate_v1
+
+            migrate_v1(self.db, _SCHEMA)
+        else:
+            self.db.executescript(_SCHEMA)
+        self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # -- runs ------------------------------------------------------------------------
     def start_run(self, corpus: str) -> int:
@@ -91,7 +183,8 @@ class Store:
 
     def add_failure(self, run_id: int, failure: Failure) -> None:
         with self.db:
-            self.db.execute("INSERT INTO failures VALUES (?, ?, ?, ?)", (run_id, *asdict(failure).values()))
+            self.db.execute("INSERT INTO failures (run_id, path, stage, reason) VALUES (?, ?, ?, ?)",
+                            (run_id, *asdict(failure).values()))
 
     # -- documents -------------------------------------------------------------------
     def processing_key(self, document_id: str) -> str | None:
@@ -108,35 +201,58 @@ class Store:
         run_id: int,
         model_version: str | None,
     ) -> None:
-        """Store a processed document in one transaction, replacing earlier suggestions
-        for it except those an analyst has decided on."""
+        """Store a processed version of a document in one transaction.
+
+        Segments whose text is unchanged keep their id (offsets are updated to the new
+        version); segments the new version no longer holds are retired. Suggestions that
+        this run proposes again stay as they are; new proposals are added; the others are
+        retired. Decisions and codings are never touched.
+        """
+        stamp = now()
+        metadata = json.dumps(document.metadata, ensure_ascii=False)
         with self.db:
             self.db.execute(
-                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-                "path = excluded.path, format = excluded.format, layout = excluded.layout, text = excluded.text, metadata = excluded.metadata, "
-                "processing_key = excluded.processing_key, updated_at = excluded.updated_at",
-                (document.id, document.path, document.format, document.layout, document.text,
-                 json.dumps(document.metadata, ensure_ascii=False), processing_key, now()),
-            )
-            self.db.executemany(
-                "INSERT INTO segments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-                "language = excluded.language, language_score = excluded.language_score, "
-                "tokens = excluded.tokens",
-                [(s.id, s.document_id, s.index, s.start, s.end, s.text, s.speaker, s.timestamp,
-                  s.language, s.language_score, n) for s, n in zip(segments, tokens)],
+                "INSERT INTO documents (id, path, format, layout, metadata, version, processing_key, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET path = excluded.path, "
+                "format = excluded.format, layout = excluded.layout, metadata = excluded.metadata, "
+                "version = excluded.version, processing_key = excluded.processing_key, updated_at = excluded.updated_at",
+                (document.id, document.path, document.format, document.layout, metadata, document.version,
+                 processing_key, stamp, stamp),
             )
             self.db.execute(
-                "DELETE FROM suggestions WHERE segment_id IN (SELECT id FROM segments WHERE document_id = ?) "
-                "AND id NOT IN (SELECT suggestion_id FROM decisions)",
-                (document.id,),
+                "INSERT OR IGNORE INTO document_versions (document_id, version, text, first_run, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (document.id, document.version, document.text, run_id, stamp),
+            )
+            kept = [s.id for s in segments]
+            self.db.execute(
+                f"UPDATE segments SET active = 0, retired_run = ? WHERE document_id = ? AND active = 1 "
+                f"AND id NOT IN {_IN_LIST}",
+                (run_id, document.id, json.dumps(kept)),
             )
             self.db.executemany(
-                "INSERT INTO suggestions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-                "direction = excluded.direction, factor_type = excluded.factor_type, score = excluded.score, "
-                "source = excluded.source, evidence = excluded.evidence, "
-                "model_version = excluded.model_version, run_id = excluded.run_id",
-                [(suggestion_id(s), s.segment_id, s.code, s.direction, s.factor_type, s.score, s.source,
-                  s.evidence, model_version, run_id) for s in suggestions],
+                'INSERT INTO segments (id, document_id, version, idx, start, "end", text, speaker, timestamp, '
+                "language, language_score, tokens, active, retired_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, NULL) "
+                'ON CONFLICT(id) DO UPDATE SET version = excluded.version, idx = excluded.idx, start = excluded.start, '
+                '"end" = excluded."end", speaker = excluded.speaker, timestamp = excluded.timestamp, '
+                "language = excluded.language, language_score = excluded.language_score, tokens = excluded.tokens, "
+                "active = 1, retired_run = NULL",
+                [(s.id, s.document_id, document.version, s.index, s.start, s.end, s.text, s.speaker, s.timestamp,
+                  s.language, s.language_score, n) for s, n in zip(segments, tokens)],
+            )
+            rows = [(suggestion_id(s, model_version), s) for s in suggestions]
+            proposed = [key for key, _ in rows]
+            self.db.execute(
+                f"UPDATE suggestions SET retired_run = ? WHERE retired_run IS NULL AND id NOT IN {_IN_LIST} "
+                "AND segment_id IN (SELECT id FROM segments WHERE document_id = ?)",
+                (run_id, json.dumps(proposed), document.id),
+            )
+            self.db.executemany(
+                "INSERT INTO suggestions (id, segment_id, code, direction, factor_type, score, source, evidence, "
+                "confidence, model_version, run_id, created_at, retired_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) "
+                "ON CONFLICT(id) DO UPDATE SET retired_run = NULL",
+                [(key, s.segment_id, s.code, s.direction, s.factor_type, s.score, s.source, s.evidence,
+                  getattr(s, "confidence", ""), model_version, run_id, stamp) for key, s in rows],
             )
 
     def touch_document(self, document: Document) -> None:
@@ -148,46 +264,291 @@ class Store:
             )
 
     def document_counts(self, document_ids: list[str]) -> dict[str, int]:
-        """Segments, tokens and suggestions stored for these documents."""
-        marks = ",".join("?" * len(document_ids)) or "''"
+        """Current segments, tokens and suggestions stored for these documents."""
         segments, tokens = self.db.execute(
-            f"SELECT COUNT(*), COALESCE(SUM(tokens), 0) FROM segments WHERE document_id IN ({marks})",
-            document_ids,
+            f"SELECT COUNT(*), COALESCE(SUM(tokens), 0) FROM segments WHERE active = 1 AND document_id IN {_IN_LIST}",
+            (json.dumps(document_ids),),
         ).fetchone()
         suggestions = self.db.execute(
             f"SELECT COUNT(*) FROM suggestions JOIN segments ON segments.id = suggestions.segment_id "
-            f"WHERE segments.document_id IN ({marks})",
-            document_ids,
+            f"WHERE suggestions.retired_run IS NULL AND segments.active = 1 AND segments.document_id IN {_IN_LIST}",
+            (json.dumps(document_ids),),
         ).fetchone()[0]
         return {"segments": segments, "tokens": tokens, "suggestions": suggestions}
 
+    def document_ids(self) -> list[str]:
+        return [row[0] for row in self.db.execute("SELECT id FROM documents ORDER BY path")]
+
     # -- reading back ----------------------------------------------------------------
-    def suggestions_frame(self, document_ids: list[str]) -> pd.DataFrame:
-        """Suggestions joined with their segment and document, in reading order."""
-        marks = ",".join("?" * len(document_ids)) or "''"
+    def segments_frame(self, document_ids: list[str] | None = None, active: bool = True) -> pd.DataFrame:
+        """Segments with their document's path and metadata, in reading order."""
+        where, params = _document_filter(document_ids)
         query = f"""
-            SELECT suggestions.id AS suggestion_id, documents.path AS document, documents.metadata,
-                   segments.speaker, segments.timestamp, segments.start AS segment_start,
+            SELECT segments.id AS segment_id, segments.document_id, documents.path AS document,
+                   documents.metadata, segments.version, segments.idx, segments.start AS segment_start,
+                   segments."end" AS segment_end, segments.text AS segment_text, segments.speaker,
+                   segments.timestamp, segments.language, segments.language_score, segments.tokens,
+                   segments.active
+            FROM segments JOIN documents ON documents.id = segments.document_id
+            WHERE {'segments.active = 1 AND ' if active else ''}{where}
+            ORDER BY documents.path, segments.active DESC, segments.start
+        """
+        return pd.read_sql_query(query, self.db, params=params)
+
+    def suggestions_frame(self, document_ids: list[str] | None = None) -> pd.DataFrame:
+        """Current suggestions on current segments, in reading order."""
+        where, params = _document_filter(document_ids)
+        query = f"""
+            SELECT suggestions.id AS suggestion_id, suggestions.segment_id, documents.path AS document,
+                   documents.metadata, segments.speaker, segments.timestamp, segments.start AS segment_start,
                    segments."end" AS segment_end, segments.language, segments.text AS segment_text,
                    suggestions.code, suggestions.direction, suggestions.factor_type, suggestions.score,
-                   suggestions.source, suggestions.evidence
+                   suggestions.source, suggestions.evidence, suggestions.confidence, suggestions.model_version
             FROM suggestions
             JOIN segments ON segments.id = suggestions.segment_id
             JOIN documents ON documents.id = segments.document_id
-            WHERE documents.id IN ({marks})
+            WHERE suggestions.retired_run IS NULL AND segments.active = 1 AND {where}
             ORDER BY documents.path, segments.start, suggestions.score DESC, suggestions.code
         """
-        return pd.read_sql_query(query, self.db, params=document_ids)
+        return pd.read_sql_query(query, self.db, params=params)
 
-    def segments_frame(self, document_ids: list[str]) -> pd.DataFrame:
-        marks = ",".join("?" * len(document_ids)) or "''"
-        return pd.read_sql_query(
-            f'SELECT * FROM segments WHERE document_id IN ({marks}) ORDER BY document_id, start',
-            self.db,
-            params=document_ids,
+    def segment_texts(self, segment_ids: Sequence[str]) -> dict[str, tuple[str, bool]]:
+        """``{segment_id: (text, active)}`` for the ids that exist."""
+        rows = self.db.execute(f"SELECT id, text, active FROM segments WHERE id IN {_IN_LIST}",
+                               (json.dumps(list(segment_ids)),))
+        return {key: (text, bool(active)) for key, text, active in rows}
+
+    def suggestion_rows(self, suggestion_ids: Sequence[str]) -> dict[str, dict]:
+        """``{id as given: suggestion}``; ids of a schema-1 sheet (``segment#code``) are found
+        through the migration's ``legacy_suggestion_ids``."""
+        keys = ("id", "segment_id", "code", "direction", "score", "evidence", "model_version")
+        rows = self.db.execute(
+            "SELECT asked.value, id, segment_id, code, direction, score, evidence, model_version FROM suggestions "
+            f"JOIN (SELECT value FROM json_each(?)) AS asked ON asked.value = suggestions.id "
+            "UNION ALL SELECT legacy.old_id, id, segment_id, code, direction, score, evidence, model_version "
+            f"FROM suggestions JOIN legacy_suggestion_ids AS legacy ON legacy.new_id = suggestions.id "
+            f"WHERE legacy.old_id IN {_IN_LIST}",
+            (json.dumps(list(suggestion_ids)),) * 2,
         )
+        found = {}
+        for row in rows:
+            found[row[0]] = found[row[1]] = dict(zip(keys, row[1:]))
+        return found
+
+    # -- decisions and codings -------------------------------------------------------
+    def decisions_frame(self, in_force: bool = True, reviewer: str | None = None) -> pd.DataFrame:
+        """Decisions with their segment's state (``stale`` when its text changed since).
+
+        ``in_force``: only each reviewer's latest decision per suggestion or added code.
+        """
+        query = f"""
+            SELECT decisions.id AS decision_id, decisions.segment_id, decisions.suggestion_id,
+                   decisions.decision, decisions.code, decisions.direction, decisions.seen_code,
+                   decisions.seen_direction, decisions.seen_score, decisions.seen_evidence,
+                   decisions.seen_model_version, decisions.segment_text, decisions.comment,
+                   decisions.reviewer, decisions.decided_at, decisions.source,
+                   segments.document_id, documents.path AS document, documents.metadata, segments.speaker,
+                   segments.timestamp, segments.language, segments.start AS segment_start,
+                   segments."end" AS segment_end, segments.active = 0 AS stale, seen.source AS seen_source,
+                   seen.confidence AS seen_confidence
+            FROM decisions
+            LEFT JOIN suggestions AS seen ON seen.id = decisions.suggestion_id
+            JOIN segments ON segments.id = decisions.segment_id
+            JOIN documents ON documents.id = segments.document_id
+            {_IN_FORCE if in_force else ""}
+            ORDER BY decisions.id
+        """
+        frame = pd.read_sql_query(query, self.db)
+        frame["stale"] = frame["stale"].astype(bool)
+        if reviewer is not None:
+            frame = frame[frame["reviewer"] == reviewer].reset_index(drop=True)
+        return frame
+
+    def add_decisions(self, decisions: Sequence[Decision]) -> dict[str, int]:
+        """Append decisions, each with a snapshot of what was seen, and their codings.
+
+        A decision equal to the reviewer's decision in force on the same suggestion (or
+        added code) is not added again, so importing one sheet twice adds nothing.
+        Returns ``{"added": n, "unchanged": n}``.
+        """
+        suggestions = self.suggestion_rows([d.suggestion_id for d in decisions if d.suggestion_id])
+        texts = self.segment_texts([d.segment_id for d in decisions])
+        in_force = {
+            (row[0], row[1], row[2]): row[3:]
+            for row in self.db.execute(
+                f"SELECT reviewer, segment_id, {_DECISION_KEY}, decision, code, direction, comment, id FROM decisions "
+                + _IN_FORCE.replace("decisions.id", "id")
+            )
+        }
+        counts = {"added": 0, "unchanged": 0}
+        stamp = now()
+        with self.db:
+            for d in decisions:
+                seen = suggestions.get(d.suggestion_id) if d.suggestion_id else None
+                key_code = seen["code"] if seen and d.decision != "add" else d.code
+                key = (d.reviewer, d.segment_id, key_code)
+                current = in_force.get(key)
+                if current is not None and tuple(current[:4]) == (d.decision, d.code, d.direction, d.comment):
+                    counts["unchanged"] += 1
+                    continue
+                text = texts[d.segment_id][0]
+                cursor = self.db.execute(
+                    "INSERT INTO decisions (segment_id, suggestion_id, decision, code, direction, seen_code, "
+                    "seen_direction, seen_score, seen_evidence, seen_model_version, segment_text, comment, "
+                    "reviewer, decided_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (d.segment_id, d.suggestion_id if d.decision != "add" else None, d.decision, d.code, d.direction,
+                     key_code if d.decision != "add" else None, seen["direction"] if seen and d.decision != "add" else None,
+                     seen["score"] if seen and d.decision != "add" else None,
+                     seen["evidence"] if seen and d.decision != "add" else None,
+                     seen["model_version"] if seen and d.decision != "add" else None,
+                     text, d.comment, d.reviewer, stamp, d.source),
+                )
+                decision_id = int(cursor.lastrowid)
+                in_force[key] = (d.decision, d.code, d.direction, d.comment, decision_id)
+                self._recode(decision_id, d, key_code, stamp)
+                counts["added"] += 1
+        return counts
+
+    def _recode(self, decision_id: int, d: Decision, key_code: str, stamp: str) -> None:
+        """Retract the coding this reviewer's earlier decision on the same key made; add the
+        coding this decision makes (none for ``reject``)."""
+        self.db.execute(
+            "UPDATE codings SET retracted_by = ? WHERE retracted_by IS NULL AND coder = ? AND segment_id = ? "
+            f"AND decision_id IN (SELECT id FROM decisions WHERE {_DECISION_KEY} = ?)",
+            (decision_id, d.reviewer, d.segment_id, key_code),
+        )
+        if d.decision in ORIGINS:
+            self.db.execute(
+                'INSERT INTO codings (document_id, version, segment_id, start, "end", text, code, direction, coder, '
+                "origin, decision_id, created_at) SELECT document_id, version, id, start, \"end\", text, ?, ?, ?, ?, ?, ? "
+                "FROM segments WHERE id = ?",
+                (d.code, d.direction, d.reviewer, ORIGINS[d.decision], decision_id, stamp, d.segment_id),
+            )
+
+    def add_coding(self, segment_id: str, code: str, direction: str | None, coder: str, origin: str = "imported") -> None:
+        """A coding that comes from elsewhere (another tool, a labelled table), not a decision."""
+        with self.db:
+            self.db.execute(
+                'INSERT INTO codings (document_id, version, segment_id, start, "end", text, code, direction, coder, '
+                "origin, decision_id, created_at) SELECT document_id, version, id, start, \"end\", text, ?, ?, ?, ?, NULL, ? "
+                "FROM segments WHERE id = ?",
+                (code, direction, coder, origin, now(), segment_id),
+            )
+
+    def codings_frame(self, current: bool = True) -> pd.DataFrame:
+        """Codings in force (not retracted) with their segment's state and document."""
+        query = f"""
+            SELECT codings.id AS coding_id, codings.document_id, documents.path AS document, documents.metadata,
+                   codings.version, codings.segment_id, codings.start, codings."end", codings.text, codings.code,
+                   codings.direction, codings.coder, codings.origin, codings.decision_id, codings.created_at,
+                   COALESCE(segments.active, 0) = 0 AS stale, segments.speaker, segments.language
+            FROM codings
+            JOIN documents ON documents.id = codings.document_id
+            LEFT JOIN segments ON segments.id = codings.segment_id
+            {"WHERE codings.retracted_by IS NULL" if current else ""}
+            ORDER BY documents.path, codings.start, codings.id
+        """
+        frame = pd.read_sql_query(query, self.db)
+        frame["stale"] = frame["stale"].astype(bool)
+        return frame
+
+    def runs_frame(self) -> pd.DataFrame:
+        """Every run with its corpus, times, counts and failures, newest first."""
+        frame = pd.read_sql_query(
+            "SELECT runs.id AS run, runs.corpus, runs.started_at, runs.finished_at, runs.summary, "
+            "(SELECT COUNT(*) FROM failures WHERE failures.run_id = runs.id) AS failures FROM runs ORDER BY runs.id DESC",
+            self.db,
+        )
+        return frame
+
+    def failures_frame(self, run_id: int) -> pd.DataFrame:
+        return pd.read_sql_query("SELECT path, stage, reason FROM failures WHERE run_id = ? ORDER BY rowid",
+                                 self.db, params=(run_id,))
+
+    # -- model versions --------------------------------------------------------------
+    def add_model(self, version: str, path: str, source: str, summary: dict) -> None:
+        with self.db:
+            self.db.execute(
+                "INSERT OR REPLACE INTO models (version, path, created_at, source, summary) VALUES (?, ?, ?, ?, ?)",
+                (version, path, now(), source, json.dumps(summary, ensure_ascii=False)),
+            )
+
+    def models_frame(self) -> pd.DataFrame:
+        frame = pd.read_sql_query("SELECT version, path, created_at, source, summary FROM models ORDER BY created_at", self.db)
+        frame["in_use"] = frame["version"] == (self.setting("model") or "")
+        return frame
+
+    def setting(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.db:
+            self.db.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                            (key, value))
 
 
-def suggestion_id(suggestion: Suggestion) -> str:
-    """Stable id: the same segment and code give the same suggestion across runs."""
-    return f"{suggestion.segment_id}#{suggestion.code}"
+# A decision's key within a reviewer and segment: the suggestion's code it decides on, or
+# the code it adds.
+_DECISION_KEY = "COALESCE(seen_code, code)"
+# Each reviewer's latest decision per segment and key: the decisions in force.
+_IN_FORCE = f"WHERE decisions.id IN (SELECT MAX(id) FROM decisions GROUP BY reviewer, segment_id, {_DECISION_KEY})"
+
+
+def suggestion_id(suggestion: Suggestion, model_version: str | None) -> str:
+    """Content id of a suggestion: the same proposal by the same model gets the same id
+    across runs; anything different (direction, score, evidence, model) is a new row."""
+    fields = (suggestion.segment_id, suggestion.code, suggestion.direction, suggestion.factor_type,
+              f"{suggestion.score:.4f}", suggestion.source, suggestion.evidence, model_version or "")
+    return hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest()[:20]
+
+
+# A list of values passed as one JSON parameter: no limit on its length, one statement.
+_IN_LIST = "(SELECT value FROM json_each(?))"
+
+
+def _document_filter(document_ids: list[str] | None) -> tuple[str, list]:
+    if document_ids is None:
+        return "1 = 1", []
+    return f"documents.id IN {_IN_LIST}", [json.dumps(list(document_ids))]
+
+
+RUN_LOCK = "run.lock"
+
+
+@contextmanager
+def run_lock(project_dir: Path) -> Iterator[None]:
+    """Hold the project for one run: a second run on the same project stops at once with a
+    message (the lock is the operating system's, so a killed run leaves none behind)."""
+    path = Path(project_dir) / STORE_DIR / RUN_LOCK
+    lock = FileLock(path, timeout=0)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    except Timeout:
+        raise StoreError(f"{project_dir}: another `pilah run` is working on this project right now "
+                         f"(it holds {path}); wait for it to finish, then run again") from None
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot write in the project folder: {exc.strerror or exc}") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def check_writable(project_dir: Path) -> None:
+    """Fail early, naming the path, when the project database cannot be opened for writing
+    or is damaged: before any document is processed."""
+    path = Path(project_dir) / STORE_DIR / STORE_FILE
+    if Path(project_dir).exists() and not Path(project_dir).is_dir():
+        raise StoreError(f"{project_dir}: the project must be a folder, found a file")
+    try:
+        with Store(project_dir) as store:
+            status = store.db.execute("PRAGMA quick_check").fetchone()[0]
+            if status != "ok":
+                raise StoreError(f"{path}: the project database is damaged ({status}); restore it from a backup")
+            with store.db:
+                store.db.execute("CREATE TABLE IF NOT EXISTS _write_check (x)")
+                store.db.execute("DROP TABLE _write_check")
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: cannot write the project database: {exc}") from None

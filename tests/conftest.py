@@ -1,7 +1,16 @@
-"""Shared fixtures: the default configuration, the sample codebook, built stages."""
+"""Shared fixtures: the default configuration, the sample codebook, built stages, and the
+location of the public data sets.
+
+Two groups of tests: the default run needs nothing beyond a clone (small cuts of the
+public sets live in ``tests/fixtures/shared``); tests marked ``shared_data`` need the full
+sets in ``../shared/data`` (or the folder named by ``PILAH_SHARED_DATA``) and run with
+``python -m pytest -m shared_data``. Without the data that group says so and is skipped,
+unless ``PILAH_REQUIRE_SHARED_DATA=1`` (set by ``.ci/run``) makes the absence an error.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,7 +18,28 @@ import pytest
 from pipeline.codebook import load_codebook
 from pipeline.config import PROJECT_ROOT, load_config
 
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("PILAH_SHARED_DATA") or PROJECT_ROOT.parent / "shared" / "data")
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED_CUTS = FIXTURES / "shared"  # the first rows of the shared sets (see its README)
+_MISSING = (
+    f"needs the full public data sets, not found at {SHARED_DATA}: put them in ../shared/data "
+    "beside the project or name their folder with PILAH_SHARED_DATA"
+)
+
+
+def pytest_report_header(config) -> str:
+    state = "found" if SHARED_DATA.is_dir() else "absent"
+    return f"shared data ({state}): {SHARED_DATA}; the tests needing it run with -m shared_data"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    needing = [item for item in items if item.get_closest_marker("shared_data")]
+    if not needing or SHARED_DATA.is_dir():
+        return
+    if os.environ.get("PILAH_REQUIRE_SHARED_DATA") == "1":
+        raise pytest.UsageError(f"{len(needing)} selected test(s) {_MISSING}")
+    for item in needing:
+        item.add_marker(pytest.mark.skip(reason=_MISSING))
 
 
 @pytest.fixture(scope="session")

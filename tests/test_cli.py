@@ -1,5 +1,6 @@
 """The command line end to end, on the embedded sample corpus."""
 
+import csv
 import json
 import re
 import shutil
@@ -34,13 +35,19 @@ def test_cli_run_writes_reviewable_sheet_for_every_document(sample_run, sample_c
     manifest = (sample_corpus / "manifest.csv").read_text(encoding="utf-8").splitlines()[1:]
     assert {r["document"] for r in rows} == {line.split(",")[0] for line in manifest}
     assert {"id", "en", "mixed"} <= {r["language"] for r in rows}
-    assert {r["direction"] for r in rows} <= {"supporting", "constraining", "neutral"}
-    assert all(r["code_label"] and r["factor_type"] and r["evidence"] for r in rows)
+    suggested = [r for r in rows if r["suggestion_id"]]
+    assert {r["direction"] for r in suggested} <= {"supporting", "constraining", "neutral"}
+    assert all(r["code_label"] and r["factor_type"] and r["evidence"] for r in suggested)
     assert all(r["decision"] is None for r in rows)
-    decision = [v for v in sheet.data_validations.dataValidation if "accept" in (v.formula1 or "")]
-    assert decision and decision[0].formula1 == '"accept,reject,edit"'
+    # every segment to review has a row: those without a suggestion get a blank one to add a code
+    blank = [r for r in rows if not r["suggestion_id"]]
+    assert blank and all(r["segment_id"] and not r["code"] for r in blank)
+    assert len({r["segment_id"] for r in rows}) == len(rows) - len(suggested) + len({r["segment_id"] for r in suggested})
+    lists = {v.formula1: str(v.sqref) for v in sheet.data_validations.dataValidation}
+    assert lists['"accept,reject,edit,add"'] == f"K2:K{len(rows) + 1 + 500}"
+    assert lists['"supporting,constraining,neutral"'] == f"M2:M{len(rows) + 1 + 500}"
     assert sheet.column_dimensions["C"].width >= 60 and sheet["C2"].alignment.wrap_text
-    english = next(r for r in rows if r["language"] == "en")
+    english = next(r for r in suggested if r["language"] == "en")
     assert english["code_label"] == english["code_label"].strip() and english["code_label"][0].isupper()
 
 
@@ -50,8 +57,9 @@ def test_cli_run_offsets_point_into_stored_text(sample_run):
 
     db = sqlite3.connect(project / ".pilah" / "pilah.sqlite")
     rows = db.execute(
-        "SELECT documents.text, segments.start, segments.\"end\", segments.text FROM segments "
-        "JOIN documents ON documents.id = segments.document_id"
+        "SELECT document_versions.text, segments.start, segments.\"end\", segments.text FROM segments "
+        "JOIN document_versions ON document_versions.document_id = segments.document_id "
+        "AND document_versions.version = segments.version"
     ).fetchall()
     assert rows and all(text[start:end] == segment for text, start, end, segment in rows)
 
@@ -65,6 +73,8 @@ def test_cli_run_json_and_csv_agree(sample_run):
     csv_lines = (out / "suggestions.csv").read_text(encoding="utf-8-sig").splitlines()
     assert csv_lines[0] == ",".join(SUGGESTION_COLUMNS)
     assert sum(summary["suggestions_per_document"].values()) == counts["suggestions"]
+    with open(out / "suggestions.csv", encoding="utf-8-sig", newline="") as handle:
+        assert counts["review_rows"] == len(list(csv.DictReader(handle))) > counts["suggestions"]
     assert set(summary["seconds"]) >= {"ingest", "segment", "language", "nlp", "suggest", "export", "total"}
     assert summary["config"]["sha256"] and summary["codebook"]["sha256"] and summary["model"]["version"]
     assert "suggestions" in result.output

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.discover import CANDIDATE_COLUMNS, EXEMPLARS, discover, uncovered_segments
-from tests.conftest import SHARED_DATA
+from pipeline.store import Decision, Store
+from tests.conftest import SHARED_CUTS
 
 runner = CliRunner()
 
@@ -38,15 +39,15 @@ def sample_project(tmp_path_factory, sample_corpus):
 
 @pytest.fixture(scope="module")
 def hotel_reviews() -> pd.DataFrame:
-    """200 Indonesian hotel reviews (HoASA test split), none coded yet."""
-    frame = pd.read_csv(SHARED_DATA / "indonlu_hoasa" / "test_preprocess.csv").head(200)
+    """200 Indonesian hotel reviews (HoASA test split, first rows), none coded yet."""
+    frame = pd.read_csv(SHARED_CUTS / "hoasa_test_first200.csv")
     return pd.DataFrame({"text": frame["review"], "codes": ""})
 
 
 @pytest.fixture(scope="module")
 def bilingual_table(hotel_reviews) -> pd.DataFrame:
     """120 Indonesian hotel reviews and 120 English NusaX sentences, interleaved."""
-    english = pd.read_csv(SHARED_DATA / "nusax_senti" / "english" / "test.csv").head(120)
+    english = pd.read_csv(SHARED_CUTS / "nusax_english_test_first120.csv")
     indonesian = hotel_reviews.head(120)
     rows = []
     for id_text, en_text in zip(indonesian["text"], english["text"]):
@@ -97,7 +98,7 @@ def test_discover_sample_project_sheet_added_to_review_workbook(sample_project):
     assert book.sheetnames == ["Suggestions", "Codebook", "Candidate codes"]
     suggestions = book["Suggestions"]
     assert suggestions.max_row == len(suggestions_before.splitlines())  # header + the same rows
-    assert any(v.formula1 == '"accept,reject,edit"' for v in suggestions.data_validations.dataValidation)
+    assert any(v.formula1 == '"accept,reject,edit,add"' for v in suggestions.data_validations.dataValidation)
     sheet = book["Candidate codes"]
     header = [c.value for c in sheet[1]]
     assert header == list(CANDIDATE_COLUMNS) and sheet.freeze_panes == "A2"
@@ -128,12 +129,14 @@ def test_discover_rejected_suggestions_leave_a_segment_uncovered(sample_project,
     segment, count = copy.execute(
         "SELECT segment_id, COUNT(*) FROM suggestions GROUP BY segment_id HAVING COUNT(*) >= 2 ORDER BY segment_id LIMIT 1"
     ).fetchone()
-    ids = [i for (i,) in copy.execute("SELECT id FROM suggestions WHERE segment_id = ?", (segment,))]
-    with copy:
-        copy.executemany("INSERT INTO decisions (suggestion_id, decision, decided_at) VALUES (?, 'reject', 'now')", [(i,) for i in ids[1:]])
+    rows = copy.execute("SELECT id, code, direction FROM suggestions WHERE segment_id = ?", (segment,)).fetchall()
+    rejections = [Decision(segment, i, "reject", code, direction, "rina") for i, code, direction in rows]
+    copy.close()
+    with Store(tmp_path) as store:
+        store.add_decisions(rejections[1:])
     assert segment not in set(uncovered_segments(tmp_path, skip)["segment_id"])  # one suggestion still open
-    with copy:
-        copy.execute("INSERT INTO decisions (suggestion_id, decision, decided_at) VALUES (?, 'reject', 'now')", (ids[0],))
+    with Store(tmp_path) as store:
+        store.add_decisions(rejections[:1])
     after = uncovered_segments(tmp_path, skip)
     assert set(after["segment_id"]) == before | {segment}
     assert not ({s.casefold() for s in after["speaker"]} & {s.casefold() for s in skip})

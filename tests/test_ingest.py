@@ -13,7 +13,7 @@ from fpdf import FPDF
 
 from pipeline.errors import InputError
 from pipeline.ingest import SUPPORTED_SUFFIXES, iter_documents, read_document
-from pipeline.ingest.text import TURN_PATTERN
+from pipeline.ingest.transcript import DEFAULT_TURN as TURN_PATTERN
 from pipeline.records import Document, Failure
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "make_sample_binaries.py"
@@ -125,7 +125,8 @@ def test_ingest_nfc_normalisation(tmp_path):
 @pytest.mark.parametrize(
     ("data", "problem"),
     [
-        (b"ok \x81\x8d\x9d", "undecodable byte 0x81"),
+        (b"teks biasa dengan byte aneh \x81 di sini", "undecodable byte 0x81"),
+        (bytes(range(1, 256)) * 40, "looks like binary data"),
         ("tanpa BOM".encode("utf-16-le"), "NUL"),
         (b" \n\t\n", "no text"),
     ],
@@ -286,7 +287,11 @@ def test_ingest_csv_answers_become_turns(tmp_path):
         encoding="utf-8-sig",
     )
     document = read(path)
-    assert paragraphs(document) == ["Ani: Ya, setuju", "R02: Tidak", "Nama 7: Mungkin"]
+    assert paragraphs(document) == ["ani: Ya, setuju", "R02: Tidak", "Nama 7: Mungkin"]
+    assert [(b.speaker, b.metadata["row"], b.metadata["columns"]) for b in document.blocks] == [
+        ("ani", 2, {"No": "1", "Skor": "3"}), ("R02", 3, {"No": "2", "Skor": "4"}), ("Nama 7", 5, {"No": "4", "Skor": "2"})
+    ]
+    assert [document.text[b.start:b.end] for b in document.blocks] == ["Ya, setuju", "Tidak", "Mungkin"]
     assert (document.format, document.layout) == ("csv", "transcript")
 
 

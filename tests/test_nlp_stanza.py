@@ -7,13 +7,14 @@ import shutil
 import pytest
 
 from pipeline.config import PROJECT_ROOT
+from tests.conftest import SHARED_DATA
 from pipeline.errors import ModelError
 from pipeline.nlp.stanza_backend import StanzaBackend, verify_models
 from pipeline.nlp.evaluate import to_conllu
 from pipeline.train_stanza import normalise_sentence
 
 MODEL_DIR = PROJECT_ROOT / "models" / "stanza"
-UD_DIR = PROJECT_ROOT.parent / "shared" / "data" / "ud"
+UD_DIR = SHARED_DATA / "ud"
 
 CLITICS = "Programnya sudah berjalan, apakah kamu tahu meskipun belum lama? Rumahnya dekat."
 COLLOQUIAL = "Eh gak tau deh, aku udah capek banget sama kerjaannya."
@@ -182,6 +183,7 @@ def test_train_stanza_scores_lemmas_against_lowercased_gold_too(tmp_path):
     assert scores["lemma_acc_lowercase_gold"] == 100.0
 
 
+@pytest.mark.shared_data
 def test_build_pool_brings_csui_tags_to_gsd_conventions(tmp_path):
     from pipeline.train_stanza import SHORT_NAME, TREEBANK, build_pool, read_conllu
 
@@ -203,6 +205,7 @@ def test_build_pool_brings_csui_tags_to_gsd_conventions(tmp_path):
     assert {c[3] for c in pooled if c[1] == "Rp"} == {"NOUN"}
 
 
+@pytest.mark.shared_data
 def test_build_pool_leaves_tags_alone_without_harmonising(tmp_path):
     from pipeline.train_stanza import SHORT_NAME, TREEBANK, build_pool, read_conllu
 

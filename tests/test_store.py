@@ -1,50 +1,228 @@
-from pipeline.records import Document, Segment, Suggestion
-from pipeline.store import Store, suggestion_id
+"""The project store: identity across edits, immutable suggestions, decisions that survive
+everything, codings, and the migration from the schema-1 database."""
+
+import json
+import sqlite3
+
+import pytest
+
+from pipeline.records import Document, Suggestion
+from pipeline.segment import segment_document
+from pipeline.store import SCHEMA_VERSION, Decision, Store, StoreError, check_writable, suggestion_id
+
+TEXT = "Ani: Anggaran kurang.\n\nBudi: Pelatihan bagus.\n\nAni: Ya."
 
 
-def _document():
-    text = "Ani: Anggaran kurang.\n\nBudi: Pelatihan bagus."
-    doc = Document(id="a" * 64, path="x.txt", format="txt", layout="transcript", text=text, metadata={"case": "K1"})
-    segments = [
-        Segment(id="aaa:5-20", document_id=doc.id, index=0, start=5, end=20, text=text[5:20], speaker="Ani"),
-        Segment(id="aaa:29-44", document_id=doc.id, index=1, start=29, end=44, text=text[29:44], speaker="Budi"),
-    ]
-    return doc, segments
+def _document(text=TEXT, path="x.txt", **metadata):
+    return Document(id=metadata.pop("id", path), path=path, format="txt", layout="transcript", text=text,
+                    metadata=metadata)
 
 
-def _suggestion(segment_id, code, score=0.8):
-    return Suggestion(segment_id, code, "constraining", "funding", score, "rule", "Anggaran")
+def _save(store, document, suggestions=(), key="k1", model="v1"):
+    segments = segment_document(document)
+    run = store.start_run("corpus")
+    store.save_document(document, segments, [3] * len(segments), list(suggestions), key, run, model)
+    return segments
 
 
-def test_store_rerun_replaces_without_duplicates(tmp_path):
-    doc, segments = _document()
+def _suggestion(segment, code="funding", direction="constraining", score=0.8):
+    return Suggestion(segment.id, code, direction, "funding", score, "rule", "Anggaran")
+
+
+def test_store_segments_keep_their_id_across_an_edit_and_retire_the_changed_one(tmp_path):
     with Store(tmp_path) as store:
-        run = store.start_run("corpus")
-        for score in (0.8, 0.9):
-            store.save_document(doc, segments, [3, 3], [_suggestion("aaa:5-20", "funding", score)], "k1", run, "v1")
-        frame = store.suggestions_frame([doc.id])
-        assert len(frame) == 1 and frame["score"][0] == 0.9
-        assert store.processing_key(doc.id) == "k1"
-        assert store.document_counts([doc.id]) == {"segments": 2, "tokens": 6, "suggestions": 1}
-    assert (tmp_path / ".pilah" / "pilah.sqlite").exists()
+        first = _save(store, _document())
+        edited = _document(TEXT.replace("Pelatihan bagus.", "Pelatihan sangat bagus.").replace("Ani: Anggaran", "Ani:  Anggaran"))
+        second = _save(store, edited, key="k2")
+        assert first[0].id == second[0].id and first[2].id == second[2].id  # same text, same id
+        assert first[0].start != second[0].start  # moved by the edit, id unchanged
+        assert first[1].id != second[1].id
+        rows = dict(store.db.execute("SELECT id, active FROM segments").fetchall())
+        assert rows == {first[0].id: 1, first[1].id: 0, second[1].id: 1, first[2].id: 1}
+        assert store.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0] == 1
+        assert store.db.execute("SELECT COUNT(*) FROM document_versions").fetchone()[0] == 2
+        current = store.segments_frame()
+        assert list(current["segment_text"]) == [s.text for s in second]
 
 
-def test_store_keeps_suggestions_that_have_decisions(tmp_path):
-    doc, segments = _document()
-    decided = _suggestion("aaa:5-20", "funding")
+def test_store_identical_files_stay_two_documents(tmp_path):
     with Store(tmp_path) as store:
-        run = store.start_run("corpus")
-        store.save_document(doc, segments, [3, 3], [decided, _suggestion("aaa:29-44", "training")], "k1", run, "v1")
-        with store.db:
-            store.db.execute(
-                "INSERT INTO decisions (suggestion_id, decision, reviewer, decided_at) VALUES (?, 'accept', 'rina', 'now')",
-                (suggestion_id(decided),),
-            )
-        store.save_document(doc, segments, [3, 3], [], "k2", run, "v2")  # a new model proposes nothing
-        assert list(store.suggestions_frame([doc.id])["code"]) == ["funding"]
-        assert store.db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 1
+        a = _save(store, _document(path="a.txt"))
+        b = _save(store, _document(path="b.txt"))
+        assert {s.id for s in a}.isdisjoint(s.id for s in b)
+        assert store.document_ids() == ["a.txt", "b.txt"]
+        assert store.document_counts(["a.txt", "b.txt"])["segments"] == 6
 
 
-def test_store_is_in_wal_mode(tmp_path):
+def test_store_repeated_text_in_one_document_gets_distinct_ids():
+    segments = segment_document(_document("Ani: Ya.\n\nBudi: Ya.\n\nAni: Ya."))
+    assert len({s.id for s in segments}) == 3
+
+
+def test_store_suggestions_are_immutable_and_decisions_keep_their_snapshot(tmp_path):
+    with Store(tmp_path) as store:
+        segments = _save(store, _document(), [_suggestion(s) for s in _document_segments()[:1]])
+        [old] = store.suggestions_frame()["suggestion_id"]
+        store.add_decisions([Decision(segments[0].id, old, "accept", "funding", "constraining", "rina")])
+        # another model proposes the same code with another direction and score
+        _save(store, _document(), [_suggestion(segments[0], direction="supporting", score=0.6)], key="k2", model="v2")
+        rows = store.db.execute("SELECT id, direction, score, model_version, retired_run IS NULL FROM suggestions "
+                                "ORDER BY created_at, id").fetchall()
+        assert len(rows) == 2
+        assert (old, "constraining", 0.8, "v1", 0) in rows  # unchanged content, retired
+        [decision] = store.decisions_frame().itertuples()
+        assert (decision.suggestion_id, decision.seen_direction, decision.seen_score, decision.seen_model_version) == (
+            old, "constraining", 0.8, "v1")
+        [coding] = store.codings_frame().itertuples()
+        assert (coding.code, coding.direction, coding.coder, coding.origin) == ("funding", "constraining", "rina", "accepted")
+        # the same run again adds nothing
+        _save(store, _document(), [_suggestion(segments[0], direction="supporting", score=0.6)], key="k3", model="v2")
+        assert store.db.execute("SELECT COUNT(*) FROM suggestions").fetchone()[0] == 2
+
+
+def _document_segments():
+    return segment_document(_document())
+
+
+def test_store_decisions_append_retract_codings_and_go_stale(tmp_path):
+    with Store(tmp_path) as store:
+        segments = _save(store, _document(), [_suggestion(segments) for segments in _document_segments()[:2]])
+        first, second = store.suggestions_frame()["suggestion_id"]
+        counts = store.add_decisions([
+            Decision(segments[0].id, first, "accept", "funding", "constraining", "rina"),
+            Decision(segments[1].id, second, "edit", "training", "supporting", "rina", "pelatihan, bukan dana"),
+            Decision(segments[2].id, None, "add", "exchange", None, "rina"),
+        ])
+        assert counts == {"added": 3, "unchanged": 0}
+        again = store.add_decisions([Decision(segments[0].id, first, "accept", "funding", "constraining", "rina")])
+        assert again == {"added": 0, "unchanged": 1}
+        store.add_decisions([Decision(segments[0].id, first, "reject", "funding", "constraining", "rina")])
+        codings = store.codings_frame()
+        assert sorted(codings["code"]) == ["exchange", "training"]  # the acceptance's coding is retracted
+        assert len(store.codings_frame(current=False)) == 3
+        assert store.db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 4
+        # the transcript changes under the edited segment: its decision is stale, the others are not
+        _save(store, _document(TEXT.replace("Pelatihan bagus.", "Pelatihan kurang.")), key="k2")
+        decisions = store.decisions_frame()
+        stale = decisions[decisions["stale"]]
+        assert list(stale["segment_text"]) == ["Pelatihan bagus."] and list(stale["code"]) == ["training"]
+        assert decisions["stale"].sum() == 1 and len(decisions) == 3
+
+
+def test_store_is_in_wal_mode_with_the_schema_version(tmp_path):
     with Store(tmp_path) as store:
         assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_store_damaged_database_is_a_clear_error(tmp_path):
+    (tmp_path / ".pilah").mkdir()
+    (tmp_path / ".pilah" / "pilah.sqlite").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="pilah.sqlite"):
+        check_writable(tmp_path)
+
+
+# The schema of Pilah 0.1's database (version 1), as it was written.
+_V1_SCHEMA = """
+CREATE TABLE documents (id TEXT PRIMARY KEY, path TEXT NOT NULL, format TEXT NOT NULL, layout TEXT NOT NULL,
+    text TEXT NOT NULL, metadata TEXT NOT NULL, processing_key TEXT, updated_at TEXT NOT NULL);
+CREATE TABLE segments (id TEXT PRIMARY KEY, document_id TEXT NOT NULL REFERENCES documents(id), idx INTEGER NOT NULL,
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL, speaker TEXT,
+    timestamp TEXT, language TEXT NOT NULL, language_score REAL NOT NULL, tokens INTEGER NOT NULL);
+CREATE INDEX segments_document ON segments(document_id);
+CREATE TABLE suggestions (id TEXT PRIMARY KEY, segment_id TEXT NOT NULL REFERENCES segments(id), code TEXT NOT NULL,
+    direction TEXT NOT NULL, factor_type TEXT NOT NULL, score REAL NOT NULL, source TEXT NOT NULL,
+    evidence TEXT NOT NULL, model_version TEXT, run_id INTEGER NOT NULL);
+CREATE INDEX suggestions_segment ON suggestions(segment_id);
+CREATE TABLE decisions (id INTEGER PRIMARY KEY AUTOINCREMENT, suggestion_id TEXT NOT NULL, decision TEXT NOT NULL,
+    corrected_code TEXT, comment TEXT, reviewer TEXT, decided_at TEXT NOT NULL);
+CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, started_at TEXT NOT NULL, finished_at TEXT,
+    corpus TEXT NOT NULL, summary TEXT);
+CREATE TABLE failures (run_id INTEGER NOT NULL, path TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT NOT NULL);
+"""
+
+
+def _v1_database(tmp_path):
+    """A schema-1 project as Pilah 0.1 left it after an edit: the transcript twice (two
+    document rows, keyed by text hash), decisions on both versions."""
+    (tmp_path / ".pilah").mkdir()
+    db = sqlite3.connect(tmp_path / ".pilah" / "pilah.sqlite")
+    db.executescript(_V1_SCHEMA)
+    old_text, new_text = TEXT, TEXT.replace("Pelatihan bagus.", "Pelatihan kurang.")
+    for doc_id, text, updated in (("h1" * 32, old_text, "2026-01-01"), ("h2" * 32, new_text, "2026-02-01")):
+        db.execute("INSERT INTO documents VALUES (?, 'x.txt', 'txt', 'transcript', ?, ?, 'key', ?)",
+                   (doc_id, text, json.dumps({"case": "K1"}), updated))
+        for i, segment in enumerate(segment_document(_document(text))):
+            old_id = f"{doc_id[:12]}:{segment.start}-{segment.end}"
+            db.execute("INSERT INTO segments VALUES (?, ?, ?, ?, ?, ?, ?, NULL, 'id', 0.9, 3)",
+                       (old_id, doc_id, i, segment.start, segment.end, segment.text, segment.speaker))
+            db.execute("INSERT INTO suggestions VALUES (?, ?, 'funding', 'constraining', 'funding', 0.7, 'rule', 'x', 'v1', 1)",
+                       (f"{old_id}#funding", old_id))
+    first, second = [f"{'h1' * 6}:{s.start}-{s.end}#funding" for s in segment_document(_document(old_text))[:2]]
+    db.execute("INSERT INTO decisions (suggestion_id, decision, corrected_code, comment, reviewer, decided_at) "
+               "VALUES (?, 'accept', NULL, 'ok', 'rina', '2026-01-05')", (first,))
+    db.execute("INSERT INTO decisions (suggestion_id, decision, corrected_code, comment, reviewer, decided_at) "
+               "VALUES (?, 'edit', 'training', '', 'rina', '2026-01-06')", (second,))
+    db.execute("INSERT INTO runs (started_at, corpus) VALUES ('2026-01-01', 'corpus')")
+    db.commit()
+    db.close()
+
+
+def test_store_migrates_a_schema_1_database_keeping_every_decision(tmp_path):
+    _v1_database(tmp_path)
+    with Store(tmp_path) as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert store.document_ids() == ["x.txt"]
+        assert store.db.execute("SELECT COUNT(*) FROM document_versions").fetchone()[0] == 2
+        decisions = store.decisions_frame()
+        assert list(decisions["decision"]) == ["accept", "edit"]
+        assert list(decisions["reviewer"]) == ["rina", "rina"] and list(decisions["decided_at"]) == ["2026-01-05", "2026-01-06"]
+        # the accepted turn is unchanged in the current version; the edited one changed since
+        assert list(decisions["stale"]) == [False, True]
+        assert list(decisions["segment_text"]) == ["Anggaran kurang.", "Pelatihan bagus."]
+        codings = store.codings_frame()
+        assert sorted(zip(codings["code"], codings["origin"])) == [("funding", "accepted"), ("training", "edited")]
+        active = store.segments_frame()
+        assert list(active["segment_text"]) == ["Anggaran kurang.", "Pelatihan kurang.", "Ya."]
+        assert store.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
+        tables = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert not any(t.startswith("v1_") for t in tables)
+    # opening again changes nothing
+    with Store(tmp_path) as store:
+        assert len(store.decisions_frame()) == 2
+
+
+def test_store_imports_a_sheet_written_before_the_migration(tmp_path, codebook):
+    from pipeline.decisions import import_sheet
+
+    _v1_database(tmp_path)
+    third = segment_document(_document(TEXT.replace("Pelatihan bagus.", "Pelatihan kurang.")))[2]  # "Ya.", moved
+    old_id = f"{'h2' * 6}:{third.start}-{third.end}#funding"
+    (tmp_path / "old_sheet.csv").write_text(
+        "document,segment_text,code,decision,corrected_code,comment,reviewer,suggestion_id\n"
+        f"x.txt,Ya.,funding,edit,training,,budi,{old_id}\n", encoding="utf-8")
+    with Store(tmp_path) as store:
+        report = import_sheet(store, tmp_path / "old_sheet.csv", codebook)
+        assert (report.added, report.problems) == (1, [])
+        decision = store.decisions_frame().iloc[-1]
+        assert (decision["segment_id"], decision["code"], decision["seen_code"], decision["reviewer"]) == (
+            third.id, "training", "funding", "budi")
+        assert decision["suggestion_id"] in set(store.suggestions_frame()["suggestion_id"])
+
+
+def test_store_suggestion_id_is_content(tmp_path):
+    segment = _document_segments()[0]
+    a, b = _suggestion(segment), _suggestion(segment, score=0.81)
+    assert suggestion_id(a, "v1") == suggestion_id(a, "v1") != suggestion_id(a, "v2")
+    assert suggestion_id(a, "v1") != suggestion_id(b, "v1")
+
+
+def test_store_an_empty_project_has_a_status_and_an_empty_sheet(tmp_path, codebook):
+    from pipeline.decisions import review_status
+    from pipeline.review import review_frame
+
+    with Store(tmp_path) as store:
+        status = review_status(store)
+        assert (status["decisions"], status["pending"], status["stale"]) == (0, 0, 0)
+        sheet, stale = review_frame(store, codebook)
+        assert len(sheet) == len(stale) == 0

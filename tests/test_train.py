@@ -136,6 +136,7 @@ def test_train_suggest_evaluate_on_a_table_without_codebook(tmp_path):
     assert figures["direction"]["accuracy"] > 0.9 and figures["code_direction_pairs"]["pairs"] == 4
 
 
+@pytest.mark.shared_data
 def test_suggest_in_worker_processes_gives_the_same_rows(config):
     """NusaX's 500 Indonesian + 500 English training sentences, suggested by the shipped
     model in one process and in two."""
@@ -145,7 +146,9 @@ def test_suggest_in_worker_processes_gives_the_same_rows(config):
     from pipeline.engine import Stages
     from pipeline.train import PARALLEL_MIN_ROWS, load_model_dir, suggest_labels
 
-    nusax = PROJECT_ROOT.parent / "shared" / "data" / "nusax_senti"
+    from tests.conftest import SHARED_DATA
+
+    nusax = SHARED_DATA / "nusax_senti"
     table = pd.concat([pd.read_csv(nusax / lang / "train.csv")[["text"]] for lang in ("indonesian", "english")],
                       ignore_index=True)
     assert len(table) >= PARALLEL_MIN_ROWS

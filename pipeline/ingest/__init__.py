@@ -1,9 +1,18 @@
 """Collect: read the files of a corpus into :class:`~pipeline.records.Document` records.
 
-One reader per format family turns a file into raw text (:mod:`.text`, :mod:`.docx`,
-:mod:`.pdf`, :mod:`.html`, :mod:`.subtitles`, :mod:`.tables`); this module stores it in
-one form for all: NFC, ``\\n`` newlines, no trailing spaces, at most one blank line in a
-row, no blank lines at either end. Paragraphs and turns are separated by a blank line.
+One reader per format family (:mod:`.text`, :mod:`.docx`, :mod:`.pdf`, :mod:`.html`,
+:mod:`.subtitles`, :mod:`.tables`) returns either free text or the turns it found
+(:class:`~pipeline.ingest.base.Reading`); this module stores both in one form: NFC,
+``\\n`` newlines, no control characters, no trailing spaces, at most one blank line in
+a row, no blank lines at either end. Free text that is mostly speaker turns is read as a
+transcript (:mod:`.transcript`); the turns of every transcript, with their speaker,
+times and offsets, travel with the document as ``blocks``, so the segmenter never parses
+text back. Stored subtitle and table turns read ``[HH:MM:SS] Speaker: text``, one per
+paragraph.
+
+Before any reader opens a file, :mod:`.files` checks that it is a regular file inside
+the corpus folder and within the ``[ingest]`` size limits. Every file either becomes a
+Document or is reported as a Failure with its reason; nothing stops the batch.
 
 A corpus folder may hold ``manifest.csv``: a ``file`` column (paths relative to the
 folder), optionally an ``id`` column (the document's identity in the project, kept when
@@ -18,19 +27,23 @@ import csv
 import io
 import logging
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 
+from pipeline.config import load_config
 from pipeline.errors import InputError
-from pipeline.ingest import docx, html, pdf, subtitles, tables, text
-from pipeline.records import Document, Failure
+from pipeline.ingest import docx, files, html, pdf, subtitles, tables, text, transcript
+from pipeline.ingest.base import Reading, Turn
+from pipeline.ingest.files import Limits
+from pipeline.records import Block, Document, Failure
 
 logger = logging.getLogger(__name__)
 
 STAGE = "ingest"
 MANIFEST = "manifest.csv"
 GOLD = "gold.csv"  # Pilah's gold coding of a corpus (see ``pipeline.train``), not a document
-READERS: dict[str, Callable[[Path], str]] = {
+READERS: dict[str, Callable[[Path, bytes], Reading]] = {
     ".txt": text.read,
     ".md": text.read,
     ".docx": docx.read,
@@ -43,11 +56,14 @@ READERS: dict[str, Callable[[Path], str]] = {
     ".xlsx": tables.read,
 }
 SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(READERS)
-# Formats whose reader always writes speaker turns; the others are checked line by line.
-TRANSCRIPT_SUFFIXES = frozenset({".vtt", ".srt", ".csv", ".xlsx"})
 
 
-def read_document(path: Path, root: Path, metadata: dict | None = None) -> Document:
+def read_document(
+    path: Path,
+    root: Path,
+    metadata: dict | None = None,
+    settings: dict | None = None,
+) -> Document:
     """Read one file of a corpus into a Document.
 
     Parameters
@@ -58,58 +74,129 @@ def read_document(path: Path, root: Path, metadata: dict | None = None) -> Docum
         The corpus folder; ``Document.path`` is ``path`` relative to it.
     metadata : dict, optional
         Stored with the document as given (e.g. its row of ``manifest.csv``).
+    settings : dict, optional
+        The ``[ingest]`` section of the configuration (size limits, ``turn_pattern``);
+        the defaults of ``configs/pilah.toml`` when omitted.
 
     Returns
     -------
     Document
         With ``id`` the manifest's ``id`` for the file or else its relative path,
-        ``version`` the SHA-256 of the stored text, and ``layout`` "transcript" for
-        subtitles, tables and text whose lines are mostly speaker turns.
+        ``version`` the SHA-256 of the stored text, ``layout`` "transcript" for
+        subtitles, tables and text whose lines are mostly speaker turns, ``blocks`` the
+        turns (and the paragraphs before the first), ``metadata["header"]`` the header
+        fields of a typed transcript, and ``warnings`` what was repaired.
 
     Raises
     ------
     InputError
-        Naming the file and the problem: unsupported type, unreadable or damaged file,
+        Naming the file and the problem: unsupported type, not a regular file, a link
+        out of the corpus, over a size limit, unreadable or damaged file, binary data,
         undecodable bytes, no text layer, no text column, or no text at all.
 
     Examples
     --------
     >>> from tempfile import TemporaryDirectory
     >>> with TemporaryDirectory() as tmp:
-    ...     _ = Path(tmp, "a.txt").write_bytes(b"Ani: Halo.\\r\\nBudi: Hai.\\r\\n")
+    ...     _ = Path(tmp, "a.txt").write_bytes(b"Ani: Halo.\\r\\nBudi: Hai.\\r\\n\\x1a")
     ...     document = read_document(Path(tmp, "a.txt"), Path(tmp))
     >>> document.path, document.layout, document.text
     ('a.txt', 'transcript', 'Ani: Halo.\\nBudi: Hai.')
+    >>> [(b.speaker, document.text[b.start:b.end]) for b in document.blocks]
+    [('Ani', 'Halo.'), ('Budi', 'Hai.')]
     """
     path, root = Path(path), Path(root)
+    settings = _settings(settings)
+    limits = Limits.from_settings(settings)
     suffix = path.suffix.lower()
     reader = READERS.get(suffix)
+    if path.is_symlink():
+        files.check_file(path, root, limits)  # a link out of the corpus, whatever its name
     if reader is None:
         raise InputError(
             path,
             f"unsupported file type '{suffix or path.name}': expected one of "
             f"{', '.join(SUPPORTED_SUFFIXES)}; convert it (e.g. .doc or .odt to .docx)",
         )
-    try:
-        raw = reader(path)
-    except OSError as exc:
-        raise InputError(path, f"cannot be read: {exc.strerror or exc}") from exc
-    stored = text.tidy(text.normalise(raw))
+    files.check_file(path, root, limits)
+    relative = _relative(path, root)
+    odd = text.CONTROL_CHARACTERS.search(relative)
+    if odd:
+        raise InputError(
+            path,
+            f"its name holds a control character (U+{ord(odd.group()):04X}), which no "
+            "spreadsheet can show; rename the file",
+        )
+    reading = reader(path, files.read_bytes(path, limits.max_file_bytes))
+    warnings = list(reading.warnings)
+    blocks: tuple[Block, ...] = ()
+    header: dict[str, str] = {}
+    if reading.turns is not None:
+        stored, blocks = _render_turns(reading.turns, warnings)
+        files.check_text_size(path, stored, limits)
+        is_transcript = True
+    else:
+        files.check_text_size(path, reading.text or "", limits)
+        cleaned, removed = text.strip_controls(text.normalise(reading.text or ""))
+        warnings += removed
+        stored = text.tidy(cleaned)
+        parsed = transcript.parse_transcript(stored, transcript.compile_turn_pattern(settings.get("turn_pattern")))
+        is_transcript, header = parsed.is_transcript, parsed.header
+        blocks = tuple(parsed.blocks) if is_transcript else ()
     if not stored.strip():
         raise InputError(path, "holds no text")
-    is_transcript = suffix in TRANSCRIPT_SUFFIXES or text.is_transcript(stored)
-    relative = _relative(path, root)
+    for warning in warnings:
+        logger.warning("%s: %s", path, warning)
+    metadata = dict(metadata or {})
+    if header:
+        metadata["header"] = header
     return Document(
-        id=str((metadata or {}).get("id") or relative),
+        id=str(metadata.get("id") or relative),
         path=relative,
         format=suffix[1:],
         layout="transcript" if is_transcript else "paragraphs",
         text=stored,
-        metadata=dict(metadata or {}),
+        metadata=metadata,
+        blocks=blocks,
+        warnings=tuple(warnings),
     )
 
 
-def iter_documents(root: Path) -> Iterator[Document | Failure]:
+def _render_turns(turns: list[Turn], warnings: list[str]) -> tuple[str, tuple[Block, ...]]:
+    """Store structured turns as ``[HH:MM:SS] Speaker: text`` paragraphs, with their blocks."""
+    parts: list[str] = []
+    blocks: list[Block] = []
+    length = 0
+    removed = 0
+    for turn in turns:
+        body, speaker = (_one_line(value) for value in (turn.text, turn.speaker or ""))
+        removed += body[1] + speaker[1]
+        if not body[0]:
+            continue
+        prefix = (f"[{turn.timestamp}] " if turn.timestamp else "") + (f"{speaker[0]}: " if speaker[0] else "")
+        if parts:
+            length += 2  # the blank line between turns
+        start = length + len(prefix)
+        parts.append(prefix + body[0])
+        length += len(parts[-1])
+        blocks.append(Block(start, length, speaker[0] or None, turn.timestamp, turn.end_time, dict(turn.metadata)))
+    if removed:
+        warnings.append(f"removed {removed} control character(s)")
+    return "\n\n".join(parts), tuple(blocks)
+
+
+def _one_line(value: str) -> tuple[str, int]:
+    """A turn's text or speaker on one line, without control characters; and how many went."""
+    cleaned, removed = text.CONTROL_CHARACTERS.subn("", text.normalise(value))
+    return " ".join(cleaned.split()), removed
+
+
+def _settings(settings: dict | None) -> dict:
+    """The ``[ingest]`` settings given, or the defaults of ``configs/pilah.toml``."""
+    return load_config().section("ingest") if settings is None else settings
+
+
+def iter_documents(root: Path, settings: dict | None = None) -> Iterator[Document | Failure]:
     """Read every document of a corpus, recording each file that fails and going on.
 
     Parameters
@@ -117,12 +204,15 @@ def iter_documents(root: Path) -> Iterator[Document | Failure]:
     root : Path
         A corpus folder, walked recursively in sorted order, skipping hidden files and
         folders and Office lock files (``~$...``); or a single file.
+    settings : dict, optional
+        The ``[ingest]`` section of the configuration (defaults when omitted).
 
     Yields
     ------
     Document or Failure
         A Document per file read; a ``Failure(path, "ingest", reason)`` per file that
-        could not be read, per file listed in ``manifest.csv`` but missing, and per
+        could not be read (including links out of the corpus folder and files that are
+        not regular files), per file listed in ``manifest.csv`` but missing, and per
         supported file present but not listed. Listed files come in manifest order,
         then the unlisted ones. Files of unsupported types are logged, not yielded.
 
@@ -132,48 +222,53 @@ def iter_documents(root: Path) -> Iterator[Document | Failure]:
         If ``root`` does not exist, or its ``manifest.csv`` has no ``file`` column.
     """
     root = Path(root)
+    settings = _settings(settings)
     if root.is_file():
-        yield _attempt(root, root.parent, {})
+        yield _attempt(root, root.parent, {}, settings)
     elif not root.is_dir():
         raise InputError(root, "no such file or folder")
     elif (root / MANIFEST).is_file():
-        yield from _listed_documents(root)
+        yield from _listed_documents(root, settings)
     else:
         for path in _corpus_files(root):
-            yield _attempt(path, root, {})
+            yield _attempt(path, root, {}, settings)
 
 
-def _attempt(path: Path, root: Path, metadata: dict) -> Document | Failure:
+def _attempt(path: Path, root: Path, metadata: dict, settings: dict) -> Document | Failure:
     try:
-        return read_document(path, root, metadata)
+        return read_document(path, root, metadata, settings)
     except InputError as exc:
         logger.warning("skipped %s", exc)
         return Failure(_relative(path, root), STAGE, exc.problem)
+    except MemoryError:
+        logger.exception("out of memory while reading %s", path)
+        return Failure(_relative(path, root), STAGE, "ran out of memory while reading it; split the file")
     except Exception as exc:  # one file's surprise must not stop the batch
         logger.exception("unexpected error while reading %s", path)
         return Failure(_relative(path, root), STAGE, f"unexpected {type(exc).__name__}: {exc}")
 
 
-def _listed_documents(root: Path) -> Iterator[Document | Failure]:
+def _listed_documents(root: Path, settings: dict) -> Iterator[Document | Failure]:
     listed: set[str] = set()
-    for name, metadata in _manifest_rows(root / MANIFEST):
+    for name, metadata in _manifest_rows(root / MANIFEST, Limits.from_settings(settings)):
         if name in listed:
             yield Failure(name, STAGE, f"listed more than once in {MANIFEST}; first row used")
         elif name.startswith("/") or ".." in PurePosixPath(name).parts:
             yield Failure(name, STAGE, f"{MANIFEST} points outside the corpus folder")
-        elif not (root / name).is_file():
+        elif not os.path.lexists(root / name):
             yield Failure(name, STAGE, f"listed in {MANIFEST} but not found")
         else:
-            yield _attempt(root / name, root, metadata)
+            yield _attempt(root / name, root, metadata, settings)
         listed.add(name)
     for path in _corpus_files(root):
         if _relative(path, root) not in listed:
             yield Failure(_relative(path, root), STAGE, f"not listed in {MANIFEST} — skipped")
 
 
-def _manifest_rows(manifest: Path) -> Iterator[tuple[str, dict]]:
+def _manifest_rows(manifest: Path, limits: Limits) -> Iterator[tuple[str, dict]]:
     """Yield (file relative to the corpus folder, metadata) per row of the manifest."""
-    content = text.normalise(text.decode(manifest.read_bytes(), manifest))
+    files.check_file(manifest, manifest.parent, limits)
+    content = text.normalise(text.decode(files.read_bytes(manifest), manifest)[0])
     rows = csv.DictReader(io.StringIO(content), delimiter=tables.sniff_delimiter(content))
     fields = [name.strip() for name in rows.fieldnames or []]
     rows.fieldnames = fields
@@ -187,10 +282,11 @@ def _manifest_rows(manifest: Path) -> Iterator[tuple[str, dict]]:
     for row in rows:
         name = (row.get(file_column) or "").strip().replace("\\", "/")
         if name:
-            metadata = {
-                key: value.strip()
+            metadata = {  # control characters dropped: the fields go into spreadsheets
+                key: cleaned
                 for key, value in row.items()
-                if key and key != file_column and isinstance(value, str) and value.strip()
+                if key and key != file_column and isinstance(value, str)
+                and (cleaned := text.CONTROL_CHARACTERS.sub("", value).strip())
             }
             yield PurePosixPath(name).as_posix(), metadata
         elif any(isinstance(value, str) and value.strip() for value in row.values()):
@@ -198,10 +294,23 @@ def _manifest_rows(manifest: Path) -> Iterator[tuple[str, dict]]:
 
 
 def _corpus_files(root: Path) -> list[Path]:
-    """Supported files under ``root``, sorted, without hidden ones, the manifest or the gold coding."""
+    """Supported files under ``root``, sorted, without hidden ones, the manifest or the gold coding.
+
+    Links to folders are not walked: one inside the corpus folder would read its files
+    twice (they are read where they are), and one leading out of it is returned like a
+    file, so that reading it fails with the reason.
+    """
     found = []
+    real_root = root.resolve()
     for folder, subfolders, names in os.walk(root):
         subfolders[:] = [name for name in subfolders if not _hidden(name)]
+        for name in subfolders:
+            path = Path(folder, name)
+            if path.is_symlink():
+                if path.resolve().is_relative_to(real_root):
+                    logger.info("not walking %s: a link to a folder inside the corpus", path)
+                else:
+                    found.append(path)
         for name in names:
             path = Path(folder, name)
             if _hidden(name) or path in (root / MANIFEST, root / GOLD):

@@ -7,28 +7,32 @@ Headers, footers, footnotes, comments and text boxes are not read.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import docx
 from docx.table import Table
 
 from pipeline.errors import InputError
+from pipeline.ingest.base import Reading
 
 CELL_SEPARATOR = " | "
 
 
-def read(path: Path) -> str:
+def read(path: Path, data: bytes) -> Reading:
     """Read the text of a ``.docx`` file, paragraphs separated by a blank line.
 
     Parameters
     ----------
     path : Path
-        The Word file.
+        The Word file, named in errors.
+    data : bytes
+        Its content, read once by ingest within the size limits.
 
     Returns
     -------
-    str
-        The text; empty when the document holds no text.
+    Reading
+        Its text, paragraphs separated by a blank line; empty when it holds no text.
 
     Raises
     ------
@@ -37,7 +41,7 @@ def read(path: Path) -> str:
         renamed, or password-protected).
     """
     try:
-        document = docx.Document(str(path))
+        document = docx.Document(io.BytesIO(data))
         paragraphs = [
             text
             for block in document.iter_inner_content()
@@ -49,7 +53,7 @@ def read(path: Path) -> str:
             f"is not a readable .docx file ({type(exc).__name__}: {exc}); open it in "
             "Word or LibreOffice and save it again as .docx",
         ) from exc
-    return "\n\n".join(text.strip() for text in paragraphs if text.strip())
+    return Reading(text="\n\n".join(text.strip() for text in paragraphs if text.strip()))
 
 
 def _table_rows(table: Table) -> list[str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bs4 import BeautifulSoup, CData, NavigableString, Tag
 
+from pipeline.ingest.base import Reading
 from pipeline.ingest.text import decode
 
 CELL_SEPARATOR = " | "
@@ -29,18 +30,20 @@ _BLOCKS_IN_CELLS = sorted(BLOCKS - {"tr", "td", "th"})
 _WHITESPACE = re.compile(r"\s+")
 
 
-def read(path: Path) -> str:
+def read(path: Path, data: bytes) -> Reading:
     """Read the visible text of an ``.html`` / ``.htm`` page.
 
     Parameters
     ----------
     path : Path
-        The HTML file (decoded like every text file; ``<meta charset>`` is not consulted).
+        The HTML file, named in errors.
+    data : bytes
+        Its content (decoded like every text file; ``<meta charset>`` is not consulted).
 
     Returns
     -------
-    str
-        The paragraphs, separated by a blank line.
+    Reading
+        The paragraphs, separated by a blank line, and what decoding repaired.
 
     Examples
     --------
@@ -48,16 +51,17 @@ def read(path: Path) -> str:
     >>> with TemporaryDirectory() as tmp:
     ...     page = Path(tmp, "a.html")
     ...     _ = page.write_text("<h1>Judul</h1><p>Satu <b>dua</b>.</p><script>x()</script>")
-    ...     read(page)
+    ...     read(page, page.read_bytes()).text
     'Judul\\n\\nSatu dua.'
     """
-    soup = BeautifulSoup(decode(path.read_bytes(), path), "lxml")
+    content, warnings = decode(data, path)
+    soup = BeautifulSoup(content, "lxml")
     for tag in soup.find_all(DROPPED):
         tag.decompose()
     paragraphs = _Paragraphs()
     paragraphs.walk(soup)
     paragraphs.end()
-    return "\n\n".join(paragraphs.done)
+    return Reading(text="\n\n".join(paragraphs.done), warnings=warnings)
 
 
 class _Paragraphs:

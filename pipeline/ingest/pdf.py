@@ -15,6 +15,7 @@ lines are not de-hyphenated. Pages without a text layer (scans) give no text: ru
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from pathlib import Path
 import pypdf
 
 from pipeline.errors import InputError
+from pipeline.ingest.base import Reading
 
 # A step down larger than this many font sizes *and* this many usual line pitches
 # starts a new paragraph.
@@ -38,18 +40,20 @@ class _Line:
     text: str
 
 
-def read(path: Path) -> str:
+def read(path: Path, data: bytes) -> Reading:
     """Read the text layer of a PDF, paragraphs separated by a blank line.
 
     Parameters
     ----------
     path : Path
-        The PDF file.
+        The PDF file, named in errors.
+    data : bytes
+        Its content, read once by ingest within the size limits.
 
     Returns
     -------
-    str
-        The paragraphs, separated by blank lines.
+    Reading
+        Its text, paragraphs separated by blank lines.
 
     Raises
     ------
@@ -57,7 +61,7 @@ def read(path: Path) -> str:
         If the file is not a readable PDF, is password-protected, or has no text layer.
     """
     try:
-        reader = pypdf.PdfReader(str(path))
+        reader = pypdf.PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise InputError(path, "is password-protected; save an unprotected copy")
         pages = [_page_lines(page) for page in reader.pages]
@@ -73,7 +77,7 @@ def read(path: Path) -> str:
             "has no text layer (a scanned or image-only PDF?); run OCR on it first, "
             "e.g. `ocrmypdf --language ind+eng in.pdf out.pdf`",
         )
-    return "\n\n".join(_paragraphs(pages, _usual_pitch(pages)))
+    return Reading(text="\n\n".join(_paragraphs(pages, _usual_pitch(pages))))
 
 
 def _page_lines(page: pypdf.PageObject) -> list[_Line]:

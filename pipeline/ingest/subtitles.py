@@ -4,95 +4,151 @@ The speaker of a cue is its ``<v Speaker>`` voice tag or, failing that, a leadin
 ``Speaker:`` label in its text (as Zoom writes it); a cue with neither belongs to the
 previous speaker. Consecutive cues of one speaker are merged into one turn, joined by a
 space. Before anyone has spoken, unlabelled cues are merged until one ends a sentence.
-Each turn is one line ``[HH:MM:SS] Speaker: text`` (or ``[HH:MM:SS] text`` without a
-speaker), stamped with its first cue's start, and turns are separated by a blank line.
+Each turn keeps its first cue's start (``HH:MM:SS``) and its last cue's end.
+
+The parser is lenient on purpose: a cue whose timing line is damaged keeps its text
+(without a time) and is reported in the document's warnings with its line number, so
+that no words vanish and no neighbours are merged across it silently. NOTE, STYLE and
+REGION blocks of WebVTT are skipped.
 """
 
 from __future__ import annotations
 
-import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html import unescape
 from pathlib import Path
 
-import webvtt
-from webvtt.errors import MalformedCaptionError, MalformedFileError
-
 from pipeline.errors import InputError
-from pipeline.ingest.text import TURN_PATTERN, decode, speaker_label
+from pipeline.ingest.base import Reading, Turn
+from pipeline.ingest.transcript import DEFAULT_TURN
+from pipeline.ingest.text import decode, normalise
 
+_TIME = r"(?:(\d{1,2}):)?(\d{2}):(\d{2})[.,](\d{1,3})"
+_TIMING = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}(?:\s.*)?$")
 _VOICE = re.compile(r"^\s*<v(?:\.[\w-]+)*\s+([^>]*?)\s*>")
 _TAGS = re.compile(r"<[^>]*>|\{\\[^}]*\}")  # cue tags, and SRT's {\an8}-style overrides
 _SENTENCE_END = re.compile(r"[.?!…][\"'”’)\]]*$")
+_SKIPPED_BLOCKS = ("NOTE", "STYLE", "REGION")
 
 
 @dataclass
-class _Turn:
-    stamp: str
-    speaker: str | None
-    texts: list[str] = field(default_factory=list)
+class Cue:
+    """One subtitle cue: its times (``HH:MM:SS``, None when its timing was damaged),
+    its text lines and the line of the file where it starts."""
 
-    def line(self) -> str:
-        label = f"{self.speaker}: " if self.speaker else ""
-        return f"[{self.stamp}] {label}{' '.join(self.texts)}"
+    start: str | None
+    end: str | None
+    lines: list[str]
+    line: int
 
 
-def read(path: Path) -> str:
+def read(path: Path, data: bytes) -> Reading:
     """Read a ``.vtt`` or ``.srt`` file as speaker turns.
-
-    Parameters
-    ----------
-    path : Path
-        The subtitle file; its suffix says which format it is.
-
-    Returns
-    -------
-    str
-        One turn per line, ``[HH:MM:SS] Speaker: text``, separated by blank lines.
 
     Raises
     ------
     InputError
-        If the file cannot be decoded or is not valid WebVTT / SubRip.
+        If the file cannot be decoded, a ``.vtt`` does not start with ``WEBVTT``, or
+        the file holds no cue with a valid timing at all.
     """
-    content = decode(path.read_bytes(), path)
+    content, warnings = decode(data, path)
     kind = path.suffix.lower().lstrip(".")
-    try:
-        if kind == "srt":
-            captions = webvtt.from_buffer(io.StringIO(content), format="srt").captions
-        else:
-            captions = webvtt.from_string(content).captions
-    except (MalformedFileError, MalformedCaptionError) as exc:
-        expected = "SubRip (.srt)" if kind == "srt" else "WebVTT (must start with WEBVTT)"
-        raise InputError(path, f"is not a valid {expected} file: {exc}") from exc
-    return "\n\n".join(turn.line() for turn in _turns(captions))
+    cues, problems = parse_cues(normalise(content), kind, path)
+    warnings += problems
+    return Reading(turns=_turns(cues), warnings=warnings)
 
 
-def _turns(captions: list[webvtt.Caption]) -> list[_Turn]:
-    turns: list[_Turn] = []
+def parse_cues(content: str, kind: str, path: Path | str = "") -> tuple[list[Cue], list[str]]:
+    """Split subtitle text into cues; returns (cues, warnings about damaged cues).
+
+    Examples
+    --------
+    >>> cues, warnings = parse_cues("1\\n00:00:01,000 --> 00:00:02,000\\nSatu\\n\\n"
+    ...                             "2\\n00:00:03,000 -> 00:00:04\\nDua\\n", "srt")
+    >>> [(c.start, c.lines) for c in cues], warnings
+    ([('00:00:01', ['Satu']), (None, ['Dua'])], ["line 6: no valid cue timing ('00:00:03,000 -> 00:00:04'); its text is kept without a time"])
+    """
+    lines = content.lstrip("\ufeff").split("\n")
+    first = 0
+    if kind == "vtt":
+        if not lines or not lines[0].startswith("WEBVTT"):
+            raise InputError(path, "is not a valid WebVTT file: it must start with WEBVTT")
+        first = 1
+        while first < len(lines) and lines[first].strip():
+            first += 1  # header lines after WEBVTT
+    cues: list[Cue] = []
+    warnings: list[str] = []
+    for number, block in _blocks(lines, first):
+        if kind == "vtt" and block[0].startswith(_SKIPPED_BLOCKS):
+            continue
+        timing = next((i for i, line in enumerate(block[:3]) if _TIMING.match(line)), None)
+        if timing is not None:
+            match = _TIMING.match(block[timing])
+            cues.append(Cue(_stamp(match.groups()[:4]), _stamp(match.groups()[4:]),
+                            block[timing + 1:], number + timing))
+            continue
+        offset = 1 if kind == "srt" and block[0].strip().isdigit() else 0
+        damaged = offset < len(block) and bool(re.search(r"->|^\s*\d{1,2}:\d{2}", block[offset]))
+        text = block[offset + damaged:]
+        line = number + offset
+        if not any(piece.strip() for piece in text):
+            warnings.append(f"line {line}: a cue without text or valid timing was skipped")
+            continue
+        shown = repr(block[offset]) if damaged else "none"
+        warnings.append(f"line {line}: no valid cue timing ({shown}); its text is kept without a time")
+        cues.append(Cue(None, None, text, number))
+    if not any(cue.start for cue in cues):
+        expected = "SubRip (.srt)" if kind == "srt" else "WebVTT"
+        raise InputError(path, f"is not a valid {expected} file: no cue has a timing line "
+                               "('00:00:01,000 --> 00:00:04,000')")
+    return cues, warnings
+
+
+def _blocks(lines: list[str], first: int):
+    """Yield (1-based line number, lines) per run of non-blank lines."""
+    block: list[str] = []
+    start = first
+    for index in range(first, len(lines) + 1):
+        line = lines[index] if index < len(lines) else ""
+        if line.strip():
+            if not block:
+                start = index
+            block.append(line)
+        elif block:
+            yield start + 1, block
+            block = []
+
+
+def _stamp(parts: tuple) -> str:
+    hours, minutes, seconds, _ = parts
+    return f"{int(hours or 0):02d}:{int(minutes):02d}:{int(seconds):02d}"
+
+
+def _turns(cues: list[Cue]) -> list[Turn]:
+    turns: list[Turn] = []
     speaker: str | None = None
-    for caption in captions:
-        for cue_speaker, text in _voices(caption):
+    for cue in cues:
+        for cue_speaker, text in _voices(cue):
             speaker = cue_speaker or speaker
             last = turns[-1] if turns else None
-            if last and last.speaker == speaker and (
-                speaker or not _SENTENCE_END.search(last.texts[-1])
-            ):
-                last.texts.append(text)
+            if last and last.speaker == speaker and (speaker or not _SENTENCE_END.search(last.text)):
+                last.text = f"{last.text} {text}"
+                last.end_time = cue.end or last.end_time
+                last.metadata["cues"] += 1
             else:
-                turns.append(_Turn(_stamp(caption), speaker, [text]))
+                turns.append(Turn(text, speaker, cue.start, cue.end, {"line": cue.line, "cues": 1}))
     return turns
 
 
-def _voices(caption: webvtt.Caption) -> list[tuple[str | None, str]]:
+def _voices(cue: Cue) -> list[tuple[str | None, str]]:
     """Split a cue into (speaker or None, text) pieces, one per voice it holds."""
     pieces: list[tuple[str | None, list[str]]] = []
-    for line in caption.lines:
+    for line in cue.lines:
         voice = _VOICE.match(line)
         text = " ".join(unescape(_TAGS.sub("", line)).split())
         if voice:
-            pieces.append((speaker_label(voice.group(1)), [text]))
+            pieces.append((" ".join(voice.group(1).split()) or None, [text]))
         elif pieces:
             pieces[-1][1].append(text)
         else:
@@ -103,12 +159,7 @@ def _voices(caption: webvtt.Caption) -> list[tuple[str | None, str]]:
 
 def _labelled(speaker: str | None, text: str) -> tuple[str | None, str]:
     """Take a leading ``Speaker:`` label out of an unvoiced cue's text."""
-    turn = TURN_PATTERN.match(text)
-    if speaker or not turn or turn.group("timestamp"):
+    turn = DEFAULT_TURN.match(text)
+    if speaker or not turn or turn.group("timestamp") or turn.group("time_after"):
         return speaker, text
-    return turn.group("speaker"), text[turn.end():].strip()
-
-
-def _stamp(caption: webvtt.Caption) -> str:
-    start = caption.start_time
-    return f"{start.hours:02d}:{start.minutes:02d}:{start.seconds:02d}"
+    return " ".join(turn.group("speaker").split()), text[turn.end():].strip()

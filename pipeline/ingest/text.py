@@ -1,8 +1,12 @@
 """Bytes to stored text, shared by every text format; plain ``.txt`` and ``.md`` files.
 
-Decoding tries, in order: a byte-order mark (UTF-8, UTF-16 LE/BE), strict UTF-8, then
-Windows-1252 (which also covers Latin-1 text). The stored form of every document is
-NFC with ``\\n`` newlines (see :func:`normalise` and :func:`tidy`).
+Decoding tries, in order: a byte-order mark (UTF-8, UTF-16 LE/BE), strict UTF-8, UTF-8
+with a few bad bytes replaced by U+FFFD (when the file holds valid multi-byte UTF-8, so
+that two stray bytes never turn the whole text into Windows-1252 mojibake; a warning
+names them), then Windows-1252 (which also covers Latin-1 text). Bytes that look like
+binary data (many control bytes, or mostly high bytes that are not UTF-8) are refused.
+The stored form of every document is NFC with ``\\n`` newlines and no control characters
+(see :func:`normalise`, :func:`strip_controls` and :func:`tidy`).
 """
 
 from __future__ import annotations
@@ -13,16 +17,10 @@ import re
 import unicodedata
 from pathlib import Path
 
-from pipeline import records
 from pipeline.errors import InputError
+from pipeline.ingest.base import Reading
 
 logger = logging.getLogger(__name__)
-
-# A speaker turn line: optional "[HH:MM:SS]" or "[MM:SS]" stamp, a capitalised speaker
-# label of at most 41 characters, a colon, then text. Defined once, in pipeline.records.
-TURN_PATTERN = re.compile(records.TURN_PATTERN)
-# Share of non-empty lines that must be turns for a text file to count as a transcript.
-TRANSCRIPT_SHARE = 0.6
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
@@ -32,10 +30,22 @@ _BOMS = (
 # Line breaks other than \n that str.splitlines() would also split on.
 _LINE_BREAKS = re.compile("\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 _BLANK_LINES = re.compile(r"\n{3,}")
-_NOT_IN_LABEL = re.compile(r"[^\w .'-]+")
+# Characters no document needs and spreadsheets refuse (openpyxl raises on C0 controls):
+# C0 controls but tab and newline (a DOS end-of-file Ctrl-Z among them), DEL, C1 controls,
+# and the non-characters U+FFFE / U+FFFF. Removed at ingest, before offsets are counted.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
+# Control bytes (not tab, newline, carriage return, form feed, Ctrl-Z or ESC): text has
+# almost none, binary data plenty.
+_CONTROL_BYTES = bytes(set(range(0x20)) - {0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1A, 0x1B}) + b"\x7f"
+_KEEP_BYTES = bytes(set(range(256)) - set(_CONTROL_BYTES))
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+BINARY_CONTROL_SHARE = 0.005  # of the bytes, and at least 8 of them
+BINARY_HIGH_SHARE = 0.3  # of the bytes, in data that holds no valid multi-byte UTF-8
+# UTF-8 with bad bytes: replaced while they are few; more, and the file mixes encodings.
+MAX_BAD_UTF8 = 16
 
 
-def decode(data: bytes, path: str | Path) -> str:
+def decode(data: bytes, path: str | Path) -> tuple[str, list[str]]:
     """Decode the bytes of a text file.
 
     Parameters
@@ -47,21 +57,26 @@ def decode(data: bytes, path: str | Path) -> str:
 
     Returns
     -------
-    str
+    text : str
         The text, without byte-order mark; newlines and Unicode form are left as found.
+    warnings : list of str
+        What was repaired (bad UTF-8 bytes replaced) or guessed (Windows-1252).
 
     Raises
     ------
     InputError
         If the bytes hold NUL characters (a binary file, or UTF-16 without a byte-order
-        mark) or are neither UTF-8 nor Windows-1252.
+        mark), look like binary data, mix UTF-8 with many bytes of another encoding, or
+        are neither UTF-8 nor Windows-1252.
 
     Examples
     --------
     >>> decode("café".encode("utf-16"), "a.txt")
+    ('café', [])
+    >>> decode("café".encode("cp1252"), "a.txt")[0]
     'café'
-    >>> decode("café".encode("cp1252"), "a.txt")
-    'café'
+    >>> decode("kafé ".encode() + b"\\x92 ok", "a.txt")[0]
+    'kafé \\ufffd ok'
     """
     for bom, encoding in _BOMS:
         if data.startswith(bom):
@@ -76,13 +91,37 @@ def decode(data: bytes, path: str | Path) -> str:
                 ) from exc
             if "\x00" in text:
                 raise _nul_error(path)
-            return text
+            return text, []
     if b"\x00" in data:
         raise _nul_error(path)
+    controls = len(data.translate(None, _KEEP_BYTES))
+    if controls >= 8 and controls > BINARY_CONTROL_SHARE * len(data):
+        raise _binary_error(path, f"{controls:,} control bytes in {len(data):,}")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8"), []
     except UnicodeDecodeError:
         pass
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd") - data.count("\ufffd".encode())
+    multibyte = sum(1 for char in text if char > "\x7f") - bad
+    if multibyte > 0:
+        if bad > MAX_BAD_UTF8 and bad > multibyte:
+            raise InputError(
+                path,
+                f"mixes UTF-8 ({multibyte:,} characters) with {bad:,} bytes of another "
+                "encoding; save the whole file again as UTF-8",
+            )
+        where = [index for index, char in enumerate(text) if char == "\ufffd"][:5]
+        more = ", ..." if bad > len(where) else ""
+        warning = (
+            f"{bad} byte(s) not valid UTF-8, replaced by U+FFFD at character(s) "
+            f"{', '.join(map(str, where))}{more}; the rest read as UTF-8"
+        )
+        logger.warning("%s: %s", path, warning)
+        return text, [warning]
+    high = len(data) - len(data.translate(None, _HIGH_BYTES))
+    if high > BINARY_HIGH_SHARE * len(data):
+        raise _binary_error(path, f"{high:,} of {len(data):,} bytes above 0x7F, none of them UTF-8")
     try:
         text = data.decode("cp1252")
     except UnicodeDecodeError as exc:
@@ -92,7 +131,7 @@ def decode(data: bytes, path: str | Path) -> str:
             "UTF-8, UTF-16 with a byte-order mark or Windows-1252; save it as UTF-8",
         ) from exc
     logger.info("%s is not UTF-8; read it as Windows-1252", path)
-    return text
+    return text, ["not UTF-8: read as Windows-1252"]
 
 
 def _nul_error(path: str | Path) -> InputError:
@@ -101,6 +140,32 @@ def _nul_error(path: str | Path) -> InputError:
         "contains NUL characters: a binary file, or UTF-16/UTF-32 text without a "
         "byte-order mark; save it as UTF-8",
     )
+
+
+def _binary_error(path: str | Path, evidence: str) -> InputError:
+    return InputError(
+        path,
+        f"looks like binary data, not text ({evidence}); check that it is the file you "
+        "meant, or export it as UTF-8 text",
+    )
+
+
+def strip_controls(text: str) -> tuple[str, list[str]]:
+    """Remove control characters (see :data:`CONTROL_CHARACTERS`), saying how many.
+
+    Examples
+    --------
+    >>> strip_controls("Akhir.\\x1a")
+    ('Akhir.', ['removed 1 control character(s) (U+001A first, at character 6)'])
+    """
+    first = CONTROL_CHARACTERS.search(text)
+    if first is None:
+        return text, []
+    cleaned, count = CONTROL_CHARACTERS.subn("", text)
+    return cleaned, [
+        f"removed {count} control character(s) (U+{ord(first.group()):04X} first, "
+        f"at character {first.start()})"
+    ]
 
 
 def normalise(text: str) -> str:
@@ -126,58 +191,7 @@ def tidy(text: str) -> str:
     return _BLANK_LINES.sub("\n\n", lines).strip("\n")
 
 
-def is_transcript(text: str) -> bool:
-    """Tell whether at least 60 % of the non-empty lines are speaker turns.
-
-    Examples
-    --------
-    >>> is_transcript("[00:01] Ani: Halo.\\n\\nBudi: Hi, apa kabar?")
-    True
-    >>> is_transcript("Sebuah paragraf biasa.\\n\\nNote: a remark.")
-    False
-    """
-    lines = [line for line in text.split("\n") if line.strip()]
-    if not lines:
-        return False
-    turns = sum(1 for line in lines if TURN_PATTERN.match(line))
-    return turns >= TRANSCRIPT_SHARE * len(lines)
-
-
-def speaker_label(name: str, prefix: str = "Speaker") -> str | None:
-    """Turn a speaker's name into a label that :data:`TURN_PATTERN` recognises.
-
-    Characters other than letters, digits, spaces and ``.'-_`` become spaces, the label
-    is cut to 41 characters and its first letter capitalised; a label that still does
-    not start with a capital A-Z gets ``prefix`` in front (``"3"`` -> ``"Speaker 3"``).
-
-    Parameters
-    ----------
-    name : str
-        The name as found (a voice tag, a spreadsheet cell).
-    prefix : str
-        What to put in front of a label that does not start with a letter.
-
-    Returns
-    -------
-    str or None
-        The label, or None when ``name`` holds nothing usable.
-
-    Examples
-    --------
-    >>> speaker_label("Dr. Ani (Dinas KUMKM)")
-    'Dr. Ani Dinas KUMKM'
-    >>> speaker_label("budi"), speaker_label("7", prefix="Responden")
-    ('Budi', 'Responden 7')
-    """
-    label = " ".join(_NOT_IN_LABEL.sub(" ", name).split())[:41].rstrip()
-    if not label:
-        return None
-    label = label[0].upper() + label[1:]
-    if not TURN_PATTERN.match(f"{label}: x"):
-        label = f"{prefix} {label}"[:41].rstrip()
-    return label
-
-
-def read(path: Path) -> str:
+def read(path: Path, data: bytes) -> Reading:
     """Read a ``.txt`` or ``.md`` file as text (Markdown is kept as written)."""
-    return decode(path.read_bytes(), path)
+    text, warnings = decode(data, path)
+    return Reading(text=text, warnings=warnings)

@@ -1,0 +1,310 @@
+"""Data display (Miles, Huberman & Saldaña's second activity): the project's codes as matrices.
+
+Everything here is read from the project store and returned as DataFrames; nothing is
+drawn or written (``pipeline.report`` renders these as HTML and as sheets).
+
+What a display shows is one of two things, never mixed without a label:
+
+- **accepted**: the codings in force whose segment text is unchanged (accepted, edited,
+  added or imported by an analyst);
+- **pending**: the suggestions in force that no decision in force has settled yet (the
+  rows of the review sheet with an empty ``decision``; ``pipeline.review.review_frame``).
+
+``source`` chooses ``"accepted"``, ``"suggested"`` (pending) or ``"all"`` (both, each
+counted on its own: every matrix is a ``{status: DataFrame}`` mapping). A segment × code
+counts once per status; when coders differ on the direction of one, the latest coding
+counts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from pipeline.codebook import Codebook
+from pipeline.decisions import review_status
+from pipeline.errors import InputError
+from pipeline.records import DIRECTIONS
+from pipeline.review import review_frame
+from pipeline.store import Store
+
+SOURCES = ("accepted", "suggested", "all")
+STATUSES = {"accepted": ("accepted",), "suggested": ("pending",), "all": ("accepted", "pending")}
+LANGUAGES = ("id", "en", "mixed", "und")
+DIMENSIONS = ("document", "case", "actor", "role")
+NO_VALUE = "—"  # a case, actor or role the manifest does not give
+UNIT_COLUMNS = ("status", "segment_id", "document", "case", "actor", "role", "speaker", "timestamp", "language",
+                "text", "code", "direction", "factor_type", "score", "evidence")
+_MODEL_PREFIX = re.compile(r"^\s*model:\s*")
+
+
+@dataclass
+class Displays:
+    """The displays of one project, from one ``source``.
+
+    Every matrix is ``{status: DataFrame}`` with one entry per status the source shows
+    (``"accepted"`` and/or ``"pending"``), in that order.
+    """
+
+    source: str
+    statuses: tuple[str, ...]
+    units: pd.DataFrame  # one row per status × segment × code shown (``UNIT_COLUMNS``)
+    overview: dict
+    progress: pd.DataFrame  # per code: suggested, accepted, edited, added, rejected, pending, stale
+    factor_cells: dict[str, pd.DataFrame]  # factor_type × direction: count, per-case counts, strongest quote
+    factor_by: dict[str, dict[str, pd.DataFrame]]  # "case"/"actor" → status → factor_type × (value, direction)
+    code_by: dict[str, dict[str, pd.DataFrame]]  # dimension → status → code × value counts
+    cooccurrence: dict[str, pd.DataFrame]  # status → code × code: segments holding both
+    code_direction: dict[str, pd.DataFrame]  # status → code × direction counts
+    code_language: dict[str, pd.DataFrame]  # status → code × segment language counts
+    factor_types: list[str] = field(default_factory=list)
+    codes: list[str] = field(default_factory=list)
+
+
+def build_displays(
+    store: Store,
+    codebook: Codebook,
+    source: str = "all",
+    skip_speakers: tuple[str, ...] | list[str] = (),
+) -> Displays:
+    """Read the project and build every display from ``source`` (accepted / suggested / all).
+
+    Examples
+    --------
+    >>> with Store("my-project") as store:                       # doctest: +SKIP
+    ...     displays = build_displays(store, codebook, "accepted")
+    >>> displays.code_by["case"]["accepted"].loc["funding"]       # doctest: +SKIP
+    """
+    if source not in SOURCES:
+        raise InputError("--source", f"expected one of {', '.join(SOURCES)}, found {source!r}")
+    statuses = STATUSES[source]
+    segments = store.segments_frame()
+    places = _places(segments)
+    frames = []
+    if "accepted" in statuses:
+        frames.append(_accepted_units(store, codebook, places))
+    if "pending" in statuses:
+        frames.append(_pending_units(store, codebook, places, skip_speakers))
+    units = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(UNIT_COLUMNS))
+    units = units.reindex(columns=list(UNIT_COLUMNS))
+    codes = _code_order(codebook, units)
+    factor_types = list(codebook.factor_types) + sorted(set(units["factor_type"]) - set(codebook.factor_types) - {""})
+    by_status = {s: units[units["status"] == s] for s in statuses}
+    return Displays(
+        source=source,
+        statuses=statuses,
+        units=units,
+        overview=_overview(segments, places, units, store),
+        progress=_progress(store, codes),
+        factor_cells={s: factor_cells(u, factor_types) for s, u in by_status.items()},
+        factor_by={dim: {s: _factor_by(u, factor_types, dim) for s, u in by_status.items()} for dim in ("case", "actor")},
+        code_by={dim: {s: _crosstab(u, "code", dim, codes, sorted(set(places[dim]))) for s, u in by_status.items()}
+                 for dim in DIMENSIONS},
+        cooccurrence={s: cooccurrence(u, codes) for s, u in by_status.items()},
+        code_direction={s: _crosstab(u, "code", "direction", codes, list(DIRECTIONS)) for s, u in by_status.items()},
+        code_language={s: _crosstab(u, "code", "language", codes, list(LANGUAGES)) for s, u in by_status.items()},
+        factor_types=factor_types,
+        codes=codes,
+    )
+
+
+# -- the units shown ------------------------------------------------------------------
+def _places(segments: pd.DataFrame) -> pd.DataFrame:
+    """Per current segment: document, case, actor, role (from the manifest), speaker,
+    timestamp and language, indexed by segment id."""
+    metadata = {doc: json.loads(m) if isinstance(m, str) else {} for doc, m in
+                zip(segments["document"], segments["metadata"])}
+    places = pd.DataFrame({
+        "document": segments["document"].to_numpy(),
+        "speaker": segments["speaker"].fillna("").to_numpy(),
+        "timestamp": segments["timestamp"].fillna("").to_numpy(),
+        "language": segments["language"].to_numpy(),
+        "text": segments["segment_text"].to_numpy(),
+    }, index=pd.Index(segments["segment_id"].to_numpy(), name="segment_id"))
+    for key in ("case", "actor", "role"):
+        places[key] = [str(metadata[doc].get(key) or NO_VALUE) for doc in places["document"]]
+    return places
+
+
+def _accepted_units(store: Store, codebook: Codebook, places: pd.DataFrame) -> pd.DataFrame:
+    codings = store.codings_frame()
+    codings = codings[~codings["stale"] & codings["segment_id"].isin(places.index)]
+    codings = codings.sort_values("coding_id").drop_duplicates(["segment_id", "code"], keep="last")
+    decisions = store.decisions_frame(in_force=False).set_index("decision_id")
+    seen = codings["decision_id"]
+    units = _with_place(pd.DataFrame({
+        "status": "accepted",
+        "segment_id": codings["segment_id"].to_numpy(),
+        "code": codings["code"].to_numpy(),
+        "direction": codings["direction"].fillna("neutral").replace("", "neutral").to_numpy(),
+        "score": seen.map(decisions["seen_score"]).to_numpy(dtype=float),
+        "evidence": seen.map(decisions["seen_evidence"]).fillna("").to_numpy(),
+    }), places)
+    return _with_factor_type(units, codebook)
+
+
+def _pending_units(store: Store, codebook: Codebook, places: pd.DataFrame, skip_speakers) -> pd.DataFrame:
+    """The suggestions in force no decision in force has settled: the review sheet's
+    undecided suggestion rows (one rule, shared with ``pilah review status``)."""
+    if places.empty:  # a project with no segments yet (review_frame needs some)
+        return pd.DataFrame(columns=list(UNIT_COLUMNS))
+    sheet, _ = review_frame(store, codebook, skip_speakers=skip_speakers)
+    pending = sheet[(sheet["decision"] == "") & (sheet["suggestion_id"] != "")]
+    pending = pending[pending["segment_id"].isin(places.index)]
+    units = _with_place(pd.DataFrame({
+        "status": "pending",
+        "segment_id": pending["segment_id"].to_numpy(),
+        "code": pending["code"].to_numpy(),
+        "direction": pending["direction"].replace("", "neutral").to_numpy(),
+        "score": pd.to_numeric(pending["score"], errors="coerce").to_numpy(dtype=float),
+        "evidence": pending["evidence"].to_numpy(),
+    }), places)
+    return _with_factor_type(units, codebook)
+
+
+def _with_place(units: pd.DataFrame, places: pd.DataFrame) -> pd.DataFrame:
+    for column in ("document", "case", "actor", "role", "speaker", "timestamp", "language", "text"):
+        units[column] = units["segment_id"].map(places[column]).to_numpy()
+    return units
+
+
+def _with_factor_type(units: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
+    units["factor_type"] = [(codebook.codes[c].factor_type or "") if c in codebook.codes else "" for c in units["code"]]
+    return units
+
+
+def _code_order(codebook: Codebook, units: pd.DataFrame) -> list[str]:
+    """Codable codes in codebook order, then codes the codebook does not know (imported)."""
+    known = [code.id for code in codebook.codable()]
+    return known + sorted(set(units["code"]) - set(known))
+
+
+# -- overview and review progress ---------------------------------------------------
+def _overview(segments: pd.DataFrame, places: pd.DataFrame, units: pd.DataFrame, store: Store) -> dict:
+    languages = segments["language"].value_counts()
+    codings = store.codings_frame()
+    return {
+        "documents": int(segments["document"].nunique()),
+        "segments": int(len(segments)),
+        "words": int(segments["segment_text"].str.split().str.len().sum()) if len(segments) else 0,
+        "tokens": int(segments["tokens"].sum()) if len(segments) else 0,
+        "languages": {lang: int(languages.get(lang, 0)) for lang in LANGUAGES},
+        "cases": sorted(set(places["case"]) - {NO_VALUE}),
+        "actors": sorted(set(places["actor"]) - {NO_VALUE}),
+        "units": {status: int(n) for status, n in units["status"].value_counts().items()},
+        "stale_codings": int(codings["stale"].sum()),
+    }
+
+
+def _progress(store: Store, codes: list[str]) -> pd.DataFrame:
+    columns = ["suggested", "accepted", "edited", "added", "rejected", "pending", "stale"]
+    if store.suggestions_frame().empty:  # review_status needs at least one suggestion in force
+        return pd.DataFrame(0, index=codes, columns=columns)
+    status = review_status(store)
+    frame = pd.DataFrame.from_dict(status["per_code"], orient="index").reindex(columns=columns)
+    order = [c for c in codes if c in frame.index] + sorted(set(frame.index) - set(codes))
+    return frame.reindex(order).fillna(0).astype(int)
+
+
+# -- matrices -------------------------------------------------------------------------
+def _crosstab(units: pd.DataFrame, rows: str, columns: str, row_order: list[str], column_order: list[str]) -> pd.DataFrame:
+    """Counts of ``units`` by ``rows`` × ``columns``, every row and column of the orders kept."""
+    counts = pd.crosstab(units[rows], units[columns]) if len(units) else pd.DataFrame()
+    extra = [c for c in counts.columns if c not in column_order]
+    return counts.reindex(index=row_order, columns=column_order + extra, fill_value=0).fillna(0).astype(int)
+
+
+def factor_cells(units: pd.DataFrame, factor_types: list[str]) -> pd.DataFrame:
+    """The factor matrix, long: one row per factor type × direction with its ``count``,
+    counts per case (``by_case``: ``{case: n}``) and the strongest quote (the unit with
+    the highest score; an analyst's added coding, which has none, counts as 1.0)."""
+    rows = []
+    ranked = units.assign(rank_score=units["score"].fillna(1.0),
+                          n_evidence=[len(evidence_words(e)) for e in units["evidence"]])
+    ranked = ranked.sort_values(["rank_score", "n_evidence"], ascending=False, kind="stable")
+    for factor_type in factor_types:
+        for direction in DIRECTIONS:
+            cell = ranked[(ranked["factor_type"] == factor_type) & (ranked["direction"] == direction)]
+            best = cell.iloc[0] if len(cell) else None
+            rows.append({
+                "factor_type": factor_type,
+                "direction": direction,
+                "count": int(cell["segment_id"].nunique()),
+                "codes": {str(k): int(v) for k, v in cell["code"].value_counts().items()},
+                "by_case": {str(k): int(v) for k, v in cell.drop_duplicates("segment_id")["case"].value_counts().items()},
+                "quote": best["text"] if best is not None else "",
+                "quote_evidence": best["evidence"] if best is not None else "",
+                "quote_code": best["code"] if best is not None else "",
+                "quote_document": best["document"] if best is not None else "",
+                "quote_actor": best["actor"] if best is not None else "",
+                "quote_speaker": best["speaker"] if best is not None else "",
+                "quote_timestamp": best["timestamp"] if best is not None else "",
+                "quote_score": float(best["score"]) if best is not None else float("nan"),
+            })
+    return pd.DataFrame(rows)
+
+
+def _factor_by(units: pd.DataFrame, factor_types: list[str], dimension: str) -> pd.DataFrame:
+    """Segments per factor type × (case or actor, direction); a segment counts once per cell."""
+    values = sorted(set(units[dimension])) if len(units) else []
+    columns = pd.MultiIndex.from_product([values, list(DIRECTIONS)], names=[dimension, "direction"])
+    if not len(units):
+        return pd.DataFrame(0, index=pd.Index(factor_types, name="factor_type"), columns=columns)
+    once = units.drop_duplicates(["segment_id", "factor_type", "direction"])
+    counts = once.groupby(["factor_type", dimension, "direction"]).size().unstack([1, 2], fill_value=0)
+    return counts.reindex(index=factor_types, columns=columns, fill_value=0).fillna(0).astype(int)
+
+
+def cooccurrence(units: pd.DataFrame, codes: list[str]) -> pd.DataFrame:
+    """Code × code: the number of segments holding both codes (the diagonal: holding the code)."""
+    if not len(units):
+        return pd.DataFrame(0, index=codes, columns=codes)
+    presence = pd.crosstab(units["segment_id"], units["code"]).clip(upper=1)
+    presence = presence.reindex(columns=codes, fill_value=0)
+    return (presence.T @ presence).astype(int)
+
+
+def quotes(units: pd.DataFrame, code: str, limit: int | None = None) -> pd.DataFrame:
+    """The units of ``code``, accepted first, strongest (highest score) first."""
+    chosen = units[units["code"] == code]
+    chosen = chosen.assign(_accepted=chosen["status"] == "accepted", _score=chosen["score"].fillna(1.0))
+    chosen = chosen.sort_values(["_accepted", "_score", "document"], ascending=[False, False, True], kind="stable")
+    chosen = chosen.drop(columns=["_accepted", "_score"])
+    return chosen.head(limit) if limit is not None else chosen
+
+
+def evidence_words(evidence: object) -> list[str]:
+    """The words of a suggestion's evidence (``"a; b"`` for rules, ``"model: a, b"`` for the
+    model), one-letter words left out."""
+    if not isinstance(evidence, str):
+        return []
+    words = re.split(r"[;,]", _MODEL_PREFIX.sub("", evidence))
+    return [w.strip() for w in words if len(w.strip()) > 1]
+
+
+def keyword_in_context(text: str, evidence: object, width: int = 240) -> tuple[str, list[tuple[int, int]]]:
+    """A window of ``text`` of about ``width`` characters around its first evidence word,
+    and the ``(start, end)`` spans of the evidence words inside the window.
+
+    Examples
+    --------
+    >>> keyword_in_context("Dana APBD dipotong tahun ini.", "dipotong")
+    ('Dana APBD dipotong tahun ini.', [(10, 18)])
+    """
+    words = evidence_words(evidence)
+    pattern = re.compile("|".join(rf"(?<!\w){re.escape(w)}(?!\w)" for w in sorted(words, key=len, reverse=True)),
+                         re.IGNORECASE) if words else None
+    hits = [m.span() for m in pattern.finditer(text)] if pattern else []
+    if len(text) <= width:
+        return text, hits
+    centre = hits[0][0] if hits else 0
+    start = max(0, min(centre - width // 3, len(text) - width))
+    end = min(len(text), start + width)
+    while start > 0 and not text[start - 1].isspace() and centre - start < width // 2:
+        start -= 1
+    window = ("…" if start > 0 else "") + text[start:end] + ("…" if end < len(text) else "")
+    shift = start - (1 if start > 0 else 0)
+    return window, [(a - shift, b - shift) for a, b in hits if a >= start and b <= end]

@@ -1,0 +1,144 @@
+"""Where the per-document stages run: worker processes on this machine, or a Dask cluster.
+
+Both take documents one by one and give each back with its outcome (``Processed`` or a
+``Failure``) in the order they came, keeping at most a few documents per worker in flight,
+so memory does not grow with the corpus. Neither touches the project store: the driver
+(``pipeline.engine.process_corpus``) writes every result, so the results are the same
+whichever executor ran them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+from pipeline.codebook import Codebook
+from pipeline.config import Config
+from pipeline.engine import Processed, Stages, process_document
+from pipeline.records import Document, Failure
+
+IN_FLIGHT_PER_WORKER = 4
+_WARM_UP = Document("warm-up", "warm-up.txt", "txt", "paragraphs",
+                    "Programnya udah jalan. The programme is running, tapi anggarannya kurang.")
+_STAGES: Stages | None = None  # the forked workers' stages, inherited from the driver
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1
+
+
+def forkable(stages: Stages) -> bool:
+    """Worker processes are forked from the driver (they share its loaded pipelines); torch,
+    which the Stanza backend runs, does not survive a fork once its threads run."""
+    return "fork" in mp.get_all_start_methods() and stages.nlp_settings.get("backend") == "fast"
+
+
+class Workers:
+    """``workers`` forked processes on this machine."""
+
+    def __init__(self, stages: Stages, workers: int):
+        self.stages = stages
+        self.workers = workers
+
+    def map(self, documents: Iterable[Document]) -> Iterator[tuple[Document, Processed | Failure]]:
+        global _STAGES
+        _STAGES = self.stages
+        # load the language detector, spaCy pipelines and lexicons once, before the fork,
+        # so the workers share them instead of each loading its own
+        process_document(_WARM_UP, self.stages)
+        try:
+            with ProcessPoolExecutor(self.workers, mp_context=mp.get_context("fork")) as pool:
+                yield from _in_order(documents, lambda d: pool.submit(_process, d), self.workers)
+        finally:
+            _STAGES = None
+
+
+def _process(document: Document) -> Processed | Failure:
+    return process_document(document, _STAGES)
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """What a Dask worker needs to build the stages once: plain, picklable data."""
+
+    key: str
+    config: Config
+    codebook: Codebook
+    model: object
+
+
+_WORKER_STAGES: dict[str, Stages] = {}  # per Dask worker process, by StageSpec.key
+
+
+def _process_on_worker(document: Document, spec: StageSpec) -> Processed | Failure:
+    stages = _WORKER_STAGES.get(spec.key)
+    if stages is None:
+        stages = _WORKER_STAGES.setdefault(spec.key, Stages(spec.config, spec.codebook, spec.model))
+    return process_document(document, stages)
+
+
+class Dask:
+    """The per-document stages as tasks on a Dask cluster: the one at ``scheduler``
+    (``tcp://host:8786``), or a ``LocalCluster`` of ``workers`` processes when none is given.
+
+    The workers need Pilah installed (the same version) with its dependencies; the model and
+    the codebook travel with the tasks, the configuration's files (lexicons, Stanza models)
+    are read on the workers from the same paths.
+    """
+
+    def __init__(self, stages: Stages, scheduler: str | None = None, workers: int = 2):
+        self.stages = stages
+        self.scheduler = scheduler
+        self.workers = workers
+
+    def map(self, documents: Iterable[Document]) -> Iterator[tuple[Document, Processed | Failure]]:
+        from distributed import Client, LocalCluster
+
+        cluster = None
+        if self.scheduler is None:
+            cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+        try:
+            with Client(self.scheduler or cluster) as client:
+                settings = self.stages.config
+                spec = StageSpec(f"{settings.hash}|{self.stages.suggester.codebook.hash}|{id(self.stages)}",
+                                 settings, self.stages.suggester.codebook, self.stages.suggester.model)
+                [shared] = client.scatter([spec], broadcast=True)
+                width = max(len(client.scheduler_info().get("workers", {})), 1)
+                yield from _in_order(documents, lambda d: client.submit(_process_on_worker, d, shared, pure=False),
+                                     width)
+        finally:
+            if cluster is not None:
+                cluster.close()
+
+
+def _in_order(documents: Iterable[Document], submit, workers: int) -> Iterator[tuple[Document, Processed | Failure]]:
+    """Submit documents while at most ``IN_FLIGHT_PER_WORKER`` per worker wait; yield them in order."""
+    pending: deque = deque()
+    for document in documents:
+        pending.append((document, submit(document)))
+        if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
+            done, future = pending.popleft()
+            yield done, future.result()
+    while pending:
+        done, future = pending.popleft()
+        yield done, future.result()
+
+
+def make_executor(stages: Stages, engine: str = "local", workers: int | None = None, scheduler: str | None = None):
+    """The executor a run asks for: ``local`` with ``workers`` processes (1: this process),
+    or ``dask`` (at ``scheduler``, else a local cluster of ``workers`` processes)."""
+    from pipeline.engine import InProcess
+
+    workers = workers or default_workers()
+    if engine == "dask":
+        return Dask(stages, scheduler, workers)
+    if engine != "local":
+        raise ValueError(f"--engine {engine!r}: expected local or dask")
+    if workers > 1 and forkable(stages):
+        return Workers(stages, workers)
+    return InProcess(stages)

@@ -1,0 +1,210 @@
+"""The report a new user opens after `pilah run`: out/report.html of the sample corpus in
+headless Chromium, and out/displays.xlsx.
+
+The sample project is reviewed by a simulated analyst (suggestions scoring at least 0.8
+accepted, under 0.3 rejected, one code added), then `pilah run` again rewrites the report,
+so it shows accepted codings and pending suggestions side by side.
+
+``PILAH_UPDATE_SCREENSHOT=1 python -m pytest tests/test_report.py`` also writes the
+README's screenshot, docs/report.png, from the same rendering.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from html import unescape
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.config import PROJECT_ROOT
+from pipeline.store import Decision, Store
+
+import chromium  # tests/chromium.py
+
+runner = CliRunner()
+SECTIONS = ("overview", "factors", "factors-case", "factors-actor", "codes-document", "codes-case", "codes-actor",
+            "codes-role", "cooccurrence", "frequency", "quotes")
+CHARTS = ("chart-factors", "chart-cooccurrence", "chart-direction", "chart-language")
+
+
+def _invoke(*args):
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture(scope="module")
+def reviewed(tmp_path_factory, sample_corpus):
+    """The sample corpus run, reviewed in part by 'rina', and run again."""
+    project = tmp_path_factory.mktemp("report")
+    out = project / "out"
+    first = _invoke("run", sample_corpus, "--project", project, "--out", out)
+    assert (out / "report.html").exists() and (out / "displays.xlsx").exists()
+    assert "report.html" in first.output
+    with Store(project) as store:
+        suggestions = store.suggestions_frame()
+        decisions = [Decision(row.segment_id, row.suggestion_id, "accept" if row.score >= 0.8 else "reject",
+                              row.code, row.direction, "rina")
+                     for row in suggestions.itertuples() if row.score >= 0.8 or row.score < 0.3]
+        plain = suggestions[~suggestions["code"].eq("funding")].iloc[0]
+        decisions.append(Decision(plain.segment_id, None, "add", "funding", "constraining", "rina"))
+        store.add_decisions(decisions)
+    _invoke("run", sample_corpus, "--project", project, "--out", out)
+    return project, out
+
+
+class _Page(HTMLParser):
+    """Ids, image sources, links and the `shown` labels of a rendered page."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids, self.images, self.urls, self.shown, self.marks = set(), {}, [], [], 0
+        self._figure, self._shown = None, False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        if tag == "figure":
+            self._figure = attrs.get("id")
+        if tag == "img":
+            self.images[self._figure] = attrs.get("src", "")
+        for name in ("src", "href", "action", "poster", "data"):
+            if name in attrs:
+                self.urls.append(attrs[name])
+        if "shown" in (attrs.get("class") or "").split():
+            self._shown = True
+            self.shown.append("")
+        self.marks += tag == "mark"
+
+    def handle_data(self, data):
+        if self._shown:
+            self.shown[-1] += data
+
+    def handle_endtag(self, tag):
+        if tag == "span":
+            self._shown = False
+
+
+def _parse(html: str) -> _Page:
+    page = _Page()
+    page.feed(html)
+    return page
+
+
+def test_report_renders_offline_in_headless_chromium(reviewed, tmp_path):
+    project, out = reviewed
+    dom, requests = chromium.render(out / "report.html", tmp_path)
+    assert requests == [], f"the report made requests: {requests}"
+    page = _parse(dom)
+    assert set(SECTIONS) <= page.ids, set(SECTIONS) - page.ids
+    for chart in CHARTS:
+        assert page.images.get(chart, "").startswith("data:image/svg+xml;base64,"), chart
+    assert all(url.startswith(("data:", "#")) for url in page.urls), [u for u in page.urls if not u.startswith(("data:", "#"))]
+    assert page.marks > 20  # evidence words highlighted in the quotes
+    for section in ("Matriks faktor", "Ko-okurensi kode", "Kutipan per kode"):  # the default labels are Indonesian
+        assert section in dom
+    shot = chromium.screenshot(out / "report.html", tmp_path / "report.png", tmp_path, height=2000)
+    assert shot.stat().st_size > 50_000
+    if os.environ.get("PILAH_UPDATE_SCREENSHOT"):
+        (PROJECT_ROOT / "docs").mkdir(exist_ok=True)
+        shutil.copy(shot, PROJECT_ROOT / "docs" / "report.png")
+
+
+def test_report_request_check_catches_a_page_that_fetches(tmp_path):
+    page = tmp_path / "fetches.html"
+    page.write_text('<img src="http://127.0.0.1:9/x.png"><link rel="stylesheet" href="https://example.invalid/a.css">',
+                    encoding="utf-8")
+    _, requests = chromium.render(page, tmp_path)
+    assert "http://127.0.0.1:9/x.png" in requests and "https://example.invalid/a.css" in requests
+
+
+def test_report_says_what_every_display_shows(reviewed):
+    project, out = reviewed
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "Content-Security-Policy" in html and "default-src 'none'" in unescape(html)
+    assert not re.search(r"(?:src|href)\s*=\s*[\"'](?:https?:)?//", html)
+    assert "<script" not in html
+    for section in SECTIONS[1:]:
+        body = html.split(f'id="{section}"', 1)[1].split("</section>", 1)[0]
+        page = _parse(body)
+        labels = " ".join(page.shown)
+        assert "Koding yang diterima analis" in labels and "Saran yang belum ditinjau" in labels, section
+
+
+def test_report_unchanged_project_leaves_the_files_as_they_are(reviewed, sample_corpus):
+    project, out = reviewed
+    before = {name: ((out / name).read_bytes(), (out / name).stat().st_mtime_ns) for name in ("report.html", "displays.xlsx")}
+    _invoke("run", sample_corpus, "--project", project, "--out", out)
+    after = {name: ((out / name).read_bytes(), (out / name).stat().st_mtime_ns) for name in ("report.html", "displays.xlsx")}
+    assert after == before
+    result = _invoke("report", "--project", project, "--out", out / "report.html")
+    assert "unchanged" in result.output
+
+
+def test_report_lang_en_and_source_accepted(reviewed, tmp_path):
+    project, out = reviewed
+    target = tmp_path / "en" / "report.html"
+    result = _invoke("report", "--project", project, "--out", target, "--lang", "en", "--source", "accepted")
+    assert "wrote" in result.output and (tmp_path / "en" / "displays.xlsx").exists()
+    html = target.read_text(encoding="utf-8")
+    assert "Factor matrix" in html and "Supporting factor" in html and "Training and mentoring" in html
+    assert "Suggestions not yet reviewed" not in html.split("</header>", 1)[1]
+    assert "Matriks faktor" not in html
+
+
+def test_report_rejects_unknown_lang_and_source(reviewed, tmp_path):
+    project, _ = reviewed
+    for option, value in (("--lang", "fr"), ("--source", "gold")):
+        result = runner.invoke(app, ["report", "--project", str(project), "--out", str(tmp_path / "r.html"), option, value])
+        assert result.exit_code == 2 and value in result.output and "expected one of" in result.output
+    result = runner.invoke(app, ["report", "--project", str(tmp_path / "none")])
+    assert result.exit_code == 2 and "pilah run" in result.output
+
+
+def test_report_displays_xlsx_has_every_matrix_per_status(reviewed):
+    project, out = reviewed
+    book = load_workbook(out / "displays.xlsx")
+    assert book.sheetnames == ["Ikhtisar", "Kemajuan peninjauan", "Matriks faktor", "Faktor x kasus", "Faktor x aktor",
+                               "Kode x dokumen", "Kode x kasus", "Kode x aktor", "Kode x peran", "Ko-okurensi",
+                               "Kode x arah", "Kode x bahasa", "Kutipan"]
+    factors = [[c.value for c in row] for row in book["Matriks faktor"].iter_rows()]
+    assert factors[0][0].startswith("Ditampilkan: ")
+    titles = [row[0] for row in factors if row[0] in ("Koding yang diterima analis", "Saran yang belum ditinjau")]
+    assert titles == ["Koding yang diterima analis", "Saran yang belum ditinjau"]
+    with Store(project) as store:
+        accepted = store.codings_frame()
+    titles = [row[0].value for row in book["Kutipan"].iter_rows()]
+    accepted_title = titles.index("Koding yang diterima analis")
+    pending_title = titles.index("Saran yang belum ditinjau")
+    # title, header, one row per accepted segment × code, a blank row
+    expected = len(accepted[~accepted["stale"]].drop_duplicates(["segment_id", "code"]))
+    assert expected > 50 and pending_title - accepted_title - 3 == expected
+
+
+def test_report_sheets_never_hold_a_formula_from_the_data(tmp_path, sample_corpus):
+    corpus = tmp_path / "corpus"
+    (corpus / "interviews").mkdir(parents=True)
+    shutil.copy(sample_corpus / "interviews" / "02_pengusaha_kopi_lembah_hijau.txt", corpus / "interviews" / "kopi.txt")
+    (corpus / "manifest.csv").write_text('file,title,case,actor,role,date,language\n'
+                                         'interviews/kopi.txt,Kopi,"=HYPERLINK(""http://x"")",@actor,+role,2024-01-01,id\n',
+                                         encoding="utf-8")
+    (tmp_path / "rules.toml").write_text('[suggest]\nmodel = "no-model"\n[report]\nlang = "en"\n', encoding="utf-8")
+    _invoke("run", corpus, "--project", tmp_path, "--out", tmp_path / "out", "--config", tmp_path / "rules.toml")
+    book = load_workbook(tmp_path / "out" / "displays.xlsx")
+    values = []
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", (sheet.title, cell.coordinate, cell.value)
+                values.append(cell.value)
+    assert '=HYPERLINK("http://x")' in values and "@actor" in values
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert '=HYPERLINK(&#34;http://x&#34;)' in html and 'href="http://x"' not in html

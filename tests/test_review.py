@@ -1,0 +1,54 @@
+"""The review exports never hold a live formula, a control character or an over-long cell."""
+
+import csv
+
+import pandas as pd
+from openpyxl import load_workbook
+
+from pipeline.records import SUGGESTION_COLUMNS
+from pipeline.review import CELL_LIMIT, write_csv, write_xlsx
+
+HOSTILE = ["=HYPERLINK(\"http://evil.example\",\"klik\")", "+62 812 3456 7890", "-- catatan", "@SUM(A1:A9)",
+           "\tTab di depan", "\rCR di depan", "Ctrl-Z di akhir\x1a", "biasa saja"]
+
+
+def _frame():
+    frame = pd.DataFrame({c: [""] * len(HOSTILE) for c in SUGGESTION_COLUMNS})
+    frame["segment_text"] = HOSTILE
+    frame["document"] = ["=cmd|' /C calc'!A0.txt"] + ["a.txt"] * (len(HOSTILE) - 1)
+    frame.loc[len(frame)] = {**{c: "" for c in SUGGESTION_COLUMNS}, "segment_text": "x" * (CELL_LIMIT + 10)}
+    return frame
+
+
+def test_review_xlsx_has_no_formula_cell_and_shows_the_text(tmp_path, codebook):
+    write_xlsx(_frame(), tmp_path / "s.xlsx", codebook)
+    sheet = load_workbook(tmp_path / "s.xlsx")["Suggestions"]
+    cells = [cell for row in sheet.iter_rows() for cell in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    texts = [sheet.cell(r, 3).value for r in range(2, len(HOSTILE) + 2)]
+    assert texts[:6] == HOSTILE[:6]  # shown unchanged, as text
+    assert texts[6] == "Ctrl-Z di akhir\ufffd"
+    long = sheet.cell(len(HOSTILE) + 2, 3).value
+    assert len(long) <= CELL_LIMIT and "cut: 32,777 characters" in long
+
+
+def test_review_csv_cells_cannot_start_a_formula(tmp_path):
+    write_csv(_frame(), tmp_path / "s.csv")
+    with open(tmp_path / "s.csv", encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    cells = [v for row in rows for v in row.values()]
+    assert not [v for v in cells if v[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert rows[0]["segment_text"] == "'" + HOSTILE[0] and rows[7]["segment_text"] == "biasa saja"
+
+
+def test_review_append_rows_on_an_empty_sheet_writes_no_formula(tmp_path):
+    from openpyxl import Workbook
+
+    from pipeline.review import append_rows
+
+    book = Workbook()
+    append_rows(book.active, pd.DataFrame({"a": ["=1+1", "ok"], "b": ["x", "=SUM(A1:A2)"]}))
+    book.save(tmp_path / "t.xlsx")
+    sheet = load_workbook(tmp_path / "t.xlsx").active
+    assert [[c.value for c in row] for row in sheet.iter_rows()] == [["=1+1", "x"], ["ok", "=SUM(A1:A2)"]]
+    assert all(c.data_type == "s" for row in sheet.iter_rows() for c in row)

@@ -1,0 +1,271 @@
+"""The analyst's loop end to end, as a new user runs it from the README: run → fill the sheet →
+review import → run again → edit a transcript → run → retrain → a second reviewer → agreement.
+
+The analysts are simulated by the sample corpus's gold coding: a reviewer accepts what the
+gold coding holds, corrects the direction where it differs, rejects the rest and adds the
+codes no suggestion proposed."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections import Counter
+
+import krippendorff
+import numpy as np
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from pipeline.agreement import krippendorff_alpha
+from pipeline.cli import app
+from pipeline.labels import parse_codes
+from pipeline.store import Store
+from pipeline.train import labels_from_gold
+
+runner = CliRunner()
+DOCUMENTS = ["interviews/01_kabid_umkm_dinas.txt", "interviews/02_pengusaha_kopi_lembah_hijau.txt",
+             "interviews/04_pendamping_umkm_nadia.txt", "interviews/06_perencana_bappeda_rudi.txt"]
+
+
+def _invoke(*args):
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def _said(result) -> str:
+    """The command's output with the terminal's line wrapping undone."""
+    return " ".join(result.output.split())
+
+
+@pytest.fixture(scope="module")
+def loop(tmp_path_factory, sample_corpus, stages):
+    """A project on four interviews of the sample corpus, and the gold codes per segment id."""
+    root = tmp_path_factory.mktemp("loop")
+    corpus = root / "corpus"
+    for name in DOCUMENTS:
+        (corpus / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(sample_corpus / name, corpus / name)
+    gold = pd.read_csv(sample_corpus / "gold.csv", dtype=str)
+    gold[gold["document"].isin(DOCUMENTS)].to_csv(root / "gold.csv", index=False)
+    table = labels_from_gold(corpus, root / "gold.csv", stages)
+    truth = {row.segment_id: parse_codes(row.codes) for row in table.itertuples(index=False)}
+    # a new project suggests by the codebook rules (the shipped model was trained on this gold)
+    (root / "rules.toml").write_text('[suggest]\nmodel = "no-model-yet"\n', encoding="utf-8")
+    return root, corpus, truth, root / "rules.toml"
+
+
+def _fill(sheet_path, truth, reviewer, drop_code=None):
+    """Review a sheet as the gold coding says (without ``drop_code``); returns the decisions made."""
+    book = load_workbook(sheet_path)
+    sheet = book["Suggestions"]
+    header = [c.value for c in sheet[1]]
+    col = {name: header.index(name) for name in header}
+    made, added = Counter(), set()
+    for row in list(sheet.iter_rows(min_row=2)):
+        segment = row[col["segment_id"]].value
+        if segment not in truth or row[col["decision"]].value:
+            continue
+        codes = {c: d for c, d in truth[segment].items() if c != drop_code}
+        code = row[col["code"]].value
+        if code:
+            if code not in codes:
+                decision = "reject"
+            elif codes[code] and codes[code] != row[col["direction"]].value:
+                decision = "edit"
+                row[col["corrected_direction"]].value = codes[code]
+            else:
+                decision = "accept"
+            row[col["decision"]].value = decision
+            made[decision] += 1
+        missing = [c for c in codes if c not in _suggested(sheet, col, segment)]
+        for extra in missing:
+            if (segment, extra) in added:
+                continue
+            added.add((segment, extra))
+            if not code:  # the blank row of a segment without suggestions
+                row[col["decision"]].value, row[col["corrected_code"]].value = "add", extra
+                row[col["corrected_direction"]].value = codes[extra]
+                code = extra
+            else:  # a new row for the code no suggestion proposed
+                values = [c.value for c in row]
+                values[col["decision"]], values[col["corrected_code"]] = "add", extra
+                values[col["corrected_direction"]] = codes[extra]
+                values[col["suggestion_id"]], values[col["reviewer"]] = None, reviewer
+                sheet.append(values)
+            made["add"] += 1
+        if reviewer:
+            row[col["reviewer"]].value = reviewer if row[col["decision"]].value else None
+    book.save(sheet_path)
+    return made
+
+
+def _suggested(sheet, col, segment):
+    return {r[col["code"]].value for r in sheet.iter_rows(min_row=2) if r[col["segment_id"]].value == segment}
+
+
+def test_review_loop_end_to_end(loop):
+    root, corpus, truth, config = loop
+    project, out = root / "project", root / "project" / "out"
+    project.mkdir()
+    _invoke("run", corpus, "--project", project, "--out", out, "--config", config)
+    first = json.loads((out / "run.json").read_text(encoding="utf-8"))["counts"]
+    sheet = out / "suggestions.xlsx"
+
+    # 1. an analyst reviews the sheet: accept, reject, edit the direction, add codes
+    made = _fill(sheet, truth, reviewer=None)
+    assert made["accept"] and made["reject"] and made["edit"] and made["add"]
+    book = load_workbook(sheet)
+    rows = book["Suggestions"]
+    header = [c.value for c in rows[1]]
+    bad = [c.value for c in rows[2]]
+    bad[header.index("decision")], bad[header.index("suggestion_id")] = "accept", None
+    bad[header.index("code")] = None
+    rows.append(bad)  # an accept on a row without a suggestion: reported, the rest kept
+    book.save(sheet)
+    result = _invoke("review", "import", sheet, "--reviewer", "rina", "--project", project)
+    total = sum(made.values())
+    assert f"{total} decisions added" in _said(result) and f"row {rows.max_row}:" in _said(result)
+    again = _invoke("review", "import", sheet, "--reviewer", "rina", "--project", project)
+    assert "0 decisions added" in _said(again)
+
+    # 2. run again: the decisions are pre-filled, nothing duplicated, nothing re-processed
+    _fix_bad_row(sheet)
+    _invoke("run", corpus, "--project", project, "--out", out, "--config", config)
+    second = json.loads((out / "run.json").read_text(encoding="utf-8"))["counts"]
+    assert second["documents_unchanged"] == len(DOCUMENTS) and second["decisions_prefilled"] == total
+    refilled = pd.read_excel(sheet, dtype=str).fillna("")
+    decided = refilled[refilled["decision"] != ""]
+    assert len(decided) == total and set(decided["reviewer"]) == {"rina"}
+    key = decided["suggestion_id"].where(decided["suggestion_id"] != "", decided["segment_id"] + decided["corrected_code"])
+    assert key.is_unique
+    assert (refilled["suggestion_id"] != "").sum() == first["suggestions"] == second["suggestions"]
+    status = json.loads(_invoke("review", "status", "--json", "--project", project).stdout)
+    assert status["decisions"] == total and status["stale"] == 0
+    assert status["pending"] == first["suggestions"] - made["accept"] - made["reject"] - made["edit"]
+
+    # 3. one sentence of one transcript changes: that segment's decisions go stale, the rest stay
+    with Store(project) as store:
+        decisions = store.decisions_frame()
+    target = decisions["segment_id"].value_counts().index[0]
+    on_target = int((decisions["segment_id"] == target).sum())
+    document = decisions.loc[decisions["segment_id"] == target, "document"].iloc[0]
+    text = (corpus / document).read_text(encoding="utf-8")
+    decided_text = decisions.loc[decisions["segment_id"] == target, "segment_text"].iloc[0]
+    first_sentence = decided_text.split(". ")[0]
+    (corpus / document).write_text(text.replace(first_sentence, first_sentence + " sekali", 1), encoding="utf-8")
+    _invoke("run", corpus, "--project", project, "--out", out, "--config", config)
+    third = json.loads((out / "run.json").read_text(encoding="utf-8"))["counts"]
+    assert third["documents_processed"] == 1 and third["stale_decisions"] == on_target
+    assert third["decisions_prefilled"] == total - on_target
+    stale = pd.read_excel(sheet, sheet_name="Stale decisions", dtype=str)
+    assert set(stale["decided_text"]) == {decided_text}
+    status = json.loads(_invoke("review", "status", "--json", "--project", project).stdout)
+    assert status["stale"] == on_target and status["decisions"] == total
+
+    # 4. retrain on the codings: a new version, scored before and after on the same segments
+    report_path = root / "retrain.json"
+    result = _invoke("retrain", "--project", project, "--json", report_path, "--config", config)
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    assert report["rows"] >= 60 and report["coded_rows"] >= 30 and report["documents"] == len(DOCUMENTS)
+    assert report["after"]["scheme"].endswith("whole documents held out")
+    assert 0 <= report["after"]["f1"] <= 1 and 0 <= report["before"]["f1"] <= 1
+    assert report["before"]["scheme"].startswith("codebook rules alone")
+    assert report["version"] in result.output
+    assert report["version"] in _invoke("models", "--project", project).output
+    _invoke("models", "use", report["version"], "--project", project)
+    with Store(project) as store:
+        assert store.setting("model").endswith(report["version"])
+
+    # 5. a second reviewer codes blind, except one code they never use
+    blind = out / "budi.xlsx"
+    _invoke("review", "export", "--reviewer", "budi", "--out", blind, "--project", project, "--config", config)
+    assert (pd.read_excel(blind, dtype=str).fillna("")["decision"] == "").all()
+    _fill(blind, truth, reviewer="budi", drop_code="training")
+    _invoke("review", "import", blind, "--project", project)
+    figures_path = root / "agreement.json"
+    _invoke("agreement", "--coders", "rina,budi", "--project", project, "--json", figures_path)
+    figures = json.loads(figures_path.read_text(encoding="utf-8"))
+    pair = figures["per_code"]["market_access"]["pairs"]["rina|budi"]
+    assert pair["kappa"] == 1.0 and pair["units"] >= 60
+    training = figures["per_code"]["training"]
+    assert training["pairs"]["rina|budi"]["kappa"] == 0.0 and training["alpha"] <= 0
+    assert "training" in figures["not_ready"]
+    assert figures["per_code"]["market_access"]["direction"]["rina|budi"]["percent"] == 1.0
+
+
+def _fix_bad_row(sheet):
+    """Clear the bad row's decision, so that ``pilah run`` can import the sheet."""
+    book = load_workbook(sheet)
+    rows = book["Suggestions"]
+    header = [c.value for c in rows[1]]
+    rows.cell(rows.max_row, header.index("decision") + 1).value = None
+    book.save(sheet)
+
+
+def test_review_import_reports_bad_rows_and_keeps_the_good(loop, tmp_path):
+    root, corpus, truth, config = loop
+    _invoke("run", corpus, "--project", tmp_path, "--out", tmp_path / "out", "--config", config)
+    frame = pd.read_csv(tmp_path / "out" / "suggestions.csv", dtype=str, keep_default_na=False)
+    suggested = frame[frame["suggestion_id"] != ""].head(6).copy()
+    suggested["decision"] = ["accept", "reject", "maybe", "edit", "edit", "accept"]
+    suggested["corrected_code"] = ["", "", "", "no_such_code", "", ""]
+    suggested["corrected_direction"] = ["", "", "", "", "menurun", ""]
+    suggested.iloc[5, suggested.columns.get_loc("suggestion_id")] = "f" * 20
+    suggested.to_csv(tmp_path / "reviewed.csv", index=False)
+    result = _invoke("review", "import", tmp_path / "reviewed.csv", "--reviewer", "sari", "--project", tmp_path)
+    said = _said(result)
+    assert "2 decisions added" in said
+    for row, words in ((4, "maybe"), (5, "no_such_code"), (6, "menurun"), (7, "not in this project")):
+        assert re.search(f"row {row}: [^:]*{words}", said), (row, said)
+    # an added code without a direction, imported by name; the run after it imports nothing again
+    blank = frame[frame["suggestion_id"] == ""].head(1).assign(decision="add", corrected_code="training")
+    blank.to_csv(tmp_path / "added.csv", index=False)
+    assert "1 decisions added" in _said(_invoke("review", "import", tmp_path / "added.csv", "--reviewer", "sari",
+                                                "--project", tmp_path))
+    shutil.copy(tmp_path / "added.csv", tmp_path / "out" / "suggestions.csv")
+    rerun = _invoke("run", corpus, "--project", tmp_path, "--out", tmp_path / "out", "--config", config)
+    assert "imported" not in _said(rerun)
+    with Store(tmp_path) as store:
+        assert len(store.decisions_frame()) == 3
+
+
+def test_review_run_stops_rather_than_overwrite_decisions_it_cannot_import(loop, tmp_path):
+    root, corpus, _, config = loop
+    out = tmp_path / "out"
+    _invoke("run", corpus, "--project", tmp_path, "--out", out, "--config", config)
+    book = load_workbook(out / "suggestions.xlsx")
+    sheet = book["Suggestions"]
+    header = [c.value for c in sheet[1]]
+    first, second = [r for r in range(2, sheet.max_row + 1) if sheet.cell(r, header.index("suggestion_id") + 1).value][:2]
+    sheet.cell(first, header.index("decision") + 1).value = "accept"
+    sheet.cell(second, header.index("decision") + 1).value = "perhaps"
+    book.save(out / "suggestions.xlsx")
+    before = (out / "suggestions.xlsx").read_bytes()
+    result = runner.invoke(app, ["run", str(corpus), "--project", str(tmp_path), "--out", str(out), "--config", str(config)])
+    assert result.exit_code == 2 and f"row {second}: decision 'perhaps'" in _said(result)
+    assert (out / "suggestions.xlsx").read_bytes() == before  # the analyst's sheet is untouched
+    with Store(tmp_path) as store:
+        assert len(store.decisions_frame()) == 1  # the good row is already in the project
+
+
+def test_review_next_spreads_over_documents(loop, tmp_path):
+    root, corpus, _, config = loop
+    _invoke("run", corpus, "--project", tmp_path, "--out", tmp_path / "out", "--config", config)
+    _invoke("review", "next", "--n", "12", "--out", tmp_path / "next.csv", "--project", tmp_path, "--config", config)
+    frame = pd.read_csv(tmp_path / "next.csv", dtype=str, keep_default_na=False)
+    assert frame["segment_id"].nunique() == 12
+    assert frame["document"].nunique() == len(DOCUMENTS)
+    assert not frame["speaker"].str.casefold().isin({"pewawancara", "interviewer"}).any()
+
+
+def test_agreement_alpha_matches_the_krippendorff_package():
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        data = rng.integers(0, 3, size=(3, 30)).astype(float)
+        data[rng.random(data.shape) < 0.25] = np.nan
+        expected = krippendorff.alpha(reliability_data=data, level_of_measurement="nominal")
+        assert krippendorff_alpha(data) == pytest.approx(expected, abs=1e-9)
