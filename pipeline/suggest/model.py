@@ -4,7 +4,9 @@
 learns attributes ending in ``_`` and returns ``self``. Codes with enough examples get a
 linear SVM over word n-grams of the normalised words, character n-grams of the text and
 the codebook rule flags (so the model learns how far to trust each keyword list), with
-Platt-scaled scores and a decision threshold chosen on out-of-fold scores to maximise F1.
+Platt-scaled scores and one decision threshold, chosen on every code's out-of-fold scores
+pooled; those out-of-fold figures also decide, per code, whether the model or the rules
+suggest it.
 Direction is a separate logistic regression over the words with negation marked
 (*tidak NOT_ada NOT_dukungan*), character n-grams, the code, and negation-aware cue counts
 near the code's evidence.
