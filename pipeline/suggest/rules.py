@@ -63,7 +63,12 @@ class _WordIndex:
                 elif words:
                     self._add_word(label, words[0], lemma)
         self._matchers: dict[int, Matcher] = {}
-        self._labels: dict[tuple[int, bool], tuple[str, ...]] = {}  # (string hash, is lemma) -> labels
+        # string hash -> labels, filled as words are seen: of a text or normalised form, of a lemma
+        self._labels_surface: dict[int, tuple[str, ...]] = {}
+        self._labels_lemma: dict[int, tuple[str, ...]] = {}
+        self.any_lemma = any(lemma for entries in self.exact.values() for _, lemma in entries) or any(
+            lemma for stems in self.prefixes.values() for entries in stems.values() for _, lemma in entries
+        ) or any(lemma for phrases in self.phrases.values() for _, lemma in phrases)
 
     def _add_word(self, label: str, word: str, lemma: bool) -> None:
         if word.endswith("*") and len(word) > 1:
@@ -82,12 +87,15 @@ class _WordIndex:
             forms = doc.to_array(FORM_ATTRS)
         strings = doc.vocab.strings
         found = set()
-        for i, (lower, norm, lemma) in enumerate(forms.tolist()):
-            for key, is_lemma in ((lower, False), (norm, False), (lemma, True)):
-                labels = self._labels.get((key, is_lemma))
+        caches = [(self._labels_surface, False), (self._labels_surface, False)]
+        if self.any_lemma:
+            caches.append((self._labels_lemma, True))
+        for i, hashes in enumerate(forms.tolist()):
+            for key, (cache, is_lemma) in zip(hashes, caches):
+                labels = cache.get(key)
                 if labels is None:
                     form = strings[key] if key in strings else ""
-                    labels = self._labels[(key, is_lemma)] = self._labels_of(form, is_lemma)
+                    labels = cache[key] = self._labels_of(form, is_lemma)
                 for label in labels:
                     found.add((label, i, i + 1))
         matcher = self._matcher(doc)
