@@ -185,6 +185,22 @@ def train_cli(
             table_out.add_row("direction accuracy / macro F1", f"{metrics['direction']['accuracy']:.3f} / {metrics['direction']['macro_f1']:.3f}")
     table_out.add_row("seconds", f"{time.perf_counter() - started:.1f}")
     Console().print(table_out)
+    Console().print(_code_sources_table(meta["code_sources"]))
+
+
+def _code_sources_table(sources: dict) -> Table:
+    """Per code: which of model and rules suggests it, their out-of-fold figures, ready or
+    not (kappa at least 0.4; the others are marked low confidence in the review sheet)."""
+    table = Table(title="Codes: who suggests them, and are they ready (kappa >= 0.4)?")
+    for column in ("code", "support", "uses", "model F1 / κ", "rules F1 / κ", "ready"):
+        table.add_column(column, justify="left" if column in ("code", "uses") else "right")
+    for code, entry in sources.items():
+        model = entry.get("model")
+        shown = f"{model['f1']:.2f} / {model['kappa']:.2f}" if model else "—"
+        rules = entry["rules"]
+        table.add_row(code, str(entry["support"]), entry["use"], shown, f"{rules['f1']:.2f} / {rules['kappa']:.2f}",
+                      "ready" if entry["ready"] else "low confidence")
+    return table
 
 
 @train_app.command("stanza")

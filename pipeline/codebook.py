@@ -18,11 +18,23 @@ from pipeline.errors import ConfigError
 from pipeline.records import DIRECTIONS
 
 LANGUAGES = ("id", "en")
+LEMMA_PREFIX = "lemma:"  # a keyword written "lemma:latih" also matches words whose lemma is "latih"
+# The keys each part of a codebook may have: any other key is reported (a misspelt
+# `keyword:` would otherwise leave its code without keywords, silently).
+KEYS = {
+    "codebook": ("name", "version", "description", "factor", "codes"),
+    "factor": ("directions", "negators", "types"),
+    "direction": ("label", "cues"),
+    "type": ("id", "label", "description"),
+    "code": ("id", "label", "definition", "include", "exclude", "factor_type", "keywords", "lemmas",
+             "children", "codable"),
+}
 
 
 @dataclass(frozen=True)
 class Code:
-    """One code. ``keywords`` maps a language to words or phrases ("latih*" = prefix)."""
+    """One code. ``keywords`` maps a language to words or phrases ("latih*" = prefix,
+    "lemma:latih" = also through lemmas); ``lemmas``: every keyword also matches lemmas."""
 
     id: str
     label: dict[str, str]
@@ -33,6 +45,7 @@ class Code:
     keywords: dict[str, tuple[str, ...]] = field(default_factory=dict)
     parent: str | None = None
     codable: bool = True
+    lemmas: bool = False
 
     def label_in(self, language: str) -> str:
         """Label in the segment's language: English for ``en``, Indonesian otherwise."""
@@ -89,10 +102,12 @@ def parse_codebook(raw: object, source: str = "<codebook>") -> Codebook:
     problems: list[str] = []
     if not isinstance(raw, dict):
         raise ConfigError(source, ["the codebook must be a mapping with 'codes' and 'factor'"])
+    _check_keys(raw, "codebook", "top level", problems)
     factor = raw.get("factor") or {}
     if not isinstance(factor, dict):
         problems.append("factor: must be a mapping with 'directions', 'negators' and 'types'")
         factor = {}
+    _check_keys(factor, "factor", "factor", problems)
     factor_types = _parse_factor_types(factor.get("types"), problems)
     direction_labels, cues = _parse_directions(factor.get("directions"), problems)
     negators = _parse_lang_words(factor.get("negators") or {}, "factor.negators", problems)
@@ -132,6 +147,7 @@ def _parse_factor_types(raw: object, problems: list[str]) -> dict[str, dict[str,
         if not isinstance(item, dict) or not isinstance(item.get("id"), str):
             problems.append(f"{where}: needs an 'id' (text)")
             continue
+        _check_keys(item, "type", f"{where} ({item['id']})", problems)
         if item["id"] in types:
             problems.append(f"{where}: duplicate factor type id {item['id']!r}")
         types[item["id"]] = _parse_label(item.get("label"), f"{where} ({item['id']})", problems)
@@ -155,6 +171,7 @@ def _parse_directions(raw: object, problems: list[str]):
         if not isinstance(entry, dict):
             problems.append(f"{where}: missing (needs a label)")
             continue
+        _check_keys(entry, "direction", where, problems)
         labels[name] = _parse_label(entry.get("label"), where, problems)
         cues[name] = _parse_lang_words(entry.get("cues") or {}, f"{where}.cues", problems)
     return labels, cues
@@ -169,6 +186,9 @@ def _parse_code(item, where, parent, factor_types, codes, problems) -> None:
         problems.append(f"{where}: needs an 'id' (text)")
         return
     where = f"{where} ({code_id})"
+    _check_keys(item, "code", where, problems)
+    if not isinstance(item.get("lemmas", False), bool):
+        problems.append(f"{where}.lemmas: must be true or false")
     if ";" in code_id or "=" in code_id:
         problems.append(f"{where}: id may not contain ';' or '='")
     if code_id in codes:
@@ -193,12 +213,20 @@ def _parse_code(item, where, parent, factor_types, codes, problems) -> None:
         keywords=_parse_lang_words(item.get("keywords") or {}, f"{where}.keywords", problems),
         parent=parent,
         codable=codable,
+        lemmas=item.get("lemmas") is True,
     )
     if not isinstance(children, list):
         problems.append(f"{where}.children: must be a list")
         return
     for index, child in enumerate(children):
         _parse_code(child, f"{where}.children[{index}]", code_id, factor_types, codes, problems)
+
+
+def _check_keys(item: dict, kind: str, where: str, problems: list[str]) -> None:
+    """Report every key of ``item`` that a ``kind`` entry does not have."""
+    for key in item:
+        if key not in KEYS[kind]:
+            problems.append(f"{where}: unknown key {key!r}; expected one of {', '.join(KEYS[kind])}")
 
 
 def _parse_label(raw: object, where: str, problems: list[str]) -> dict[str, str]:
@@ -225,6 +253,9 @@ def _parse_lang_words(raw: object, where: str, problems: list[str]) -> dict[str,
             problems.append(f"{where}.{lang}: must be a list of non-empty words or phrases")
             continue
         words[lang] = tuple(w.strip().lower() for w in items)
+        for word in words[lang]:
+            if word.startswith(LEMMA_PREFIX) and not word[len(LEMMA_PREFIX):].strip():
+                problems.append(f"{where}.{lang}: {word!r} names no word after {LEMMA_PREFIX!r}")
     return words
 
 

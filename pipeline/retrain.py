@@ -187,7 +187,7 @@ def next_for_review(project_dir: Path, codebook: Codebook, stages: Stages, n: in
 
 
 def _uncertainty(segments: pd.DataFrame, model, stages: Stages, pending: set) -> tuple[np.ndarray, list[str]]:
-    learned = list(getattr(model, "classifiers_", {}) or {}) if model is not None else []
+    learned = list(getattr(model, "scored_", []) or []) if model is not None else []
     if not learned:
         return np.array([0.5 if s in pending else 0.3 for s in segments["segment_id"]]), [""] * len(segments)
     items = [Segment(id=row.segment_id, document_id=row.document_id, index=i, start=row.segment_start,

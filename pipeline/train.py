@@ -12,6 +12,7 @@ import multiprocessing as mp
 import os
 import platform
 import re
+import time
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 import spacy
+from sklearn.base import clone
 from sklearn.model_selection import GroupKFold, KFold
 
 import pipeline
@@ -33,7 +35,7 @@ from pipeline.labels import format_codes, parse_codes, read_table
 from pipeline.metrics import code_metrics, direction_metrics, pair_metrics
 from pipeline.records import Document
 from pipeline.suggest import Suggester, SuggestionModel, featurize, load_model
-from pipeline.suggest.features import code_frame, direction_frame
+from pipeline.suggest.features import code_frame, direction_rows, label_frame
 from pipeline.suggest.rules import cue_direction
 
 _SPACE = re.compile(r"\s+")
@@ -85,9 +87,15 @@ def labels_from_gold(corpus: Path, gold_path: Path, stages: Stages) -> pd.DataFr
 
 
 def train(
-    labels: pd.DataFrame, codebook: Codebook, stages: Stages, source: str, folds: int = 5
+    labels: pd.DataFrame, codebook: Codebook, stages: Stages, source: str, folds: int = 5,
+    estimator=None,
 ) -> tuple[SuggestionModel, dict]:
     """Fit the suggestion model on ``labels`` and evaluate it by cross-validation.
+
+    ``estimator`` (default ``SuggestionModel()``) is cloned and fitted: any estimator with
+    ``fit(X, Y)`` on a code frame and a label frame and the attributes the ``Suggester``
+    reads (``bench/baseline.py`` is one). The model's own out-of-fold figures decide, per
+    code, whether the model or the rules suggest it (``meta["code_sources"]``).
 
     Folds hold out whole documents when a ``document`` column is present, so the figures
     say how the model does on documents it has never seen. A table of fewer rows than
@@ -104,17 +112,31 @@ def train(
         labels = labels[~labels["speaker"].str.casefold().isin(skip)]
     labels = labels.reset_index(drop=True)
     parsed = [parse_codes(v) for v in labels["codes"]]
+    seconds, started = {}, time.perf_counter()
     features = _features(labels, stages)
     codes = [c.id for c in codebook.codable()]
     X = code_frame(features, codes)
-    Y = pd.DataFrame({c: [int(c in p) for p in parsed] for c in codes})
+    Y = label_frame(parsed, codes)
+    seconds["features"] = round(time.perf_counter() - started, 2)
     groups = labels["document"].to_numpy() if "document" in labels.columns else None
     folds = min(folds, len(labels))
-    evaluation = cross_validate(features, parsed, X, Y, codebook, stages, groups, folds) if folds > 1 else None
-    model = _fit(features, parsed, X, Y)
+    model = clone(estimator) if estimator is not None else SuggestionModel()
+    started = time.perf_counter()
+    model.fit(X, Y)
+    seconds["fit"] = round(time.perf_counter() - started, 2)
+    started = time.perf_counter()
+    evaluation = None
+    if folds > 1:
+        # the folds reuse the direction C chosen on all rows instead of searching again in
+        # each fold (the search was most of the training time on long documents)
+        chosen_C = getattr(model, "direction_C_", None)
+        fold_model = clone(model).set_params(direction_Cs=(chosen_C,)) if chosen_C is not None else clone(model)
+        evaluation = cross_validate(fold_model, features, parsed, X, Y, codebook, stages, groups, folds)
+    seconds["cross_validation"] = round(time.perf_counter() - started, 2)
     data_hash = hashlib.sha256(labels[["text", "codes"]].to_csv(index=False).encode()).hexdigest()
-    settings = {"min_examples": model.min_examples, "C": model.C, "char_ngrams": model.char_ngrams,
+    settings = {**{k: v for k, v in model.get_params().items() if isinstance(v, (int, float, str, bool))},
                 "direction_C": getattr(model, "direction_C_", None)}
+    present = Y.notna()
     build = hashlib.sha256(f"{data_hash}|{codebook.hash}|{sorted(settings.items())}".encode()).hexdigest()
     meta = {
         "name": "pilah-suggest",
@@ -126,15 +148,19 @@ def train(
             "scikit-learn": sklearn.__version__,
             "spacy": spacy.__version__,
         },
-        "data": {"source": source, "rows": len(labels), "coded_rows": int((Y.sum(axis=1) > 0).sum()), "sha256": data_hash},
+        "data": {"source": source, "rows": len(labels), "coded_rows": int(present.any(axis=1).sum()), "sha256": data_hash},
         "codebook": {"name": codebook.name, "version": codebook.version, "sha256": codebook.hash},
         "labels": codes,
-        "support": {c: int(Y[c].sum()) for c in codes},
-        "learned_codes": sorted(model.classifiers_),
-        "rule_only_codes": sorted(set(codes) - set(model.classifiers_)),
+        "support": {c: int(present[c].sum()) for c in codes},
+        "learned_codes": sorted(getattr(model, "learned_", model.scored_)),
+        "prior_codes": sorted(getattr(model, "prior_codes_", [])),
+        "rule_only_codes": sorted(set(codes) - set(model.scored_)),
         "thresholds": model.thresholds_,
+        "code_sources": getattr(model, "sources_", {}),
+        "ready_codes": sorted(c for c, entry in getattr(model, "sources_", {}).items() if entry["ready"]),
         "settings": settings,
         "metrics": evaluation,
+        "seconds": seconds,
     }
     return model, meta
 
@@ -162,7 +188,7 @@ def load_model_dir(directory: Path) -> tuple[SuggestionModel, dict, Codebook]:
     return model, meta, codebook
 
 
-def cross_validate(features, parsed, X, Y, codebook, stages, groups, folds: int) -> dict:
+def cross_validate(estimator, features, parsed, X, Y, codebook, stages, groups, folds: int) -> dict:
     """Held-out suggestions of the model and of the rules alone, fold by fold."""
     if groups is not None and len(set(groups)) >= 2:
         splitter = GroupKFold(n_splits=min(folds, len(set(groups))))
@@ -175,7 +201,7 @@ def cross_validate(features, parsed, X, Y, codebook, stages, groups, folds: int)
     settings = stages.config.section("suggest")
     outcome = _Outcome(len(features))
     for train_rows, test_rows in splits:
-        model = _fit([features[i] for i in train_rows], [parsed[i] for i in train_rows], X.iloc[train_rows], Y.iloc[train_rows])
+        model = clone(estimator).fit(X.iloc[train_rows], Y.iloc[train_rows])
         outcome.add(test_rows, features, parsed, model, codebook, settings, list(Y.columns))
     return {"scheme": scheme, **outcome.report(parsed, list(Y.columns))}
 
@@ -247,10 +273,10 @@ class _Outcome:
             self.predicted[i] = {p["code"]: p["direction"] for p in proposals}
         for i, proposals in zip(rows, Suggester(codebook, None, settings).propose(test)):
             self.rules_only[i] = {p["code"] for p in proposals}
-        pairs = [(features[i], code, d) for i in rows for code, d in parsed[i].items() if d and code in codes]
+        pairs = [(k, code, d) for k, i in enumerate(rows) for code, d in parsed[i].items() if d and code in codes]
         if pairs:
-            guessed = model.predict_direction(direction_frame([(f, c) for f, c, _ in pairs]))
-            cues = [cue_direction(f.local_cues(c)) for f, c, _ in pairs]
+            guessed = model.predict_direction(direction_rows(code_frame(test, []), [(k, c) for k, c, _ in pairs]))
+            cues = [cue_direction(test[k].local_cues(c)) for k, c, _ in pairs]
             self.gold_dir += [d for _, _, d in pairs]
             self.cue_dir += cues
             self.model_dir += [str(d) for d in guessed] if guessed is not None else cues
@@ -267,12 +293,6 @@ class _Outcome:
             "code_direction_pairs": pair_metrics(parsed, self.predicted),
             "suggestions_per_segment": round(float(np.mean([len(p) for p in self.predicted])), 3) if parsed else 0.0,
         }
-
-
-def _fit(features, parsed, X: pd.DataFrame, Y: pd.DataFrame) -> SuggestionModel:
-    pairs = [(f, code, d) for f, p in zip(features, parsed) for code, d in p.items() if d and code in Y.columns]
-    frame = direction_frame([(f, c) for f, c, _ in pairs])
-    return SuggestionModel().fit(X.reset_index(drop=True), Y.reset_index(drop=True), frame, [d for _, _, d in pairs])
 
 
 def _features(labels: pd.DataFrame, stages: Stages) -> list:

@@ -72,3 +72,24 @@ def test_codebook_for_codes_searches_for_the_words_of_each_code_name(codebook, c
     doc = pipeline_for("id", config.section("nlp"))("Air panasnya mati, wifi-nya lambat sekali.")
     hits = {code: [s.text for s in spans] for code, spans in CodebookRules(book)(doc).hits.items()}
     assert hits == {"air_panas": ["Air", "panas"], "wifi": ["wifi"]}
+
+
+def test_codebook_unknown_keys_are_errors_naming_key_and_place():
+    raw = _minimal(keyword={"id": ["dana"]})
+    raw["factor"]["negator"] = {"id": ["tidak"]}
+    raw["title"] = "x"
+    with pytest.raises(ConfigError) as caught:
+        parse_codebook(raw, source="book.yaml")
+    problems = caught.value.problems
+    assert any(p.startswith("codes[0] (funding): unknown key 'keyword'") and "keywords" in p for p in problems)
+    assert any(p.startswith("factor: unknown key 'negator'") for p in problems)
+    assert any(p.startswith("top level: unknown key 'title'") for p in problems)
+
+
+def test_codebook_lemmas_setting_and_prefix_are_read():
+    book = parse_codebook(_minimal(keywords={"id": ["lemma:laku", "dana"]}, lemmas=False))
+    assert book.codes["funding"].keywords["id"] == ("lemma:laku", "dana") and not book.codes["funding"].lemmas
+    with pytest.raises(ConfigError, match="lemmas: must be true or false"):
+        parse_codebook(_minimal(lemmas="yes"))
+    with pytest.raises(ConfigError, match="names no word"):
+        parse_codebook(_minimal(keywords={"id": ["lemma:"]}))

@@ -4,7 +4,7 @@ import pytest
 from pipeline.nlp import pipeline_for
 from pipeline.records import Segment
 from pipeline.suggest import Suggester, SuggestionModel, featurize
-from pipeline.suggest.features import code_frame, direction_frame
+from pipeline.suggest.features import code_frame, direction_frame, label_frame
 from pipeline.suggest.rules import CodebookRules, cue_counts, cue_direction
 
 
@@ -81,17 +81,18 @@ def test_suggester_with_model_learns_codes_and_explains(config, codebook, rules)
     features = [featurize(_doc(config, t), rules) for t in texts]
     ids = [c.id for c in codebook.codable()]
     X = code_frame(features, ids)
-    Y = pd.DataFrame({c: [int(c in s) for s in codes] for c in ids})
-    pairs = [(f, c) for f, s in zip(features, codes) for c in s]
-    directions = ["constraining" if c == "funding" else "supporting" for _, c in pairs]
-    model = SuggestionModel(min_examples=5).fit(X, Y, direction_frame(pairs), directions)
-    assert set(model.classifiers_) == {"funding", "training"}
+    Y = label_frame([{c: "constraining" if c == "funding" else "supporting" for c in s} for s in codes], ids)
+    model = SuggestionModel(min_examples=5).fit(X, Y)
+    assert set(model.learned_) == {"funding", "training"}
     assert all(0.1 <= t <= 0.9 for t in model.thresholds_.values())
     suggester = Suggester(codebook, model, config.section("suggest"))
     [proposals] = suggester.propose([featurize(_doc(config, "Dana APBD dipotong."), rules)])
     top = proposals[0]
     assert top["code"] == "funding" and top["direction"] == "constraining"
-    assert top["source"] == "rule+model" and 0.5 < top["score"] <= 1.0
+    # the keywords find every funding segment of the training rows: the model is not
+    # better than the rules there, so the rules suggest it
+    assert model.sources_["funding"]["use"] == "rules" and model.sources_["funding"]["rules"]["f1"] == 1.0
+    assert top["source"] == "rule" and 0.3 < top["score"] < 0.9 and top["confidence"] == ""
     explanation = model.explain(code_frame([featurize(_doc(config, "Dana APBD dipotong."), rules)], ids), "funding")
     assert set(explanation[0]) <= {"dana", "apbd", "potong", "dana apbd", "dipotong"} and explanation[0]
 
@@ -132,17 +133,12 @@ def _review_model(config, rules):
     ] * 4
     features = [featurize(_doc(config, text), rules) for text, _ in rows]
     codes = ["clean", "ac"]
-    X = code_frame(features, codes)
-    Y = pd.DataFrame({c: [int(c in labels) for _, labels in rows] for c in codes})
-    pairs = [(f, c, d) for f, (_, labels) in zip(features, rows) for c, d in labels.items()]
-    model = SuggestionModel(min_examples=3).fit(X, Y, direction_frame([(f, c) for f, c, _ in pairs]),
-                                                [d for _, _, d in pairs])
-    return model
+    return SuggestionModel(min_examples=3).fit(code_frame(features, codes), label_frame([r for _, r in rows], codes))
 
 
 def test_direction_reads_the_clause_about_each_code(config, rules):
     model = _review_model(config, rules)
-    assert set(model.classifiers_) == {"clean", "ac"}
+    assert set(model.learned_) == {"clean", "ac"}
     assert model.word_weights_["ac"]["ac"] > 0 and "ac" not in model.word_weights_["clean"]
     new = featurize(_doc(config, "Kamarnya kotor, tapi AC-nya dingin."), rules)
     frame = direction_frame([(new, "clean"), (new, "ac")])
@@ -160,3 +156,99 @@ def test_suggester_scores_and_explains_from_one_matrix(config, rules):
     assert proba.loc[0, "ac"] > model.thresholds_["ac"] > proba.loc[1, "ac"]
     assert proba.loc[0, "ac"] == pytest.approx(model.proba_from_matrix(model.transform(frame))[0, 1])
     assert model.explain(frame, "ac")[0][0] == "ac"
+
+
+def test_suggestion_model_is_a_clonable_estimator():
+    from sklearn.base import clone
+
+    model = SuggestionModel(min_examples=4, threshold_shrinkage=5.0)
+    assert model.get_params()["threshold_shrinkage"] == 5.0
+    copy = clone(model)
+    assert copy.get_params() == model.get_params() and not hasattr(copy, "learned_")
+
+
+def test_a_code_on_every_row_is_suggested_by_its_prior_with_a_predicted_direction(config, codebook, rules):
+    """A stance table: one code on every row, only its direction varies."""
+    texts = ["Pelatihan itu sangat membantu kami.", "Program ini berhasil dan bermanfaat.",
+             "Dananya kurang dan izinnya sulit.", "Prosesnya lambat dan rumit sekali."] * 4
+    stance = ["supporting", "supporting", "constraining", "constraining"] * 4
+    features = [featurize(_doc(config, t), rules) for t in texts]
+    X = code_frame(features, ["stance"])
+    model = SuggestionModel().fit(X, label_frame([{"stance": d} for d in stance], ["stance"]))
+    assert model.prior_codes_ == ["stance"] and model.learned_ == []
+    assert model.sources_["stance"]["use"] == "model"  # the keywordless rules never fire
+    from pipeline.codebook import codebook_for_codes
+
+    book = codebook_for_codes(["stance"], codebook)
+    new = [featurize(_doc(config, t), CodebookRules(book)) for t in ("Pameran itu berhasil.", "Izinnya rumit dan lambat.")]
+    proposals = Suggester(book, model, config.section("suggest")).propose(new)
+    assert [[(p["code"], p["source"]) for p in row] for row in proposals] == [[("stance", "model")]] * 2
+    assert [row[0]["direction"] for row in proposals] == ["supporting", "constraining"]
+
+
+def test_rule_scores_rank_by_how_much_and_how_specific_the_evidence_is(config, codebook):
+    suggester = Suggester(codebook, None, config.section("suggest"))
+    rules = suggester.rules
+    texts = [
+        "Pelatihan dan pendampingan untuk UMKM.",  # two training keywords, short
+        "Pelatihan untuk UMKM.",  # one keyword, short
+        "Pelatihan untuk UMKM sudah ada, " + "lalu kami bicara tentang banyak hal lain di kantor " * 6,  # one, long
+    ]
+    proposals = suggester.propose([featurize(_doc(config, t), rules) for t in texts])
+    scores = [next(p["score"] for p in row if p["code"] == "training") for row in proposals]
+    assert scores[0] > scores[1] > scores[2] and all(0.3 < s < 0.9 for s in scores)
+
+
+def _lemma_book(codebook, keywords, **code):
+    from pipeline.codebook import parse_codebook
+
+    raw = {"factor": codebook.raw["factor"],
+           "codes": [{"id": "sales", "label": {"id": "Penjualan", "en": "Sales"}, "factor_type": "market_access",
+                      "keywords": {"id": keywords}, **code}]}
+    return CodebookRules(parse_codebook(raw))
+
+
+def test_keywords_match_lemmas_only_where_the_codebook_asks(config, codebook):
+    doc = _doc(config, "Kami melakukan promosi, dan produknya laku keras.")
+    plain = _lemma_book(codebook, ["laku"])(doc).hits
+    assert [s.text for s in plain["sales"]] == ["laku"]  # not "melakukan" (lemma laku)
+    asked = _lemma_book(codebook, ["lemma:laku"])(doc).hits
+    assert [s.text for s in asked["sales"]] == ["melakukan", "laku"]
+    whole_code = _lemma_book(codebook, ["laku"], lemmas=True)(doc).hits
+    assert [s.text for s in whole_code["sales"]] == ["melakukan", "laku"]
+
+
+def test_codes_whose_model_is_not_better_fall_back_to_rules_and_weak_codes_are_low_confidence(config, codebook, rules):
+    texts = (["Anggaran kami dipotong lagi tahun ini.", "Dana APBD untuk program ini kurang."] * 5
+             + ["Kami ngobrol soal cuaca saja.", "Tidak ada yang istimewa hari itu.",
+                "Pameran di Jepang ramai.", "Kantor dinas pindah ke gedung baru."] * 5)
+    # the analyst coded "training" on segments no keyword or word pattern gives away
+    codes = [{"funding": "constraining"}] * 10 + [{"training": "neutral"}, {}, {}, {"training": "neutral"}] * 5
+    features = [featurize(_doc(config, t), rules) for t in texts]
+    ids = [c.id for c in codebook.codable()]
+    model = SuggestionModel().fit(code_frame(features, ids), label_frame(codes, ids))
+    sources = model.sources_
+    assert set(sources) == set(ids)
+    assert sources["funding"]["use"] == "rules" and sources["funding"]["ready"]
+    assert set(sources["funding"]) >= {"use", "model", "rules", "ready"}
+    assert set(sources["funding"]["model"]) >= {"f1", "precision", "kappa"}
+    assert sources["exchange"]["use"] == "rules" and "model" not in sources["exchange"]  # never coded: not learned
+    suggester = Suggester(codebook, model, config.section("suggest"))
+    assert "funding" not in suggester.model_codes()
+    weak = [c for c, entry in sources.items() if not entry["ready"]]
+    assert weak and all(suggester.confidence(c) == "low" for c in weak) and suggester.confidence("funding") == ""
+
+
+def test_ridge_fits_every_code_at_once_and_long_texts_drop_character_ngrams(config, rules):
+    rows = [("Kamarnya bersih, tapi AC-nya rusak.", {"clean": "supporting", "ac": "constraining"}),
+            ("Kamar bersih dan wangi.", {"clean": "supporting"}), ("AC-nya mati terus.", {"ac": "constraining"}),
+            ("AC-nya sejuk.", {"ac": "supporting"}), ("Sarapannya enak.", {}), ("Lokasinya dekat stasiun.", {})] * 4
+    features = [featurize(_doc(config, text), rules) for text, _ in rows]
+    X, Y = code_frame(features, ["clean", "ac"]), label_frame([r for _, r in rows], ["clean", "ac"])
+    ridge = SuggestionModel(classifier="ridge").fit(X, Y)
+    assert ridge.classifier_ == "ridge" and set(ridge.learned_) == {"clean", "ac"} and ridge.use_chars_
+    proba = ridge.predict_proba(code_frame([featurize(_doc(config, "AC-nya rusak."), rules)], ["clean", "ac"]))
+    assert proba.loc[0, "ac"] >= ridge.thresholds_["ac"] and proba.loc[0, "ac"] > proba.loc[0, "clean"]
+    assert SuggestionModel().fit(X, Y).classifier_ == "svm"  # 24 rows x 2 codes: far below RIDGE_FROM_ROW_CODES
+    long = X.assign(raw=X["raw"] * 100)
+    assert not SuggestionModel().fit(long, Y).use_chars_

@@ -64,11 +64,16 @@ def test_train_cli_writes_model_with_meta_and_checksum(tmp_path):
     result = CliRunner().invoke(app, ["train", "--labels", str(table), "--out", str(tmp_path / "model")])
     assert result.exit_code == 0, result.output
     model, meta = load_model(tmp_path / "model")
-    assert set(model.classifiers_) == {"funding", "training"}
+    assert set(model.learned_) == {"funding", "training"}
     assert meta["data"]["rows"] == 40 and len(meta["data"]["sha256"]) == 64
     assert meta["codebook"]["sha256"] and meta["versions"]["scikit-learn"]
     assert meta["metrics"]["suggestions"]["per_code"]["funding"]["support"] == 20
     assert meta["metrics"]["scheme"] == "5-fold, rows shuffled"
+    funding = meta["code_sources"]["funding"]
+    assert funding["use"] in ("model", "rules") and isinstance(funding["ready"], bool)
+    assert set(funding["model"]) >= {"f1", "precision", "kappa"} and set(funding["rules"]) >= {"f1", "precision", "kappa"}
+    assert "who suggests them" in result.output and "funding" in result.output
+    assert set(meta["seconds"]) == {"features", "cross_validation", "fit"}
     with open(tmp_path / "model" / "model.joblib", "ab") as handle:
         handle.write(b"tampered")
     with pytest.raises(ModelError, match="checksum"):

@@ -12,9 +12,9 @@ from spacy.tokens import Doc
 
 from pipeline.codebook import Codebook
 from pipeline.records import Segment, Suggestion
-from pipeline.suggest.features import SegmentFeatures, code_frame, direction_frame, featurize
+from pipeline.suggest.features import SegmentFeatures, code_frame, direction_rows, featurize
 from pipeline.suggest.model import SuggestionModel, load_model
-from pipeline.suggest.rules import CodebookRules, cue_direction
+from pipeline.suggest.rules import CodebookRules, cue_direction, rule_score
 
 __all__ = ["Suggester", "SuggestionModel", "load_model", "featurize"]
 
@@ -26,7 +26,11 @@ class Suggester:
     ----------
     codebook : Codebook
     model : SuggestionModel or None
-        Without a model, codebook rules alone suggest, each with ``rule_only_score``.
+        Any estimator with ``predict_proba`` (a frame of probabilities per code it scores),
+        ``thresholds_`` and ``predict_direction``; ``sources_`` (per code, whether its
+        model or its rules suggest it, and whether it is ready) is honoured when present.
+        Without a model, the codebook rules alone suggest, scored by their evidence
+        (``rules.rule_score``).
     settings : dict
         The ``[suggest]`` config section.
     """
@@ -36,9 +40,9 @@ class Suggester:
         self.model = model
         self.rules = CodebookRules(codebook)
         self.codes = [code.id for code in codebook.codable()]
-        self.rule_only_score = float(settings.get("rule_only_score", 0.5))
         self.max_codes = int(settings.get("max_codes_per_segment", 4))
         self.skip_speakers = {s.casefold() for s in settings.get("skip_speakers", [])}
+        self.sources = getattr(model, "sources_", {}) or {}
 
     def __call__(self, items: Sequence[tuple[Segment, Doc]]) -> list[Suggestion]:
         """Suggestions for a batch of ``(segment, doc)`` pairs, in input order."""
@@ -54,12 +58,11 @@ class Suggester:
         """Per segment, the proposed codes as dicts of ``Suggestion`` fields (no segment id)."""
         if not features:
             return []
-        learned = self.model is not None and bool(self.model.classifiers_)
-        matrix = self.model.transform(code_frame(features, self.codes)) if learned else None
-        chosen = self._choose_codes(features, matrix)
-        pairs = [(features[i], code) for i, codes in enumerate(chosen) for code, _, _ in codes]
-        directions = iter(self._directions(pairs))
-        explanations = self._explanations(matrix, chosen)
+        X = code_frame(features, self.codes)
+        chosen = self._choose_codes(features, X)
+        pairs = [(i, code) for i, codes in enumerate(chosen) for code, _, _ in codes]
+        directions = iter(self._directions(features, X, pairs))
+        explanations = self._explanations(X, chosen)
         proposals = []
         for i, codes in enumerate(chosen):
             proposals.append([])
@@ -75,45 +78,64 @@ class Suggester:
                         score=round(float(score), 4),
                         source=source,
                         evidence=evidence,
+                        confidence=self.confidence(code),
                     )
                 )
         return proposals
 
-    def _choose_codes(self, features: list[SegmentFeatures], matrix) -> list[list[tuple[str, float, str]]]:
-        learned = self.model.classifiers_ if matrix is not None else {}
-        proba = self.model.proba_from_matrix(matrix) if learned else None
-        column = {code: k for k, code in enumerate(learned)}
+    def confidence(self, code: str) -> str:
+        """``"low"`` for a code whose suggestions agreed with the analyst's coding below
+        kappa 0.4 when cross-validated in training, ``""`` otherwise or when unknown."""
+        entry = self.sources.get(code)
+        return "low" if entry is not None and not entry.get("ready", True) else ""
+
+    def model_codes(self) -> list[str]:
+        """The codes the model scores and is trusted with (the rest go to the rules)."""
+        if self.model is None:
+            return []
+        scored = getattr(self.model, "scored_", None) or list(getattr(self.model, "thresholds_", {}))
+        return [c for c in scored if c in self.codes and self.sources.get(c, {}).get("use", "model") == "model"]
+
+    def rule_codes(self) -> list[str]:
+        """The codes the rules suggest: those not left to the model, nor switched off in
+        training for too low a precision (``sources_[code]["suggest"]``)."""
+        by_model = set(self.model_codes())
+        return [c for c in self.codes if c not in by_model and self.sources.get(c, {}).get("suggest", True)]
+
+    def _choose_codes(self, features: list[SegmentFeatures], X) -> list[list[tuple[str, float, str]]]:
+        learned = [c for c in self.model_codes() if self.sources.get(c, {}).get("suggest", True)]
+        proba = self.model.predict_proba(X)[learned].to_numpy() if learned else None
+        thresholds = [self.model.thresholds_[code] for code in learned]
+        by_rules = self.rule_codes()
         chosen = []
         for i, item in enumerate(features):
-            candidates = []
-            for code in self.codes:
-                hit = code in item.matches.hits
-                if code in learned:
-                    score = proba[i, column[code]]
-                    if score >= self.model.thresholds_[code]:
-                        candidates.append((code, score, "rule+model" if hit else "model"))
-                elif hit:
-                    candidates.append((code, self.rule_only_score, "rule"))
+            hits = item.matches.hits
+            candidates = [(code, proba[i, k], "rule+model" if code in hits else "model")
+                          for k, code in enumerate(learned) if proba[i, k] >= thresholds[k]]
+            words = len(item.words.split())
+            candidates += [(code, rule_score(hits, code, words), "rule") for code in by_rules if code in hits]
             candidates.sort(key=lambda c: -c[1])
             chosen.append(candidates[: self.max_codes] if self.max_codes > 0 else candidates)
         return chosen
 
-    def _directions(self, pairs: list[tuple[SegmentFeatures, str]]) -> list[str]:
+    def _directions(self, features: list[SegmentFeatures], X, pairs: list[tuple[int, str]]) -> list[str]:
         predicted = None
         if self.model is not None and pairs:
-            predicted = self.model.predict_direction(direction_frame(pairs))
+            predicted = self.model.predict_direction(direction_rows(X, pairs))
         if predicted is not None:
             return [str(d) for d in predicted]
-        return [cue_direction(item.local_cues(code)) for item, code in pairs]
+        return [cue_direction(features[i].local_cues(code)) for i, code in pairs]
 
-    def _explanations(self, matrix, chosen) -> dict[tuple[int, str], list[str]]:
+    def _explanations(self, X, chosen) -> dict[tuple[int, str], list[str]]:
         wanted: dict[str, list[int]] = {}
         for i, codes in enumerate(chosen):
             for code, _, source in codes:
                 if source == "model":
                     wanted.setdefault(code, []).append(i)
         explained = {}
+        explain = getattr(self.model, "explain", None)
         for code, rows in wanted.items():
-            for i, words in zip(rows, self.model.explain_matrix(matrix[rows], code)):
-                explained[(i, code)] = words
+            words = explain(X.iloc[rows], code) if explain is not None else [[] for _ in rows]
+            for i, found in zip(rows, words):
+                explained[(i, code)] = found
         return explained

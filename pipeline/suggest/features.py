@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from spacy.tokens import Doc, Span
 
@@ -87,30 +88,72 @@ def featurize(doc: Doc, rules: CodebookRules) -> SegmentFeatures:
                            raw=doc.text.lower())
 
 
+PRESENT = "coded"  # a label frame's cell for a code given without a direction
+
+
 def code_frame(features: list[SegmentFeatures], codes: list[str]) -> pd.DataFrame:
-    """One row per segment: ``words``, lower-case ``raw`` text, a ``rule:<code>`` flag per
-    code, segment-level cues."""
+    """The table a suggestion model reads: one row per segment.
+
+    ``words`` (normalised forms), lower-case ``raw`` text, a ``rule:<code>`` flag per code
+    and segment-level ``cue:`` counts for the presence of codes; for their direction the
+    negation-``marked`` words, the ``clauses`` (marked words), and per code with keyword
+    matches the indices of the clauses holding them (``evidence``) and the cues there
+    (``local``). ``direction_rows`` turns rows of it into (segment, code) rows.
+    """
     rows = []
     for item in features:
         row = {"words": item.words, "raw": item.raw}
-        row.update({f"rule:{code}": float(code in item.matches.hits) for code in codes})
         row.update({f"cue:{k}": float(v) for k, v in cue_counts(item.matches.cues).items()})
+        hit = list(item.matches.hits)
+        row.update(marked=item.marked, clauses=tuple(text for _, _, text in item.clauses),
+                   evidence={code: tuple(item.evidence_clauses(code)) for code in hit},
+                   local={code: item.local_cues(code) for code in hit})
         rows.append(row)
-    columns = ["words", "raw", *(f"rule:{c}" for c in codes), *(f"cue:{k}" for k in CUE_COLUMNS)]
-    return pd.DataFrame(rows, columns=columns)
+    flags = np.zeros((len(features), len(codes)))
+    column = {code: k for k, code in enumerate(codes)}
+    for i, item in enumerate(features):
+        for code in item.matches.hits:
+            if code in column:
+                flags[i, column[code]] = 1.0
+    frame = pd.DataFrame(rows, columns=["words", "raw", *(f"cue:{k}" for k in CUE_COLUMNS),
+                                        "marked", "clauses", "evidence", "local"])
+    rules = pd.DataFrame(flags, columns=[f"rule:{c}" for c in codes])
+    frame = pd.concat([frame, rules], axis=1)
+    columns = ["words", "raw", *(f"rule:{c}" for c in codes), *(f"cue:{k}" for k in CUE_COLUMNS),
+               "marked", "clauses", "evidence", "local"]
+    return frame[columns]
+
+
+def label_frame(parsed: list[dict], codes: list[str]) -> pd.DataFrame:
+    """What a model learns from: one row per segment, one column per code, each cell
+    ``None`` (not coded), the direction given, or ``PRESENT`` (coded, no direction)."""
+    return pd.DataFrame({code: [(p[code] or PRESENT) if code in p else None for p in parsed] for code in codes},
+                        index=range(len(parsed)), dtype=object)
+
+
+def direction_rows(X: pd.DataFrame, pairs: list[tuple[int, str]]) -> pd.DataFrame:
+    """One row per (row position in ``X``, code): ``marked`` words, ``raw`` text, ``code``,
+    ``clauses``, the ``evidence`` clauses of the code, its ``local:`` cues (the segment's
+    where it has no keyword match) and the segment's ``cue:`` counts."""
+    cue_columns = [f"cue:{k}" for k in CUE_COLUMNS]
+    columns_of = {c: X[c].tolist() for c in ("marked", "raw", "clauses", "evidence", "local", *cue_columns)}
+    records = []
+    for i, code in pairs:
+        local = columns_of["local"][i]
+        record = {"marked": columns_of["marked"][i], "raw": columns_of["raw"][i], "code": code,
+                  "clauses": columns_of["clauses"][i], "evidence": columns_of["evidence"][i].get(code, ())}
+        if code in local:
+            record.update({f"local:{k}": float(local[code][k]) for k in CUE_COLUMNS})
+        else:
+            record.update({f"local:{k}": float(columns_of[f"cue:{k}"][i]) for k in CUE_COLUMNS})
+        record.update({c: float(columns_of[c][i]) for c in cue_columns})
+        records.append(record)
+    columns = ["marked", "raw", "code", "clauses", "evidence", *(f"local:{k}" for k in CUE_COLUMNS), *cue_columns]
+    return pd.DataFrame(records, columns=columns)
 
 
 def direction_frame(pairs: list[tuple[SegmentFeatures, str]]) -> pd.DataFrame:
-    """One row per (segment, code): negation-``marked`` words, lower-case ``raw`` text,
-    ``code``, the segment's ``clauses`` (marked words) with the indices of those holding the
-    code's keywords (``evidence``), local and segment-level cues."""
-    rows = []
-    for item, code in pairs:
-        row = {"marked": item.marked, "raw": item.raw, "code": code,
-               "clauses": tuple(text for _, _, text in item.clauses),
-               "evidence": tuple(item.evidence_clauses(code))}
-        row.update({f"local:{k}": float(v) for k, v in item.local_cues(code).items()})
-        row.update({f"cue:{k}": float(v) for k, v in cue_counts(item.matches.cues).items()})
-        rows.append(row)
-    columns = ["marked", "raw", "code", "clauses", "evidence", *(f"local:{k}" for k in CUE_COLUMNS), *(f"cue:{k}" for k in CUE_COLUMNS)]
-    return pd.DataFrame(rows, columns=columns)
+    """``direction_rows`` for (features, code) pairs."""
+    features = list({id(item): item for item, _ in pairs}.values())
+    position = {id(item): i for i, item in enumerate(features)}
+    return direction_rows(code_frame(features, []), [(position[id(item)], code) for item, code in pairs])

@@ -1,19 +1,23 @@
 """Codebook rules: keyword matches per code, and direction cues with negation.
 
 Keywords and cues of both languages are matched in every segment, against each token's
-lower-case text, normalised form and lemma, so code-switched text matches either way.
+lower-case text and normalised form (and its lemma where a keyword asks for it), so
+code-switched text matches either way.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
+
+import numpy as np
 
 from spacy.attrs import LEMMA, LOWER, NORM
 from spacy.matcher import Matcher
 from spacy.tokens import Doc, Span
 
-from pipeline.codebook import Codebook
+from pipeline.codebook import LEMMA_PREFIX, Codebook
 
 _KEYWORD_TOKEN = re.compile(r"n't|\w+\*?|[^\w\s]")
 _ATTRS = ("LOWER", "NORM", "LEMMA")
@@ -32,36 +36,46 @@ class RuleMatches:
 
 class _WordIndex:
     """Keywords of several labels (codes, directions), matched against each token's lower
-    case text, normalised form and lemma: single words through dictionaries (whole words,
-    and prefixes for "mentor*"), phrases through a spaCy ``Matcher``.
+    case text and normalised form, and against its lemma where the keyword asks for it
+    (``lemma:`` prefix, or ``lemma=True`` for every keyword of a label): single words
+    through dictionaries (whole words, and prefixes for "mentor*"), phrases through a spaCy
+    ``Matcher``. Matching lemmas only when asked keeps keywords predictable: a lemma table
+    maps *melakukan*, *selaku* and *pelaku* to *laku*, *berjalan* to *jalan*.
 
     The dictionaries replace one Matcher pattern per label and attribute, which cost about
     120 predicate checks per token and dominated the suggest stage.
     """
 
-    def __init__(self, phrases_by_label: dict[str, list[str]]):
-        self.exact: dict[str, set[str]] = {}
-        self.prefixes: dict[int, dict[str, set[str]]] = {}
-        self.phrases: dict[str, list[list[str]]] = {}
+    def __init__(self, phrases_by_label: dict[str, list[str]], lemma_labels: frozenset = frozenset()):
+        self.exact: dict[str, set] = {}  # form -> {(label, through_lemma)}
+        self.prefixes: dict[int, dict[str, set]] = {}
+        self.phrases: dict[str, list[tuple[list[str], bool]]] = {}
         for label, phrases in phrases_by_label.items():
             for phrase in phrases:
                 phrase = phrase.lower()
+                lemma = label in lemma_labels or phrase.startswith(LEMMA_PREFIX)
+                phrase = phrase.removeprefix(LEMMA_PREFIX).strip()
                 words = _KEYWORD_TOKEN.findall(phrase)
                 if " " not in phrase:  # also as one token: "e-commerce", "p-irt" stay whole in Indonesian
-                    self._add_word(label, phrase)
+                    self._add_word(label, phrase, lemma)
                 if len(words) > 1:
-                    self.phrases.setdefault(label, []).append(words)
+                    self.phrases.setdefault(label, []).append((words, lemma))
                 elif words:
-                    self._add_word(label, words[0])
+                    self._add_word(label, words[0], lemma)
         self._matchers: dict[int, Matcher] = {}
-        self._labels: dict[int, tuple[str, ...]] = {}  # string hash -> labels, filled as words are seen
+        # string hash -> labels, filled as words are seen: of a text or normalised form, of a lemma
+        self._labels_surface: dict[int, tuple[str, ...]] = {}
+        self._labels_lemma: dict[int, tuple[str, ...]] = {}
+        self.any_lemma = any(lemma for entries in self.exact.values() for _, lemma in entries) or any(
+            lemma for stems in self.prefixes.values() for entries in stems.values() for _, lemma in entries
+        ) or any(lemma for phrases in self.phrases.values() for _, lemma in phrases)
 
-    def _add_word(self, label: str, word: str) -> None:
+    def _add_word(self, label: str, word: str, lemma: bool) -> None:
         if word.endswith("*") and len(word) > 1:
             stem = word[:-1]
-            self.prefixes.setdefault(len(stem), {}).setdefault(stem, set()).add(label)
+            self.prefixes.setdefault(len(stem), {}).setdefault(stem, set()).add((label, lemma))
         else:
-            self.exact.setdefault(word, set()).add(label)
+            self.exact.setdefault(word, set()).add((label, lemma))
 
     def find(self, doc: Doc, forms=None) -> set[tuple[str, int, int]]:
         """``(label, start, end)`` token spans of every match.
@@ -73,11 +87,15 @@ class _WordIndex:
             forms = doc.to_array(FORM_ATTRS)
         strings = doc.vocab.strings
         found = set()
+        caches = [(self._labels_surface, False), (self._labels_surface, False)]
+        if self.any_lemma:
+            caches.append((self._labels_lemma, True))
         for i, hashes in enumerate(forms.tolist()):
-            for key in set(hashes):
-                labels = self._labels.get(key)
+            for key, (cache, is_lemma) in zip(hashes, caches):
+                labels = cache.get(key)
                 if labels is None:
-                    labels = self._labels[key] = self._labels_of(strings[key] if key in strings else "")
+                    form = strings[key] if key in strings else ""
+                    labels = cache[key] = self._labels_of(form, is_lemma)
                 for label in labels:
                     found.add((label, i, i + 1))
         matcher = self._matcher(doc)
@@ -85,13 +103,14 @@ class _WordIndex:
             found.update((doc.vocab.strings[m], start, end) for m, start, end in matcher(doc))
         return found
 
-    def _labels_of(self, form: str) -> tuple[str, ...]:
-        """Labels whose single-word keywords match ``form`` exactly or as a prefix."""
-        labels = set(self.exact.get(form, ()))
+    def _labels_of(self, form: str, is_lemma: bool) -> tuple[str, ...]:
+        """Labels whose single-word keywords match ``form`` exactly or as a prefix; for a
+        lemma, only keywords that ask for lemmas."""
+        entries = set(self.exact.get(form, ()))
         for length, stems in self.prefixes.items():
             if len(form) >= length:
-                labels.update(stems.get(form[:length], ()))
-        return tuple(sorted(labels))
+                entries.update(stems.get(form[:length], ()))
+        return tuple(sorted({label for label, lemma in entries if lemma or not is_lemma}))
 
     def _matcher(self, doc: Doc) -> Matcher | None:
         if not self.phrases:
@@ -100,7 +119,8 @@ class _WordIndex:
         if key not in self._matchers:
             matcher = Matcher(doc.vocab)
             for label, phrases in self.phrases.items():
-                matcher.add(label, [_phrase_pattern(attr, words) for words in phrases for attr in _ATTRS])
+                matcher.add(label, [_phrase_pattern(attr, words) for words, lemma in phrases
+                                    for attr in (_ATTRS if lemma else _ATTRS[:2])])
             self._matchers[key] = matcher
         return self._matchers[key]
 
@@ -122,12 +142,14 @@ class CodebookRules:
     def __init__(self, codebook: Codebook):
         self.codebook = codebook
         self.keywords = _WordIndex(
-            {code.id: [p for words in code.keywords.values() for p in words] for code in codebook.codable()}
+            {code.id: [p for words in code.keywords.values() for p in words] for code in codebook.codable()},
+            frozenset(code.id for code in codebook.codable() if code.lemmas),
         )
         cues = {direction: [p for words in by_language.values() for p in words]
                 for direction, by_language in codebook.cues.items()}
         cues["negator"] = [p for words in codebook.negators.values() for p in words]
-        self.cues = _WordIndex(cues)
+        # cue words are a sentiment lexicon, written as stems: they keep matching lemmas
+        self.cues = _WordIndex(cues, frozenset(cues))
         self.negator_words = frozenset(w.lower() for w in cues["negator"] if " " not in w and "*" not in w)
 
     def __call__(self, doc: Doc) -> RuleMatches:
@@ -169,6 +191,25 @@ def cue_direction(counts: dict[str, int]) -> str:
     if constrain > support:
         return "constraining"
     return "neutral"
+
+
+def rule_score(hits: dict[str, list[Span]], code: str, words: int) -> float:
+    """How strongly the keywords of ``code`` point at it in one segment, in (0, 1).
+
+    Evidence adds up over the distinct keywords matched: a phrase of n words counts
+    ``1 + (n - 1) / 2``, a word that is a keyword of k codes counts ``1 / k``, a keyword
+    matched again adds a quarter. The evidence per ``sqrt(words / 10)`` (one match in a
+    ten-word answer outweighs one in a page) is mapped to ``1 - exp(-e)`` and then into
+    0.3-0.9, below what a confident model gives.
+    """
+    shared = Counter((span.start, span.end) for spans in hits.values() for span in spans)
+    weight: dict[str, float] = {}
+    for span in hits.get(code, []):
+        key = span.text.lower()
+        weight[key] = max(weight.get(key, 0.0), (1 + (len(span) - 1) / 2) / shared[(span.start, span.end)])
+    evidence = sum(weight.values()) + 0.25 * (len(hits.get(code, [])) - len(weight))
+    evidence /= max(1.0, np.sqrt(words / 10))
+    return round(0.3 + 0.6 * (1 - float(np.exp(-evidence))), 4)
 
 
 def _only_fillers(span: Span) -> bool:
