@@ -114,6 +114,18 @@ def segment_document(document: Document) -> list[Segment]:
     return segments
 
 
+def text_pieces(text: str, limit: int = MAX_SEGMENT_CHARS) -> list[str]:
+    """``text`` cut as a segment is cut: trimmed pieces of at most ``limit`` characters,
+    at a sentence end, line break or space where one is near (``[]`` for blank text).
+
+    >>> text_pieces("Satu. Dua. Tiga.", limit=8)
+    ['Satu.', 'Dua.', 'Tiga.']
+    """
+    start = len(text) - len(text.lstrip())
+    end = len(text.rstrip())
+    return [text[a:b] for a, b in _pieces(text, start, end, limit)] if end > start else []
+
+
 def _pieces(text: str, start: int, end: int, limit: int = MAX_SEGMENT_CHARS) -> Iterator[tuple[int, int]]:
     """Cut ``text[start:end]`` into trimmed pieces of at most ``limit`` characters."""
     while end - start > limit:

@@ -34,6 +34,7 @@ from pipeline.ingest import iter_documents
 from pipeline.labels import format_codes, parse_codes, read_table
 from pipeline.metrics import code_metrics, direction_metrics, pair_metrics
 from pipeline.records import Document
+from pipeline.segment import text_pieces
 from pipeline.suggest import Suggester, SuggestionModel, featurize, load_model
 from pipeline.suggest.features import code_frame, direction_rows, label_frame
 from pipeline.suggest.rules import cue_direction
@@ -244,13 +245,34 @@ def suggest_labels(table: pd.DataFrame, model: SuggestionModel, codebook: Codebo
         finally:
             _WORKER_STATE = None
         return pd.concat(parts, ignore_index=True)
-    features = _features(table, stages)
-    proposals = Suggester(codebook, model, stages.config.section("suggest")).propose(features)
+    proposals = _propose_in_pieces(table, model, codebook, stages)
     out = table.copy()
     out["suggested_codes"] = [format_codes({p["code"]: p["direction"] for p in row}) for row in proposals]
     out["suggested_scores"] = [";".join(f"{p['code']}:{p['score']:.3f}" for p in row) for row in proposals]
     out["evidence"] = [" | ".join(f"{p['code']}: {p['evidence']}" for p in row) for row in proposals]
     return out
+
+
+def _propose_in_pieces(table: pd.DataFrame, model, codebook: Codebook, stages: Stages) -> list[list[dict]]:
+    """Proposals per row; a row longer than a segment may be (a 10 MB cell) is suggested piece
+    by piece, as ingest cuts a long segment, and keeps each code's best-scoring proposal."""
+    settings = stages.config.section("suggest")
+    owner, pieces = [], []
+    for row, text in enumerate(table["text"]):
+        for piece in text_pieces(str(text)):
+            owner.append(row)
+            pieces.append(piece)
+    if owner == list(range(len(table))) and pieces == [str(t) for t in table["text"]]:
+        return Suggester(codebook, model, settings).propose(_features(table, stages))
+    cut = table.iloc[owner].assign(text=pieces).reset_index(drop=True)
+    best: list[dict[str, dict]] = [{} for _ in range(len(table))]
+    for row, proposals in zip(owner, Suggester(codebook, model, settings).propose(_features(cut, stages))):
+        for proposal in proposals:
+            if proposal["score"] > best[row].get(proposal["code"], {}).get("score", -1.0):
+                best[row][proposal["code"]] = proposal
+    limit = int(settings.get("max_codes_per_segment", 0))
+    ranked = [sorted(found.values(), key=lambda p: -p["score"]) for found in best]
+    return [r[:limit] if limit > 0 else r for r in ranked]
 
 
 def _suggest_chunk(chunk: pd.DataFrame) -> pd.DataFrame:

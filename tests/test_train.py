@@ -225,3 +225,24 @@ def test_lang_column_is_read_as_written_by_people(stages):
     assert [s.language for s in segments] == ["en", "en", "id", "en"]
     docs = [doc for _, doc in stages.tokenize(segments, Counter())]
     assert [t.text for t in docs[1]][:3] == ["We", "do", "n't"]
+
+
+def test_suggest_a_cell_longer_than_spacy_takes_goes_piece_by_piece(config):
+    """A 1.2-million-character cell (spaCy refuses over 1,000,000) is suggested in pieces;
+    its codes are those of the pieces, and the other rows are as they are alone."""
+    import pandas as pd
+
+    from pipeline.config import PROJECT_ROOT
+    from pipeline.engine import Stages
+    from pipeline.train import load_model_dir, suggest_labels
+
+    model, _, book = load_model_dir(PROJECT_ROOT / "models" / "default")
+    stages = Stages(config, book, model)
+    short = "Anggaran pelatihan kami dipotong, jadi kurang dana untuk modal UMKM."
+    long = "Kami berdiskusi soal cuaca dan jalan. " * 31_600 + short
+    table = pd.DataFrame({"text": [short, long, "Pemasaran online lewat marketplace."]})
+    assert len(long) > 1_200_000
+    result = suggest_labels(table, model, book, stages, jobs=1)
+    alone = suggest_labels(table.iloc[[0, 2]], model, book, stages, jobs=1)
+    assert list(result["suggested_codes"].iloc[[0, 2]]) == list(alone["suggested_codes"])
+    assert set(result["suggested_codes"][1].split(";")) & set(result["suggested_codes"][0].split(";"))
