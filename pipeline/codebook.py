@@ -27,7 +27,10 @@ KEYS = {
     "direction": ("label", "cues"),
     "type": ("id", "label", "description"),
     "code": ("id", "label", "definition", "include", "exclude", "factor_type", "keywords", "lemmas",
-             "children", "codable"),
+             "children", "codable",
+             # kept for the REFI-QDA exchange (pipeline.refi.codebook): a code brought in from
+             # another tool goes back with its own name, GUID, colour and description
+             "refi_name", "refi_guid", "refi_plain", "color"),
 }
 
 
