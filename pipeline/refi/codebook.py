@@ -176,21 +176,17 @@ def sets_element(tag: str, roots: list[ExportCode], codebook: Codebook) -> etree
     if not by_type and not any(by_direction.values()):
         return None
     sets = etree.Element(tag)
-    for factor_type, members in by_type.items():
-        label = codebook.factor_types.get(factor_type, {})
-        element = etree.SubElement(sets, f"{ns}Set", guid=guid("factor type", factor_type),
-                                   name=FACTOR_SET + factor_type)
-        etree.SubElement(element, f"{ns}Description").text = f"{label.get('id', factor_type)} / {label.get('en', factor_type)}"
+    def add_set(kind: str, name: str, key: str, label: dict, members: list) -> None:
+        element = etree.SubElement(sets, f"{ns}Set", guid=guid(kind, key), name=name + key)
+        etree.SubElement(element, f"{ns}Description").text = f"{label.get('id', key)} / {label.get('en', key)}"
         for member in members:
             etree.SubElement(element, f"{ns}MemberCode", {member_key: member})
+
+    for factor_type, members in by_type.items():
+        add_set("factor type", FACTOR_SET, factor_type, codebook.factor_types.get(factor_type, {}), members)
     for direction, members in by_direction.items():
         if members:
-            label = codebook.direction_labels.get(direction, {})
-            element = etree.SubElement(sets, f"{ns}Set", guid=guid("direction set", direction),
-                                       name=DIRECTION_SET + direction)
-            etree.SubElement(element, f"{ns}Description").text = f"{label.get('id', direction)} / {label.get('en', direction)}"
-            for member in members:
-                etree.SubElement(element, f"{ns}MemberCode", {member_key: member})
+            add_set("direction set", DIRECTION_SET, direction, codebook.direction_labels.get(direction, {}), members)
     return sets
 
 
