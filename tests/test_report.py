@@ -99,6 +99,7 @@ def _parse(html: str) -> _Page:
     return page
 
 
+@pytest.mark.browser
 def test_report_renders_offline_in_headless_chromium(reviewed, tmp_path):
     project, out = reviewed
     dom, requests = chromium.render(out / "report.html", tmp_path)
@@ -118,6 +119,7 @@ def test_report_renders_offline_in_headless_chromium(reviewed, tmp_path):
         shutil.copy(shot, PROJECT_ROOT / "docs" / "report.png")
 
 
+@pytest.mark.browser
 def test_report_request_check_catches_a_page_that_fetches(tmp_path):
     page = tmp_path / "fetches.html"
     page.write_text('<img src="http://127.0.0.1:9/x.png"><link rel="stylesheet" href="https://example.invalid/a.css">',
