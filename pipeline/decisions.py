@@ -143,7 +143,7 @@ def _in_force(store: Store) -> dict[tuple[str, str], set[tuple]]:
     frame = store.decisions_frame(in_force=True)
     found: dict[tuple[str, str], set[tuple]] = {}
     for row in frame.itertuples(index=False):
-        key = (row.segment_id, row.seen_code if isinstance(row.seen_code, str) else row.code)
+        key = (row.segment_id, row.key)
         direction = row.direction if isinstance(row.direction, str) else None  # pandas reads NULL as NaN
         found.setdefault(key, set()).add((row.decision, row.code, direction, row.comment))
     return found
@@ -210,9 +210,7 @@ def review_status(store: Store) -> dict:
     stale; with whole-project totals ``decisions``, ``pending`` and ``stale``."""
     suggestions = store.suggestions_frame()
     decisions = store.decisions_frame(in_force=True)
-    decisions = decisions.assign(key=decisions["seen_code"].fillna(decisions["code"]))
-    decided_keys = set(zip(decisions["segment_id"], decisions["key"]))
-    pending = suggestions.loc[[k not in decided_keys for k in zip(suggestions["segment_id"], suggestions["code"])]]
+    pending = store.suggestions_frame(pending=True)
     kinds = {"accept": "accepted", "reject": "rejected", "edit": "edited", "add": "added"}
     empty = {"suggested": 0, "accepted": 0, "rejected": 0, "edited": 0, "added": 0, "pending": 0, "stale": 0}
     per_code: dict[str, Counter] = {}

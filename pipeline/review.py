@@ -59,13 +59,10 @@ def review_frame(
     decisions = store.decisions_frame(in_force=True, reviewer=reviewer)
     if document_ids is not None:
         decisions = decisions[decisions["document_id"].isin(document_ids)]
-    decisions = decisions.assign(key=decisions["seen_code"].fillna(decisions["code"]))
     stale = decisions[decisions["stale"]]
     decided = decisions[~decisions["stale"]].drop_duplicates(["segment_id", "key"], keep="last")
     decided = decided[decided["segment_id"].isin(segments["segment_id"])]
-    keys = set(zip(decided["segment_id"], decided["key"]))
-    suggestions = store.suggestions_frame(document_ids)
-    pending = suggestions.loc[[k not in keys for k in zip(suggestions["segment_id"], suggestions["code"])]]
+    pending = store.suggestions_frame(document_ids, pending=True, reviewer=reviewer)
     pending = pending[pending["segment_id"].isin(segments["segment_id"])]
     place = segments.set_index("segment_id")
     decided_rows = pd.DataFrame({

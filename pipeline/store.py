@@ -311,9 +311,19 @@ class Store:
         """
         return pd.read_sql_query(query, self.db, params=params)
 
-    def suggestions_frame(self, document_ids: list[str] | None = None) -> pd.DataFrame:
-        """Current suggestions on current segments, in reading order."""
+    def suggestions_frame(self, document_ids: list[str] | None = None, pending: bool = False,
+                          reviewer: str | None = None) -> pd.DataFrame:
+        """Current suggestions on current segments, in reading order.
+
+        ``pending``: only those whose code on their segment nobody (or ``reviewer``) has
+        decided on yet — the one definition of *pending* the sheet, the status and the
+        exports share.
+        """
         where, params = _document_filter(document_ids)
+        if pending:
+            where += (" AND NOT EXISTS (SELECT 1 FROM decisions WHERE decisions.segment_id = suggestions.segment_id "
+                      f"AND {_DECISION_KEY} = suggestions.code{' AND decisions.reviewer = ?' if reviewer is not None else ''})")
+            params += [reviewer] if reviewer is not None else []
         query = f"""
             SELECT suggestions.id AS suggestion_id, suggestions.segment_id, documents.path AS document,
                    documents.metadata, segments.speaker, segments.timestamp, segments.start AS segment_start,
@@ -362,7 +372,7 @@ class Store:
                    decisions.decision, decisions.code, decisions.direction, decisions.seen_code,
                    decisions.seen_direction, decisions.seen_score, decisions.seen_evidence,
                    decisions.seen_model_version, decisions.segment_text, decisions.comment,
-                   decisions.reviewer, decisions.decided_at, decisions.source,
+                   decisions.reviewer, decisions.decided_at, decisions.source, {_DECISION_KEY} AS key,
                    segments.document_id, documents.path AS document, documents.metadata, segments.speaker,
                    segments.timestamp, segments.language, segments.start AS segment_start,
                    segments."end" AS segment_end, segments.active = 0 AS stale, seen.source AS seen_source,
@@ -571,7 +581,7 @@ class Store:
 
 # A decision's key within a reviewer and segment: the suggestion's code it decides on, or
 # the code it adds.
-_DECISION_KEY = "COALESCE(seen_code, code)"
+_DECISION_KEY = "COALESCE(decisions.seen_code, decisions.code)"
 # Each reviewer's latest decision per segment and key: the decisions in force.
 _IN_FORCE = f"WHERE decisions.id IN (SELECT MAX(id) FROM decisions GROUP BY reviewer, segment_id, {_DECISION_KEY})"
 

@@ -33,6 +33,7 @@ from pipeline.errors import InputError, ModelError
 from pipeline.ingest import iter_documents
 from pipeline.labels import format_codes, parse_codes, read_table
 from pipeline.metrics import code_metrics, direction_metrics, pair_metrics
+from pipeline.executors import forkable
 from pipeline.records import Document
 from pipeline.segment import text_pieces
 from pipeline.suggest import Suggester, SuggestionModel, featurize, load_model
@@ -233,9 +234,7 @@ def suggest_labels(table: pd.DataFrame, model: SuggestionModel, codebook: Codebo
     """
     table = table.reset_index(drop=True)
     jobs = (os.cpu_count() or 1) if jobs == 0 else jobs
-    # torch (the Stanza backend) is not safe to fork once its threads run
-    forkable = "fork" in mp.get_all_start_methods() and stages.nlp_settings.get("backend") == "fast"
-    if jobs > 1 and len(table) >= PARALLEL_MIN_ROWS and forkable:
+    if jobs > 1 and len(table) >= PARALLEL_MIN_ROWS and forkable(stages):
         global _WORKER_STATE
         _WORKER_STATE = (model, codebook, stages)
         chunks = [table.iloc[rows] for rows in np.array_split(np.arange(len(table)), jobs * 4)]

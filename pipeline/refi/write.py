@@ -138,9 +138,7 @@ def _xml(root) -> bytes:
 
 def _pending(store: Store) -> pd.DataFrame:
     """Suggestions in force that no reviewer has decided on yet."""
-    suggestions = store.suggestions_frame()
-    decided = set(store.decisions_frame(in_force=True)["suggestion_id"].dropna())
-    pending = suggestions[~suggestions["suggestion_id"].isin(decided)].copy()
+    pending = store.suggestions_frame(pending=True)
     segments = store.segments_frame()[["segment_id", "document_id"]]
     return pending.merge(segments, on="segment_id", how="inner")
 
