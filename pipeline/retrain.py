@@ -20,12 +20,10 @@ from pipeline.codebook import Codebook
 from pipeline.engine import Stages
 from pipeline.errors import InputError
 from pipeline.labels import format_codes, read_labels
-from pipeline.records import Segment
 from pipeline.run import project_model
 from pipeline.store import STORE_DIR, Store
-from pipeline.suggest import featurize
 from pipeline.suggest.features import code_frame
-from pipeline.train import evaluate_labels, save_model, train
+from pipeline.train import evaluate_labels, save_model, table_features, train
 
 MODELS_DIR = "models"
 
@@ -190,11 +188,7 @@ def _uncertainty(segments: pd.DataFrame, model, stages: Stages, pending: set) ->
     learned = list(getattr(model, "scored_", []) or []) if model is not None else []
     if not learned:
         return np.array([0.5 if s in pending else 0.3 for s in segments["segment_id"]]), [""] * len(segments)
-    items = [Segment(id=row.segment_id, document_id=row.document_id, index=i, start=row.segment_start,
-                     end=row.segment_end, text=row.segment_text, speaker=row.speaker, language=row.language)
-             for i, row in enumerate(segments.itertuples(index=False))]
-    rules = stages.suggester.rules
-    features = [featurize(doc, rules) for _, doc in stages.tokenize(items, Counter())]
+    features = table_features(pd.DataFrame({"text": segments["segment_text"], "lang": segments["language"]}), stages)
     codes = [c.id for c in stages.suggester.codebook.codable()]
     proba = model.predict_proba(code_frame(features, codes))
     thresholds = np.array([model.thresholds_[c] for c in proba.columns])

@@ -115,7 +115,7 @@ def train(
     labels = labels.reset_index(drop=True)
     parsed = [parse_codes(v) for v in labels["codes"]]
     seconds, started = {}, time.perf_counter()
-    features = _features(labels, stages)
+    features = table_features(labels, stages)
     codes = [c.id for c in codebook.codable()]
     X = code_frame(features, codes)
     Y = label_frame(parsed, codes)
@@ -211,7 +211,7 @@ def cross_validate(estimator, features, parsed, X, Y, codebook, stages, groups, 
 def evaluate_labels(labels: pd.DataFrame, model: SuggestionModel, codebook: Codebook, stages: Stages) -> dict:
     """Score a trained model on a labelled table (none of it used in training, we trust)."""
     parsed = [parse_codes(v) for v in labels["codes"]]
-    features = _features(labels.reset_index(drop=True), stages)
+    features = table_features(labels.reset_index(drop=True), stages)
     codes = [c.id for c in codebook.codable()]
     outcome = _Outcome(len(features))
     outcome.add(range(len(features)), features, parsed, model, codebook, stages.config.section("suggest"), codes)
@@ -262,10 +262,10 @@ def _propose_in_pieces(table: pd.DataFrame, model, codebook: Codebook, stages: S
             owner.append(row)
             pieces.append(piece)
     if owner == list(range(len(table))) and pieces == [str(t) for t in table["text"]]:
-        return Suggester(codebook, model, settings).propose(_features(table, stages))
+        return Suggester(codebook, model, settings).propose(table_features(table, stages))
     cut = table.iloc[owner].assign(text=pieces).reset_index(drop=True)
     best: list[dict[str, dict]] = [{} for _ in range(len(table))]
-    for row, proposals in zip(owner, Suggester(codebook, model, settings).propose(_features(cut, stages))):
+    for row, proposals in zip(owner, Suggester(codebook, model, settings).propose(table_features(cut, stages))):
         for proposal in proposals:
             if proposal["score"] > best[row].get(proposal["code"], {}).get("score", -1.0):
                 best[row][proposal["code"]] = proposal
@@ -316,7 +316,7 @@ class _Outcome:
         }
 
 
-def _features(labels: pd.DataFrame, stages: Stages) -> list:
+def table_features(labels: pd.DataFrame, stages: Stages) -> list:
     """Features of every row; the language is detected only where no ``lang`` is given."""
     segments = stages.table_segments(labels, Counter())
     rules = stages.suggester.rules
