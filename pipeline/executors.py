@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from pipeline.codebook import Codebook
 from pipeline.config import Config
-from pipeline.engine import Processed, Stages, process_document
+from pipeline.engine import InProcess, Processed, Stages, process_document
 from pipeline.records import Document, Failure
 
 IN_FLIGHT_PER_WORKER = 4
@@ -132,8 +132,6 @@ def _in_order(documents: Iterable[Document], submit, workers: int) -> Iterator[t
 def make_executor(stages: Stages, engine: str = "local", workers: int | None = None, scheduler: str | None = None):
     """The executor a run asks for: ``local`` with ``workers`` processes (1: this process),
     or ``dask`` (at ``scheduler``, else a local cluster of ``workers`` processes)."""
-    from pipeline.engine import InProcess
-
     workers = workers or default_workers()
     if engine == "dask":
         return Dask(stages, scheduler, workers)

@@ -431,25 +431,9 @@ class Store:
                 )
                 decision_id = int(cursor.lastrowid)
                 in_force[key] = (d.decision, d.code, d.direction, d.comment, decision_id)
-                self._recode(decision_id, d, key_code, stamp)
+                recode(self.db, decision_id, d, key_code, stamp)
                 counts["added"] += 1
         return counts
-
-    def _recode(self, decision_id: int, d: Decision, key_code: str, stamp: str) -> None:
-        """Retract the coding this reviewer's earlier decision on the same key made; add the
-        coding this decision makes (none for ``reject``)."""
-        self.db.execute(
-            "UPDATE codings SET retracted_by = ? WHERE retracted_by IS NULL AND coder = ? AND segment_id = ? "
-            f"AND decision_id IN (SELECT id FROM decisions WHERE {_DECISION_KEY} = ?)",
-            (decision_id, d.reviewer, d.segment_id, key_code),
-        )
-        if d.decision in ORIGINS:
-            self.db.execute(
-                'INSERT INTO codings (document_id, version, segment_id, start, "end", text, code, direction, coder, '
-                "origin, decision_id, created_at) SELECT document_id, version, id, start, \"end\", text, ?, ?, ?, ?, ?, ? "
-                "FROM segments WHERE id = ?",
-                (d.code, d.direction, d.reviewer, ORIGINS[d.decision], decision_id, stamp, d.segment_id),
-            )
 
     def add_coding(self, segment_id: str, code: str, direction: str | None, coder: str, origin: str = "imported") -> None:
         """A coding that comes from elsewhere (another tool, a labelled table), not a decision."""
@@ -584,6 +568,24 @@ class Store:
 _DECISION_KEY = "COALESCE(decisions.seen_code, decisions.code)"
 # Each reviewer's latest decision per segment and key: the decisions in force.
 _IN_FORCE = f"WHERE decisions.id IN (SELECT MAX(id) FROM decisions GROUP BY reviewer, segment_id, {_DECISION_KEY})"
+
+
+def recode(db: sqlite3.Connection, decision_id: int, d: Decision, key_code: str, stamp: str) -> None:
+    """Retract the coding this reviewer's earlier decision on the same key made; add the
+    coding this decision makes (none for ``reject``). Used when a decision is stored, and by
+    the migration of schema-1 decisions."""
+    db.execute(
+        "UPDATE codings SET retracted_by = ? WHERE retracted_by IS NULL AND coder = ? AND segment_id = ? "
+        f"AND decision_id IN (SELECT id FROM decisions WHERE {_DECISION_KEY} = ?)",
+        (decision_id, d.reviewer, d.segment_id, key_code),
+    )
+    if d.decision in ORIGINS:
+        db.execute(
+            'INSERT INTO codings (document_id, version, segment_id, start, "end", text, code, direction, coder, '
+            "origin, decision_id, created_at) SELECT document_id, version, id, start, \"end\", text, ?, ?, ?, ?, ?, ? "
+            "FROM segments WHERE id = ?",
+            (d.code, d.direction, d.reviewer, ORIGINS[d.decision], decision_id, stamp, d.segment_id),
+        )
 
 
 def suggestion_id(suggestion: Suggestion, model_version: str | None) -> str:

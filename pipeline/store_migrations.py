@@ -32,7 +32,7 @@ _V1_TABLES = ("documents", "segments", "suggestions", "decisions")
 def migrate_v1(db: sqlite3.Connection, schema: str) -> None:
     """Bring a version-1 database to version 2 in one transaction (or leave it untouched)."""
     from pipeline.segment import segment_id
-    from pipeline.store import ORIGINS, suggestion_id
+    from pipeline.store import Decision, recode, suggestion_id
 
     db.commit()
     db.execute("PRAGMA foreign_keys=OFF")
@@ -110,26 +110,15 @@ def migrate_v1(db: sqlite3.Connection, schema: str) -> None:
                 continue
             new_id, segment, code, direction, score, evidence, model_version = suggestion_map[old_suggestion]
             decided = corrected if decision == "edit" and corrected else code
+            coder = reviewer or "unknown"
             cursor = db.execute(
                 "INSERT INTO decisions (segment_id, suggestion_id, decision, code, direction, seen_code, seen_direction, "
                 "seen_score, seen_evidence, seen_model_version, segment_text, comment, reviewer, decided_at, source) "
                 "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, text, ?, ?, ?, 'migrated from schema 1' FROM segments WHERE id = ?",
                 (segment, new_id, decision, decided, direction, code, direction, score, evidence, model_version,
-                 comment or "", reviewer or "unknown", decided_at, segment),
+                 comment or "", coder, decided_at, segment),
             )
-            decision_id = cursor.lastrowid
-            db.execute(
-                "UPDATE codings SET retracted_by = ? WHERE retracted_by IS NULL AND coder = ? AND segment_id = ? "
-                "AND decision_id IN (SELECT id FROM decisions WHERE COALESCE(seen_code, code) = ?)",
-                (decision_id, reviewer or "unknown", segment, code),
-            )
-            if decision in ORIGINS:
-                db.execute(
-                    'INSERT INTO codings (document_id, version, segment_id, start, "end", text, code, direction, coder, '
-                    'origin, decision_id, created_at) SELECT document_id, version, id, start, "end", text, ?, ?, ?, ?, ?, ? '
-                    "FROM segments WHERE id = ?",
-                    (decided, direction, reviewer or "unknown", ORIGINS[decision], decision_id, decided_at, segment),
-                )
+            recode(db, cursor.lastrowid, Decision(segment, new_id, decision, decided, direction, coder), code, decided_at)
         db.execute("DROP TABLE v1_suggestions")
         db.execute("DROP TABLE v1_segments")
         db.execute("DROP TABLE v1_documents")
