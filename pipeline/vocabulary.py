@@ -19,12 +19,19 @@ class KnownWords:
     by hash), their lemmas, stop words, and any ``extra`` words."""
 
     def __init__(self, lang: str, stop_words: Iterable[str], extra: Iterable[str] = ()):
-        self.table = load_lookups(lang, ["lemma_lookup"]).get_table("lemma_lookup")
+        self.table = lemma_table(lang)
         self.stop_words = frozenset(stop_words)
         self.words = frozenset(set(self.table.values()) | self.stop_words | set(extra))
 
     def __contains__(self, word: str) -> bool:
         return word in self.words or word in self.table
+
+
+@lru_cache(maxsize=2)
+def lemma_table(lang: str):
+    """spaCy's lemma lookup table for ``lang``, read once per process (each read takes
+    about 0.2 s, and the language and nlp stages both need it)."""
+    return load_lookups(lang, ["lemma_lookup"]).get_table("lemma_lookup")
 
 
 @lru_cache(maxsize=1)

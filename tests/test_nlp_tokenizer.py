@@ -91,3 +91,21 @@ def test_tokenizer_english_contractions_and_offsets(en_nlp):
     assert _words(doc)[:4] == ["We", "do", "n't", "have"]
     assert all(text[t.idx : t.idx + len(t)] == t.text for t in doc)
     assert doc.text == text
+
+
+def test_leaving_out_spacys_hyphenated_word_exceptions_changes_no_token(id_nlp):
+    """The Indonesian tokenizer leaves out spaCy's exceptions that only keep a hyphenated
+    word whole (a second of start-up); with them put back, every such word, bare or wrapped
+    in punctuation or a clitic, tokenizes the same."""
+    from spacy.lang.id import Indonesian
+    from spacy.tokenizer import Tokenizer
+
+    ours = id_nlp.tokenizer.tokenizer
+    left_out = set(Indonesian.Defaults.tokenizer_exceptions) - set(ours.rules)
+    assert len(left_out) > 15_000 and all("-" in word for word in left_out)
+    full = Tokenizer(id_nlp.vocab, rules={**Indonesian.Defaults.tokenizer_exceptions, **ours.rules},
+                     prefix_search=ours.prefix_search, suffix_search=ours.suffix_search,
+                     infix_finditer=ours.infix_finditer, token_match=ours.token_match, url_match=ours.url_match)
+    for word in sorted(left_out):
+        for text in (word, f"({word.upper()}),", f'"{word}nya".', f"{word}-nya?"):
+            assert _words(ours(text)) == _words(full(text)), text

@@ -20,13 +20,12 @@ import re
 from functools import lru_cache
 
 import spacy
-from spacy.lookups import load_lookups
 from spacy.language import Language
 from spacy.tokens import Doc, Token
 
 from pipeline.nlp.extensions import FILLERS, SURFACE_IDS
 from pipeline.nlp.tokenizer import TOKENIZER_CONFIG, add_clitic_splitting
-from pipeline.vocabulary import read_word_list
+from pipeline.vocabulary import lemma_table, read_word_list
 
 # Lemmas of clitics split off by ``pilah_clitics`` (as in UD Indonesian CSUI).
 CLITIC_LEMMAS = {"nya": "nya", "-nya": "nya", "ku": "aku", "mu": "kamu", "kau": "engkau", "kah": "kah", "lah": "lah", "pun": "pun"}
@@ -88,7 +87,7 @@ def make_forms(nlp: Language, name: str, colloquial_lexicon: str, fillers: str) 
         colloquial = dict(line.split("\t", 1) for line in read_word_list(colloquial_lexicon))
     filler_words = set(read_word_list(fillers)) if fillers else set()
     languages = ["id", "en"] if nlp.lang == "id" else ["en"]
-    tables = [load_lookups(lang, ["lemma_lookup"]).get_table("lemma_lookup") for lang in languages]
+    tables = [lemma_table(lang) for lang in languages]
     return Forms(colloquial, filler_words, tables, keep_name_case=nlp.lang == "en")
 
 
