@@ -1,8 +1,8 @@
 """Where the per-document stages run: worker processes on this machine, or a Dask cluster.
 
-Both take documents one by one and give each back with its outcome (``Processed`` or a
-``Failure``) in the order they came, keeping at most a few documents per worker in flight,
-so memory does not grow with the corpus. Neither touches the project store: the driver
+Both take documents in batches (``engine.batches``) and give each document back with its
+outcome (``Processed`` or a ``Failure``) in the order they came, keeping at most a few
+batches per worker in flight, so memory does not grow with the corpus. Neither touches the project store: the driver
 (``pipeline.engine.process_corpus``) writes every result, so the results are the same
 whichever executor ran them.
 """
@@ -18,10 +18,11 @@ from dataclasses import dataclass
 
 from pipeline.codebook import Codebook
 from pipeline.config import Config
-from pipeline.engine import InProcess, Processed, Stages, process_document
+from pipeline.engine import InProcess, Processed, Stages, batches, process_document, process_documents
 from pipeline.records import Document, Failure
 
-IN_FLIGHT_PER_WORKER = 4
+IN_FLIGHT_PER_WORKER = 3  # batches
+WORKER_BATCH_CHARACTERS = 25_000  # smaller batches than in process keep every worker busy
 _WARM_UP = Document("warm-up", "warm-up.txt", "txt", "paragraphs",
                     "Programnya udah jalan. The programme is running, tapi anggarannya kurang.")
 _STAGES: Stages | None = None  # the forked workers' stages, inherited from the driver
@@ -52,13 +53,13 @@ class Workers:
         process_document(_WARM_UP, self.stages)
         try:
             with ProcessPoolExecutor(self.workers, mp_context=mp.get_context("fork")) as pool:
-                yield from _in_order(documents, lambda d: pool.submit(_process, d), self.workers)
+                yield from _in_order(documents, lambda batch: pool.submit(_process, batch), self.workers)
         finally:
             _STAGES = None
 
 
-def _process(document: Document) -> Processed | Failure:
-    return process_document(document, _STAGES)
+def _process(batch: list[Document]) -> list[Processed | Failure]:
+    return process_documents(batch, _STAGES)
 
 
 @dataclass(frozen=True)
@@ -74,11 +75,11 @@ class StageSpec:
 _WORKER_STAGES: dict[str, Stages] = {}  # per Dask worker process, by StageSpec.key
 
 
-def _process_on_worker(document: Document, spec: StageSpec) -> Processed | Failure:
+def _process_on_worker(batch: list[Document], spec: StageSpec) -> list[Processed | Failure]:
     stages = _WORKER_STAGES.get(spec.key)
     if stages is None:
         stages = _WORKER_STAGES.setdefault(spec.key, Stages(spec.config, spec.codebook, spec.model))
-    return process_document(document, stages)
+    return process_documents(batch, stages)
 
 
 class Dask:
@@ -109,7 +110,7 @@ class Dask:
                                  settings, self.stages.suggester.codebook, self.stages.suggester.model)
                 [shared] = client.scatter([spec], broadcast=True)
                 width = max(len(client.scheduler_info().get("workers", {})), 1)
-                yield from _in_order(documents, lambda d: client.submit(_process_on_worker, d, shared, pure=False),
+                yield from _in_order(documents, lambda batch: client.submit(_process_on_worker, batch, shared, pure=False),
                                      width)
         finally:
             if cluster is not None:
@@ -117,16 +118,17 @@ class Dask:
 
 
 def _in_order(documents: Iterable[Document], submit, workers: int) -> Iterator[tuple[Document, Processed | Failure]]:
-    """Submit documents while at most ``IN_FLIGHT_PER_WORKER`` per worker wait; yield them in order."""
+    """Submit batches of documents while at most ``IN_FLIGHT_PER_WORKER`` per worker wait;
+    yield each document with its outcome, in order."""
     pending: deque = deque()
-    for document in documents:
-        pending.append((document, submit(document)))
+    for batch in batches(documents, characters=WORKER_BATCH_CHARACTERS):
+        pending.append((batch, submit(batch)))
         if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
             done, future = pending.popleft()
-            yield done, future.result()
+            yield from zip(done, future.result())
     while pending:
         done, future = pending.popleft()
-        yield done, future.result()
+        yield from zip(done, future.result())
 
 
 def make_executor(stages: Stages, engine: str = "local", workers: int | None = None, scheduler: str | None = None):

@@ -39,3 +39,44 @@ def test_engine_identical_files_and_a_lexicon_change_end_to_end(tmp_path, sample
     with open(lexicon, "a", encoding="utf-8") as handle:
         handle.write("gpp\tgak apa-apa\n")
     assert run(corpus, config, tmp_path / "out", tmp_path)["counts"]["documents_processed"] == 2
+
+
+def test_engine_a_batch_gives_each_document_what_it_gets_alone_and_keeps_a_failure_to_its_document(
+        stages, sample_corpus):
+    """Documents go through spaCy and the suggester in batches; the outcome of each is the
+    one it gets alone, and a document whose suggestion fails fails alone."""
+    from pipeline.engine import Processed, batches, process_document, process_documents
+    from pipeline.ingest import iter_documents
+    from pipeline.records import Failure
+
+    documents = [d for d in iter_documents(sample_corpus / "interviews", stages.config.section("ingest"))]
+    alone = [process_document(d, stages) for d in documents]
+    together = process_documents(documents, stages)
+    for one, batched in zip(alone, together):
+        assert isinstance(batched, Processed)
+        assert (batched.segments, batched.tokens, batched.suggestions) == (one.segments, one.tokens, one.suggestions)
+
+    suggester = stages.suggester
+
+    class Fussy:
+        """A suggester that cannot read one of the documents."""
+        def __getattr__(self, name):
+            return getattr(suggester, name)
+
+        def __call__(self, items):
+            if any("Minamiura Prefecture" in segment.text for segment, _ in items):
+                raise ValueError("cannot read this one")
+            return suggester(items)
+
+    stages.suggester = Fussy()
+    try:
+        outcomes = process_documents(documents, stages)
+    finally:
+        stages.suggester = suggester
+    failed = [d.path for d, o in zip(documents, outcomes) if isinstance(o, Failure)]
+    assert len(failed) == 1 and "03_minamiura" in failed[0]
+    assert [o for o in outcomes if isinstance(o, Failure)][0].stage == "suggest"
+    kept = [(o, a) for o, a in zip(outcomes, alone) if not isinstance(o, Failure)]
+    assert len(kept) == len(documents) - 1 and all(o.suggestions == a.suggestions for o, a in kept)
+    sizes = [sum(len(d.text) for d in batch) for batch in batches(documents * 3, characters=30_000)]
+    assert len(sizes) > 1 and sum(sizes) == 3 * sum(len(d.text) for d in documents)
