@@ -62,16 +62,20 @@ class ImportReport:
 def read_sheet(path: Path) -> pd.DataFrame:
     """The review table of an xlsx (sheet *Suggestions*, else the first) or csv, as strings.
 
-    The ``'`` that the CSV export puts before formula-like text is taken off again.
+    The ``'`` that the CSV export puts before formula-like text is taken off again, and the
+    characters xlsx escapes (a CR is stored as ``_x000D_``, by Excel and Pilah alike) are
+    read back as themselves.
     """
     path = Path(path)
     try:
         if path.suffix.lower() == ".xlsx":
             from openpyxl import load_workbook
+            from openpyxl.utils.escape import unescape
 
             names = load_workbook(path, read_only=True).sheetnames
             sheet = "Suggestions" if "Suggestions" in names else names[0]
-            frame = pd.read_excel(path, sheet_name=sheet, dtype=str)
+            frame = pd.read_excel(path, sheet_name=sheet, dtype=str).fillna("")
+            frame = frame.map(lambda v: unescape(v) if "_x" in v else v)
         elif path.suffix.lower() == ".csv":
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
             frame = frame.map(lambda v: v[1:] if isinstance(v, str) and v[:2] in _QUOTED else v)

@@ -4,7 +4,9 @@ import csv
 
 import pandas as pd
 from openpyxl import load_workbook
+from openpyxl.utils.escape import unescape
 
+from pipeline.decisions import read_sheet
 from pipeline.records import SUGGESTION_COLUMNS
 from pipeline.review import CELL_LIMIT, write_csv, write_xlsx
 
@@ -25,8 +27,12 @@ def test_review_xlsx_has_no_formula_cell_and_shows_the_text(tmp_path, codebook):
     sheet = load_workbook(tmp_path / "s.xlsx")["Suggestions"]
     cells = [cell for row in sheet.iter_rows() for cell in row]
     assert not [c.coordinate for c in cells if c.data_type == "f"]
-    texts = [sheet.cell(r, 3).value for r in range(2, len(HOSTILE) + 2)]
+    texts = [unescape(sheet.cell(r, 3).value) for r in range(2, len(HOSTILE) + 2)]  # CR is stored as _x000D_
     assert texts[:6] == HOSTILE[:6]  # shown unchanged, as text
+    assert all(sheet.cell(r, 3).data_type == "s" for r in range(2, len(HOSTILE) + 2))
+    assert [sheet.cell(r, 3).quotePrefix for r in range(2, 5)] == [True, True, True]  # Excel keeps them text when edited
+    assert read_sheet(tmp_path / "s.xlsx")["segment_text"].tolist()[:8] == [*HOSTILE[:6], "Ctrl-Z di akhir\ufffd",
+                                                                             "biasa saja"]
     assert texts[6] == "Ctrl-Z di akhir\ufffd"
     long = sheet.cell(len(HOSTILE) + 2, 3).value
     assert len(long) <= CELL_LIMIT and "cut: 32,777 characters" in long
