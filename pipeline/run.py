@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +16,7 @@ import sklearn
 import spacy
 
 import pipeline
+from pipeline.checksums import file_sha256
 from pipeline.codebook import load_codebook
 from pipeline.config import load_config
 from pipeline.engine import Stages, process_corpus
@@ -62,7 +64,9 @@ def run(
     with run_lock(project_dir):
         check_writable(project_dir)
         with Store(project_dir) as store:
-            imported = import_pending_sheets(store, out_dir, codebook, config.section("review").get("reviewer") or None)
+            exported = ExportRecord.load(store, out_dir)
+            imported = import_pending_sheets(store, out_dir, codebook, config.section("review").get("reviewer") or None,
+                                             exported)
             model, meta, model_dir = project_model(store, config, codebook)
             model_version = meta["version"] if meta else None
             stages = Stages(config, codebook, model)
@@ -70,16 +74,27 @@ def run(
             checksum = meta["files"]["model.joblib"] if meta else None
             executor = make_executor(stages, engine, workers, scheduler)
             stats = process_corpus(corpus, stages, store, run_id, model_version, checksum, on_document, executor)
-            frame, stale = review_frame(store, codebook, stats.document_ids, skip_speakers=settings.get("skip_speakers", []))
-            counts = store.document_counts(stats.document_ids)
+            fingerprint = exports_fingerprint(store, config, codebook, stats.document_ids)
             seconds = dict(stats.seconds)
-            export_started = time.perf_counter()
-            written = export_suggestions(frame, out_dir, codebook, config.section("review")["formats"], stale)
-            seconds["export"] = time.perf_counter() - export_started
-            report = write_report(store, codebook, out_dir / REPORT_FILE, xlsx_path=out_dir / DISPLAYS_FILE,
-                                  skip_speakers=settings.get("skip_speakers", []), **report_settings(config))
-            written = [*written, *map(Path, report["outputs"])]
-            seconds["report"] = report["seconds"]["total"]
+            if exported.current(fingerprint):
+                written, frame, stale = exported.paths(), None, None
+            else:
+                frame, stale = review_frame(store, codebook, stats.document_ids,
+                                            skip_speakers=settings.get("skip_speakers", []))
+                export_started = time.perf_counter()
+                written = export_suggestions(frame, out_dir, codebook, config.section("review")["formats"], stale)
+                seconds["export"] = time.perf_counter() - export_started
+                report = write_report(store, codebook, out_dir / REPORT_FILE, xlsx_path=out_dir / DISPLAYS_FILE,
+                                      skip_speakers=settings.get("skip_speakers", []), **report_settings(config))
+                written = [*written, *map(Path, report["outputs"])]
+                seconds["report"] = report["seconds"]["total"]
+            rows = exported.rows if frame is None else {
+                "review_rows": len(frame), "decisions_prefilled": int((frame["decision"] != "").sum()),
+                "stale_decisions": len(stale),
+                "suggestions_per_document": _per_document(frame[frame["suggestion_id"] != ""])}
+            if frame is not None:
+                ExportRecord(out_dir, fingerprint, {Path(p).name: file_sha256(p) for p in written}, rows).save(store)
+            counts = store.document_counts(stats.document_ids)
             summary = {
                 "run_id": run_id,
                 "corpus": str(corpus),
@@ -89,13 +104,14 @@ def run(
                     "documents_processed": stats.counts["documents_processed"],
                     "documents_unchanged": stats.counts["documents_unchanged"],
                     **counts,
-                    "review_rows": len(frame),
-                    "decisions_prefilled": int((frame["decision"] != "").sum()),
-                    "stale_decisions": len(stale),
+                    "review_rows": rows["review_rows"],
+                    "decisions_prefilled": rows["decisions_prefilled"],
+                    "stale_decisions": rows["stale_decisions"],
                     "failures": len(stats.failures),
                 },
                 "imported_decisions": [report.as_dict() for report in imported],
-                "suggestions_per_document": _per_document(frame[frame["suggestion_id"] != ""]),
+                "suggestions_per_document": rows["suggestions_per_document"],
+                "exports_unchanged": frame is None,
                 "engine": {"name": engine, "workers": getattr(executor, "workers", 1), "scheduler": scheduler},
                 "seconds": {k: round(v, 3) for k, v in seconds.items()} | {"total": round(time.perf_counter() - started, 3)},
                 "versions": {
@@ -132,7 +148,8 @@ def check_output_folder(out_dir: Path) -> None:
 REVIEW_SHEETS = ("suggestions.xlsx", "suggestions.csv")
 
 
-def import_pending_sheets(store: Store, out_dir: Path, codebook, reviewer: str | None):
+def import_pending_sheets(store: Store, out_dir: Path, codebook, reviewer: str | None,
+                          exported: ExportRecord | None = None):
     """Import the decisions of the review sheets at ``out_dir`` before they are rewritten.
 
     A sheet that cannot be read, or rows that cannot be imported, stop the run
@@ -154,6 +171,51 @@ def import_pending_sheets(store: Store, out_dir: Path, codebook, reviewer: str |
                                        f"decision cells) and run again; `pilah review import {path}` lists them too")
             reports.append(report)
     return reports
+
+
+@dataclass
+class ExportRecord:
+    """What the last run wrote to an output folder: the fingerprint of what the exports were
+    made from, the SHA-256 of each file (by name, in ``out_dir``), and the sheet's counts
+    for ``run.json``. Kept in the
+    project store, so that a re-run with nothing changed rewrites nothing."""
+
+    out_dir: Path
+    fingerprint: str = ""
+    files: dict[str, str] = field(default_factory=dict)
+    rows: dict = field(default_factory=dict)
+
+    @staticmethod
+    def key(out_dir: Path) -> str:
+        return f"exports:{out_dir.resolve()}"
+
+    @classmethod
+    def load(cls, store: Store, out_dir: Path) -> "ExportRecord":
+        saved = json.loads(store.setting(cls.key(out_dir)) or "{}")
+        return cls(out_dir, saved.get("fingerprint", ""), saved.get("files", {}), saved.get("rows", {}))
+
+    def save(self, store: Store) -> None:
+        store.set_setting(self.key(self.out_dir), json.dumps(
+            {"fingerprint": self.fingerprint, "files": self.files, "rows": self.rows}, ensure_ascii=False))
+
+    def unchanged(self, path: Path) -> bool:
+        """Whether ``path`` is still the file the last run wrote."""
+        recorded = self.files.get(path.name) if path.parent.resolve() == self.out_dir.resolve() else None
+        return recorded is not None and path.is_file() and file_sha256(path) == recorded
+
+    def current(self, fingerprint: str) -> bool:
+        """Whether the exports were made from ``fingerprint`` and are all still as written."""
+        return bool(self.files) and fingerprint == self.fingerprint and all(map(self.unchanged, self.paths()))
+
+    def paths(self) -> list[Path]:
+        return [self.out_dir / name for name in self.files]
+
+
+def exports_fingerprint(store: Store, config, codebook, document_ids: list[str]) -> str:
+    """What the review sheets and the report are made from: the store's contents, the run's
+    documents, the configuration, the codebook and Pilah's version."""
+    parts = [pipeline.__version__, config.hash, codebook.hash, store.revision(), json.dumps(document_ids)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def project_model(store: Store, config, codebook):

@@ -272,12 +272,31 @@ class Store:
             )
 
     def touch_document(self, document: Document) -> None:
-        """Record a skipped (unchanged) document's current path and metadata."""
+        """Record a skipped (unchanged) document's current path and metadata, when they
+        changed (a re-run of 10,000 unchanged documents then writes nothing)."""
+        metadata = json.dumps(document.metadata, ensure_ascii=False)
+        stored = self.db.execute("SELECT path, metadata FROM documents WHERE id = ?", (document.id,)).fetchone()
+        if stored == (document.path, metadata):
+            return
         with self.db:
-            self.db.execute(
-                "UPDATE documents SET path = ?, metadata = ? WHERE id = ?",
-                (document.path, json.dumps(document.metadata, ensure_ascii=False), document.id),
-            )
+            self.db.execute("UPDATE documents SET path = ?, metadata = ? WHERE id = ?",
+                            (document.path, metadata, document.id))
+
+    def revision(self) -> str:
+        """A digest of what the exports are made from. Rows are only added to segments,
+        suggestions, decisions, codings and document versions (what is updated in them
+        changes together with an insert), so their highest row ids and the documents'
+        own rows say whether anything changed since the digest was last taken."""
+        digest = hashlib.sha256()
+        highest = self.db.execute(
+            "SELECT (SELECT MAX(rowid) FROM segments), (SELECT MAX(rowid) FROM suggestions), "
+            "(SELECT MAX(rowid) FROM decisions), (SELECT MAX(rowid) FROM codings), "
+            "(SELECT MAX(rowid) FROM document_versions)"
+        ).fetchone()
+        digest.update(json.dumps(highest).encode())
+        for row in self.db.execute("SELECT id, path, metadata, version, processing_key FROM documents ORDER BY id"):
+            digest.update(json.dumps(row, ensure_ascii=False).encode())
+        return digest.hexdigest()
 
     def document_counts(self, document_ids: list[str]) -> dict[str, int]:
         """Current segments, tokens and suggestions stored for these documents."""

@@ -80,3 +80,39 @@ def test_engine_a_batch_gives_each_document_what_it_gets_alone_and_keeps_a_failu
     assert len(kept) == len(documents) - 1 and all(o.suggestions == a.suggestions for o, a in kept)
     sizes = [sum(len(d.text) for d in batch) for batch in batches(documents * 3, characters=30_000)]
     assert len(sizes) > 1 and sum(sizes) == 3 * sum(len(d.text) for d in documents)
+
+
+def test_engine_a_rerun_with_nothing_changed_rewrites_nothing_and_any_change_rewrites_all(tmp_path, sample_corpus):
+    import os
+
+    from openpyxl import load_workbook
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("02_pengusaha_kopi_lembah_hijau.txt", "04_pendamping_umkm_nadia.txt"):
+        shutil.copy(sample_corpus / "interviews" / name, corpus / name)
+    out = tmp_path / "out"
+    first = run(corpus, None, out, tmp_path)
+    assert not first["exports_unchanged"]
+    written = {path: os.stat(path).st_mtime_ns for path in first["outputs"]}
+    again = run(corpus, None, out, tmp_path)
+    assert again["exports_unchanged"] and again["outputs"] == first["outputs"]
+    assert {path: os.stat(path).st_mtime_ns for path in again["outputs"]} == written
+    assert {k: again["counts"][k] for k in ("review_rows", "suggestions")} == \
+           {k: first["counts"][k] for k in ("review_rows", "suggestions")}
+
+    # the analyst decides on a row: the sheet is read, the decision kept, every export rewritten
+    book = load_workbook(out / "suggestions.xlsx")
+    sheet = book["Suggestions"]
+    header = [cell.value for cell in sheet[1]]
+    sheet.cell(2, header.index("decision") + 1, "accept")
+    book.save(out / "suggestions.xlsx")
+    third = run(corpus, None, out, tmp_path)
+    assert third["imported_decisions"][0]["added"] == 1 and not third["exports_unchanged"]
+    assert third["counts"]["decisions_prefilled"] == 1
+    assert all(os.stat(path).st_mtime_ns != written[path] for path in third["outputs"] if path in written)
+
+    (out / "report.html").unlink()  # a file gone: written again
+    fourth = run(corpus, None, out, tmp_path)
+    assert not fourth["exports_unchanged"] and (out / "report.html").exists()
+    assert run(corpus, None, out, tmp_path)["exports_unchanged"]
