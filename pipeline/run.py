@@ -23,6 +23,7 @@ from pipeline.decisions import import_sheet, pending_decisions
 from pipeline.report import DISPLAYS_FILE, REPORT_FILE, report_settings, write_report
 from pipeline.review import export_suggestions, review_frame
 from pipeline.executors import make_executor
+from pipeline.privacy import pseudonymised, wanted
 from pipeline.store import Store, check_writable, run_lock
 from pipeline.suggest import load_model
 
@@ -39,6 +40,8 @@ def run(
     workers: int | None = None,
     engine: str = "local",
     scheduler: str | None = None,
+    pseudonymize: bool | None = None,
+    names: Path | None = None,
 ) -> dict:
     """Process ``corpus`` into the project store of ``project_dir`` and write the exports.
 
@@ -49,6 +52,10 @@ def run(
     ``workers`` processes run the per-document stages (default: one per CPU); with
     ``engine="dask"`` they run on the Dask cluster at ``scheduler`` (or a local one). Only
     this process writes to the store, and only one run at a time works on a project.
+
+    ``pseudonymize`` (default ``[privacy] pseudonymize``): every file written names no one
+    (``pipeline.privacy``; ``names``: the project's names file); the store keeps the real
+    text, and the summary returned is the real one.
 
     Returns the run summary that is also written to ``out_dir / "run.json"``.
     """
@@ -70,13 +77,17 @@ def run(
             checksum = meta["files"]["model.joblib"] if meta else None
             executor = make_executor(stages, engine, workers, scheduler)
             stats = process_corpus(corpus, stages, store, run_id, model_version, checksum, on_document, executor)
-            frame, stale = review_frame(store, codebook, stats.document_ids, skip_speakers=settings.get("skip_speakers", []))
+            exported, document_ids = store, stats.document_ids
+            if wanted(config, pseudonymize):
+                exported = pseudonymised(store, config, codebook, names)
+                document_ids = [exported.document_id(d) for d in stats.document_ids]
+            frame, stale = review_frame(exported, codebook, document_ids, skip_speakers=settings.get("skip_speakers", []))
             counts = store.document_counts(stats.document_ids)
             seconds = dict(stats.seconds)
             export_started = time.perf_counter()
             written = export_suggestions(frame, out_dir, codebook, config.section("review")["formats"], stale)
             seconds["export"] = time.perf_counter() - export_started
-            report = write_report(store, codebook, out_dir / REPORT_FILE, xlsx_path=out_dir / DISPLAYS_FILE,
+            report = write_report(exported, codebook, out_dir / REPORT_FILE, xlsx_path=out_dir / DISPLAYS_FILE,
                                   skip_speakers=settings.get("skip_speakers", []), **report_settings(config))
             written = [*written, *map(Path, report["outputs"])]
             seconds["report"] = report["seconds"]["total"]
@@ -95,7 +106,7 @@ def run(
                     "failures": len(stats.failures),
                 },
                 "imported_decisions": [report.as_dict() for report in imported],
-                "suggestions_per_document": _per_document(frame[frame["suggestion_id"] != ""]),
+                "suggestions_per_document": _per_document(frame[frame["suggestion_id"] != ""], store),
                 "engine": {"name": engine, "workers": getattr(executor, "workers", 1), "scheduler": scheduler},
                 "seconds": {k: round(v, 3) for k, v in seconds.items()} | {"total": round(time.perf_counter() - started, 3)},
                 "versions": {
@@ -110,9 +121,11 @@ def run(
                 "model": {"path": str(model_dir), "version": model_version} if meta else None,
                 "failures": [asdict(f) for f in stats.failures],
                 "outputs": [str(p) for p in written],
+                "pseudonymized": exported is not store,
             }
             store.finish_run(run_id, summary)
-        (out_dir / "run.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            shown = exported.pseudonymizer.json(summary) if exported is not store else summary
+        (out_dir / "run.json").write_text(json.dumps(shown, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return summary
 
 
@@ -171,5 +184,9 @@ def project_model(store: Store, config, codebook):
     return model, meta, model_dir
 
 
-def _per_document(frame: pd.DataFrame) -> dict[str, int]:
-    return {str(k): int(v) for k, v in frame.groupby("document").size().items()} if len(frame) else {}
+def _per_document(frame: pd.DataFrame, store: Store) -> dict[str, int]:
+    """Suggestion rows per document path as the store has it (the sheet's may be pseudonymised)."""
+    if not len(frame):
+        return {}
+    paths = store.segments_frame().set_index("segment_id")["document"]
+    return {str(k): int(v) for k, v in frame["segment_id"].map(paths).value_counts(sort=False).sort_index().items()}
