@@ -69,7 +69,13 @@ KEEP_WORDS = frozenset(w.casefold() for w in """
     Dinas Koperasi UKM UMKM Bappeda Bapperida Pemprov Pemkab Pemkot Provinsi Kabupaten Kota Kecamatan Kelurahan
     Desa Kementerian Kemenkop Bank BUMN BUMD Badan Balai Kantor Pemerintah Indonesia Jepang Japan Jakarta
     Prefektur Prefecture JETRO JICA Universitas University Sekretariat DPRD Program Programme Kelompok
+    Kopi Coffee Toko Warung Batik Roastery Kafe Cafe CV PT UD Tim Team Sekolah Pondok Pesantren Paguyuban Komunitas
+    Sanggar Usaha Group Company Shop Store Restoran Hotel
     """.split())
+# "namanya" names a group or a business as often as a person when one of these stands just before.
+_NAMED_THING = re.compile(r"(?i)\b(?:kelompok|usaha|toko|warung|program|brand|merek|merk|produk|desa|kampung|"
+                          r"koperasi|perusahaan|kafe|cafe|komunitas|paguyuban|sanggar|tim|kegiatan|acara|aplikasi)\w*\W+"
+                          r"(?:\w+\W+){0,2}$")
 # Speaker labels that are roles, not persons: left as they are.
 ROLE_SPEAKERS = re.compile(r"^(?:[A-Za-z]{1,2}\.?|(?:speaker|pembicara|participant|peserta|informan|narasumber|"
                            r"responden|respondent|interviewee|unknown|moderator|pewawancara|interviewer|"
@@ -250,7 +256,9 @@ class Pseudonymizer:
                 self.pseudonym("person", value)
 
     def _speaker_value(self, label: object) -> str:
-        label = " ".join(str(label or "").split())
+        if not isinstance(label, str):  # no speaker (a paragraph of a document)
+            return ""
+        label = " ".join(label.split())
         if not label or label.casefold() in self.exempt or ROLE_SPEAKERS.match(label):
             return ""
         return strip_honorifics(label) or label
@@ -278,13 +286,16 @@ class Pseudonymizer:
         persons = []  # every rule's candidates; the longest at each place wins
         known = self._known_pattern()
         if known is not None:
-            persons += [(m.start(), m.end(), m.group("name")) for m in known.finditer(text)]
+            persons += [(m.start(), m.end(), m.group("name") or m.group("part")) for m in known.finditer(text)]
         for pattern in self.NAME_RULES:
             for m in pattern.finditer(text):
                 words = self._name_words(m.group("name"))
+                if pattern is _INTRODUCED and _NAMED_THING.search(text[max(0, m.start() - 40):m.start()]):
+                    continue
                 if words:
                     start = m.start() if pattern is _HONORIFIC_NAME else m.start("name")
                     end = m.start("name") + len(re.match(rf"\S+(?:[ \t]+\S+){{{len(words) - 1}}}", m.group("name")).group())
+                    end = m.end() if pattern is _SAN else end  # "Watanabe-san" goes whole
                     persons.append((start, end, " ".join(words)))
         for start, end, name in sorted(persons, key=lambda c: (c[0], c[0] - c[1])):
             take(start, end, "person", self._canonical(name))
@@ -295,8 +306,8 @@ class Pseudonymizer:
         words = []
         for word in name.split():
             folded = word.casefold()
-            if folded in ROLE_WORDS or folded in self.keep or folded in self.stop:
-                break
+            if folded in ROLE_WORDS or folded in self.keep or folded in self.stop or (len(word) > 1 and word.isupper()):
+                break  # an office, an institution, a common word or an acronym (SMK, RT) ends the name
             words.append(word)
         return words
 
@@ -310,16 +321,21 @@ class Pseudonymizer:
         return matches[0] if len(matches) == 1 else name
 
     def _known_pattern(self) -> re.Pattern | None:
+        """Known persons wherever they stand; the first or last name of a longer one only
+        after an honorific ("Pak Budi" for Budi Santoso: "Budi" alone may be anyone, and a
+        group's name taken for a person's must not spread to its words)."""
         if self._known is None:
             parts = set()
             for person in self.persons:
-                parts.add(person)
                 words = person.split()
                 if len(words) > 1:
                     parts.update(w for w in (words[0], words[-1]) if len(w) > 2 and w.casefold() not in self.keep
                                  and w.casefold() not in self.stop and w.casefold() not in ROLE_WORDS)
-            alternatives = "|".join(re.escape(p).replace(r"\ ", r"[ \t]+") for p in sorted(parts, key=len, reverse=True))
-            self._known = re.compile(rf"(?<![\w])(?:{_HONORIFICS}[ \t]+)?(?P<name>{alternatives})(?![\w])") if parts else False
+            spaced = lambda names: "|".join(re.escape(p).replace(r"\ ", r"[ \t]+")  # noqa: E731
+                                            for p in sorted(names, key=len, reverse=True))
+            alternatives = [rf"(?:{_HONORIFICS}[ \t]+)?(?P<name>{spaced(self.persons)})"] if self.persons else []
+            alternatives += [rf"{_HONORIFICS}[ \t]+(?P<part>{spaced(parts - set(self.persons))})"] if parts - set(self.persons) else []
+            self._known = re.compile(rf"(?<![\w])(?:{'|'.join(alternatives)})(?![\w])") if alternatives else False
         return self._known or None
 
     # -- replacing --------------------------------------------------------------------
