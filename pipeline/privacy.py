@@ -221,7 +221,7 @@ class Pseudonymizer:
         self.persons = list(dict.fromkeys([*(v for k, v in self.pseudonyms if k == "person"),
                                            *(n for n in (strip_honorifics(n) for n in names) if n)]))
         self.speakers: set[str] = set()
-        self._known = None
+        self._known = self._tokens = None  # patterns of the known persons, rebuilt when one is added
 
     # -- the mapping ------------------------------------------------------------------
     def pseudonym(self, kind: str, value: str) -> str:
@@ -240,7 +240,7 @@ class Pseudonymizer:
             self.store.add_pseudonyms([(kind, value, pseudonym)])
             if kind == "person" and value not in self.persons:
                 self.persons.append(value)
-                self._known = None
+                self._known = self._tokens = None
         return self.pseudonyms[key]
 
     def add_speakers(self, labels: Iterable[str]) -> None:
@@ -252,7 +252,7 @@ class Pseudonymizer:
                 self.speakers.add(value)
                 if value not in self.persons:
                     self.persons.append(value)
-                    self._known = None
+                    self._known = self._tokens = None
                 self.pseudonym("person", value)
 
     def _speaker_value(self, label: object) -> str:
@@ -382,6 +382,11 @@ class Pseudonymizer:
                                     [w.casefold() for w in p.split()]))
 
     def _token_pattern(self) -> re.Pattern | None:
+        if self._tokens is None:
+            self._tokens = self._build_token_pattern() or False
+        return self._tokens or None
+
+    def _build_token_pattern(self) -> re.Pattern | None:
         alternatives = set()
         for person in self.persons:
             words = re.findall(r"[^\W\d_]+", person)

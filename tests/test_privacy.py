@@ -312,3 +312,30 @@ def test_privacy_co_coder_sheet_lands_on_the_right_segments(pseudonymised_run, t
     said = _said(_invoke("run", root / "corpus", "--pseudonymize", "--names", NAMES, "--project", project,
                          "--out", out, "--config", root / "rules.toml", "--workers", 1))
     assert "imported" not in said
+
+
+def test_privacy_config_default_and_candidates(pseudonymised_run, tmp_path):
+    """``[privacy] pseudonymize = true`` makes every export pseudonymised unless the command
+    says ``--no-pseudonymize``; candidate codes are pseudonymised like the rest."""
+    import pandas as pd
+
+    from pipeline.privacy import pseudonymize_candidates
+
+    root, out, project = pseudonymised_run
+    config = tmp_path / "private.toml"
+    config.write_text('[suggest]\nmodel = "no-model-yet"\n[privacy]\npseudonymize = true\n'
+                      f'names = "{NAMES.as_posix()}"\n', encoding="utf-8")
+    _invoke("review", "export", "--project", project, "--out", tmp_path / "default.csv", "--config", config)
+    _invoke("review", "export", "--no-pseudonymize", "--project", project, "--out", tmp_path / "real.csv",
+            "--config", config)
+    assert "hendra.wijaya@gmail.com" not in (tmp_path / "default.csv").read_text(encoding="utf-8-sig")
+    assert "hendra.wijaya@gmail.com" in (tmp_path / "real.csv").read_text(encoding="utf-8-sig")
+    candidates = pd.DataFrame({"label": ["warsini / batik"], "top_terms": ["warsini, batik, shopee"],
+                               "exemplar_1": ["Nomornya +62 812-9988-7766, itu nomor Bu Warsini sendiri"],
+                               "exemplar_2": [""], "exemplar_3": [""],
+                               "exemplar_sources": ["wawancara_pendamping.txt (abc)"]})
+    with Store(project) as store:
+        shown = pseudonymize_candidates(candidates, store, _config(root), _codebook(), NAMES)
+        warsini = store.pseudonyms_frame().set_index("value").at["Warsini", "pseudonym"]
+    assert shown.at[0, "label"] == f"{warsini} / batik" and shown.at[0, "top_terms"].startswith(f"{warsini}, batik")
+    assert "7766" not in shown.at[0, "exemplar_1"] and "Warsini" not in shown.at[0, "exemplar_1"]
