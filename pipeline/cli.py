@@ -25,6 +25,13 @@ app = typer.Typer(
 console = Console(stderr=True)
 
 DEFAULT_CORPUS = PROJECT_ROOT / "corpus"
+PSEUDONYMIZE_OPTION = typer.Option(
+    "--pseudonymize/--no-pseudonymize",
+    help="Replace persons, speakers, e-mails, phones, NIK and addresses in every file written by stable "
+         "pseudonyms (Informan 1, Person A, [EMAIL-1]); the mapping stays in the project (`pilah privacy report`). "
+         "Default: [privacy] pseudonymize.")
+NAMES_OPTION = typer.Option("--names", help="With --pseudonymize: the project's names file (one person a line); "
+                                            "default [privacy] names (configs/names.txt).")
 
 
 def _fail(exc: Exception) -> None:
@@ -42,6 +49,8 @@ def run_cli(
     workers: Annotated[int, typer.Option("--workers", help="Processes for the per-document stages (0: one per CPU).")] = 0,
     engine: Annotated[str, typer.Option("--engine", help="local (this machine) or dask (a Dask cluster).")] = "local",
     scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="With --engine dask: the scheduler's address (tcp://host:8786); default a local cluster.")] = None,
+    pseudonymize: Annotated[Optional[bool], PSEUDONYMIZE_OPTION] = None,
+    names: Annotated[Optional[Path], NAMES_OPTION] = None,
 ) -> None:
     """Ingest, segment, tokenize and suggest codes for a corpus; write the review sheets.
 
@@ -67,7 +76,8 @@ def run_cli(
 
         try:
             summary = run(corpus, config, out, project, on_document=advance, codebook_path=codebook,
-                          workers=workers or None, engine=engine, scheduler=scheduler)
+                          workers=workers or None, engine=engine, scheduler=scheduler, pseudonymize=pseudonymize,
+                          names=names)
         except PilahError as exc:
             _fail(exc)
     _print_summary(summary)
@@ -374,6 +384,8 @@ def discover_cli(
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
     text_column: Annotated[str, typer.Option("--text-column", help="The table's column holding the text.")] = "text",
     codes_column: Annotated[str, typer.Option("--codes-column", help="The table's column holding the codes.")] = "codes",
+    pseudonymize: Annotated[Optional[bool], PSEUDONYMIZE_OPTION] = None,
+    names: Annotated[Optional[Path], NAMES_OPTION] = None,
 ) -> None:
     """Propose candidate new codes from the segments no code covers: label, size, 3 exemplars."""
     from pipeline.codebook import load_codebook
@@ -395,9 +407,16 @@ def discover_cli(
             source = project / ".pilah" / "pilah.sqlite"
         if segments.empty:
             raise InputError(source, "no uncoded segments: every segment has a code or a suggestion, so there is nothing to discover")
-        stages = Stages(cfg, load_codebook(cfg.path("suggest", "codebook")), None)
+        book = load_codebook(cfg.path("suggest", "codebook"))
+        stages = Stages(cfg, book, None)
         with console.status(f"Clustering {len(segments)} uncoded segments…"):
             candidates = discover(segments, stages, seed=seed, max_candidates=max_candidates, min_size=min_size)
+        if input is None and _pseudonymize(cfg, pseudonymize):
+            from pipeline.privacy import pseudonymize_candidates
+            from pipeline.store import Store
+
+            with Store(project) as store:
+                candidates = pseudonymize_candidates(candidates, store, cfg, book, names)
         written = export_candidates(candidates, out)
     except PilahError as exc:
         _fail(exc)
@@ -421,6 +440,8 @@ def report_cli(
     lang: Annotated[Optional[str], typer.Option("--lang", help="Labels in Indonesian or English: id | en (default: [report] lang).")] = None,
     source: Annotated[Optional[str], typer.Option("--source", help="accepted | suggested | all: accepted codings, pending suggestions, or both, each labelled (default: [report] source).")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding configs/pilah.toml.")] = None,
+    pseudonymize: Annotated[Optional[bool], PSEUDONYMIZE_OPTION] = None,
+    names: Annotated[Optional[Path], NAMES_OPTION] = None,
 ) -> None:
     """Write the data display: one self-contained HTML report (overview, factor matrix,
     code × case matrices, co-occurrence, frequencies, quotes) and the same matrices as
@@ -433,7 +454,8 @@ def report_cli(
     try:
         cfg, book = _project_codebook(config)
         with Store(project) as store:
-            summary = write_report(store, book, out, xlsx_path=out.parent / DISPLAYS_FILE,
+            summary = write_report(_exported(store, cfg, book, pseudonymize, names), book, out,
+                                   xlsx_path=out.parent / DISPLAYS_FILE,
                                    skip_speakers=cfg.section("suggest").get("skip_speakers", []),
                                    **report_settings(cfg, lang, source))
     except PilahError as exc:
@@ -458,6 +480,21 @@ def _project_codebook(config: Optional[Path]):
 
     cfg = load_config(config)
     return cfg, load_codebook(cfg.path("suggest", "codebook"))
+
+
+def _pseudonymize(cfg, flag: Optional[bool]) -> bool:
+    from pipeline.privacy import wanted
+
+    return wanted(cfg, flag)
+
+
+def _exported(store, cfg, book, flag: Optional[bool], names: Optional[Path]):
+    """What an export reads: the store, or its pseudonymised view (--pseudonymize)."""
+    if not _pseudonymize(cfg, flag):
+        return store
+    from pipeline.privacy import pseudonymised
+
+    return pseudonymised(store, cfg, book, names)
 
 
 def _require_project(project: Path) -> None:
@@ -538,6 +575,8 @@ def review_export_cli(
     reviewer: Annotated[Optional[str], typer.Option("--reviewer", help="Pre-fill only this reviewer's decisions (a blind sheet for a second coder).")] = None,
     project: Annotated[Path, PROJECT_OPTION] = Path("."),
     config: Annotated[Optional[Path], CONFIG_OPTION] = None,
+    pseudonymize: Annotated[Optional[bool], PSEUDONYMIZE_OPTION] = None,
+    names: Annotated[Optional[Path], NAMES_OPTION] = None,
 ) -> None:
     """Write the review sheet of the whole project, decisions in force pre-filled."""
     from pipeline.errors import PilahError
@@ -548,7 +587,7 @@ def review_export_cli(
     try:
         cfg, book = _project_codebook(config)
         with Store(project) as store:
-            frame, stale = review_frame(store, book, reviewer=reviewer,
+            frame, stale = review_frame(_exported(store, cfg, book, pseudonymize, names), book, reviewer=reviewer,
                                         skip_speakers=cfg.section("suggest").get("skip_speakers", []))
         written = write_sheet(frame, out, book, stale)
     except PilahError as exc:
@@ -563,6 +602,8 @@ def review_next_cli(
     out: Annotated[Path, typer.Option("--out", help="The sheet to write (.xlsx or .csv).")] = Path("out/review_next.xlsx"),
     project: Annotated[Path, PROJECT_OPTION] = Path("."),
     config: Annotated[Optional[Path], CONFIG_OPTION] = None,
+    pseudonymize: Annotated[Optional[bool], PSEUDONYMIZE_OPTION] = None,
+    names: Annotated[Optional[Path], NAMES_OPTION] = None,
 ) -> None:
     """The unreviewed segments whose review would teach the model most, as a review sheet."""
     from pipeline.engine import Stages
@@ -577,7 +618,7 @@ def review_next_cli(
         skip = cfg.section("suggest").get("skip_speakers", [])
         chosen = next_for_review(project, book, Stages(cfg, book, None), n=n, skip_speakers=skip)
         with Store(project) as store:
-            frame, _ = review_frame(store, book, skip_speakers=skip)
+            frame, _ = review_frame(_exported(store, cfg, book, pseudonymize, names), book, skip_speakers=skip)
         rank = {segment: i for i, segment in enumerate(chosen)}
         frame = frame[frame["segment_id"].isin(rank)]
         frame = frame.iloc[frame["segment_id"].map(rank).argsort(kind="stable")].reset_index(drop=True)
@@ -740,6 +781,8 @@ def export_cli(
     with_suggestions: Annotated[bool, typer.Option("--with-suggestions", help="Add the pending suggestions as codings of the user 'Pilah suggestions' (score, direction, evidence in their description).")] = False,
     codebook: Annotated[Optional[Path], typer.Option("--codebook", help="Codebook YAML; default the project's codebook.yaml, else the config's.")] = None,
     config: Annotated[Optional[Path], CONFIG_OPTION] = None,
+    pseudonymize: Annotated[Optional[bool], PSEUDONYMIZE_OPTION] = None,
+    names: Annotated[Optional[Path], NAMES_OPTION] = None,
 ) -> None:
     """Write a REFI-QDA file for NVivo, ATLAS.ti, MAXQDA or QualCoder: the project (.qdpx) or its codebook (.qdc)."""
     from pipeline.errors import PilahError
@@ -750,14 +793,15 @@ def export_cli(
         _fail(ValueError(f"--format {format!r}: expected one of {', '.join(EXCHANGE_FORMATS)}"))
     target = out or Path("out") / ("project.qdpx" if format == "qdpx" else "codebook.qdc")
     try:
-        _, book = _exchange_codebook(project, config, codebook)
+        cfg, book = _exchange_codebook(project, config, codebook)
         if format == "qdc":
             report = export_qdc(book, target)
             Console().print(f"wrote {target}: {report['codes']} codes (with direction child codes)")
             return
         _require_project(project)
         with Store(project) as store:
-            report = export_qdpx(store, book, target, with_suggestions=with_suggestions,
+            report = export_qdpx(_exported(store, cfg, book, pseudonymize, names), book, target,
+                                 with_suggestions=with_suggestions,
                                  name=project.resolve().name or "Pilah project")
     except PilahError as exc:
         _fail(exc)
@@ -820,6 +864,47 @@ def import_cli(
                   "`pilah run`, `pilah retrain` and `pilah review`")
     if json_out is not None:
         json_out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+privacy_app = typer.Typer(help="What pseudonymised exports replace (for the researcher's eyes only).",
+                          no_args_is_help=True)
+app.add_typer(privacy_app, name="privacy")
+
+
+@privacy_app.command("report")
+def privacy_report_cli(
+    project: Annotated[Path, PROJECT_OPTION] = Path("."),
+    json_out: Annotated[bool, typer.Option("--json", help="Print the figures and the mapping as JSON.")] = False,
+) -> None:
+    """List what --pseudonymize replaces, by kind and count, with each real value and its
+    pseudonym. For the researcher only: the mapping undoes the pseudonymisation."""
+    from pipeline.errors import PilahError
+    from pipeline.privacy import privacy_report
+    from pipeline.store import Store
+
+    _require_project(project)
+    try:
+        with Store(project) as store:
+            report = privacy_report(store)
+    except PilahError as exc:
+        _fail(exc)
+    if json_out:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    out = Console()
+    kinds = Table(title="Replaced in pseudonymised exports (not to be shared: it names the persons)")
+    for column in ("kind", "values", "occurrences in the documents"):
+        kinds.add_column(column, justify="left" if column == "kind" else "right")
+    for kind, counts in report["by_kind"].items():
+        kinds.add_row(kind, str(counts["values"]), str(counts["occurrences"]))
+    out.print(kinds)
+    mapping = Table(title="Pseudonyms")
+    for column in ("kind", "pseudonym", "value", "occurrences", "since"):
+        mapping.add_column(column)
+    for row in report["pseudonyms"]:
+        mapping.add_row(row["kind"], escape(row["pseudonym"]), escape(row["value"]), str(row["occurrences"]),
+                        row["created_at"][:10])
+    out.print(mapping)
 
 
 def _shown(path: Path) -> str:

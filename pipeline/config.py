@@ -22,6 +22,7 @@ PATH_KEYS = {
     ("nlp", "stanza_model"),
     ("suggest", "codebook"),
     ("suggest", "model"),
+    ("privacy", "names"),
 }
 # Settings that take one of a few values, checked when the configuration is loaded (the
 # stages hold the same lists: pipeline.language.DETECTORS, pipeline.nlp.BACKENDS).

@@ -12,7 +12,9 @@ wrote, as xlsx or csv, with the analyst's columns filled in:
   row's segment, with ``corrected_direction`` (or ``direction``) if given.
 
 Each row names its segment (``segment_id``) and, unless it is a blank row, the suggestion
-(``suggestion_id``) the analyst saw. A bad row is reported with its row number and reason
+(``suggestion_id``) the analyst saw. The row's other columns (``segment_text``, ``speaker``…)
+are never read back, so a pseudonymised sheet (``pipeline.privacy``) imports as any other;
+its comments get their real names back from the project's pseudonyms. A bad row is reported with its row number and reason
 and skipped; the good rows are kept. Importing the same sheet twice adds nothing.
 """
 
@@ -111,6 +113,12 @@ def import_sheet(store: Store, path: Path, codebook: Codebook, reviewer: str | N
     ``reviewer`` fills rows whose ``reviewer`` cell is empty (default ``"analyst"``).
     """
     frame = read_sheet(path)
+    if "comment" in frame.columns and len(store.pseudonyms_frame()):
+        from pipeline.privacy import Pseudonymizer
+
+        # a pseudonymised sheet: comments go back to the real names the store holds, so an
+        # untouched pre-filled row says what was decided and a new comment reads as written
+        frame["comment"] = frame["comment"].map(Pseudonymizer(store).restore)
     report = ImportReport(str(path), rows=len(frame))
     rows = {}
     suggestions = store.suggestion_rows([s.strip() for s in frame.get("suggestion_id", []) if s.strip()])

@@ -25,6 +25,7 @@ from pipeline.decisions import import_sheet, pending_decisions
 from pipeline.report import DISPLAYS_FILE, REPORT_FILE, report_settings, write_report
 from pipeline.review import export_suggestions, review_frame
 from pipeline.executors import make_executor
+from pipeline.privacy import pseudonymised, wanted
 from pipeline.store import Store, check_writable, run_lock
 from pipeline.suggest import load_model
 
@@ -41,6 +42,8 @@ def run(
     workers: int | None = None,
     engine: str = "local",
     scheduler: str | None = None,
+    pseudonymize: bool | None = None,
+    names: Path | None = None,
 ) -> dict:
     """Process ``corpus`` into the project store of ``project_dir`` and write the exports.
 
@@ -51,6 +54,10 @@ def run(
     ``workers`` processes run the per-document stages (default: one per CPU); with
     ``engine="dask"`` they run on the Dask cluster at ``scheduler`` (or a local one). Only
     this process writes to the store, and only one run at a time works on a project.
+
+    ``pseudonymize`` (default ``[privacy] pseudonymize``): every file written names no one
+    (``pipeline.privacy``; ``names``: the project's names file); the store keeps the real
+    text, and the summary returned is the real one.
 
     Returns the run summary that is also written to ``out_dir / "run.json"``.
     """
@@ -64,9 +71,9 @@ def run(
     with run_lock(project_dir):
         check_writable(project_dir)
         with Store(project_dir) as store:
-            exported = ExportRecord.load(store, out_dir)
+            record = ExportRecord.load(store, out_dir)
             imported = import_pending_sheets(store, out_dir, codebook, config.section("review").get("reviewer") or None,
-                                             exported)
+                                             record)
             model, meta, model_dir = project_model(store, config, codebook)
             model_version = meta["version"] if meta else None
             stages = Stages(config, codebook, model)
@@ -74,24 +81,30 @@ def run(
             checksum = meta["files"]["model.joblib"] if meta else None
             executor = make_executor(stages, engine, workers, scheduler)
             stats = process_corpus(corpus, stages, store, run_id, model_version, checksum, on_document, executor)
-            fingerprint = exports_fingerprint(store, config, codebook, stats.document_ids)
+            exported, document_ids = store, stats.document_ids
+            private = wanted(config, pseudonymize)
+            if private:
+                exported = pseudonymised(store, config, codebook, names)
+                document_ids = [exported.document_id(d) for d in stats.document_ids]
+            fingerprint = exports_fingerprint(store, config, codebook, stats.document_ids,
+                                              private and _content_digest(names or Path(config.section("privacy")["names"])))
             seconds = dict(stats.seconds)
-            if exported.current(fingerprint):
-                written, frame, stale = exported.paths(), None, None
+            if record.current(fingerprint):
+                written, frame, stale = record.paths(), None, None
             else:
-                frame, stale = review_frame(store, codebook, stats.document_ids,
+                frame, stale = review_frame(exported, codebook, document_ids,
                                             skip_speakers=settings.get("skip_speakers", []))
                 export_started = time.perf_counter()
                 written = export_suggestions(frame, out_dir, codebook, config.section("review")["formats"], stale)
                 seconds["export"] = time.perf_counter() - export_started
-                report = write_report(store, codebook, out_dir / REPORT_FILE, xlsx_path=out_dir / DISPLAYS_FILE,
+                report = write_report(exported, codebook, out_dir / REPORT_FILE, xlsx_path=out_dir / DISPLAYS_FILE,
                                       skip_speakers=settings.get("skip_speakers", []), **report_settings(config))
                 written = [*written, *map(Path, report["outputs"])]
                 seconds["report"] = report["seconds"]["total"]
-            rows = exported.rows if frame is None else {
+            rows = record.rows if frame is None else {
                 "review_rows": len(frame), "decisions_prefilled": int((frame["decision"] != "").sum()),
                 "stale_decisions": len(stale),
-                "suggestions_per_document": _per_document(frame[frame["suggestion_id"] != ""])}
+                "suggestions_per_document": _per_document(frame[frame["suggestion_id"] != ""], store)}
             if frame is not None:
                 ExportRecord(out_dir, fingerprint, {Path(p).name: file_sha256(p) for p in written}, rows).save(store)
             counts = store.document_counts(stats.document_ids)
@@ -126,9 +139,11 @@ def run(
                 "model": {"path": str(model_dir), "version": model_version} if meta else None,
                 "failures": [asdict(f) for f in stats.failures],
                 "outputs": [str(p) for p in written],
+                "pseudonymized": exported is not store,
             }
             store.finish_run(run_id, summary)
-        (out_dir / "run.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            shown = exported.pseudonymizer.json(summary) if exported is not store else summary
+        (out_dir / "run.json").write_text(json.dumps(shown, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return summary
 
 
@@ -211,11 +226,17 @@ class ExportRecord:
         return [self.out_dir / name for name in self.files]
 
 
-def exports_fingerprint(store: Store, config, codebook, document_ids: list[str]) -> str:
+def exports_fingerprint(store: Store, config, codebook, document_ids: list[str], pseudonyms: str | bool) -> str:
     """What the review sheets and the report are made from: the store's contents, the run's
-    documents, the configuration, the codebook and Pilah's version."""
-    parts = [pipeline.__version__, config.hash, codebook.hash, store.revision(), json.dumps(document_ids)]
+    documents, the configuration, the codebook, Pilah's version and ``pseudonyms`` (false,
+    or the digest of the names file that pseudonymised exports used)."""
+    parts = [pipeline.__version__, config.hash, codebook.hash, store.revision(), json.dumps(document_ids),
+             json.dumps(pseudonyms)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _content_digest(path: Path | None) -> str:
+    return file_sha256(path) if path is not None and Path(path).is_file() else "-"
 
 
 def project_model(store: Store, config, codebook):
@@ -233,5 +254,9 @@ def project_model(store: Store, config, codebook):
     return model, meta, model_dir
 
 
-def _per_document(frame: pd.DataFrame) -> dict[str, int]:
-    return {str(k): int(v) for k, v in frame.groupby("document").size().items()} if len(frame) else {}
+def _per_document(frame: pd.DataFrame, store: Store) -> dict[str, int]:
+    """Suggestion rows per document path as the store has it (the sheet's may be pseudonymised)."""
+    if not len(frame):
+        return {}
+    paths = store.segments_frame().set_index("segment_id")["document"]
+    return {str(k): int(v) for k, v in frame["segment_id"].map(paths).value_counts(sort=False).sort_index().items()}

@@ -1,4 +1,4 @@
-"""The project database: one SQLite file (WAL mode) per project directory, schema version 2.
+"""The project database: one SQLite file (WAL mode) per project directory, schema version 3.
 
 Identity is stable and the records analysts rely on are never rewritten:
 
@@ -17,8 +17,13 @@ Identity is stable and the records analysts rely on are never rewritten:
   force, or is imported. It is the unit for exports, agreement and retraining. A later
   decision retracts the coding it replaces (``retracted_by``); nothing is deleted.
 
-Every statement names its columns. ``migrate`` brings a version-1 database (documents keyed
-by content hash, suggestions updated in place) to version 2.
+- A **pseudonym** stands for one real value (a person, an e-mail address, a phone number…)
+  in everything a pseudonymised export writes (``pipeline.privacy``); the mapping is kept
+  here and nowhere else, and the store itself is never pseudonymised.
+
+Every statement names its columns. ``pipeline.store_migrations`` brings a version-1 database
+(documents keyed by content hash, suggestions updated in place) to version 2, and a
+version-2 database (no pseudonyms) to version 3.
 """
 
 from __future__ import annotations
@@ -40,7 +45,15 @@ from pipeline.records import Document, Failure, Segment, Suggestion
 
 STORE_DIR = ".pilah"
 STORE_FILE = "pilah.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+# Schema version 3: one pseudonym per real value, for the life of the project.
+PSEUDONYMS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pseudonyms (
+    kind TEXT NOT NULL, value TEXT NOT NULL, pseudonym TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL,
+    PRIMARY KEY (kind, value)
+);
+"""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -95,7 +108,7 @@ CREATE TABLE IF NOT EXISTS models (
 );
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS legacy_suggestion_ids (old_id TEXT PRIMARY KEY, new_id TEXT NOT NULL);
-"""
+""" + PSEUDONYMS_SCHEMA
 
 # The origin of a coding: from an accepted or edited suggestion, added by an analyst, or
 # brought in from another tool or a labelled table.
@@ -176,10 +189,14 @@ class Store:
         tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if version > SCHEMA_VERSION:
             raise StoreError(f"{self.path}: schema version {version} is newer than this Pilah ({SCHEMA_VERSION}); upgrade Pilah")
-        if version < SCHEMA_VERSION and "documents" in tables:
+        if version < 2 and "documents" in tables:
             from pipeline.store_migrations import migrate_v1
 
             migrate_v1(self.db, _SCHEMA)
+        elif version == 2:
+            from pipeline.store_migrations import migrate_v2
+
+            migrate_v2(self.db, PSEUDONYMS_SCHEMA)
         else:
             self.db.executescript(_SCHEMA)
         self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -515,6 +532,18 @@ class Store:
         with self.db:
             self.db.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                             (key, value))
+
+    # -- pseudonyms (pipeline.privacy) ------------------------------------------------
+    def pseudonyms_frame(self) -> pd.DataFrame:
+        """Every real value with its pseudonym, in the order they were made."""
+        return pd.read_sql_query("SELECT kind, value, pseudonym, created_at FROM pseudonyms ORDER BY rowid", self.db)
+
+    def add_pseudonyms(self, rows: Sequence[tuple[str, str, str]]) -> None:
+        """Add ``(kind, value, pseudonym)`` rows; a value that has one already keeps it."""
+        stamp = now()
+        with self.db:
+            self.db.executemany("INSERT OR IGNORE INTO pseudonyms (kind, value, pseudonym, created_at) VALUES (?, ?, ?, ?)",
+                                [(*row, stamp) for row in rows])
 
     # -- exchange with other tools (REFI-QDA, pipeline.refi) -------------------------
     def documents_frame(self) -> pd.DataFrame:

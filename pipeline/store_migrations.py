@@ -16,6 +16,8 @@ rebuilds that content under version 2's identities in one transaction:
 
 A version-1 decision whose suggestion and segment are both gone cannot be placed; it is
 kept, untouched, in the table ``legacy_v1_decisions``.
+
+Version 3 adds the table ``pseudonyms`` (``pipeline.privacy``); ``migrate_v2`` creates it.
 """
 
 from __future__ import annotations
@@ -133,3 +135,13 @@ def migrate_v1(db: sqlite3.Connection, schema: str) -> None:
         raise
     finally:
         db.execute("PRAGMA foreign_keys=ON")
+
+
+def migrate_v2(db: sqlite3.Connection, pseudonyms_schema: str) -> None:
+    """Bring a version-2 database to version 3 (the ``pseudonyms`` table) in one transaction."""
+    db.commit()
+    try:
+        db.executescript(f"BEGIN; {pseudonyms_schema} PRAGMA user_version = 3; COMMIT;")
+    except Exception:
+        db.rollback()
+        raise
