@@ -170,11 +170,14 @@ def import_pending_sheets(store: Store, out_dir: Path, codebook, reviewer: str |
     A sheet that cannot be read, or rows that cannot be imported, stop the run
     (``InputError`` naming the sheet and each row): rewriting the sheet would lose that
     review work. The good rows are imported all the same; importing is idempotent, so
-    decisions already in the project add nothing.
+    decisions already in the project add nothing. A sheet still as the last run wrote it
+    (``exported``) holds only decisions the project has, and is not read.
     """
     reports = []
     for name in REVIEW_SHEETS:
         path = out_dir / name
+        if exported is not None and exported.unchanged(path):
+            continue
         if pending_decisions(path):
             report = import_sheet(store, path, codebook, reviewer)
             if report.added:

@@ -82,8 +82,11 @@ def test_engine_a_batch_gives_each_document_what_it_gets_alone_and_keeps_a_failu
     assert len(sizes) > 1 and sum(sizes) == 3 * sum(len(d.text) for d in documents)
 
 
-def test_engine_a_rerun_with_nothing_changed_rewrites_nothing_and_any_change_rewrites_all(tmp_path, sample_corpus):
+def test_engine_a_rerun_with_nothing_changed_rewrites_nothing_and_any_change_rewrites_all(tmp_path, sample_corpus,
+                                                                                            monkeypatch):
     import os
+
+    import pipeline.decisions
 
     from openpyxl import load_workbook
 
@@ -95,7 +98,11 @@ def test_engine_a_rerun_with_nothing_changed_rewrites_nothing_and_any_change_rew
     first = run(corpus, None, out, tmp_path)
     assert not first["exports_unchanged"]
     written = {path: os.stat(path).st_mtime_ns for path in first["outputs"]}
+    read = []
+    reader = pipeline.decisions.read_sheet
+    monkeypatch.setattr(pipeline.decisions, "read_sheet", lambda path: read.append(path) or reader(path))
     again = run(corpus, None, out, tmp_path)
+    assert read == []  # the sheets are as the first run wrote them: nothing to import
     assert again["exports_unchanged"] and again["outputs"] == first["outputs"]
     assert {path: os.stat(path).st_mtime_ns for path in again["outputs"]} == written
     assert {k: again["counts"][k] for k in ("review_rows", "suggestions")} == \
