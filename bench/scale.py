@@ -133,7 +133,7 @@ def subset(corpus: Path, folder: Path, documents: int) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="1000,10000", help="corpus sizes in documents")
+    parser.add_argument("--sizes", default="1000,10000", help="corpus sizes in documents ('' for none)")
     parser.add_argument("--subset", type=int, default=200, help="documents for workers, Dask and Stanza")
     parser.add_argument("--keep", type=Path, help="generate the corpora here and keep them")
     parser.add_argument("--skip", default="", help="comma-separated parts to leave out: workers,dask,stanza")
@@ -155,7 +155,7 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
 
-    for size in [int(s) for s in args.sizes.split(",")]:
+    for size in [int(s) for s in args.sizes.split(",") if s]:
         corpus = work / f"corpus{size}"
         if not corpus.exists():
             make_corpus(corpus, size)
@@ -173,7 +173,10 @@ def main() -> None:
         results[size]["rerun_share"] = round(again["wall_s"] / first["wall_s"], 3)
         print(json.dumps({"re-run / first run": results[size]["rerun_share"]}), flush=True)
 
-    small = subset(work / f"corpus{args.sizes.split(',')[0]}", work / "subset", args.subset)
+    source = work / "corpus1000"
+    if not source.exists():
+        make_corpus(source, 1000)
+    small = subset(source, work / "subset", args.subset)
     small_words, _ = bare_spacy(small)
     variants = [("1 worker", ["--workers", "1"]), ("2 workers", ["--workers", "2"])] if "workers" not in skip else []
     if "dask" not in skip:

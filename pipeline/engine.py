@@ -35,6 +35,7 @@ from pipeline.suggest import Suggester, SuggestionModel
 
 BATCH_DOCUMENTS = 64  # documents whose segments go through spaCy and the suggester together
 BATCH_CHARACTERS = 50_000  # and about this much text at most (≈ 7,000 words): memory stays bounded
+SEGMENTS_AT_ONCE = 1_000  # a longer document's segments go through spaCy and the suggester in parts
 
 
 @dataclass
@@ -168,17 +169,14 @@ def process_documents(documents: Sequence[Document], stages: Stages) -> list[Pro
     segmented = [i for i, outcome in enumerate(outcomes) if isinstance(outcome, list)]
     segments = [segment for i in segmented for segment in outcomes[i]]
     try:
-        items = stages.tokenize(segments, seconds)
-        started = time.perf_counter()
-        suggestions = stages.suggester(items)
-        seconds["suggest"] += time.perf_counter() - started
-    except _DOCUMENT_ERRORS:
+        counts, suggestions = _tokenize_and_suggest(segments, stages, seconds)
+    except _StageFailed:
         return [_process_alone(documents[i], outcome, stages) if isinstance(outcome, list) else outcome
                 for i, outcome in enumerate(outcomes)]
     by_segment: dict[str, list[Suggestion]] = {}
     for suggestion in suggestions:
         by_segment.setdefault(suggestion.segment_id, []).append(suggestion)
-    tokens = iter(len(doc) for _, doc in items)
+    tokens = iter(counts)
     total = max(len(segments), 1)
     for i in segmented:
         mine = outcomes[i]
@@ -188,18 +186,41 @@ def process_documents(documents: Sequence[Document], stages: Stages) -> list[Pro
     return outcomes
 
 
+def _tokenize_and_suggest(segments: list[Segment], stages: Stages, seconds: Counter) -> tuple[list[int], list[Suggestion]]:
+    """Tokens per segment and the suggestions, ``SEGMENTS_AT_ONCE`` segments at a time: only
+    their ``Doc``s are held, so a 10 MB transcript does not hold a million tokens at once."""
+    counts: list[int] = []
+    suggestions: list[Suggestion] = []
+    for start in range(0, len(segments), SEGMENTS_AT_ONCE):
+        try:
+            items = stages.tokenize(segments[start:start + SEGMENTS_AT_ONCE], seconds)
+        except _DOCUMENT_ERRORS as exc:
+            raise _StageFailed("nlp", exc) from exc
+        counts += [len(doc) for _, doc in items]
+        started = time.perf_counter()
+        try:
+            suggestions += stages.suggester(items)
+        except _DOCUMENT_ERRORS as exc:
+            raise _StageFailed("suggest", exc) from exc
+        seconds["suggest"] += time.perf_counter() - started
+    return counts, suggestions
+
+
+class _StageFailed(Exception):
+    """A stage's error, with the stage's name for the failure report."""
+
+    def __init__(self, stage: str, error: Exception):
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.stage = stage
+
+
 def _process_alone(document: Document, segments: list[Segment], stages: Stages) -> Processed | Failure:
     seconds: Counter = Counter()
-    stage = "nlp"
     try:
-        items = stages.tokenize(segments, seconds)
-        stage = "suggest"
-        started = time.perf_counter()
-        suggestions = stages.suggester(items)
-        seconds["suggest"] += time.perf_counter() - started
-        return Processed(segments, [len(doc) for _, doc in items], suggestions, seconds)
-    except _DOCUMENT_ERRORS as exc:
-        return Failure(document.path, stage, f"{type(exc).__name__}: {exc}")
+        counts, suggestions = _tokenize_and_suggest(segments, stages, seconds)
+        return Processed(segments, counts, suggestions, seconds)
+    except _StageFailed as failed:
+        return Failure(document.path, failed.stage, str(failed))
 
 
 _DOCUMENT_ERRORS = (PilahError, ValueError, OSError, RuntimeError)
