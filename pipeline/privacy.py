@@ -298,7 +298,7 @@ class Pseudonymizer:
                     end = m.end() if pattern is _SAN else end  # "Watanabe-san" goes whole
                     persons.append((start, end, " ".join(words)))
         for start, end, name in sorted(persons, key=lambda c: (c[0], c[0] - c[1])):
-            take(start, end, "person", self._canonical(name))
+            take(start, end, "person", self.canonical(name))
         return sorted(taken, key=lambda f: f.start)
 
     def _name_words(self, name: str) -> list[str]:
@@ -311,7 +311,7 @@ class Pseudonymizer:
             words.append(word)
         return words
 
-    def _canonical(self, name: str) -> str:
+    def canonical(self, name: str) -> str:
         """A name as the store knows it: ``Budi`` is ``Budi Santoso`` when only one known
         person has that first or last name."""
         name = " ".join(name.split())
@@ -357,7 +357,7 @@ class Pseudonymizer:
     def speaker(self, label: object) -> object:
         """A speaker label: its person's pseudonym, a role label as it is."""
         value = self._speaker_value(label)
-        return self.pseudonym("person", self._canonical(value)) if value else label
+        return self.pseudonym("person", self.canonical(value)) if value else label
 
     def tokens(self, value: object, joiner: str = " ") -> object:
         """Known names in text that is not prose — a file path, evidence words, top terms
@@ -378,7 +378,7 @@ class Pseudonymizer:
         for person in self.persons:
             if re.findall(r"[^\W\d_]+", person.casefold()) == words:
                 return person
-        return self._canonical(next(p for p in self.persons if written.casefold() in
+        return self.canonical(next(p for p in self.persons if written.casefold() in
                                     [w.casefold() for w in p.split()]))
 
     def _token_pattern(self) -> re.Pattern | None:
@@ -605,7 +605,7 @@ def privacy_report(store: Store) -> dict:
     counts: dict[tuple[str, str], int] = {}
     for text in store.documents_frame()["text"]:
         for found in p.find(text):
-            key = (found.kind, p._canonical(found.value) if found.kind == "person" else found.value)
+            key = (found.kind, p.canonical(found.value) if found.kind == "person" else found.value)
             counts[key] = counts.get(key, 0) + 1
     rows = [{"kind": k, "value": v, "pseudonym": ps, "occurrences": counts.get((k, v), 0), "created_at": c}
             for k, v, ps, c in frame.itertuples(index=False)]
