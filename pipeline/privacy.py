@@ -505,6 +505,10 @@ class PseudonymisedStore:
     def setting(self, key: str) -> str | None:
         return self.store.setting(key)
 
+    def document_paths(self, document_ids: list[str] | None = None) -> dict[str, str]:
+        paths = self.store.document_paths(self._raw_ids(document_ids))
+        return {self.document_id(raw): self.pseudonymizer.path(path) for raw, path in paths.items()}
+
     def _span(self, document_id: str, version: str, start: int, end: int, text: str) -> tuple[int, int, str]:
         current = self._documents.get(document_id)
         if current is None or current[0] != version:  # an older version of the text: its offsets stay

@@ -15,6 +15,8 @@ Nothing from the data becomes a live formula: text that a spreadsheet would read
 from __future__ import annotations
 
 import json
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -22,7 +24,6 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
 
 from pipeline.codebook import Codebook
 from pipeline.records import DECISIONS, DIRECTIONS, SUGGESTION_COLUMNS
@@ -135,8 +136,27 @@ def csv_safe(value: object) -> object:
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:
     """UTF-8 with BOM, so Excel opens Indonesian text correctly; no cell can run as a formula.
     Rows end in CRLF, so that a CR inside a cell is quoted like a newline."""
-    frame.map(csv_safe).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+    with CsvSheet(path, list(frame.columns)) as sheet:
+        sheet.add(frame)
     return path
+
+
+class CsvSheet:
+    """A review table written to CSV part by part (``add``), as ``write_csv`` writes it whole."""
+
+    def __init__(self, path: Path, columns: list[str]):
+        self.path = path
+        pd.DataFrame(columns=columns).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+
+    def add(self, frame: pd.DataFrame) -> None:
+        frame.map(csv_safe).to_csv(self.path, mode="a", header=False, index=False, encoding="utf-8",
+                                   lineterminator="\r\n")
+
+    def __enter__(self) -> "CsvSheet":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
 
 
 def append_rows(sheet, frame: pd.DataFrame) -> None:
@@ -159,29 +179,50 @@ def _value_cell(sheet, value: object) -> object:
 def write_xlsx(frame: pd.DataFrame, path: Path, codebook: Codebook, stale: pd.DataFrame | None = None) -> Path:
     """The review workbook: a frozen, filterable, wrapped suggestions sheet with dropdowns
     for ``decision``, ``corrected_code`` and ``corrected_direction`` on every row, the
-    codebook on a second sheet and the stale decisions on a third.
+    codebook on a second sheet and the stale decisions on a third (see ``XlsxSheet``)."""
+    with XlsxSheet(path, codebook, list(frame.columns)) as sheet:
+        sheet.add(frame)
+        sheet.stale = stale
+    return path
 
-    Written with XlsxWriter, row by row (``constant_memory``): memory stays flat and a sheet
+
+class XlsxSheet:
+    """The review workbook written part by part: ``add`` appends rows, leaving the ``with``
+    block adds the dropdowns, filters, the codebook and the ``stale`` decisions.
+
+    Written with XlsxWriter row by row (``constant_memory``): memory stays flat and a sheet
     of 100,000 rows takes seconds, where openpyxl's cell objects took minutes. Every text
     goes in with ``write_string``, so nothing from the data can become a formula or a link.
     """
-    import xlsxwriter
 
-    with xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
-                                         "strings_to_urls": False, "strings_to_numbers": False}) as book:
-        formats = _Formats(book)
-        sheet = book.add_worksheet("Suggestions")
-        columns = list(frame.columns)
-        wrap = [column in _WRAP for column in columns]
+    def __init__(self, path: Path, codebook: Codebook, columns: list[str]):
+        import xlsxwriter
+
+        self.path, self.codebook, self.columns = path, codebook, columns
+        self.stale: pd.DataFrame | None = None
+        self.rows = 0
+        self.book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
+                                                    "strings_to_urls": False, "strings_to_numbers": False})
+        self.formats = _Formats(self.book)
+        self.sheet = self.book.add_worksheet("Suggestions")
+        self.wrap = [column in _WRAP for column in columns]
         for index, column in enumerate(columns):
-            sheet.set_column(index, index, _WIDTHS.get(column, 11), formats.cell(wrap[index]))
-        _write_header(sheet, columns, formats)
+            self.sheet.set_column(index, index, _WIDTHS.get(column, 11), self.formats.cell(self.wrap[index]))
+        _write_header(self.sheet, columns, self.formats)
+
+    def add(self, frame: pd.DataFrame) -> None:
         heights = _row_heights(frame)
-        for offset, row in enumerate(frame.itertuples(index=False), start=1):
-            sheet.set_row(offset, heights[offset - 1])
-            _write_row(sheet, offset, row, wrap, formats)
-        last = max(len(frame), 1)
-        codes = codebook.codable()
+        for row, height in zip(frame.itertuples(index=False), heights):
+            self.rows += 1
+            self.sheet.set_row(self.rows, height)
+            _write_row(self.sheet, self.rows, row, self.wrap, self.formats)
+
+    def __enter__(self) -> "XlsxSheet":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        sheet, columns, last = self.sheet, self.columns, max(self.rows, 1)
+        codes = self.codebook.codable()
         lists = {
             "decision": (list(DECISIONS), "Decision", f"Choose one of: {', '.join(DECISIONS)}"),
             "corrected_code": (f"=Codebook!$A$2:$A${len(codes) + 1}", "Corrected code",
@@ -198,10 +239,10 @@ def write_xlsx(frame: pd.DataFrame, path: Path, codebook: Codebook, stale: pd.Da
         sheet.fit_to_pages(1, 0)
         sheet.repeat_rows(0)
         sheet.autofilter(0, 0, last, len(columns) - 1)
-        _codebook_sheet(book, codes, formats)
-        if stale is not None and len(stale):
-            _stale_sheet(book, stale, formats)
-    return path
+        _codebook_sheet(self.book, codes, self.formats)
+        if self.stale is not None and len(self.stale):
+            _stale_sheet(self.book, self.stale, self.formats)
+        self.book.close()
 
 
 class _Formats:
@@ -297,6 +338,55 @@ def export_suggestions(frame: pd.DataFrame, out_dir: Path, codebook: Codebook, f
     if "xlsx" in formats:
         written.append(write_xlsx(frame, out_dir / f"{name}.xlsx", codebook, stale))
     return written
+
+
+@dataclass
+class ReviewExport:
+    """What ``export_review`` wrote: the files, and the counts ``run.json`` reports."""
+
+    paths: list[Path]
+    rows: int = 0
+    prefilled: int = 0
+    stale: int = 0
+    suggestions_per_document: Counter = field(default_factory=Counter)
+
+
+def export_review(store, codebook: Codebook, document_ids: list[str], out_dir: Path, formats: list[str],
+                  skip_speakers: tuple[str, ...] | list[str] = (), documents_at_once: int = 500) -> ReviewExport:
+    """``export_suggestions(*review_frame(...))`` for a whole corpus, ``documents_at_once``
+    documents at a time in the sheet's order (by path), so memory does not grow with the
+    corpus; the files are the same."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"csv": out_dir / "suggestions.csv", "xlsx": out_dir / "suggestions.xlsx"}
+    wanted = [fmt for fmt in ("csv", "xlsx") if fmt in formats]
+    columns = list(SUGGESTION_COLUMNS)
+    sheets = [CsvSheet(paths["csv"], columns) if fmt == "csv" else XlsxSheet(paths["xlsx"], codebook, columns)
+              for fmt in wanted]
+    export = ReviewExport([paths[fmt] for fmt in wanted])
+    stale_parts = []
+    for part in _in_sheet_order(store, document_ids, documents_at_once):
+        frame, stale = review_frame(store, codebook, part, skip_speakers=skip_speakers)
+        for sheet in sheets:
+            sheet.add(frame)
+        stale_parts.append(stale)
+        export.rows += len(frame)
+        export.prefilled += int((frame["decision"] != "").sum())
+        export.suggestions_per_document.update(frame.loc[frame["suggestion_id"] != "", "document"])
+    stale = pd.concat(stale_parts, ignore_index=True) if stale_parts else None
+    export.stale = 0 if stale is None else len(stale)
+    for sheet in sheets:
+        if isinstance(sheet, XlsxSheet):
+            sheet.stale = stale
+        sheet.__exit__(None, None, None)
+    return export
+
+
+def _in_sheet_order(store, document_ids: list[str], size: int):
+    """``document_ids`` in parts of ``size``, in the order of their paths (the sheet's order)."""
+    paths = store.document_paths(document_ids)
+    ordered = sorted(document_ids, key=lambda d: (paths.get(d, ""), d))
+    for start in range(0, len(ordered), size):
+        yield ordered[start:start + size]
 
 
 def write_sheet(frame: pd.DataFrame, path: Path, codebook: Codebook, stale: pd.DataFrame | None = None) -> Path:

@@ -23,7 +23,7 @@ from pipeline.engine import Stages, process_corpus
 from pipeline.errors import InputError
 from pipeline.decisions import import_sheet, pending_decisions
 from pipeline.report import DISPLAYS_FILE, REPORT_FILE, report_settings, write_report
-from pipeline.review import export_suggestions, review_frame
+from pipeline.review import export_review
 from pipeline.executors import make_executor
 from pipeline.privacy import pseudonymised, wanted
 from pipeline.store import Store, check_writable, run_lock
@@ -89,23 +89,23 @@ def run(
             fingerprint = exports_fingerprint(store, config, codebook, stats.document_ids,
                                               private and _content_digest(names or Path(config.section("privacy")["names"])))
             seconds = dict(stats.seconds)
+            review = None
             if record.current(fingerprint):
-                written, frame, stale = record.paths(), None, None
+                written = record.paths()
             else:
-                frame, stale = review_frame(exported, codebook, document_ids,
-                                            skip_speakers=settings.get("skip_speakers", []))
                 export_started = time.perf_counter()
-                written = export_suggestions(frame, out_dir, codebook, config.section("review")["formats"], stale)
+                review = export_review(exported, codebook, document_ids, out_dir, config.section("review")["formats"],
+                                       skip_speakers=settings.get("skip_speakers", []))
+                written = list(review.paths)
                 seconds["export"] = time.perf_counter() - export_started
                 report = write_report(exported, codebook, out_dir / REPORT_FILE, xlsx_path=out_dir / DISPLAYS_FILE,
                                       skip_speakers=settings.get("skip_speakers", []), **report_settings(config))
                 written = [*written, *map(Path, report["outputs"])]
                 seconds["report"] = report["seconds"]["total"]
-            rows = record.rows if frame is None else {
-                "review_rows": len(frame), "decisions_prefilled": int((frame["decision"] != "").sum()),
-                "stale_decisions": len(stale),
-                "suggestions_per_document": _per_document(frame[frame["suggestion_id"] != ""], store)}
-            if frame is not None:
+            rows = record.rows if review is None else {
+                "review_rows": review.rows, "decisions_prefilled": review.prefilled, "stale_decisions": review.stale,
+                "suggestions_per_document": dict(sorted(review.suggestions_per_document.items()))}
+            if review is not None:
                 ExportRecord(out_dir, fingerprint, {Path(p).name: file_sha256(p) for p in written}, rows).save(store)
             counts = store.document_counts(stats.document_ids)
             summary = {
@@ -124,7 +124,7 @@ def run(
                 },
                 "imported_decisions": [report.as_dict() for report in imported],
                 "suggestions_per_document": rows["suggestions_per_document"],
-                "exports_unchanged": frame is None,
+                "exports_unchanged": review is None,
                 "engine": {"name": engine, "workers": getattr(executor, "workers", 1), "scheduler": scheduler},
                 "seconds": {k: round(v, 3) for k, v in seconds.items()} | {"total": round(time.perf_counter() - started, 3)},
                 "versions": {
@@ -255,11 +255,3 @@ def project_model(store: Store, config, codebook):
         log.warning("model %s was trained with another codebook; using codebook rules only", model_dir)
         return None, None, model_dir
     return model, meta, model_dir
-
-
-def _per_document(frame: pd.DataFrame, store: Store) -> dict[str, int]:
-    """Suggestion rows per document path as the store has it (the sheet's may be pseudonymised)."""
-    if not len(frame):
-        return {}
-    paths = store.segments_frame().set_index("segment_id")["document"]
-    return {str(k): int(v) for k, v in frame["segment_id"].map(paths).value_counts(sort=False).sort_index().items()}

@@ -299,6 +299,11 @@ class Store:
             self.db.execute("UPDATE documents SET path = ?, metadata = ? WHERE id = ?",
                             (document.path, metadata, document.id))
 
+    def document_paths(self, document_ids: list[str] | None = None) -> dict[str, str]:
+        """Each document's current path, by id."""
+        where, params = _document_filter(document_ids)
+        return dict(self.db.execute(f"SELECT id, path FROM documents WHERE {where}", params).fetchall())
+
     def revision(self) -> str:
         """A digest of what the exports are made from. Rows are only added to segments,
         suggestions, decisions, codings and document versions (what is updated in them

@@ -58,3 +58,28 @@ def test_review_append_rows_on_an_empty_sheet_writes_no_formula(tmp_path):
     sheet = load_workbook(tmp_path / "t.xlsx").active
     assert [[c.value for c in row] for row in sheet.iter_rows()] == [["=1+1", "x"], ["ok", "=SUM(A1:A2)"]]
     assert all(c.data_type == "s" for row in sheet.iter_rows() for c in row)
+
+
+def test_review_export_in_parts_writes_the_sheet_of_the_whole(tmp_path, sample_corpus, codebook):
+    """The run writes the review sheets a few documents at a time (memory stays flat); the
+    files hold what one frame of the whole project gives."""
+    import shutil
+
+    from pipeline.review import export_review, export_suggestions, review_frame
+    from pipeline.run import run
+    from pipeline.store import Store
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(sample_corpus / "interviews", corpus)
+    run(corpus, None, tmp_path / "out", tmp_path)
+    with Store(tmp_path) as store:
+        ids = list(store.document_paths())
+        whole, stale = review_frame(store, codebook, ids)
+        export_suggestions(whole, tmp_path / "whole", codebook, ["csv", "xlsx"], stale)
+        parts = export_review(store, codebook, ids, tmp_path / "parts", ["csv", "xlsx"], documents_at_once=2)
+    assert (tmp_path / "parts" / "suggestions.csv").read_bytes() == (tmp_path / "whole" / "suggestions.csv").read_bytes()
+    sheets = [load_workbook(tmp_path / folder / "suggestions.xlsx")["Suggestions"] for folder in ("whole", "parts")]
+    assert [[c.value for c in row] for row in sheets[0].iter_rows()] == [[c.value for c in row] for row in sheets[1].iter_rows()]
+    assert sheets[1].data_validations.dataValidation[0].sqref == sheets[0].data_validations.dataValidation[0].sqref
+    assert parts.rows == len(whole) > 100 and parts.prefilled == 0
+    assert sum(parts.suggestions_per_document.values()) == int((whole["suggestion_id"] != "").sum())
