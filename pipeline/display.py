@@ -28,7 +28,6 @@ from pipeline.codebook import Codebook
 from pipeline.decisions import review_status
 from pipeline.errors import InputError
 from pipeline.records import DIRECTIONS
-from pipeline.review import review_frame
 from pipeline.store import Store
 
 SOURCES = ("accepted", "suggested", "all")
@@ -148,19 +147,19 @@ def _accepted_units(store: Store, codebook: Codebook, places: pd.DataFrame) -> p
 
 def _pending_units(store: Store, codebook: Codebook, places: pd.DataFrame, skip_speakers) -> pd.DataFrame:
     """The suggestions in force no decision in force has settled: the review sheet's
-    undecided suggestion rows (one rule, shared with ``pilah review status``)."""
-    if places.empty:  # a project with no segments yet (review_frame needs some)
-        return pd.DataFrame(columns=list(UNIT_COLUMNS))
-    sheet, _ = review_frame(store, codebook, skip_speakers=skip_speakers)
-    pending = sheet[(sheet["decision"] == "") & (sheet["suggestion_id"] != "")]
-    pending = pending[pending["segment_id"].isin(places.index)]
+    undecided suggestion rows (``Store.suggestions_frame(pending=True)``, the one rule the
+    sheet and ``pilah review status`` share), without the turns of ``skip_speakers``."""
+    pending = store.suggestions_frame(pending=True)
+    skip = {s.casefold() for s in skip_speakers}
+    shown = places.index[[str(speaker).casefold() not in skip for speaker in places["speaker"]]]
+    pending = pending[pending["segment_id"].isin(shown)]
     units = _with_place(pd.DataFrame({
         "status": "pending",
         "segment_id": pending["segment_id"].to_numpy(),
         "code": pending["code"].to_numpy(),
-        "direction": pending["direction"].replace("", "neutral").to_numpy(),
+        "direction": pending["direction"].fillna("").replace("", "neutral").to_numpy(),
         "score": pd.to_numeric(pending["score"], errors="coerce").to_numpy(dtype=float),
-        "evidence": pending["evidence"].to_numpy(),
+        "evidence": pending["evidence"].fillna("").to_numpy(),
     }), places)
     return _with_factor_type(units, codebook)
 
@@ -212,7 +211,7 @@ def _progress(store: Store, codes: list[str]) -> pd.DataFrame:
 # -- matrices -------------------------------------------------------------------------
 def _crosstab(units: pd.DataFrame, rows: str, columns: str, row_order: list[str], column_order: list[str]) -> pd.DataFrame:
     """Counts of ``units`` by ``rows`` × ``columns``, every row and column of the orders kept."""
-    counts = pd.crosstab(units[rows], units[columns]) if len(units) else pd.DataFrame()
+    counts = units.groupby([rows, columns]).size().unstack(fill_value=0) if len(units) else pd.DataFrame()
     extra = [c for c in counts.columns if c not in column_order]
     return counts.reindex(index=row_order, columns=column_order + extra, fill_value=0).fillna(0).astype(int)
 
@@ -262,7 +261,7 @@ def cooccurrence(units: pd.DataFrame, codes: list[str]) -> pd.DataFrame:
     """Code × code: the number of segments holding both codes (the diagonal: holding the code)."""
     if not len(units):
         return pd.DataFrame(0, index=codes, columns=codes)
-    presence = pd.crosstab(units["segment_id"], units["code"]).clip(upper=1)
+    presence = units.groupby(["segment_id", "code"]).size().unstack(fill_value=0).clip(upper=1)
     presence = presence.reindex(columns=codes, fill_value=0)
     return (presence.T @ presence).astype(int)
 

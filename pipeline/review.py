@@ -36,7 +36,7 @@ REVIEW_COLUMNS = ("decision", "corrected_code", "corrected_direction", "comment"
 STALE_SHEET = "Stale decisions"
 STALE_COLUMNS = ("document", "speaker", "decided_text", "code", "direction", "decision", "reviewer",
                  "decided_at", "comment", "segment_id", "suggestion_id")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CELL_LIMIT = 32_767  # Excel holds at most this many characters in a cell
 EXTRA_ROWS = 500  # dropdowns reach this many rows below the last, for rows the analyst adds
 
@@ -130,7 +130,7 @@ def safe_text(value: object) -> object:
 
 def csv_safe(value: object) -> object:
     """Prefix text a spreadsheet would run as a formula with ``'`` (CSV has no cell types)."""
-    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:
@@ -270,7 +270,7 @@ def _write_row(sheet, row_index: int, values, wrap: list[bool], formats: _Format
         value = safe_text(value)
         if isinstance(value, str):
             if value:
-                sheet.write_string(row_index, column, value, formats.cell(wrap[column], value.startswith(_FORMULA_START)))
+                sheet.write_string(row_index, column, value, formats.cell(wrap[column], value.startswith(FORMULA_START)))
         elif isinstance(value, bool):
             sheet.write_boolean(row_index, column, value, formats.cell(wrap[column]))
         elif isinstance(value, (int, float)) and value == value:

@@ -3,33 +3,35 @@
 Each sheet starts with a line saying what it shows (accepted codings, pending
 suggestions), then one block per status: its title, a header row and the rows. Every
 value, headers included (case and actor names come from the manifest), follows the review
-sheet's rules (``pipeline.review.safe_text``; a cell openpyxl would store as a formula is a
-text cell): no cell from the data is ever a live formula.
+sheet's rules (``pipeline.review.safe_text``): text is written as text, never a formula or
+a link, with Excel's quote prefix where it starts like a formula.
 
-``_Writer`` counts rows itself and writes each cell once, bold headers and wrapped long
-text cell by cell; its rule for values is ``pipeline.review.append_rows``'s: a cell openpyxl
-would store as a formula becomes a text cell with a quote prefix.
+Written with XlsxWriter row by row (``constant_memory``), like the review sheet: the quotes
+sheet of a 10,000-document project has 100,000 rows.
 """
 
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
 
 from pipeline.display import DIMENSIONS, Displays
 from pipeline.report.labels import Labels
-from pipeline.review import safe_text
-
-_BOLD = Font(bold=True)
-_WRAP = Alignment(wrap_text=True, vertical="top")
+from pipeline.review import FORMULA_START, safe_text
 
 
 def write_displays_xlsx(displays: Displays, labels: Labels, path: Path) -> Path:
-    book = Workbook()
-    book.remove(book.active)
+    import xlsxwriter
+
+    with xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
+                                         "strings_to_urls": False, "strings_to_numbers": False}) as book:
+        _write_sheets(book, displays, labels)
+    return path
+
+
+def _write_sheets(book, displays: Displays, labels: Labels) -> None:
     _sheet(book, labels["sheet_overview"], labels, displays, {"": _overview(displays, labels)})
     _sheet(book, labels["sheet_progress"], labels, None, {"": _labelled(displays.progress, labels, "code")})
     _sheet(book, labels["sheet_factors"], labels, displays,
@@ -51,32 +53,39 @@ def write_displays_xlsx(displays: Displays, labels: Labels, path: Path) -> Path:
             for s in displays.statuses})
     _sheet(book, labels["sheet_quotes"], labels, displays,
            {s: _quotes(displays.units[displays.units["status"] == s], labels) for s in displays.statuses})
-    book.save(path)
-    return path
 
 
 class _Writer:
-    """Appends rows of values to a sheet; never a formula, long text wrapped."""
+    """Appends rows of values to a sheet: text as text (never a formula), numbers as
+    numbers, bold headers, long text wrapped."""
 
-    def __init__(self, sheet):
-        self.sheet, self.row = sheet, 0
+    def __init__(self, book, title: str):
+        self.sheet, self.row = book.add_worksheet(title[:31]), -1
+        self.sheet.set_column(0, 0, 34)
+        self.sheet.set_column(1, 25, 14)
+        self.bold = book.add_format({"bold": True})
+        self.text = {(wrap, quoted): book.add_format({"text_wrap": wrap, "valign": "top" if wrap else "bottom",
+                                                      "quote_prefix": quoted})
+                     for wrap in (False, True) for quoted in (False, True)}
 
     def append(self, values, bold: bool = False) -> None:
         self.row += 1
-        for column, value in enumerate(values, start=1):
-            if value is None or (isinstance(value, float) and pd.isna(value)):
+        for column, value in enumerate(values):
+            if value is None or value == "" or (isinstance(value, float) and pd.isna(value)):
                 continue
-            cell = self.sheet.cell(row=self.row, column=column, value=safe_text(value))
-            if cell.data_type == "f":
-                cell.data_type, cell.quotePrefix = "s", True
-            if bold:
-                cell.font = _BOLD
-            elif isinstance(cell.value, str) and len(cell.value) > 40:
-                cell.alignment = _WRAP
+            value = safe_text(value)
+            if isinstance(value, bool):
+                self.sheet.write_boolean(self.row, column, value, self.bold if bold else None)
+            elif isinstance(value, numbers.Number):
+                self.sheet.write_number(self.row, column, float(value), self.bold if bold else None)
+            else:
+                value = str(value)
+                form = self.bold if bold else self.text[(len(value) > 40, value.startswith(FORMULA_START))]
+                self.sheet.write_string(self.row, column, value, form)
 
 
-def _sheet(book: Workbook, title: str, labels: Labels, displays: Displays | None, blocks: dict[str, pd.DataFrame]) -> None:
-    writer = _Writer(book.create_sheet(title[:31]))
+def _sheet(book, title: str, labels: Labels, displays: Displays | None, blocks: dict[str, pd.DataFrame]) -> None:
+    writer = _Writer(book, title)
     if displays is not None:
         writer.append([f"{labels['shown']}: {labels.source(displays.source)}"], bold=True)
     for status, frame in blocks.items():
@@ -86,9 +95,6 @@ def _sheet(book: Workbook, title: str, labels: Labels, displays: Displays | None
         for values in frame.itertuples(index=False):
             writer.append(values)
         writer.append([])
-    writer.sheet.column_dimensions["A"].width = 34
-    for letter in "BCDEFGHIJKLMNOPQRSTUVWXYZ":
-        writer.sheet.column_dimensions[letter].width = 14
 
 
 def _labelled(frame: pd.DataFrame, labels: Labels, key: str) -> pd.DataFrame:
