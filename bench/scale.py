@@ -4,16 +4,18 @@
 
 Generates corpora of ``--sizes`` documents (see ``make_corpus``), then prints, in one run:
 
-* ``pilah run`` on each corpus in one process (``--workers 1``, fast backend): documents/s,
-  words/s, the driver's peak RSS, and the re-run of the unchanged corpus;
+* ``pilah run`` on each corpus in one process (``--workers 1``, fast backend): documents/s
+  and words/s of the processing (ingest → suggestions in the store: ``seconds.processing``
+  of ``run.json``), the whole command's wall time (start-up and exports included), the
+  driver's peak RSS, and the re-run of the unchanged corpus;
 * bare ``spacy.blank("id")`` tokenization of the same text (every document's text through
   ``nlp.pipe``): words/s, and the ratio of the two;
 * on the first ``--subset`` documents: 1 against 2 worker processes, the local engine
   against Dask (a LocalCluster of two worker processes), and the Stanza backend.
 
 Words are the tokens bare spaCy finds in the documents' text, so both rates count the same
-words. Every ``pilah run`` is a fresh process (``python -m pipeline.cli run``), timed from
-start to exit, start-up and exports included; its peak RSS is read from ``wait4``.
+words. Every ``pilah run`` is a fresh process (``python -m pipeline.cli run``); its peak RSS
+is read from ``wait4`` (the driver's: forked workers are not counted).
 """
 
 from __future__ import annotations
@@ -143,17 +145,19 @@ def main() -> None:
     work = args.keep or Path(tempfile.mkdtemp(prefix="pilah-scale-"))
     rows, results = [], {}
 
-    def report(label: str, documents: int, words: int, measured: dict, base_rate: float | None = None) -> None:
-        rate = words / measured["wall_s"]
+    def report(label: str, documents: int, words: int, measured: dict, base_rate: float | None = None) -> dict:
         summary = measured["summary"]
+        processing = summary["seconds"].get("processing") or measured["wall_s"]
+        rate = words / processing
         row = {"run": label, "documents": documents, "wall_s": round(measured["wall_s"], 1),
-               "documents_per_s": round(documents / measured["wall_s"], 1), "words_per_s": round(rate),
-               "share_of_bare_spacy": round(rate / base_rate, 3) if base_rate else None,
+               "processing_s": round(processing, 1), "documents_per_s": round(documents / processing, 1),
+               "words_per_s": round(rate), "share_of_bare_spacy": round(rate / base_rate, 3) if base_rate else None,
                "peak_rss_mb": round(measured["peak_rss_mb"]),
                "processed": summary["counts"]["documents_processed"], "failures": summary["counts"]["failures"],
                "seconds": summary["seconds"]}
         rows.append(row)
         print(json.dumps(row), flush=True)
+        return row
 
     for size in [int(s) for s in args.sizes.split(",") if s]:
         corpus = work / f"corpus{size}"
@@ -183,10 +187,14 @@ def main() -> None:
         variants.append(("dask, 2 workers", ["--engine", "dask", "--workers", "2"]))
     if "stanza" not in skip:
         variants.append(("stanza backend", ["--workers", "1", "--config", str(ROOT / "bench" / "stanza.toml")]))
+    measured = {}
     for label, options in variants:
         project = work / f"project-{label.replace(' ', '-').replace(',', '')}"
         shutil.rmtree(project, ignore_errors=True)
-        report(f"{label}, {args.subset}", args.subset, small_words, pilah_run(small, project, *options))
+        measured[label] = report(f"{label}, {args.subset}", args.subset, small_words, pilah_run(small, project, *options))
+    if {"1 worker", "2 workers"} <= set(measured):
+        print(json.dumps({"2 workers / 1 worker, processing": round(
+            measured["1 worker"]["processing_s"] / measured["2 workers"]["processing_s"], 2)}))
 
     if len(results) > 1:
         sizes = sorted(results)

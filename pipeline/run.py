@@ -80,7 +80,9 @@ def run(
             run_id = store.start_run(str(corpus))
             checksum = meta["files"]["model.joblib"] if meta else None
             executor = make_executor(stages, engine, workers, scheduler)
+            processing = time.perf_counter()
             stats = process_corpus(corpus, stages, store, run_id, model_version, checksum, on_document, executor)
+            processing = time.perf_counter() - processing
             exported, document_ids = store, stats.document_ids
             private = wanted(config, pseudonymize)
             if private:
@@ -88,7 +90,7 @@ def run(
                 document_ids = [exported.document_id(d) for d in stats.document_ids]
             fingerprint = exports_fingerprint(store, config, codebook, stats.document_ids,
                                               private and _content_digest(names or Path(config.section("privacy")["names"])))
-            seconds = dict(stats.seconds)
+            seconds = dict(stats.seconds) | {"processing": processing}
             review = None
             if record.current(fingerprint):
                 written = record.paths()
