@@ -19,9 +19,11 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+import numpy as np
 import spacy
+from spacy.attrs import LEMMA, NORM, ORTH, SENT_START
 from spacy.language import Language
-from spacy.tokens import Doc, Token
+from spacy.tokens import Doc
 
 from pipeline.nlp.extensions import FILLERS, SURFACE_IDS
 from pipeline.nlp.tokenizer import TOKENIZER_CONFIG, add_clitic_splitting
@@ -45,20 +47,31 @@ class Forms:
         self._lemmas: dict[str, str] = {}
 
     def __call__(self, doc: Doc) -> Doc:
+        if not len(doc):
+            doc.user_data[FILLERS] = self.fillers
+            return doc
         surface_ids = doc.user_data.get(SURFACE_IDS, {})
-        for token in doc:
-            lower = token.lower_
-            norm = self.colloquial.get(lower, lower)
-            if match := _REDUPLICATED_DIGIT.match(norm):  # anak2 -> anak-anak
-                norm = f"{match[1]}-{match[1]}"
-            token.norm_ = norm
-            token.lemma_ = self._word_lemma(token, norm, surface_ids)
+        strings = doc.vocab.strings
+        # read and write the words as arrays: a Token object per word cost more than the rest
+        texts = [strings[h] for h in doc.to_array(ORTH).tolist()]
+        starts = doc.to_array(SENT_START).tolist()
+        forms = np.empty((len(texts), 2), dtype="uint64")
+        for i, text in enumerate(texts):
+            norm = self._norm(text.lower())
+            forms[i] = strings.add(norm), strings.add(self._word_lemma(i, text, norm, surface_ids, starts[i] == 1))
+        doc.from_array([NORM, LEMMA], forms)
         doc.user_data[FILLERS] = self.fillers
         return doc
 
-    def _word_lemma(self, token: Token, norm: str, surface_ids: dict[int, int]) -> str:
+    def _norm(self, lower: str) -> str:
+        norm = self.colloquial.get(lower, lower)
+        if match := _REDUPLICATED_DIGIT.match(norm):  # anak2 -> anak-anak
+            norm = f"{match[1]}-{match[1]}"
+        return norm
+
+    def _word_lemma(self, i: int, text: str, norm: str, surface_ids: dict[int, int], sentence_start: bool) -> str:
         if norm in CLITIC_LEMMAS:
-            i, surface = token.i, surface_ids.get(token.i, token.i)
+            surface = surface_ids.get(i, i)
             if (i and surface == surface_ids.get(i - 1, i - 1)) or surface == surface_ids.get(i + 1, i + 1):
                 return CLITIC_LEMMAS[norm]
         if "-" in norm.strip("-"):
@@ -68,8 +81,8 @@ class Forms:
             if first in INDONESIAN_PREFIXES and second.isalpha():  # di-upgrade
                 return self._lemma(second)
         lemma = self._lemma(norm)
-        if self.keep_name_case and lemma == norm and token.text[:1].isupper() and not token.is_sent_start:
-            return token.text  # English names keep their case, as UD English lemmas do
+        if self.keep_name_case and lemma == norm and text[:1].isupper() and not sentence_start:
+            return text  # English names keep their case, as UD English lemmas do
         return lemma
 
     def _lemma(self, word: str) -> str:

@@ -25,8 +25,10 @@ whole word is unknown (so *masalah* and *kurang* stay whole), and *-nya* after a
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from spacy.language import Language
+from spacy.attrs import SPACY
 from spacy.symbols import ORTH
 from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc
@@ -105,19 +107,25 @@ class CliticTokenizer:
         self.tokenizer = tokenizer
         self.known = known
         self.english = english
+        self.parts_of = lru_cache(maxsize=262_144)(self.parts)  # words repeat: split each once
 
     def __call__(self, text: str) -> Doc:
         doc = self.tokenizer(text)
+        strings = doc.vocab.strings
+        # the words as strings from the arrays: cheaper than a Token object per word
+        written_words = [strings[orth] for orth in doc.to_array(ORTH).tolist()]
+        written_spaces = doc.to_array(SPACY).tolist()
         words, spaces, surface, split = [], [], [], False
-        for token in doc:
-            parts = self.parts(token.text)
+        for i, word in enumerate(written_words):
+            parts = self.parts_of(word)
             split = split or parts is not None
             # spaCy's Indonesian suffix rules already cut "-nya" off "branding-nya".
-            joins_previous = token.lower_ == "-nya" and token.i and not doc[token.i - 1].whitespace_
+            joins_previous = i and not written_spaces[i - 1] and word.lower() == "-nya"
             written = surface[-1] if joins_previous else (surface[-1] + 1 if surface else 0)
-            for k, part in enumerate(parts or [token.text]):
+            pieces = parts or (word,)
+            for k, part in enumerate(pieces):
                 words.append(part)
-                spaces.append(bool(token.whitespace_) and k == len(parts or [token.text]) - 1)
+                spaces.append(bool(written_spaces[i]) and k == len(pieces) - 1)
                 surface.append(written)
         if split:
             doc = Doc(doc.vocab, words=words, spaces=spaces)
@@ -128,12 +136,12 @@ class CliticTokenizer:
         for text in texts:
             yield self(text)
 
-    def parts(self, word: str) -> list[str] | None:
+    def parts(self, word: str) -> tuple[str, ...] | None:
         """The clitic split of ``word``, or ``None`` when it stays whole."""
         lower = word.lower()
         if not lower.isalpha():
             if lower.endswith("-nya") and lower[:-4].replace("-", "").isalpha() and len(lower) > 5:
-                return [word[:-4], word[-4:]]
+                return word[:-4], word[-4:]
             return None
         whole_known = lower in self.known
         for clitic in _CLITIC_SUFFIXES:
@@ -141,13 +149,13 @@ class CliticTokenizer:
             if not lower.endswith(clitic) or len(base) < 3:
                 continue
             if base in self.known and (clitic in _ALWAYS or not whole_known):
-                return [word[: len(base)], word[len(base) :]]
+                return word[: len(base)], word[len(base) :]
             if clitic == "nya" and not whole_known and base in self.english:  # mentornya
-                return [word[: len(base)], word[len(base) :]]
+                return word[: len(base)], word[len(base) :]
         for clitic in _CLITIC_PREFIXES:
             base = lower[len(clitic) :]
             if lower.startswith(clitic) and len(base) >= 4 and base in self.known and not whole_known:
-                return [word[: len(clitic)], word[len(clitic) :]]
+                return word[: len(clitic)], word[len(clitic) :]
         return None
 
 
