@@ -16,14 +16,12 @@ import pytest
 import yaml
 from lxml import etree
 from openpyxl import load_workbook
-from typer.testing import CliRunner
 
-from pipeline.cli import app
 from pipeline.privacy import OffsetMap, Pseudonymizer, pseudonymised, read_names
 from pipeline.store import SCHEMA_VERSION, Store
+from cli_helpers import invoke, said  # tests/cli_helpers.py
 from tests.conftest import FIXTURES, SHARED_DATA
 
-runner = CliRunner()
 PRIVACY = FIXTURES / "privacy"
 NAMES = PRIVACY / "names.txt"
 P = "{urn:QDA-XML:project:1.0}"
@@ -31,17 +29,6 @@ P = "{urn:QDA-XML:project:1.0}"
 
 def passages() -> list[dict]:
     return yaml.safe_load((PRIVACY / "passages.yaml").read_text(encoding="utf-8"))
-
-
-def _invoke(*args):
-    result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def _said(result) -> str:
-    """The command's output with the terminal's line wrapping undone."""
-    return " ".join(result.output.split())
 
 
 def _present(term: str, text: str) -> bool:
@@ -161,13 +148,13 @@ def pseudonymised_run(tmp_path_factory):
     write_corpus(root / "corpus", passages())
     (root / "rules.toml").write_text('[suggest]\nmodel = "no-model-yet"\n', encoding="utf-8")
     out, project = root / "out", root / "project"
-    _invoke("run", root / "corpus", "--pseudonymize", "--names", NAMES, "--project", project, "--out", out,
+    invoke("run", root / "corpus", "--pseudonymize", "--names", NAMES, "--project", project, "--out", out,
             "--config", root / "rules.toml", "--workers", 1)
-    _invoke("export", "--pseudonymize", "--names", NAMES, "--with-suggestions", "--project", project,
+    invoke("export", "--pseudonymize", "--names", NAMES, "--with-suggestions", "--project", project,
             "--out", out / "project.qdpx", "--config", root / "rules.toml")
-    _invoke("report", "--pseudonymize", "--names", NAMES, "--project", project, "--out", out / "en" / "report.html",
+    invoke("report", "--pseudonymize", "--names", NAMES, "--project", project, "--out", out / "en" / "report.html",
             "--lang", "en", "--config", root / "rules.toml")
-    _invoke("review", "export", "--pseudonymize", "--names", NAMES, "--project", project,
+    invoke("review", "export", "--pseudonymize", "--names", NAMES, "--project", project,
             "--out", out / "review.csv", "--config", root / "rules.toml")
     return root, out, project
 
@@ -294,9 +281,9 @@ def test_privacy_co_coder_sheet_lands_on_the_right_segments(pseudonymised_run, t
         if len(decided) == 12:
             break
     book.save(sheet)
-    said = _said(_invoke("review", "import", sheet, "--reviewer", "coder2", "--project", project,
+    output = said(invoke("review", "import", sheet, "--reviewer", "coder2", "--project", project,
                          "--config", root / "rules.toml"))
-    assert f"{len(decided)} decisions added" in said and "0 skipped" in said and "stale" not in said
+    assert f"{len(decided)} decisions added" in output and "0 skipped" in output and "stale" not in output
     with Store(project) as store:
         decisions = store.decisions_frame(in_force=True, reviewer="coder2")
         mapping = dict(zip(store.pseudonyms_frame()["pseudonym"], store.pseudonyms_frame()["value"]))
@@ -309,9 +296,9 @@ def test_privacy_co_coder_sheet_lands_on_the_right_segments(pseudonymised_run, t
         assert not row.stale
         assert row.comment == f"cek dengan {mapping.get(speaker, speaker)}"
     # the next pseudonymised run imports nothing new from the pre-filled sheet it rewrites
-    said = _said(_invoke("run", root / "corpus", "--pseudonymize", "--names", NAMES, "--project", project,
+    output = said(invoke("run", root / "corpus", "--pseudonymize", "--names", NAMES, "--project", project,
                          "--out", out, "--config", root / "rules.toml", "--workers", 1))
-    assert "imported" not in said
+    assert "imported" not in output
 
 
 def test_privacy_config_default_and_candidates(pseudonymised_run, tmp_path):
@@ -325,8 +312,8 @@ def test_privacy_config_default_and_candidates(pseudonymised_run, tmp_path):
     config = tmp_path / "private.toml"
     config.write_text('[suggest]\nmodel = "no-model-yet"\n[privacy]\npseudonymize = true\n'
                       f'names = "{NAMES.as_posix()}"\n', encoding="utf-8")
-    _invoke("review", "export", "--project", project, "--out", tmp_path / "default.csv", "--config", config)
-    _invoke("review", "export", "--no-pseudonymize", "--project", project, "--out", tmp_path / "real.csv",
+    invoke("review", "export", "--project", project, "--out", tmp_path / "default.csv", "--config", config)
+    invoke("review", "export", "--no-pseudonymize", "--project", project, "--out", tmp_path / "real.csv",
             "--config", config)
     assert "hendra.wijaya@gmail.com" not in (tmp_path / "default.csv").read_text(encoding="utf-8-sig")
     assert "hendra.wijaya@gmail.com" in (tmp_path / "real.csv").read_text(encoding="utf-8-sig")

@@ -16,28 +16,20 @@ import re
 import shutil
 from html import unescape
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.config import PROJECT_ROOT
 from pipeline.store import Decision, Store
 
 import chromium  # tests/chromium.py
+from cli_helpers import invoke, runner  # tests/cli_helpers.py
 
-runner = CliRunner()
 SECTIONS = ("overview", "factors", "factors-case", "factors-actor", "codes-document", "codes-case", "codes-actor",
             "codes-role", "cooccurrence", "frequency", "quotes")
 CHARTS = ("chart-factors", "chart-cooccurrence", "chart-direction", "chart-language")
-
-
-def _invoke(*args):
-    result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == 0, result.output
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +37,7 @@ def reviewed(tmp_path_factory, sample_corpus):
     """The sample corpus run, reviewed in part by 'rina', and run again."""
     project = tmp_path_factory.mktemp("report")
     out = project / "out"
-    first = _invoke("run", sample_corpus, "--project", project, "--out", out)
+    first = invoke("run", sample_corpus, "--project", project, "--out", out)
     assert (out / "report.html").exists() and (out / "displays.xlsx").exists()
     assert "report.html" in first.output
     with Store(project) as store:
@@ -56,7 +48,7 @@ def reviewed(tmp_path_factory, sample_corpus):
         plain = suggestions[~suggestions["code"].eq("funding")].iloc[0]
         decisions.append(Decision(plain.segment_id, None, "add", "funding", "constraining", "rina"))
         store.add_decisions(decisions)
-    _invoke("run", sample_corpus, "--project", project, "--out", out)
+    invoke("run", sample_corpus, "--project", project, "--out", out)
     return project, out
 
 
@@ -144,17 +136,17 @@ def test_report_says_what_every_display_shows(reviewed):
 def test_report_unchanged_project_leaves_the_files_as_they_are(reviewed, sample_corpus):
     project, out = reviewed
     before = {name: ((out / name).read_bytes(), (out / name).stat().st_mtime_ns) for name in ("report.html", "displays.xlsx")}
-    _invoke("run", sample_corpus, "--project", project, "--out", out)
+    invoke("run", sample_corpus, "--project", project, "--out", out)
     after = {name: ((out / name).read_bytes(), (out / name).stat().st_mtime_ns) for name in ("report.html", "displays.xlsx")}
     assert after == before
-    result = _invoke("report", "--project", project, "--out", out / "report.html")
+    result = invoke("report", "--project", project, "--out", out / "report.html")
     assert "unchanged" in result.output
 
 
 def test_report_lang_en_and_source_accepted(reviewed, tmp_path):
     project, out = reviewed
     target = tmp_path / "en" / "report.html"
-    result = _invoke("report", "--project", project, "--out", target, "--lang", "en", "--source", "accepted")
+    result = invoke("report", "--project", project, "--out", target, "--lang", "en", "--source", "accepted")
     assert "wrote" in result.output and (tmp_path / "en" / "displays.xlsx").exists()
     html = target.read_text(encoding="utf-8")
     assert "Factor matrix" in html and "Supporting factor" in html and "Training and mentoring" in html
@@ -199,7 +191,7 @@ def test_report_sheets_never_hold_a_formula_from_the_data(tmp_path, sample_corpu
                                          'interviews/kopi.txt,Kopi,"=HYPERLINK(""http://x"")",@actor,+role,2024-01-01,id\n',
                                          encoding="utf-8")
     (tmp_path / "rules.toml").write_text('[suggest]\nmodel = "no-model"\n[report]\nlang = "en"\n', encoding="utf-8")
-    _invoke("run", corpus, "--project", tmp_path, "--out", tmp_path / "out", "--config", tmp_path / "rules.toml")
+    invoke("run", corpus, "--project", tmp_path, "--out", tmp_path / "out", "--config", tmp_path / "rules.toml")
     book = load_workbook(tmp_path / "out" / "displays.xlsx")
     values = []
     for sheet in book.worksheets:

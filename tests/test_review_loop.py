@@ -17,28 +17,16 @@ import numpy as np
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
-from typer.testing import CliRunner
 
 from pipeline.agreement import krippendorff_alpha
 from pipeline.cli import app
 from pipeline.labels import parse_codes
 from pipeline.store import Store
 from pipeline.train import labels_from_gold
+from cli_helpers import invoke, runner, said  # tests/cli_helpers.py
 
-runner = CliRunner()
 DOCUMENTS = ["interviews/01_kabid_umkm_dinas.txt", "interviews/02_pengusaha_kopi_lembah_hijau.txt",
              "interviews/04_pendamping_umkm_nadia.txt", "interviews/06_perencana_bappeda_rudi.txt"]
-
-
-def _invoke(*args):
-    result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def _said(result) -> str:
-    """The command's output with the terminal's line wrapping undone."""
-    return " ".join(result.output.split())
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +99,7 @@ def test_review_loop_end_to_end(loop):
     root, corpus, truth, config = loop
     project, out = root / "project", root / "project" / "out"
     project.mkdir()
-    _invoke("run", corpus, "--project", project, "--out", out, "--config", config)
+    invoke("run", corpus, "--project", project, "--out", out, "--config", config)
     first = json.loads((out / "run.json").read_text(encoding="utf-8"))["counts"]
     sheet = out / "suggestions.xlsx"
 
@@ -126,15 +114,15 @@ def test_review_loop_end_to_end(loop):
     bad[header.index("code")] = None
     rows.append(bad)  # an accept on a row without a suggestion: reported, the rest kept
     book.save(sheet)
-    result = _invoke("review", "import", sheet, "--reviewer", "rina", "--project", project)
+    result = invoke("review", "import", sheet, "--reviewer", "rina", "--project", project)
     total = sum(made.values())
-    assert f"{total} decisions added" in _said(result) and f"row {rows.max_row}:" in _said(result)
-    again = _invoke("review", "import", sheet, "--reviewer", "rina", "--project", project)
-    assert "0 decisions added" in _said(again)
+    assert f"{total} decisions added" in said(result) and f"row {rows.max_row}:" in said(result)
+    again = invoke("review", "import", sheet, "--reviewer", "rina", "--project", project)
+    assert "0 decisions added" in said(again)
 
     # 2. run again: the decisions are pre-filled, nothing duplicated, nothing re-processed
     _fix_bad_row(sheet)
-    _invoke("run", corpus, "--project", project, "--out", out, "--config", config)
+    invoke("run", corpus, "--project", project, "--out", out, "--config", config)
     second = json.loads((out / "run.json").read_text(encoding="utf-8"))["counts"]
     assert second["documents_unchanged"] == len(DOCUMENTS) and second["decisions_prefilled"] == total
     refilled = pd.read_excel(sheet, dtype=str).fillna("")
@@ -143,7 +131,7 @@ def test_review_loop_end_to_end(loop):
     key = decided["suggestion_id"].where(decided["suggestion_id"] != "", decided["segment_id"] + decided["corrected_code"])
     assert key.is_unique
     assert (refilled["suggestion_id"] != "").sum() == first["suggestions"] == second["suggestions"]
-    status = json.loads(_invoke("review", "status", "--json", "--project", project).stdout)
+    status = json.loads(invoke("review", "status", "--json", "--project", project).stdout)
     assert status["decisions"] == total and status["stale"] == 0
     assert status["pending"] == first["suggestions"] - made["accept"] - made["reject"] - made["edit"]
 
@@ -157,37 +145,37 @@ def test_review_loop_end_to_end(loop):
     decided_text = decisions.loc[decisions["segment_id"] == target, "segment_text"].iloc[0]
     first_sentence = decided_text.split(". ")[0]
     (corpus / document).write_text(text.replace(first_sentence, first_sentence + " sekali", 1), encoding="utf-8")
-    _invoke("run", corpus, "--project", project, "--out", out, "--config", config)
+    invoke("run", corpus, "--project", project, "--out", out, "--config", config)
     third = json.loads((out / "run.json").read_text(encoding="utf-8"))["counts"]
     assert third["documents_processed"] == 1 and third["stale_decisions"] == on_target
     assert third["decisions_prefilled"] == total - on_target
     stale = pd.read_excel(sheet, sheet_name="Stale decisions", dtype=str)
     assert set(stale["decided_text"]) == {decided_text}
-    status = json.loads(_invoke("review", "status", "--json", "--project", project).stdout)
+    status = json.loads(invoke("review", "status", "--json", "--project", project).stdout)
     assert status["stale"] == on_target and status["decisions"] == total
 
     # 4. retrain on the codings: a new version, scored before and after on the same segments
     report_path = root / "retrain.json"
-    result = _invoke("retrain", "--project", project, "--json", report_path, "--config", config)
+    result = invoke("retrain", "--project", project, "--json", report_path, "--config", config)
     report = json.loads(report_path.read_text(encoding="utf-8"))
     assert report["rows"] >= 60 and report["coded_rows"] >= 30 and report["documents"] == len(DOCUMENTS)
     assert report["after"]["scheme"].endswith("whole documents held out")
     assert 0 <= report["after"]["f1"] <= 1 and 0 <= report["before"]["f1"] <= 1
     assert report["before"]["scheme"].startswith("codebook rules alone")
     assert report["version"] in result.output
-    assert report["version"] in _invoke("models", "--project", project).output
-    _invoke("models", "use", report["version"], "--project", project)
+    assert report["version"] in invoke("models", "--project", project).output
+    invoke("models", "use", report["version"], "--project", project)
     with Store(project) as store:
         assert store.setting("model").endswith(report["version"])
 
     # 5. a second reviewer codes blind, except one code they never use
     blind = out / "budi.xlsx"
-    _invoke("review", "export", "--reviewer", "budi", "--out", blind, "--project", project, "--config", config)
+    invoke("review", "export", "--reviewer", "budi", "--out", blind, "--project", project, "--config", config)
     assert (pd.read_excel(blind, dtype=str).fillna("")["decision"] == "").all()
     _fill(blind, truth, reviewer="budi", drop_code="training")
-    _invoke("review", "import", blind, "--project", project)
+    invoke("review", "import", blind, "--project", project)
     figures_path = root / "agreement.json"
-    _invoke("agreement", "--coders", "rina,budi", "--project", project, "--json", figures_path)
+    invoke("agreement", "--coders", "rina,budi", "--project", project, "--json", figures_path)
     figures = json.loads(figures_path.read_text(encoding="utf-8"))
     pair = figures["per_code"]["market_access"]["pairs"]["rina|budi"]
     assert pair["kappa"] == 1.0 and pair["units"] >= 60
@@ -208,7 +196,7 @@ def _fix_bad_row(sheet):
 
 def test_review_import_reports_bad_rows_and_keeps_the_good(loop, tmp_path):
     root, corpus, truth, config = loop
-    _invoke("run", corpus, "--project", tmp_path, "--out", tmp_path / "out", "--config", config)
+    invoke("run", corpus, "--project", tmp_path, "--out", tmp_path / "out", "--config", config)
     frame = pd.read_csv(tmp_path / "out" / "suggestions.csv", dtype=str, keep_default_na=False)
     suggested = frame[frame["suggestion_id"] != ""].head(6).copy()
     suggested["decision"] = ["accept", "reject", "maybe", "edit", "edit", "accept"]
@@ -216,19 +204,19 @@ def test_review_import_reports_bad_rows_and_keeps_the_good(loop, tmp_path):
     suggested["corrected_direction"] = ["", "", "", "", "menurun", ""]
     suggested.iloc[5, suggested.columns.get_loc("suggestion_id")] = "f" * 20
     suggested.to_csv(tmp_path / "reviewed.csv", index=False)
-    result = _invoke("review", "import", tmp_path / "reviewed.csv", "--reviewer", "sari", "--project", tmp_path)
-    said = _said(result)
-    assert "2 decisions added" in said
+    result = invoke("review", "import", tmp_path / "reviewed.csv", "--reviewer", "sari", "--project", tmp_path)
+    output = said(result)
+    assert "2 decisions added" in output
     for row, words in ((4, "maybe"), (5, "no_such_code"), (6, "menurun"), (7, "not in this project")):
-        assert re.search(f"row {row}: [^:]*{words}", said), (row, said)
+        assert re.search(f"row {row}: [^:]*{words}", output), (row, output)
     # an added code without a direction, imported by name; the run after it imports nothing again
     blank = frame[frame["suggestion_id"] == ""].head(1).assign(decision="add", corrected_code="training")
     blank.to_csv(tmp_path / "added.csv", index=False)
-    assert "1 decisions added" in _said(_invoke("review", "import", tmp_path / "added.csv", "--reviewer", "sari",
+    assert "1 decisions added" in said(invoke("review", "import", tmp_path / "added.csv", "--reviewer", "sari",
                                                 "--project", tmp_path))
     shutil.copy(tmp_path / "added.csv", tmp_path / "out" / "suggestions.csv")
-    rerun = _invoke("run", corpus, "--project", tmp_path, "--out", tmp_path / "out", "--config", config)
-    assert "imported" not in _said(rerun)
+    rerun = invoke("run", corpus, "--project", tmp_path, "--out", tmp_path / "out", "--config", config)
+    assert "imported" not in said(rerun)
     with Store(tmp_path) as store:
         assert len(store.decisions_frame()) == 3
 
@@ -236,7 +224,7 @@ def test_review_import_reports_bad_rows_and_keeps_the_good(loop, tmp_path):
 def test_review_run_stops_rather_than_overwrite_decisions_it_cannot_import(loop, tmp_path):
     root, corpus, _, config = loop
     out = tmp_path / "out"
-    _invoke("run", corpus, "--project", tmp_path, "--out", out, "--config", config)
+    invoke("run", corpus, "--project", tmp_path, "--out", out, "--config", config)
     book = load_workbook(out / "suggestions.xlsx")
     sheet = book["Suggestions"]
     header = [c.value for c in sheet[1]]
@@ -246,7 +234,7 @@ def test_review_run_stops_rather_than_overwrite_decisions_it_cannot_import(loop,
     book.save(out / "suggestions.xlsx")
     before = (out / "suggestions.xlsx").read_bytes()
     result = runner.invoke(app, ["run", str(corpus), "--project", str(tmp_path), "--out", str(out), "--config", str(config)])
-    assert result.exit_code == 2 and f"row {second}: decision 'perhaps'" in _said(result)
+    assert result.exit_code == 2 and f"row {second}: decision 'perhaps'" in said(result)
     assert (out / "suggestions.xlsx").read_bytes() == before  # the analyst's sheet is untouched
     with Store(tmp_path) as store:
         assert len(store.decisions_frame()) == 1  # the good row is already in the project
@@ -254,8 +242,8 @@ def test_review_run_stops_rather_than_overwrite_decisions_it_cannot_import(loop,
 
 def test_review_next_spreads_over_documents(loop, tmp_path):
     root, corpus, _, config = loop
-    _invoke("run", corpus, "--project", tmp_path, "--out", tmp_path / "out", "--config", config)
-    _invoke("review", "next", "--n", "12", "--out", tmp_path / "next.csv", "--project", tmp_path, "--config", config)
+    invoke("run", corpus, "--project", tmp_path, "--out", tmp_path / "out", "--config", config)
+    invoke("review", "next", "--n", "12", "--out", tmp_path / "next.csv", "--project", tmp_path, "--config", config)
     frame = pd.read_csv(tmp_path / "next.csv", dtype=str, keep_default_na=False)
     assert frame["segment_id"].nunique() == 12
     assert frame["document"].nunique() == len(DOCUMENTS)
