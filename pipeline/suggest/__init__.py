@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from spacy.tokens import Doc
 
 from pipeline.codebook import Codebook
 from pipeline.records import Segment, Suggestion
 from pipeline.suggest.features import SegmentFeatures, code_frame, direction_rows, featurize
 from pipeline.suggest.model import SuggestionModel, load_model
-from pipeline.suggest.rules import CodebookRules, cue_direction, rule_score
+from pipeline.suggest.rules import CodebookRules, cue_direction, rule_scores
 
 __all__ = ["Suggester", "SuggestionModel", "load_model", "featurize"]
 
@@ -107,13 +108,16 @@ class Suggester:
         proba = self.model.predict_proba(X)[learned].to_numpy() if learned else None
         thresholds = [self.model.thresholds_[code] for code in learned]
         by_rules = self.rule_codes()
+        above = proba >= np.array(thresholds) if learned else np.zeros((len(features), 0), bool)
         chosen = []
         for i, item in enumerate(features):
             hits = item.matches.hits
-            candidates = [(code, proba[i, k], "rule+model" if code in hits else "model")
-                          for k, code in enumerate(learned) if proba[i, k] >= thresholds[k]]
-            words = len(item.words.split())
-            candidates += [(code, rule_score(hits, code, words), "rule") for code in by_rules if code in hits]
+            candidates = [(learned[k], proba[i, k], "rule+model" if learned[k] in hits else "model")
+                          for k in np.flatnonzero(above[i])]
+            fired = [code for code in by_rules if code in hits]
+            if fired:
+                scores = rule_scores(hits, len(item.words.split()), fired)
+                candidates += [(code, scores[code], "rule") for code in fired]
             candidates.sort(key=lambda c: -c[1])
             chosen.append(candidates[: self.max_codes] if self.max_codes > 0 else candidates)
         return chosen

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from spacy.attrs import IS_PUNCT, IS_SPACE, LEMMA, LIKE_NUM, LOWER, NORM, SENT_START
 from spacy.tokens import Doc, Span
 
+from pipeline.nlp.extensions import FILLERS
 from pipeline.suggest.rules import CUE_COLUMNS, NEGATION_WINDOW, CodebookRules, RuleMatches, cue_counts
 
 
@@ -29,6 +32,9 @@ class SegmentFeatures:
     # clauses (split at punctuation and contrasts): (first token, end token, marked words)
     clauses: tuple[tuple[int, int, str], ...] = ()
     raw: str = ""  # the segment's text, lower case (``Doc.text`` rebuilds it on every call)
+    # first token of every sentence after the first: ``Span.sent`` walks the tokens on
+    # each call, which was most of the cost of a long document's features
+    sentence_starts: tuple[int, ...] = ()
 
     def evidence_spans(self, code: str) -> list[Span]:
         return self.matches.hits.get(code, [])
@@ -36,13 +42,21 @@ class SegmentFeatures:
     def local_cues(self, code: str) -> dict[str, int]:
         """Cues in the sentences holding the code's keywords (the whole segment if none)."""
         spans = self.evidence_spans(code)
-        sentences = [span.sent for span in spans] if spans else None
-        return cue_counts(self.matches.cues, sentences)
+        if not spans:
+            return cue_counts(self.matches.cues)
+        sentences = {bisect_right(self.sentence_starts, span.start) for span in spans}
+        return cue_counts([cue for cue in self.matches.cues
+                           if bisect_right(self.sentence_starts, cue[1].start) in sentences])
 
     def evidence_clauses(self, code: str) -> list[int]:
         """Indices of the clauses that hold the code's keyword matches."""
-        starts = [span.start for span in self.evidence_spans(code)]
-        return [i for i, (first, end, _) in enumerate(self.clauses) if any(first <= s < end for s in starts)]
+        firsts = [first for first, _, _ in self.clauses]
+        found = set()
+        for span in self.evidence_spans(code):
+            i = bisect_right(firsts, span.start) - 1
+            if i >= 0 and span.start < self.clauses[i][1]:
+                found.add(i)
+        return sorted(found)
 
 
 def featurize(doc: Doc, rules: CodebookRules) -> SegmentFeatures:
@@ -57,23 +71,32 @@ def featurize(doc: Doc, rules: CodebookRules) -> SegmentFeatures:
     lemmas, words, marked = [], [], []
     clauses, clause, first = [], [], 0
     scope = 0
-    for token in doc:
-        if token.is_space or token._.is_filler:
+    # token attributes read as arrays of string hashes: a ``Token`` object per word and
+    # its properties cost more than the rest of this loop on long documents
+    # (and each distinct string hash turned into its string once)
+    flags = doc.to_array([IS_SPACE, IS_PUNCT, LIKE_NUM]).tolist()
+    keys, inverse = np.unique(doc.to_array([LOWER, NORM, LEMMA]), return_inverse=True)
+    strings, fillers, negators = doc.vocab.strings, doc.user_data.get(FILLERS, ()), rules.negator_words
+    text_of = [strings[key] for key in keys.tolist()]
+    forms = inverse.reshape(len(flags), 3).tolist()
+    for i, ((is_space, is_punct, like_num), (lower, norm, lemma)) in enumerate(zip(flags, forms)):
+        lower = text_of[lower]
+        if is_space or lower in fillers:
             continue
-        norm = token.norm_.lower()
-        if token.is_punct or norm in CONTRAST:
+        norm = text_of[norm].lower()
+        if is_punct or norm in CONTRAST:
             scope = 0
             if clause:
-                clauses.append((first, token.i, " ".join(clause)))
-            clause, first = [], token.i + 1
+                clauses.append((first, i, " ".join(clause)))
+            clause, first = [], i + 1
             if norm in CONTRAST:
                 words.append(norm)
                 marked.append(norm)
             continue
-        if not token.like_num:
-            lemmas.append(token.lemma_)
+        if not like_num:
+            lemmas.append(text_of[lemma])
         words.append(norm)
-        if norm in rules.negator_words or token.lower_ in rules.negator_words:
+        if norm in negators or lower in negators:
             form = norm
             scope = NEGATION_WINDOW
         else:
@@ -83,9 +106,10 @@ def featurize(doc: Doc, rules: CodebookRules) -> SegmentFeatures:
         clause.append(form)
     if clause:
         clauses.append((first, len(doc), " ".join(clause)))
+    starts = doc.to_array(SENT_START)
     return SegmentFeatures(text=" ".join(lemmas), matches=rules(doc), doc=doc,
                            words=" ".join(words), marked=" ".join(marked), clauses=tuple(clauses),
-                           raw=doc.text.lower())
+                           raw=doc.text.lower(), sentence_starts=tuple((np.flatnonzero(starts[1:] == 1) + 1).tolist()))
 
 
 PRESENT = "coded"  # a label frame's cell for a code given without a direction
