@@ -30,6 +30,9 @@ class Suggester:
         Any estimator with ``predict_proba`` (a frame of probabilities per code it scores),
         ``thresholds_`` and ``predict_direction``; ``sources_`` (per code, whether its
         model or its rules suggest it, and whether it is ready) is honoured when present.
+        A model with ``transform`` (a ``SuggestionModel``) is asked for a batch's features
+        once; they go to its ``proba_from_matrix``, ``explain_matrix`` and
+        ``predict_direction(rows, features)`` instead of being built three times.
         Without a model, the codebook rules alone suggest, scored by their evidence
         (``rules.rule_score``).
     settings : dict
@@ -60,10 +63,11 @@ class Suggester:
         if not features:
             return []
         X = code_frame(features, self.codes)
-        chosen = self._choose_codes(features, X)
+        matrix = self.model.transform(X) if self.model is not None and hasattr(self.model, "transform") else None
+        chosen = self._choose_codes(features, X, matrix)
         pairs = [(i, code) for i, codes in enumerate(chosen) for code, _, _ in codes]
-        directions = iter(self._directions(features, X, pairs))
-        explanations = self._explanations(X, chosen)
+        directions = iter(self._directions(features, X, pairs, matrix))
+        explanations = self._explanations(X, chosen, matrix)
         proposals = []
         for i, codes in enumerate(chosen):
             proposals.append([])
@@ -103,9 +107,14 @@ class Suggester:
         by_model = set(self.model_codes())
         return [c for c in self.codes if c not in by_model and self.sources.get(c, {}).get("suggest", True)]
 
-    def _choose_codes(self, features: list[SegmentFeatures], X) -> list[list[tuple[str, float, str]]]:
+    def _choose_codes(self, features: list[SegmentFeatures], X, matrix) -> list[list[tuple[str, float, str]]]:
         learned = [c for c in self.model_codes() if self.sources.get(c, {}).get("suggest", True)]
-        proba = self.model.predict_proba(X)[learned].to_numpy() if learned else None
+        proba = None
+        if learned and matrix is not None:
+            scored = self.model.scored_
+            proba = self.model.proba_from_matrix(matrix)[:, [scored.index(code) for code in learned]]
+        elif learned:
+            proba = self.model.predict_proba(X)[learned].to_numpy()
         thresholds = [self.model.thresholds_[code] for code in learned]
         by_rules = self.rule_codes()
         above = proba >= np.array(thresholds) if learned else np.zeros((len(features), 0), bool)
@@ -122,15 +131,17 @@ class Suggester:
             chosen.append(candidates[: self.max_codes] if self.max_codes > 0 else candidates)
         return chosen
 
-    def _directions(self, features: list[SegmentFeatures], X, pairs: list[tuple[int, str]]) -> list[str]:
+    def _directions(self, features: list[SegmentFeatures], X, pairs: list[tuple[int, str]], matrix) -> list[str]:
         predicted = None
         if self.model is not None and pairs:
-            predicted = self.model.predict_direction(direction_rows(X, pairs))
+            rows = direction_rows(X, pairs)
+            predicted = (self.model.predict_direction(rows) if matrix is None
+                         else self.model.predict_direction(rows, features=matrix))
         if predicted is not None:
             return [str(d) for d in predicted]
         return [cue_direction(features[i].local_cues(code)) for i, code in pairs]
 
-    def _explanations(self, X, chosen) -> dict[tuple[int, str], list[str]]:
+    def _explanations(self, X, chosen, matrix) -> dict[tuple[int, str], list[str]]:
         wanted: dict[str, list[int]] = {}
         for i, codes in enumerate(chosen):
             for code, _, source in codes:
@@ -139,7 +150,10 @@ class Suggester:
         explained = {}
         explain = getattr(self.model, "explain", None)
         for code, rows in wanted.items():
-            words = explain(X.iloc[rows], code) if explain is not None else [[] for _ in rows]
+            if matrix is not None:
+                words = self.model.explain_matrix(matrix[rows], code)
+            else:
+                words = explain(X.iloc[rows], code) if explain is not None else [[] for _ in rows]
             for i, found in zip(rows, words):
                 explained[(i, code)] = found
         return explained

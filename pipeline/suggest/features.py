@@ -156,15 +156,15 @@ def label_frame(parsed: list[dict], codes: list[str]) -> pd.DataFrame:
 
 
 def direction_rows(X: pd.DataFrame, pairs: list[tuple[int, str]]) -> pd.DataFrame:
-    """One row per (row position in ``X``, code): ``marked`` words, ``raw`` text, ``code``,
-    ``clauses``, the ``evidence`` clauses of the code, its ``local:`` cues (the segment's
-    where it has no keyword match) and the segment's ``cue:`` counts."""
+    """One row per (row position in ``X``, code): that position (``row``), ``marked`` words,
+    ``raw`` text, ``code``, ``clauses``, the ``evidence`` clauses of the code, its ``local:``
+    cues (the segment's where it has no keyword match) and the segment's ``cue:`` counts."""
     cue_columns = [f"cue:{k}" for k in CUE_COLUMNS]
     columns_of = {c: X[c].tolist() for c in ("marked", "raw", "clauses", "evidence", "local", *cue_columns)}
     records = []
     for i, code in pairs:
         local = columns_of["local"][i]
-        record = {"marked": columns_of["marked"][i], "raw": columns_of["raw"][i], "code": code,
+        record = {"row": i, "marked": columns_of["marked"][i], "raw": columns_of["raw"][i], "code": code,
                   "clauses": columns_of["clauses"][i], "evidence": columns_of["evidence"][i].get(code, ())}
         if code in local:
             record.update({f"local:{k}": float(local[code][k]) for k in CUE_COLUMNS})
@@ -172,7 +172,7 @@ def direction_rows(X: pd.DataFrame, pairs: list[tuple[int, str]]) -> pd.DataFram
             record.update({f"local:{k}": float(columns_of[f"cue:{k}"][i]) for k in CUE_COLUMNS})
         record.update({c: float(columns_of[c][i]) for c in cue_columns})
         records.append(record)
-    columns = ["marked", "raw", "code", "clauses", "evidence", *(f"local:{k}" for k in CUE_COLUMNS), *cue_columns]
+    columns = ["row", "marked", "raw", "code", "clauses", "evidence", *(f"local:{k}" for k in CUE_COLUMNS), *cue_columns]
     return pd.DataFrame(records, columns=columns)
 
 

@@ -29,10 +29,9 @@ from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
-from sklearn.pipeline import Pipeline
+from sklearn.metrics import f1_score
+from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.preprocessing import MaxAbsScaler, OneHotEncoder
 from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
@@ -65,61 +64,32 @@ def _single_threaded(method):
 
 
 class OncePerSegment(TransformerMixin, BaseEstimator):
-    """Fits and applies ``transformer`` to the distinct rows of its columns only.
+    """Fits and applies ``transformer`` to the distinct texts of a column only.
 
     The direction frame has one row per (segment, code): a segment with five codes is the
-    same words five times, and its character n-grams are the costliest features to build.
-    Fitting on distinct rows also makes document frequencies count segments, not pairs.
+    same words five times. Fitting on distinct texts also makes document frequencies count
+    segments, not pairs.
     """
 
     def __init__(self, transformer):
         self.transformer = transformer
 
-    def fit(self, X: pd.DataFrame, y=None) -> "OncePerSegment":
-        self.transformer_ = clone(self.transformer).fit(X.drop_duplicates())
+    def fit(self, X, y=None) -> "OncePerSegment":
+        self.fit_transform(X)
         return self
 
-    def transform(self, X: pd.DataFrame):
-        key = X.iloc[:, 0].astype(str)
-        for column in X.columns[1:]:
-            key = key + "\x1f" + X[column].astype(str)
-        rows, _ = pd.factorize(key)
-        _, first = np.unique(rows, return_index=True)  # codes number rows by first appearance
-        return sparse.csr_matrix(self.transformer_.transform(X.iloc[first]))[rows]
-
-
-class LastBatchMemo(TransformerMixin, BaseEstimator):
-    """``transformer``, remembering its output for the texts of the last batch it transformed.
-
-    The presence and the direction models share one fitted character n-gram vectorizer;
-    when the suggester asks for the direction of codes it has just found, every text is in
-    the batch the presence model saw, and the rows are reused instead of rebuilt.
-    """
-
-    def __init__(self, transformer):
-        self.transformer = transformer
-
-    def fit(self, X, y=None) -> "LastBatchMemo":
-        self.transformer_ = clone(self.transformer).fit(X)
-        self._memo = None
-        return self
+    def fit_transform(self, X, y=None):
+        """Fit on the distinct texts and return their rows, analysing each text once."""
+        rows, texts = pd.factorize(pd.Series(X).astype(str))
+        self.transformer_ = clone(self.transformer)
+        return sparse.csr_matrix(self.transformer_.fit_transform(texts))[rows]
 
     def transform(self, X):
-        texts = list(X)
-        if getattr(self, "_memo", None) is not None:
-            index, matrix = self._memo
-            rows = [index.get(text) for text in texts]
-            if None not in rows:
-                return matrix[rows]
-        matrix = sparse.csr_matrix(self.transformer_.transform(X))
-        self._memo = ({text: i for i, text in enumerate(texts)}, matrix)
-        return matrix
+        rows, texts = pd.factorize(pd.Series(X).astype(str))
+        return sparse.csr_matrix(self.transformer_.transform(texts))[rows]
 
     def get_feature_names_out(self, input_features=None):
         return self.transformer_.get_feature_names_out()
-
-    def __getstate__(self):
-        return {**self.__dict__, "_memo": None}
 
 
 MODEL_FILE = "model.joblib"
@@ -211,8 +181,8 @@ class SuggestionModel(BaseEstimator):
             self.char_ngrams == "auto" and bool(n) and X["raw"].str.len().mean() <= LONG_TEXT_CHARS)
         if n >= 2 * self.min_examples:  # else no code can have enough examples on both sides
             rule_columns = [c for c in X.columns if c.startswith(("rule:", "cue:"))]
-            chars = LastBatchMemo(TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
-                                                  min_df=2, dtype=np.float32))
+            chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2,
+                                    dtype=np.float32)
             self.features_ = ColumnTransformer(
                 [
                     ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, stop_words=STOP_WORDS,
@@ -247,7 +217,7 @@ class SuggestionModel(BaseEstimator):
         self.sources_ = self._sources(X, present, held_out)
         directed = [(i, code) for code in self.codes_ for i, d in enumerate(Y[code]) if d in DIRECTIONS]
         if directed and self.features_ is not None:
-            self._fit_direction(direction_rows(X, directed), np.array([Y.at[i, c] for i, c in directed]))
+            self._fit_direction(direction_rows(X, directed), np.array([Y.at[i, c] for i, c in directed]), matrix)
         return self
 
     @property
@@ -281,17 +251,20 @@ class SuggestionModel(BaseEstimator):
         return self.explain_matrix(self.transform(X), code, top)
 
     def explain_matrix(self, matrix, code: str, top: int = 3) -> list[list[str]]:
-        """:meth:`explain` on rows of :meth:`transform`'s output."""
-        coef = self.weights_[:, self.scored_.index(code)]
+        """:meth:`explain` on rows of :meth:`transform`'s output: per row, the words with
+        the largest positive weight x value, best first (one sort for the whole batch)."""
         names, is_word = self._feature_names
-        explanations = []
-        for row in range(matrix.shape[0]):
-            start, end = matrix.indptr[row], matrix.indptr[row + 1]
-            cols, values = matrix.indices[start:end], matrix.data[start:end]
-            keep = is_word[cols]
-            weights = values[keep] * coef[cols[keep]]
-            best = np.argsort(-weights)[:top]
-            explanations.append([names[cols[keep][b]][7:] for b in best if weights[b] > 0])
+        coef = np.where(is_word, self.weights_[:, self.scored_.index(code)], 0.0)
+        contributions = sparse.csr_matrix(matrix).multiply(coef).tocoo()
+        positive = contributions.data > 0
+        rows, cols, weights = contributions.row[positive], contributions.col[positive], contributions.data[positive]
+        order = np.lexsort((-weights, rows))
+        rows, cols = rows[order], cols[order]
+        first = np.searchsorted(rows, rows)  # where each row's run starts
+        keep = np.arange(len(rows)) - first < top
+        explanations = [[] for _ in range(matrix.shape[0])]
+        for row, name in zip(rows[keep].tolist(), names[cols[keep]].tolist()):
+            explanations[row].append(name[7:])
         return explanations
 
     @property
@@ -317,22 +290,25 @@ class SuggestionModel(BaseEstimator):
         ``A = (K + alpha I)^-1 Y`` with the Gram matrix ``K = X X^T + 1`` (the 1 is an
         intercept), so one ``n x n`` solve per fold serves all codes; out-of-fold decisions
         come from ``KFold`` folds shared by the codes, then Platt scaling per code."""
-        targets = 2.0 * Y - 1.0
-        gram = np.asarray((matrix @ matrix.T).todense(), dtype=np.float64) + 1.0
+        # single precision: the solves take half the time of double precision (0.14 s against
+        # 0.37 s at 2,470 rows) and the decisions move by about 1e-5 of their size
+        targets = (2.0 * Y - 1.0).astype(np.float32)
+        matrix = sparse.csr_matrix(matrix, dtype=np.float32)
+        gram = (matrix @ matrix.T).toarray() + np.float32(1.0)
         n = len(gram)
         decisions = np.zeros(targets.shape)
         folds = KFold(min(CV_FOLDS, n), shuffle=True, random_state=self.random_state)
         for train, test in folds.split(gram):
-            dual = _solve(gram[np.ix_(train, train)] + self.alpha * np.eye(len(train)), targets[train])
+            dual = _solve(gram[np.ix_(train, train)], self.alpha, targets[train])
             decisions[test] = gram[np.ix_(test, train)] @ dual
-        dual = _solve(gram + self.alpha * np.eye(n), targets)
-        weights = np.asarray(matrix.T @ dual)  # features x codes
-        intercepts = dual.sum(axis=0)
+        dual = _solve(gram, self.alpha, targets)
+        weights = np.asarray(matrix.T @ dual, dtype=np.float64)  # features x codes
+        intercepts = dual.sum(axis=0, dtype=np.float64)
+        slopes, offsets = _platt(decisions, Y)
         fitted, held_out = {}, {}
         for j, code in enumerate(self.learned_):
-            slope, offset = _platt(decisions[:, j], Y[:, j])
-            fitted[code] = (weights[:, j], float(intercepts[j]), slope, offset)
-            held_out[code] = 1.0 / (1.0 + np.exp(slope * decisions[:, j] + offset))
+            fitted[code] = (weights[:, j], float(intercepts[j]), float(slopes[j]), float(offsets[j]))
+            held_out[code] = 1.0 / (1.0 + np.exp(slopes[j] * decisions[:, j] + offsets[j]))
         return fitted, held_out
 
     def _set_thresholds(self, present: np.ndarray, held_out: dict[str, np.ndarray]) -> None:
@@ -364,11 +340,13 @@ class SuggestionModel(BaseEstimator):
             columns.append((np.zeros(len(names)), 0.0, 0.0, -float(np.log(prior / (1 - prior)))))
         self.weights_ = np.array([c[0] for c in columns]).T if columns else np.zeros((len(names), 0))
         self.intercepts_, self.slopes_, self.offsets_ = (np.array([c[i] for c in columns]) for i in (1, 2, 3))
-        unigrams = [i for i in np.flatnonzero(is_word) if " " not in names[i]]
-        self.word_weights_ = {
-            code: {names[i][7:]: float(self.weights_[i, k]) for i in unigrams if self.weights_[i, k] > 0}
-            for k, code in enumerate(self.learned_)
-        }
+        unigrams = np.array([i for i in np.flatnonzero(is_word) if " " not in names[i]], dtype=int)
+        words = np.array([name[7:] for name in names[unigrams]], dtype=object)
+        self.word_weights_ = {}
+        for k, code in enumerate(self.learned_):
+            weights = self.weights_[unigrams, k]
+            positive = np.flatnonzero(weights > 0)
+            self.word_weights_[code] = dict(zip(words[positive].tolist(), weights[positive].tolist()))
 
     def _sources(self, X: pd.DataFrame, present: np.ndarray, held_out: dict[str, np.ndarray]) -> dict:
         """Per code, the model's out-of-fold figures and the rules' on the training rows,
@@ -419,27 +397,19 @@ class SuggestionModel(BaseEstimator):
         return X.assign(local=local, coded=coded)
 
     # -- direction -------------------------------------------------------------------
-    def _fit_direction(self, X: pd.DataFrame, y: np.ndarray) -> None:
+    def _fit_direction(self, X: pd.DataFrame, y: np.ndarray, features) -> None:
         """Words with negation marked, character n-grams, the code and the cue counts; the
-        regularisation strength is chosen by cross-validated macro-F1 from ``direction_Cs``."""
+        regularisation strength is chosen by cross-validated macro-F1 from ``direction_Cs``.
+        ``features`` is :meth:`transform`'s output for the code frame ``X`` was cut from."""
         classes, counts = np.unique(y, return_counts=True) if len(y) else ([], [])
         if len(classes) < 2 or len(y) < 2 * self.min_examples:
             return
         cue_columns = [c for c in X.columns if c.startswith(("local:", "cue:"))]
         X = self.focus(X)
-        # the character n-grams are the presence model's, already fitted on every segment:
-        # scoring a batch then builds them once for both models (LastBatchMemo)
-        chars = self.features_.named_transformers_["chars"] if self.use_chars_ else "drop"
-        segment = ColumnTransformer(
+        self.direction_features_ = ColumnTransformer(
             [
-                ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"\S+",
-                                          dtype=np.float32), "marked"),
-                ("chars", FrozenEstimator(chars) if self.use_chars_ else "drop", "raw"),
-            ]
-        )
-        features = ColumnTransformer(
-            [
-                ("segment", OncePerSegment(segment), ["marked", "raw"]),
+                ("segment", OncePerSegment(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"\S+",
+                                                           dtype=np.float32)), "marked"),
                 ("local", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"\S+",
                                           dtype=np.float32), "local"),
                 ("coded", TfidfVectorizer(sublinear_tf=True, token_pattern=r"\S+", lowercase=False,
@@ -448,33 +418,57 @@ class SuggestionModel(BaseEstimator):
                 ("cues", MaxAbsScaler(), cue_columns),
             ]
         )
-        Cs = list(self.direction_Cs)
-        self.direction_C_ = float(Cs[len(Cs) // 2])
         # the features are built once; only the classifier's C is searched over them (the
         # vocabularies then include the inner validation rows: 15 refits of the character
         # n-grams of long documents cost more than all the rest of training)
-        matrix = features.fit_transform(X)
-        folds = min(CV_FOLDS, int(counts.min()))
-        if folds >= 2 and len(Cs) > 1:
-            search = GridSearchCV(
-                self._direction_classifier(1.0), {"C": Cs}, scoring="f1_macro",
-                cv=StratifiedKFold(folds, shuffle=True, random_state=self.random_state),
-            ).fit(matrix, y)
-            self.direction_C_ = float(search.best_params_["C"])
-        self.direction_ = Pipeline(
-            [("features", features), ("classifier", self._direction_classifier(self.direction_C_).fit(matrix, y))]
-        )
+        matrix = self._direction_matrix(X, features, fit=True)
+        self.direction_C_ = self._choose_direction_C(matrix, y, int(counts.min()))
+        self.direction_ = self._direction_classifier(self.direction_C_).fit(matrix, y)
+
+    def _direction_matrix(self, X: pd.DataFrame, features=None, fit: bool = False):
+        """The direction features of focused (segment, code) rows: the direction model's own
+        and the presence model's character n-grams of each segment, taken from ``features``
+        (rows numbered by ``X["row"]``) when given, else built once per distinct text."""
+        own = self.direction_features_.fit_transform(X) if fit else self.direction_features_.transform(X)
+        if not self.use_chars_:
+            return sparse.csr_matrix(own)
+        chars = self.features_.output_indices_["chars"]
+        if features is not None:
+            segment = sparse.csr_matrix(features)[X["row"].to_numpy()][:, chars]
+        else:
+            rows, texts = pd.factorize(X["raw"].astype(str))
+            segment = sparse.csr_matrix(self.features_.named_transformers_["chars"].transform(texts))[rows]
+        return sparse.hstack([own, segment], format="csr")
+
+    def _choose_direction_C(self, matrix, y: np.ndarray, smallest_class: int) -> float:
+        """The C of ``direction_Cs`` with the best macro-F1 over stratified folds (the first
+        of ties, as ``GridSearchCV`` takes); in each fold the fits go from the smallest C up,
+        each starting from the last one's weights."""
+        Cs = list(self.direction_Cs)
+        folds = min(CV_FOLDS, smallest_class)
+        if folds < 2 or len(Cs) < 2:
+            return float(Cs[len(Cs) // 2])
+        scores = np.zeros(len(Cs))
+        for train, test in StratifiedKFold(folds, shuffle=True, random_state=self.random_state).split(matrix, y):
+            classifier = self._direction_classifier(1.0).set_params(warm_start=True)
+            for j in np.argsort(Cs, kind="stable"):
+                classifier.set_params(C=Cs[j]).fit(matrix[train], y[train])
+                scores[j] += f1_score(y[test], classifier.predict(matrix[test]), average="macro")
+        return float(Cs[int(np.argmax(scores))])
 
     @staticmethod
     def _direction_classifier(C: float) -> LogisticRegression:
         return LogisticRegression(C=C, max_iter=2000, class_weight="balanced")
 
     @_single_threaded
-    def predict_direction(self, X: pd.DataFrame) -> np.ndarray | None:
-        """Direction per (segment, code) row, or ``None`` when no direction model was learned."""
+    def predict_direction(self, X: pd.DataFrame, features=None) -> np.ndarray | None:
+        """Direction per (segment, code) row (``features.direction_rows``), or ``None`` when
+        no direction model was learned. ``features``: :meth:`transform`'s output for the code
+        frame the rows come from (their ``row`` column numbers its rows), so that a batch's
+        character n-grams are built once for both models."""
         if self.direction_ is None or X.empty:
             return None
-        return self.direction_.predict(self.focus(X))
+        return self.direction_.predict(self._direction_matrix(self.focus(X), features))
 
     # -- persistence -----------------------------------------------------------------
     def save(self, directory: str | Path, meta: dict) -> dict:
@@ -526,9 +520,13 @@ def agreement(gold: np.ndarray, predicted: np.ndarray) -> dict:
             "kappa": round(float(kappa), 4), "predicted": int(predicted.sum())}
 
 
-def _solve(matrix: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """``matrix^-1 targets`` for a symmetric positive definite ``matrix``."""
-    return scipy.linalg.solve(matrix, targets, assume_a="pos")
+def _solve(gram: np.ndarray, alpha: float, targets: np.ndarray) -> np.ndarray:
+    """``(gram + alpha I)^-1 targets`` for a symmetric positive semi-definite ``gram`` (left
+    as it is), by Cholesky."""
+    matrix = gram.copy()
+    matrix.flat[:: len(gram) + 1] += alpha
+    return scipy.linalg.cho_solve(scipy.linalg.cho_factor(matrix, overwrite_a=True, check_finite=False), targets,
+                                  overwrite_b=False, check_finite=False)
 
 
 def _best_threshold(gold: np.ndarray, proba: np.ndarray) -> float:
@@ -538,27 +536,56 @@ def _best_threshold(gold: np.ndarray, proba: np.ndarray) -> float:
     return float(THRESHOLD_GRID[int(np.argmax(scores))])
 
 
-def _platt(decisions: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def _platt(decisions: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Platt's sigmoid ``1 / (1 + exp(a * d + b))`` fitted to decision values, with his
     smoothed targets ``(N+ + 1) / (N+ + 2)`` and ``1 / (N- + 2)`` (Platt 1999): with three
-    positives the calibrated scores stay away from 0 and 1."""
-    positives = int(y.sum())
-    negatives = len(y) - positives
-    target = np.where(y == 1, (positives + 1) / (positives + 2), 1 / (negatives + 2))
+    positives the calibrated scores stay away from 0 and 1.
 
-    def loss(params):
-        a, b = params
-        z = a * decisions + b  # -logit(p)
-        # -log p = log(1 + exp(z)), -log(1 - p) = log(1 + exp(-z))
-        value = target * np.logaddexp(0, z) + (1 - target) * np.logaddexp(0, -z)
-        p = 1.0 / (1.0 + np.exp(z))
-        grad_z = target * (1 - p) - (1 - target) * p  # d loss / d z
-        return value.sum(), np.array([(grad_z * decisions).sum(), grad_z.sum()])
+    ``decisions`` and ``y`` are ``rows x codes`` (or one column as a vector); every code is
+    fitted at once by Newton's method with a backtracking line search (Lin, Lin & Weng
+    2007), vectorised over codes: 150 codes by ``scipy.optimize.minimize`` one at a time
+    took 0.4 s per fit. Returns ``a`` and ``b`` per code (floats for a vector).
+    """
+    vector = np.ndim(decisions) == 1
+    d = np.asarray(decisions, dtype=np.float64).reshape(len(decisions), -1)
+    y = np.asarray(y).reshape(d.shape).astype(bool)
+    positives = y.sum(axis=0)
+    negatives = len(d) - positives
+    target = np.where(y, (positives + 1) / (positives + 2), 1 / (negatives + 2))
 
-    prior = np.log((negatives + 1) / (positives + 1))
-    result = minimize(loss, np.array([-1.0, prior]), jac=True, method="L-BFGS-B")
-    a, b = result.x
-    return float(a), float(b)
+    def loss(a, b, columns=slice(None)):
+        z = a * d[:, columns] + b  # -logit(p); -log p = log(1 + exp(z)), -log(1 - p) = log(1 + exp(-z))
+        t = target[:, columns]
+        return (t * np.logaddexp(0, z) + (1 - t) * np.logaddexp(0, -z)).sum(axis=0)
+
+    a = np.zeros(d.shape[1])
+    b = np.log((negatives + 1) / (positives + 1))
+    value = loss(a, b)
+    active = np.ones(d.shape[1], bool)
+    for _ in range(100):
+        p = 1.0 / (1.0 + np.exp(a * d + b))
+        grad_z = target - p  # d loss / d z
+        ga, gb = (grad_z * d).sum(axis=0), grad_z.sum(axis=0)
+        h = p * (1 - p)
+        haa, hab, hbb = (h * d * d).sum(axis=0) + 1e-12, (h * d).sum(axis=0), h.sum(axis=0) + 1e-12
+        det = haa * hbb - hab**2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            da, db = -(hbb * ga - hab * gb) / det, -(haa * gb - hab * ga) / det
+        # done where Newton's decrement says the loss can fall by no more than rounding
+        active &= np.isfinite(da) & np.isfinite(db) & (-(ga * da + gb * db) > 1e-10 * np.maximum(1.0, value))
+        pending, step = np.flatnonzero(active), 1.0
+        while len(pending) and step > 1e-8:  # halve the step of the codes whose loss did not fall enough
+            trial = loss(a[pending] + step * da[pending], b[pending] + step * db[pending], pending)
+            accepted = trial <= value[pending] + 1e-4 * step * (ga * da + gb * db)[pending]
+            done = pending[accepted]
+            a[done], b[done], value[done] = a[done] + step * da[done], b[done] + step * db[done], trial[accepted]
+            pending, step = pending[~accepted], step / 2
+        active[pending] = False  # no step lowered the loss: as good as rounding allows
+        if not active.any():
+            break
+    if vector:
+        return float(a[0]), float(b[0])
+    return a, b
 
 
 def _f1(y: np.ndarray, predicted: np.ndarray) -> float:
