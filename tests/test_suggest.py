@@ -189,6 +189,28 @@ def test_platt_scaling_of_many_codes_at_once_matches_one_at_a_time():
     assert proba[:, 5].max() < 0.01  # no positives: Platt's smoothed target 1 / (N- + 2)
 
 
+@pytest.mark.parametrize("C", [0.5, 20.0])
+def test_svms_solved_on_the_gram_matrix_are_liblinears(C):
+    """The dual solved on the rows' Gram matrix gives the model LinearSVC gives, whether
+    every row is a support vector (small C) or many fall beyond the margin (large C)."""
+    from scipy import sparse
+    from sklearn.svm import LinearSVC
+
+    from pipeline.suggest.model import _svm_dual
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(80) < 0.3).astype(int)
+    matrix = sparse.csr_matrix(rng.normal(0, 1, (80, 12)) + 2.0 * y[:, None] * (np.arange(12) < 3))
+    svm = LinearSVC(C=C, tol=1e-10, max_iter=1_000_000).fit(matrix, y)
+    signs = np.where(y == 1, 1.0, -1.0)
+    dual = _svm_dual((matrix @ matrix.T).toarray() + 1.0, signs, C) * signs
+    assert np.asarray(matrix.T @ dual).ravel() == pytest.approx(svm.coef_[0], abs=1e-5)
+    assert dual.sum() == pytest.approx(svm.intercept_[0], abs=1e-5)
+    assert (dual * signs >= 0).all()
+    if C > 1:
+        assert (dual == 0).sum() > 10  # rows beyond the margin drop out
+
+
 def test_suggestion_model_is_a_clonable_estimator():
     from sklearn.base import clone
 
