@@ -5,9 +5,14 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 
+import re
+
 import numpy as np
 import pandas as pd
+from sklearn.feature_extraction.text import CountVectorizer
 from spacy.attrs import IS_PUNCT, IS_SPACE, LEMMA, LIKE_NUM, LOWER, NORM, SENT_START
+from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
+from spacy.lang.id.stop_words import STOP_WORDS as ID_STOP_WORDS
 from spacy.tokens import Doc, Span
 
 from pipeline.nlp.extensions import FILLERS
@@ -18,6 +23,16 @@ from pipeline.suggest.rules import CUE_COLUMNS, NEGATION_WINDOW, CodebookRules, 
 CONTRAST = frozenset({"tapi", "tetapi", "namun", "sedangkan", "padahal", "melainkan", "walaupun",
                       "meskipun", "but", "however", "although", "though", "whereas", "yet"})
 NEGATED = "NOT_"  # prefix of a word inside a negation's scope in ``marked``
+# Function words of both languages carry no code and make poor evidence (the direction
+# model keeps them: *tidak, belum, kurang, not* are what flips a direction).
+STOP_WORDS = sorted(w for w in set(EN_STOP_WORDS) | set(ID_STOP_WORDS) if re.fullmatch(r"\w\w+", w))
+WORD_PATTERN = r"(?u)\b\w+\b"  # one-letter words count too (chat shorthand: *g* = tidak, *d* = di)
+# The word 1-2-grams the suggestion model counts, read once per segment here rather than by
+# its vectorizers: training refits them in every cross-validation fold, and on long
+# documents this reading was a large share of training (scikit-learn's analysers, so the
+# n-grams are those a TfidfVectorizer with these settings would count).
+_TERMS = CountVectorizer(ngram_range=(1, 2), stop_words=STOP_WORDS, token_pattern=WORD_PATTERN).build_analyzer()
+_MARKED_TERMS = CountVectorizer(ngram_range=(1, 2), token_pattern=r"\S+").build_analyzer()
 
 
 @dataclass(frozen=True)
@@ -118,15 +133,17 @@ PRESENT = "coded"  # a label frame's cell for a code given without a direction
 def code_frame(features: list[SegmentFeatures], codes: list[str]) -> pd.DataFrame:
     """The table a suggestion model reads: one row per segment.
 
-    ``words`` (normalised forms), lower-case ``raw`` text, a ``rule:<code>`` flag per code
-    and segment-level ``cue:`` counts for the presence of codes; for their direction the
-    negation-``marked`` words, the ``clauses`` (marked words), and per code with keyword
-    matches the indices of the clauses holding them (``evidence``) and the cues there
-    (``local``). ``direction_rows`` turns rows of it into (segment, code) rows.
+    ``words`` (normalised forms) and their 1-2-grams without stop words (``terms``),
+    lower-case ``raw`` text, a ``rule:<code>`` flag per code and segment-level ``cue:``
+    counts for the presence of codes; for their direction the negation-``marked`` words and
+    their 1-2-grams (``marked_terms``), the ``clauses`` (marked words), and per code with
+    keyword matches the indices of the clauses holding them (``evidence``) and the cues
+    there (``local``). ``direction_rows`` turns rows of it into (segment, code) rows.
     """
     rows = []
     for item in features:
-        row = {"words": item.words, "raw": item.raw}
+        row = {"words": item.words, "terms": tuple(_TERMS(item.words)), "raw": item.raw,
+               "marked_terms": tuple(_MARKED_TERMS(item.marked))}
         row.update({f"cue:{k}": float(v) for k, v in cue_counts(item.matches.cues).items()})
         hit = list(item.matches.hits)
         row.update(marked=item.marked, clauses=tuple(text for _, _, text in item.clauses),
@@ -139,12 +156,12 @@ def code_frame(features: list[SegmentFeatures], codes: list[str]) -> pd.DataFram
         for code in item.matches.hits:
             if code in column:
                 flags[i, column[code]] = 1.0
-    frame = pd.DataFrame(rows, columns=["words", "raw", *(f"cue:{k}" for k in CUE_COLUMNS),
-                                        "marked", "clauses", "evidence", "local"])
+    frame = pd.DataFrame(rows, columns=["words", "terms", "raw", *(f"cue:{k}" for k in CUE_COLUMNS),
+                                        "marked", "marked_terms", "clauses", "evidence", "local"])
     rules = pd.DataFrame(flags, columns=[f"rule:{c}" for c in codes])
     frame = pd.concat([frame, rules], axis=1)
-    columns = ["words", "raw", *(f"rule:{c}" for c in codes), *(f"cue:{k}" for k in CUE_COLUMNS),
-               "marked", "clauses", "evidence", "local"]
+    columns = ["words", "terms", "raw", *(f"rule:{c}" for c in codes), *(f"cue:{k}" for k in CUE_COLUMNS),
+               "marked", "marked_terms", "clauses", "evidence", "local"]
     return frame[columns]
 
 
@@ -156,15 +173,18 @@ def label_frame(parsed: list[dict], codes: list[str]) -> pd.DataFrame:
 
 
 def direction_rows(X: pd.DataFrame, pairs: list[tuple[int, str]]) -> pd.DataFrame:
-    """One row per (row position in ``X``, code): that position (``row``), ``marked`` words,
-    ``raw`` text, ``code``, ``clauses``, the ``evidence`` clauses of the code, its ``local:``
-    cues (the segment's where it has no keyword match) and the segment's ``cue:`` counts."""
+    """One row per (row position in ``X``, code): that position (``row``), ``marked`` words
+    and their ``marked_terms``, ``raw`` text, ``code``, ``clauses``, the ``evidence`` clauses
+    of the code, its ``local:`` cues (the segment's where it has no keyword match) and the
+    segment's ``cue:`` counts."""
     cue_columns = [f"cue:{k}" for k in CUE_COLUMNS]
-    columns_of = {c: X[c].tolist() for c in ("marked", "raw", "clauses", "evidence", "local", *cue_columns)}
+    columns_of = {c: X[c].tolist() for c in ("marked", "marked_terms", "raw", "clauses", "evidence", "local",
+                                              *cue_columns)}
     records = []
     for i, code in pairs:
         local = columns_of["local"][i]
-        record = {"row": i, "marked": columns_of["marked"][i], "raw": columns_of["raw"][i], "code": code,
+        record = {"row": i, "marked": columns_of["marked"][i], "marked_terms": columns_of["marked_terms"][i],
+                  "raw": columns_of["raw"][i], "code": code,
                   "clauses": columns_of["clauses"][i], "evidence": columns_of["evidence"][i].get(code, ())}
         if code in local:
             record.update({f"local:{k}": float(local[code][k]) for k in CUE_COLUMNS})
@@ -172,7 +192,8 @@ def direction_rows(X: pd.DataFrame, pairs: list[tuple[int, str]]) -> pd.DataFram
             record.update({f"local:{k}": float(columns_of[f"cue:{k}"][i]) for k in CUE_COLUMNS})
         record.update({c: float(columns_of[c][i]) for c in cue_columns})
         records.append(record)
-    columns = ["row", "marked", "raw", "code", "clauses", "evidence", *(f"local:{k}" for k in CUE_COLUMNS), *cue_columns]
+    columns = ["row", "marked", "marked_terms", "raw", "code", "clauses", "evidence",
+               *(f"local:{k}" for k in CUE_COLUMNS), *cue_columns]
     return pd.DataFrame(records, columns=columns)
 
 

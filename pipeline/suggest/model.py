@@ -36,20 +36,14 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.preprocessing import MaxAbsScaler, OneHotEncoder
 from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
-from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
-from spacy.lang.id.stop_words import STOP_WORDS as ID_STOP_WORDS
 
 from pipeline.checksums import file_sha256
 from pipeline.errors import ModelError
 from pipeline.records import DIRECTIONS
-from pipeline.suggest.features import NEGATED, direction_rows
+from pipeline.suggest.features import NEGATED, STOP_WORDS, direction_rows  # noqa: F401 (STOP_WORDS: discover)
 
-# Function words of both languages carry no code and make poor evidence (the direction
-# model keeps them: *tidak, belum, kurang, not* are what flips a direction).
-STOP_WORDS = sorted(w for w in set(EN_STOP_WORDS) | set(ID_STOP_WORDS) if re.fullmatch(r"\w\w+", w))
 DIRECTION_CS = (2.0, 8.0, 32.0)  # candidates for the direction model, chosen by CV
 CV_FOLDS = 5
-WORD_PATTERN = r"(?u)\b\w+\b"  # one-letter words count too (chat shorthand: *g* = tidak, *d* = di)
 
 
 def _single_threaded(method):
@@ -65,32 +59,45 @@ def _single_threaded(method):
 
 
 class OncePerSegment(TransformerMixin, BaseEstimator):
-    """Fits and applies ``transformer`` to the distinct texts of a column only.
+    """Fits and applies ``transformer`` to the distinct segments of its input only: the
+    rows are told apart by the first column, and ``transformer`` reads the last.
 
     The direction frame has one row per (segment, code): a segment with five codes is the
-    same words five times. Fitting on distinct texts also makes document frequencies count
-    segments, not pairs.
+    same words five times. Fitting on distinct segments also makes document frequencies
+    count segments, not pairs.
     """
 
     def __init__(self, transformer):
         self.transformer = transformer
 
-    def fit(self, X, y=None) -> "OncePerSegment":
+    def fit(self, X: pd.DataFrame, y=None) -> "OncePerSegment":
         self.fit_transform(X)
         return self
 
-    def fit_transform(self, X, y=None):
-        """Fit on the distinct texts and return their rows, analysing each text once."""
-        rows, texts = pd.factorize(pd.Series(X).astype(str))
+    def fit_transform(self, X: pd.DataFrame, y=None):
+        """Fit on the distinct segments and return their rows, reading each segment once."""
+        rows, values = self._distinct(X)
         self.transformer_ = clone(self.transformer)
-        return sparse.csr_matrix(self.transformer_.fit_transform(texts))[rows]
+        return sparse.csr_matrix(self.transformer_.fit_transform(values))[rows]
 
-    def transform(self, X):
-        rows, texts = pd.factorize(pd.Series(X).astype(str))
-        return sparse.csr_matrix(self.transformer_.transform(texts))[rows]
+    def transform(self, X: pd.DataFrame):
+        rows, values = self._distinct(X)
+        return sparse.csr_matrix(self.transformer_.transform(values))[rows]
+
+    @staticmethod
+    def _distinct(X: pd.DataFrame) -> tuple[np.ndarray, pd.Series]:
+        """Per row, the number of its segment; per segment, the value of its first row."""
+        rows, _ = pd.factorize(X.iloc[:, 0].astype(str))  # numbered by first appearance
+        _, first = np.unique(rows, return_index=True)
+        return rows, X.iloc[first, -1]
 
     def get_feature_names_out(self, input_features=None):
         return self.transformer_.get_feature_names_out()
+
+
+def _given_terms(terms):
+    """The analyser of vectorizers over n-grams already read (``features.code_frame``)."""
+    return terms
 
 
 MODEL_FILE = "model.joblib"
@@ -192,8 +199,8 @@ class SuggestionModel(BaseEstimator):
                                     dtype=np.float32)
             self.features_ = ColumnTransformer(
                 [
-                    ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, stop_words=STOP_WORDS,
-                                              token_pattern=WORD_PATTERN, dtype=np.float32), "words"),
+                    # word 1-2-grams without stop words, read by features.code_frame
+                    ("words", TfidfVectorizer(analyzer=_given_terms, sublinear_tf=True, dtype=np.float32), "terms"),
                     ("chars", chars if self.use_chars_ else "drop", "raw"),
                     # scaled to at most 1: the cue counts of a long document (dozens) made
                     # the SVM's dual solver run to its iteration limit (1.3 s per fit, 60 documents)
@@ -433,8 +440,8 @@ class SuggestionModel(BaseEstimator):
         X = self.focus(X)
         self.direction_features_ = ColumnTransformer(
             [
-                ("segment", OncePerSegment(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"\S+",
-                                                           dtype=np.float32)), "marked"),
+                ("segment", OncePerSegment(TfidfVectorizer(analyzer=_given_terms, sublinear_tf=True,
+                                                           dtype=np.float32)), ["marked", "marked_terms"]),
                 ("local", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"\S+",
                                           dtype=np.float32), "local"),
                 ("coded", TfidfVectorizer(sublinear_tf=True, token_pattern=r"\S+", lowercase=False,
