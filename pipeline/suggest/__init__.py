@@ -58,11 +58,13 @@ class Suggester:
             for proposal in proposals
         ]
 
-    def propose(self, features: list[SegmentFeatures]) -> list[list[dict]]:
-        """Per segment, the proposed codes as dicts of ``Suggestion`` fields (no segment id)."""
+    def propose(self, features: list[SegmentFeatures], frame=None) -> list[list[dict]]:
+        """Per segment, the proposed codes as dicts of ``Suggestion`` fields (no segment id).
+        ``frame``: ``code_frame(features, codes)`` for this codebook's codes, when the caller
+        has it already (training scores each fold with the model and with the rules)."""
         if not features:
             return []
-        X = code_frame(features, self.codes)
+        X = code_frame(features, self.codes) if frame is None else frame.reset_index(drop=True)
         matrix = self.model.transform(X) if self.model is not None and hasattr(self.model, "transform") else None
         chosen = self._choose_codes(features, X, matrix)
         pairs = [(i, code) for i, codes in enumerate(chosen) for code, _, _ in codes]
