@@ -88,17 +88,19 @@ def featurize(doc: Doc, rules: CodebookRules) -> SegmentFeatures:
     scope = 0
     # token attributes read as arrays of string hashes: a ``Token`` object per word and
     # its properties cost more than the rest of this loop on long documents
-    # (and each distinct string hash turned into its string once)
-    flags = doc.to_array([IS_SPACE, IS_PUNCT, LIKE_NUM]).tolist()
-    keys, inverse = np.unique(doc.to_array([LOWER, NORM, LEMMA]), return_inverse=True)
+    attributes = doc.to_array([IS_SPACE, IS_PUNCT, LIKE_NUM, LOWER, NORM, LEMMA]).tolist()
     strings, fillers, negators = doc.vocab.strings, doc.user_data.get(FILLERS, ()), rules.negator_words
-    text_of = [strings[key] for key in keys.tolist()]
-    forms = inverse.reshape(len(flags), 3).tolist()
-    for i, ((is_space, is_punct, like_num), (lower, norm, lemma)) in enumerate(zip(flags, forms)):
-        lower = text_of[lower]
+    text_of: dict[int, str] = {}  # string hash -> string, each looked up once
+    for i, (is_space, is_punct, like_num, lower_key, norm_key, lemma_key) in enumerate(attributes):
+        lower = text_of.get(lower_key)
+        if lower is None:
+            lower = text_of[lower_key] = strings[lower_key]
         if is_space or lower in fillers:
             continue
-        norm = text_of[norm].lower()
+        norm = text_of.get(norm_key)
+        if norm is None:
+            norm = text_of[norm_key] = strings[norm_key]
+        norm = norm.lower()
         if is_punct or norm in CONTRAST:
             scope = 0
             if clause:
@@ -109,7 +111,10 @@ def featurize(doc: Doc, rules: CodebookRules) -> SegmentFeatures:
                 marked.append(norm)
             continue
         if not like_num:
-            lemmas.append(text_of[lemma])
+            lemma = text_of.get(lemma_key)
+            if lemma is None:
+                lemma = text_of[lemma_key] = strings[lemma_key]
+            lemmas.append(lemma)
         words.append(norm)
         if norm in negators or lower in negators:
             form = norm
