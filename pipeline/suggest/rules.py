@@ -91,22 +91,14 @@ class _WordIndex:
         caches = [(self._labels_surface, False), (self._labels_surface, False)]
         if self.any_lemma:
             caches.append((self._labels_lemma, True))
-        for column, (cache, is_lemma) in enumerate(caches):
-            # each distinct hash looked up once: turning every token's 64-bit hash into a
-            # Python int cost more than the lookups on long documents
-            keys, inverse = np.unique(forms[:, column], return_inverse=True)
-            labels_of = []
-            for key in keys.tolist():
+        for i, hashes in enumerate(forms.tolist()):
+            for key, (cache, is_lemma) in zip(hashes, caches):
                 labels = cache.get(key)
                 if labels is None:
                     form = strings[key] if key in strings else ""
                     labels = cache[key] = self._labels_of(form, is_lemma)
-                labels_of.append(labels)
-            matched = np.array([bool(labels) for labels in labels_of], dtype=bool)
-            if len(keys) and matched.any():
-                for i, k in zip(np.flatnonzero(matched[inverse]).tolist(), inverse[matched[inverse]].tolist()):
-                    for label in labels_of[k]:
-                        found.add((label, i, i + 1))
+                for label in labels:
+                    found.add((label, i, i + 1))
         matcher = self._matcher(doc)
         if matcher is not None:
             found.update((doc.vocab.strings[m], start, end) for m, start, end in matcher(doc))
