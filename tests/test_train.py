@@ -255,3 +255,18 @@ def test_suggest_a_cell_longer_than_spacy_takes_goes_piece_by_piece(config):
     alone = suggest_labels(table.iloc[[0, 2]], model, book, stages, jobs=1)
     assert list(result["suggested_codes"].iloc[[0, 2]]) == list(alone["suggested_codes"])
     assert set(result["suggested_codes"][1].split(";")) & set(result["suggested_codes"][0].split(";"))
+
+
+def test_a_model_of_an_older_format_is_refused_with_the_fix(tmp_path):
+    import shutil
+
+    from pipeline.config import PROJECT_ROOT
+
+    old = tmp_path / "old"
+    shutil.copytree(PROJECT_ROOT / "models" / "default", old)
+    meta = json.loads((old / "meta.json").read_text(encoding="utf-8"))
+    assert meta["format"] == 2
+    del meta["format"]  # as written before formats were recorded
+    (old / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"format 1.*retrain it with `pilah train`"):
+        load_model(old)

@@ -102,6 +102,10 @@ def _given_terms(terms):
 
 MODEL_FILE = "model.joblib"
 META_FILE = "meta.json"
+# The layout of the pickled model; a model of another layout is refused with a clear error
+# instead of failing halfway through a run. 2: the vectorizers read code_frame's ``terms``
+# and ``marked_terms``, and the direction model takes the presence features explicitly.
+MODEL_FORMAT = 2
 THRESHOLD_GRID = np.round(np.arange(0.1, 0.91, 0.05), 2)
 # Measured on held-out training rows (bench/learning_curve.py --dev): the SVMs are better
 # with few rows (ridge -0.02 to -0.09 micro-F1 at 25-50 rows, level at 100-200, -0.007 on
@@ -508,7 +512,7 @@ class SuggestionModel(BaseEstimator):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         joblib.dump(self, directory / MODEL_FILE, compress=3)
-        meta = {**meta, "files": {MODEL_FILE: file_sha256(directory / MODEL_FILE)}}
+        meta = {**meta, "format": MODEL_FORMAT, "files": {MODEL_FILE: file_sha256(directory / MODEL_FILE)}}
         (directory / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         return meta
 
@@ -519,7 +523,8 @@ def load_model(directory: str | Path) -> tuple[SuggestionModel, dict]:
     Raises
     ------
     ModelError
-        If a file is missing or the model file does not match the checksum in ``meta.json``.
+        If a file is missing, the model file does not match the checksum in ``meta.json``, or
+        the model is of another format than ``MODEL_FORMAT`` (an older Pilah's).
     """
     directory = Path(directory)
     meta_path, model_path = directory / META_FILE, directory / MODEL_FILE
@@ -530,6 +535,10 @@ def load_model(directory: str | Path) -> tuple[SuggestionModel, dict]:
     expected = meta.get("files", {}).get(MODEL_FILE)
     if expected != file_sha256(model_path):
         raise ModelError(f"{model_path} does not match the checksum in {meta_path}; rebuild it with `pilah train`")
+    found = meta.get("format", 1)
+    if found != MODEL_FORMAT:
+        raise ModelError(f"{model_path} is a model of format {found}, written by another version of Pilah; this one "
+                         f"reads format {MODEL_FORMAT}: retrain it with `pilah train`")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a model pickled by another scikit-learn release
         model = joblib.load(model_path)
