@@ -6,25 +6,30 @@ Trains a model on the HoASA train split (as bench/suggest_benchmarks.py does), t
 codes for every distinct review of HoASA's train, validation and test files together (2,854
 rows; repeating rows would flatter the language-ID cache). By default the table has no
 ``lang`` column, so language identification runs on every row, as for a user's table;
-``--with-lang`` gives it one. Prints rows per second for the whole call and for each stage
-(language ID, tokenization, features and rule matching, model scoring with explanations).
+``--with-lang`` gives it one. Prints rows and tokens per second for the whole call and for
+each stage (language ID, tokenization, features and rule matching, model scoring with
+directions and explanations: ``Suggester.propose``).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import pandas as pd
 
-from pipeline.codebook import codebook_for_codes
-from pipeline.engine import Stages
-from pipeline.language import _detector
-from pipeline.records import Segment
-from pipeline.suggest import Suggester, featurize
-from pipeline.train import suggest_labels, train
-from suggest_benchmarks import DATA, bench_config, load_set
+sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parent.parent)]  # this checkout first
+from suggest_benchmarks import DATA, bench_config, load_set  # noqa: E402
+
+from pipeline.codebook import codebook_for_codes  # noqa: E402
+from pipeline.engine import Stages  # noqa: E402
+from pipeline.language import _detector  # noqa: E402
+from pipeline.records import Segment  # noqa: E402
+from pipeline.suggest import Suggester, featurize  # noqa: E402
+from pipeline.train import suggest_labels, train  # noqa: E402
 
 
 def _warm_up(model, book, stages) -> None:
@@ -79,11 +84,13 @@ def main() -> None:
     n = len(table)
     words = sum(len(doc) for _, doc in docs)
     print(f"{n} rows, {words} tokens ({words / n:.1f} per row), lang column: {args.with_lang}")
-    print(f"pilah suggest end to end, {args.jobs} process(es): {n / total:,.0f} rows/s ({total:.2f} s)")
+    print(f"pilah suggest end to end, {args.jobs} process(es): {n / total:,.0f} rows/s, "
+          f"{words / total:,.0f} tokens/s ({total:.2f} s)")
     print("stages, one process:")
     for stage in ("language", "nlp", "features", "model"):
         if seconds[stage]:
-            print(f"  {stage:<9} {n / seconds[stage]:>9,.0f} rows/s  {seconds[stage]:.2f} s")
+            print(f"  {stage:<9} {n / seconds[stage]:>9,.0f} rows/s  {words / seconds[stage]:>10,.0f} tokens/s  "
+                  f"{seconds[stage]:.2f} s")
 
 
 if __name__ == "__main__":

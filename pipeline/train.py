@@ -204,7 +204,7 @@ def cross_validate(estimator, features, parsed, X, Y, codebook, stages, groups, 
     outcome = _Outcome(len(features))
     for train_rows, test_rows in splits:
         model = clone(estimator).fit(X.iloc[train_rows], Y.iloc[train_rows])
-        outcome.add(test_rows, features, parsed, model, codebook, settings, list(Y.columns))
+        outcome.add(test_rows, features, parsed, model, codebook, settings, list(Y.columns), X.iloc[test_rows])
     return {"scheme": scheme, **outcome.report(parsed, list(Y.columns))}
 
 
@@ -287,16 +287,18 @@ class _Outcome:
         self.rules_only: list[set] = [set() for _ in range(size)]
         self.gold_dir, self.model_dir, self.cue_dir = [], [], []
 
-    def add(self, rows, features, parsed, model, codebook, settings, codes) -> None:
+    def add(self, rows, features, parsed, model, codebook, settings, codes, frame=None) -> None:
+        """Score held-out ``rows``; ``frame`` is their code frame when the caller has it."""
         rows = list(rows)
         test = [features[i] for i in rows]
-        for i, proposals in zip(rows, Suggester(codebook, model, settings).propose(test)):
+        frame = code_frame(test, codes) if frame is None else frame.reset_index(drop=True)
+        for i, proposals in zip(rows, Suggester(codebook, model, settings).propose(test, frame)):
             self.predicted[i] = {p["code"]: p["direction"] for p in proposals}
-        for i, proposals in zip(rows, Suggester(codebook, None, settings).propose(test)):
+        for i, proposals in zip(rows, Suggester(codebook, None, settings).propose(test, frame)):
             self.rules_only[i] = {p["code"] for p in proposals}
         pairs = [(k, code, d) for k, i in enumerate(rows) for code, d in parsed[i].items() if d and code in codes]
         if pairs:
-            guessed = model.predict_direction(direction_rows(code_frame(test, []), [(k, c) for k, c, _ in pairs]))
+            guessed = model.predict_direction(direction_rows(frame, [(k, c) for k, c, _ in pairs]))
             cues = [cue_direction(test[k].local_cues(c)) for k, c, _ in pairs]
             self.gold_dir += [d for _, _, d in pairs]
             self.cue_dir += cues

@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -156,6 +157,58 @@ def test_suggester_scores_and_explains_from_one_matrix(config, rules):
     assert proba.loc[0, "ac"] > model.thresholds_["ac"] > proba.loc[1, "ac"]
     assert proba.loc[0, "ac"] == pytest.approx(model.proba_from_matrix(model.transform(frame))[0, 1])
     assert model.explain(frame, "ac")[0][0] == "ac"
+
+
+def test_explain_matrix_gives_each_rows_heaviest_words_best_first(config, rules):
+    model = _review_model(config, rules)
+    texts = ("AC-nya rusak dan kamar kotor.", "Lokasinya dekat pantai.", "AC dingin, AC sejuk.")
+    frame = code_frame([featurize(_doc(config, t), rules) for t in texts], ["clean", "ac"])
+    matrix = model.transform(frame)
+    explained = model.explain_matrix(matrix, "ac", top=2)
+    names, coef = model.feature_names_, model.weights_[:, model.scored_.index("ac")]
+    for row, words in enumerate(explained):  # the same as ranking one row at a time
+        start, end = matrix.indptr[row], matrix.indptr[row + 1]
+        weight = {names[c][7:]: v * coef[c] for c, v in zip(matrix.indices[start:end], matrix.data[start:end])
+                  if names[c].startswith("words__") and v * coef[c] > 0}
+        assert words == sorted(weight, key=lambda w: -weight[w])[:2]
+    assert explained[0][0] == "ac" and len(explained) == 3
+
+
+def test_platt_scaling_of_many_codes_at_once_matches_one_at_a_time():
+    from pipeline.suggest.model import _platt
+
+    rng = np.random.default_rng(0)
+    present = rng.random((300, 6)) < [0.02, 0.05, 0.1, 0.3, 0.5, 0.0]
+    decisions = present * rng.uniform(0.5, 2, 6) + rng.normal(0, 1, (300, 6))
+    slopes, offsets = _platt(decisions, present)
+    for k in range(6):
+        assert (slopes[k], offsets[k]) == pytest.approx(_platt(decisions[:, k], present[:, k]), abs=1e-6)
+    assert (slopes[:5] < 0).all()  # higher decisions, higher probabilities
+    proba = 1 / (1 + np.exp(slopes * decisions + offsets))
+    assert (proba > 0).all() and (proba < 1).all()
+    assert proba[:, 5].max() < 0.01  # no positives: Platt's smoothed target 1 / (N- + 2)
+
+
+@pytest.mark.parametrize("C", [0.5, 20.0])
+def test_svms_solved_on_the_gram_matrix_are_liblinears(C):
+    """The dual solved on the rows' Gram matrix gives the model LinearSVC gives, whether
+    every row is a support vector (small C) or many fall beyond the margin (large C)."""
+    from scipy import sparse
+    from sklearn.svm import LinearSVC
+
+    from pipeline.suggest.model import _svm_dual
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(80) < 0.3).astype(int)
+    matrix = sparse.csr_matrix(rng.normal(0, 1, (80, 12)) + 2.0 * y[:, None] * (np.arange(12) < 3))
+    svm = LinearSVC(C=C, tol=1e-10, max_iter=1_000_000).fit(matrix, y)
+    signs = np.where(y == 1, 1.0, -1.0)
+    dual = _svm_dual((matrix @ matrix.T).toarray() + 1.0, signs, C) * signs
+    assert np.asarray(matrix.T @ dual).ravel() == pytest.approx(svm.coef_[0], abs=1e-5)
+    assert dual.sum() == pytest.approx(svm.intercept_[0], abs=1e-5)
+    assert (dual * signs >= 0).all()
+    if C > 1:
+        assert (dual == 0).sum() > 10  # rows beyond the margin drop out
 
 
 def test_suggestion_model_is_a_clonable_estimator():

@@ -160,18 +160,27 @@ def test_suggest_in_worker_processes_gives_the_same_rows(config):
     assert (alone["suggested_codes"] != "").sum() > 50  # the sentences do speak of funding, markets…
 
 
-def test_presence_and_direction_share_character_ngrams_of_a_batch(config):
+def test_directions_from_the_batch_features_equal_those_built_afresh(config):
+    """The suggester hands the presence features of a batch to the direction model instead
+    of building the character n-grams twice; the directions are the same either way."""
     from pipeline.config import PROJECT_ROOT
-    from pipeline.train import load_model_dir
+    from pipeline.engine import Stages
+    from pipeline.suggest.features import code_frame, direction_rows
+    from pipeline.train import load_model_dir, table_features
 
-    model, _, _ = load_model_dir(PROJECT_ROOT / "models" / "default")
-    chars = model.features_.named_transformers_["chars"]
-    texts = ["anggaran pelatihan dipotong", "the trade fair opened new markets", "izin halal belum keluar"]
-    first = chars.transform(texts)
-    again = chars.transform(texts[::-1])  # rows reused from the batch just seen
-    assert (again[0] != first[2]).nnz == 0 and (again[2] != first[0]).nnz == 0
-    fresh = chars.transformer_.transform(texts[::-1])
-    assert abs(again - fresh).max() == 0
+    import pandas as pd
+
+    model, _, book = load_model_dir(PROJECT_ROOT / "models" / "default")
+    assert model.use_chars_ and model.direction_ is not None
+    texts = ["Anggaran pelatihan kami dipotong, jadi kurang dana.", "The trade fair opened new markets for us.",
+             "Izin halal belum keluar, tapi pemasaran online lancar."]
+    codes = [c.id for c in book.codable()]
+    X = code_frame(table_features(pd.DataFrame({"text": texts}), Stages(config, book, model)), codes)
+    pairs = [(i, code) for i in (2, 0, 1) for code in ("funding", "promotion", "certification")]
+    rows = direction_rows(X, pairs)
+    shared = model.predict_direction(rows, features=model.transform(X))
+    assert list(shared) == list(model.predict_direction(rows))
+    assert set(shared) <= {"supporting", "constraining", "neutral"} and len(set(shared)) > 1
 
 
 def test_train_on_a_few_rows_falls_back_to_the_rules(tmp_path):
@@ -246,3 +255,18 @@ def test_suggest_a_cell_longer_than_spacy_takes_goes_piece_by_piece(config):
     alone = suggest_labels(table.iloc[[0, 2]], model, book, stages, jobs=1)
     assert list(result["suggested_codes"].iloc[[0, 2]]) == list(alone["suggested_codes"])
     assert set(result["suggested_codes"][1].split(";")) & set(result["suggested_codes"][0].split(";"))
+
+
+def test_a_model_of_an_older_format_is_refused_with_the_fix(tmp_path):
+    import shutil
+
+    from pipeline.config import PROJECT_ROOT
+
+    old = tmp_path / "old"
+    shutil.copytree(PROJECT_ROOT / "models" / "default", old)
+    meta = json.loads((old / "meta.json").read_text(encoding="utf-8"))
+    assert meta["format"] == 2
+    del meta["format"]  # as written before formats were recorded
+    (old / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"format 1.*retrain it with `pilah train`"):
+        load_model(old)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from spacy.tokens import Doc
 
 from pipeline.codebook import Codebook
 from pipeline.records import Segment, Suggestion
 from pipeline.suggest.features import SegmentFeatures, code_frame, direction_rows, featurize
 from pipeline.suggest.model import SuggestionModel, load_model
-from pipeline.suggest.rules import CodebookRules, cue_direction, rule_score
+from pipeline.suggest.rules import CodebookRules, cue_direction, rule_scores
 
 __all__ = ["Suggester", "SuggestionModel", "load_model", "featurize"]
 
@@ -29,6 +30,9 @@ class Suggester:
         Any estimator with ``predict_proba`` (a frame of probabilities per code it scores),
         ``thresholds_`` and ``predict_direction``; ``sources_`` (per code, whether its
         model or its rules suggest it, and whether it is ready) is honoured when present.
+        A model with ``transform`` (a ``SuggestionModel``) is asked for a batch's features
+        once; they go to its ``proba_from_matrix``, ``explain_matrix`` and
+        ``predict_direction(rows, features)`` instead of being built three times.
         Without a model, the codebook rules alone suggest, scored by their evidence
         (``rules.rule_score``).
     settings : dict
@@ -54,15 +58,18 @@ class Suggester:
             for proposal in proposals
         ]
 
-    def propose(self, features: list[SegmentFeatures]) -> list[list[dict]]:
-        """Per segment, the proposed codes as dicts of ``Suggestion`` fields (no segment id)."""
+    def propose(self, features: list[SegmentFeatures], frame=None) -> list[list[dict]]:
+        """Per segment, the proposed codes as dicts of ``Suggestion`` fields (no segment id).
+        ``frame``: ``code_frame(features, codes)`` for this codebook's codes, when the caller
+        has it already (training scores each fold with the model and with the rules)."""
         if not features:
             return []
-        X = code_frame(features, self.codes)
-        chosen = self._choose_codes(features, X)
+        X = code_frame(features, self.codes) if frame is None else frame.reset_index(drop=True)
+        matrix = self.model.transform(X) if self.model is not None and hasattr(self.model, "transform") else None
+        chosen = self._choose_codes(features, X, matrix)
         pairs = [(i, code) for i, codes in enumerate(chosen) for code, _, _ in codes]
-        directions = iter(self._directions(features, X, pairs))
-        explanations = self._explanations(X, chosen)
+        directions = iter(self._directions(features, X, pairs, matrix))
+        explanations = self._explanations(X, chosen, matrix)
         proposals = []
         for i, codes in enumerate(chosen):
             proposals.append([])
@@ -102,31 +109,41 @@ class Suggester:
         by_model = set(self.model_codes())
         return [c for c in self.codes if c not in by_model and self.sources.get(c, {}).get("suggest", True)]
 
-    def _choose_codes(self, features: list[SegmentFeatures], X) -> list[list[tuple[str, float, str]]]:
+    def _choose_codes(self, features: list[SegmentFeatures], X, matrix) -> list[list[tuple[str, float, str]]]:
         learned = [c for c in self.model_codes() if self.sources.get(c, {}).get("suggest", True)]
-        proba = self.model.predict_proba(X)[learned].to_numpy() if learned else None
+        proba = None
+        if learned and matrix is not None:
+            scored = self.model.scored_
+            proba = self.model.proba_from_matrix(matrix)[:, [scored.index(code) for code in learned]]
+        elif learned:
+            proba = self.model.predict_proba(X)[learned].to_numpy()
         thresholds = [self.model.thresholds_[code] for code in learned]
         by_rules = self.rule_codes()
+        above = proba >= np.array(thresholds) if learned else np.zeros((len(features), 0), bool)
         chosen = []
         for i, item in enumerate(features):
             hits = item.matches.hits
-            candidates = [(code, proba[i, k], "rule+model" if code in hits else "model")
-                          for k, code in enumerate(learned) if proba[i, k] >= thresholds[k]]
-            words = len(item.words.split())
-            candidates += [(code, rule_score(hits, code, words), "rule") for code in by_rules if code in hits]
+            candidates = [(learned[k], proba[i, k], "rule+model" if learned[k] in hits else "model")
+                          for k in np.flatnonzero(above[i])]
+            fired = [code for code in by_rules if code in hits]
+            if fired:
+                scores = rule_scores(hits, len(item.words.split()), fired)
+                candidates += [(code, scores[code], "rule") for code in fired]
             candidates.sort(key=lambda c: -c[1])
             chosen.append(candidates[: self.max_codes] if self.max_codes > 0 else candidates)
         return chosen
 
-    def _directions(self, features: list[SegmentFeatures], X, pairs: list[tuple[int, str]]) -> list[str]:
+    def _directions(self, features: list[SegmentFeatures], X, pairs: list[tuple[int, str]], matrix) -> list[str]:
         predicted = None
         if self.model is not None and pairs:
-            predicted = self.model.predict_direction(direction_rows(X, pairs))
+            rows = direction_rows(X, pairs)
+            predicted = (self.model.predict_direction(rows) if matrix is None
+                         else self.model.predict_direction(rows, features=matrix))
         if predicted is not None:
             return [str(d) for d in predicted]
         return [cue_direction(features[i].local_cues(code)) for i, code in pairs]
 
-    def _explanations(self, X, chosen) -> dict[tuple[int, str], list[str]]:
+    def _explanations(self, X, chosen, matrix) -> dict[tuple[int, str], list[str]]:
         wanted: dict[str, list[int]] = {}
         for i, codes in enumerate(chosen):
             for code, _, source in codes:
@@ -135,7 +152,10 @@ class Suggester:
         explained = {}
         explain = getattr(self.model, "explain", None)
         for code, rows in wanted.items():
-            words = explain(X.iloc[rows], code) if explain is not None else [[] for _ in rows]
+            if matrix is not None:
+                words = self.model.explain_matrix(matrix[rows], code)
+            else:
+                words = explain(X.iloc[rows], code) if explain is not None else [[] for _ in rows]
             for i, found in zip(rows, words):
                 explained[(i, code)] = found
         return explained

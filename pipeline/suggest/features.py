@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
+
+import re
 
 import numpy as np
 import pandas as pd
+from sklearn.feature_extraction.text import CountVectorizer
+from spacy.attrs import IS_PUNCT, IS_SPACE, LEMMA, LIKE_NUM, LOWER, NORM, SENT_START
+from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
+from spacy.lang.id.stop_words import STOP_WORDS as ID_STOP_WORDS
 from spacy.tokens import Doc, Span
 
+from pipeline.nlp.extensions import FILLERS
 from pipeline.suggest.rules import CUE_COLUMNS, NEGATION_WINDOW, CodebookRules, RuleMatches, cue_counts
 
 
@@ -15,6 +23,16 @@ from pipeline.suggest.rules import CUE_COLUMNS, NEGATION_WINDOW, CodebookRules, 
 CONTRAST = frozenset({"tapi", "tetapi", "namun", "sedangkan", "padahal", "melainkan", "walaupun",
                       "meskipun", "but", "however", "although", "though", "whereas", "yet"})
 NEGATED = "NOT_"  # prefix of a word inside a negation's scope in ``marked``
+# Function words of both languages carry no code and make poor evidence (the direction
+# model keeps them: *tidak, belum, kurang, not* are what flips a direction).
+STOP_WORDS = sorted(w for w in set(EN_STOP_WORDS) | set(ID_STOP_WORDS) if re.fullmatch(r"\w\w+", w))
+WORD_PATTERN = r"(?u)\b\w+\b"  # one-letter words count too (chat shorthand: *g* = tidak, *d* = di)
+# The word 1-2-grams the suggestion model counts, read once per segment here rather than by
+# its vectorizers: training refits them in every cross-validation fold, and on long
+# documents this reading was a large share of training (scikit-learn's analysers, so the
+# n-grams are those a TfidfVectorizer with these settings would count).
+_TERMS = CountVectorizer(ngram_range=(1, 2), stop_words=STOP_WORDS, token_pattern=WORD_PATTERN).build_analyzer()
+_MARKED_TERMS = CountVectorizer(ngram_range=(1, 2), token_pattern=r"\S+").build_analyzer()
 
 
 @dataclass(frozen=True)
@@ -29,6 +47,9 @@ class SegmentFeatures:
     # clauses (split at punctuation and contrasts): (first token, end token, marked words)
     clauses: tuple[tuple[int, int, str], ...] = ()
     raw: str = ""  # the segment's text, lower case (``Doc.text`` rebuilds it on every call)
+    # first token of every sentence after the first: ``Span.sent`` walks the tokens on
+    # each call, which was most of the cost of a long document's features
+    sentence_starts: tuple[int, ...] = ()
 
     def evidence_spans(self, code: str) -> list[Span]:
         return self.matches.hits.get(code, [])
@@ -36,13 +57,21 @@ class SegmentFeatures:
     def local_cues(self, code: str) -> dict[str, int]:
         """Cues in the sentences holding the code's keywords (the whole segment if none)."""
         spans = self.evidence_spans(code)
-        sentences = [span.sent for span in spans] if spans else None
-        return cue_counts(self.matches.cues, sentences)
+        if not spans:
+            return cue_counts(self.matches.cues)
+        sentences = {bisect_right(self.sentence_starts, span.start) for span in spans}
+        return cue_counts([cue for cue in self.matches.cues
+                           if bisect_right(self.sentence_starts, cue[1].start) in sentences])
 
     def evidence_clauses(self, code: str) -> list[int]:
         """Indices of the clauses that hold the code's keyword matches."""
-        starts = [span.start for span in self.evidence_spans(code)]
-        return [i for i, (first, end, _) in enumerate(self.clauses) if any(first <= s < end for s in starts)]
+        firsts = [first for first, _, _ in self.clauses]
+        found = set()
+        for span in self.evidence_spans(code):
+            i = bisect_right(firsts, span.start) - 1
+            if i >= 0 and span.start < self.clauses[i][1]:
+                found.add(i)
+        return sorted(found)
 
 
 def featurize(doc: Doc, rules: CodebookRules) -> SegmentFeatures:
@@ -57,23 +86,37 @@ def featurize(doc: Doc, rules: CodebookRules) -> SegmentFeatures:
     lemmas, words, marked = [], [], []
     clauses, clause, first = [], [], 0
     scope = 0
-    for token in doc:
-        if token.is_space or token._.is_filler:
+    # token attributes read as arrays of string hashes: a ``Token`` object per word and
+    # its properties cost more than the rest of this loop on long documents
+    attributes = doc.to_array([IS_SPACE, IS_PUNCT, LIKE_NUM, LOWER, NORM, LEMMA]).tolist()
+    strings, fillers, negators = doc.vocab.strings, doc.user_data.get(FILLERS, ()), rules.negator_words
+    text_of: dict[int, str] = {}  # string hash -> string, each looked up once
+    for i, (is_space, is_punct, like_num, lower_key, norm_key, lemma_key) in enumerate(attributes):
+        lower = text_of.get(lower_key)
+        if lower is None:
+            lower = text_of[lower_key] = strings[lower_key]
+        if is_space or lower in fillers:
             continue
-        norm = token.norm_.lower()
-        if token.is_punct or norm in CONTRAST:
+        norm = text_of.get(norm_key)
+        if norm is None:
+            norm = text_of[norm_key] = strings[norm_key]
+        norm = norm.lower()
+        if is_punct or norm in CONTRAST:
             scope = 0
             if clause:
-                clauses.append((first, token.i, " ".join(clause)))
-            clause, first = [], token.i + 1
+                clauses.append((first, i, " ".join(clause)))
+            clause, first = [], i + 1
             if norm in CONTRAST:
                 words.append(norm)
                 marked.append(norm)
             continue
-        if not token.like_num:
-            lemmas.append(token.lemma_)
+        if not like_num:
+            lemma = text_of.get(lemma_key)
+            if lemma is None:
+                lemma = text_of[lemma_key] = strings[lemma_key]
+            lemmas.append(lemma)
         words.append(norm)
-        if norm in rules.negator_words or token.lower_ in rules.negator_words:
+        if norm in negators or lower in negators:
             form = norm
             scope = NEGATION_WINDOW
         else:
@@ -83,9 +126,10 @@ def featurize(doc: Doc, rules: CodebookRules) -> SegmentFeatures:
         clause.append(form)
     if clause:
         clauses.append((first, len(doc), " ".join(clause)))
+    starts = doc.to_array(SENT_START)
     return SegmentFeatures(text=" ".join(lemmas), matches=rules(doc), doc=doc,
                            words=" ".join(words), marked=" ".join(marked), clauses=tuple(clauses),
-                           raw=doc.text.lower())
+                           raw=doc.text.lower(), sentence_starts=tuple((np.flatnonzero(starts[1:] == 1) + 1).tolist()))
 
 
 PRESENT = "coded"  # a label frame's cell for a code given without a direction
@@ -94,15 +138,17 @@ PRESENT = "coded"  # a label frame's cell for a code given without a direction
 def code_frame(features: list[SegmentFeatures], codes: list[str]) -> pd.DataFrame:
     """The table a suggestion model reads: one row per segment.
 
-    ``words`` (normalised forms), lower-case ``raw`` text, a ``rule:<code>`` flag per code
-    and segment-level ``cue:`` counts for the presence of codes; for their direction the
-    negation-``marked`` words, the ``clauses`` (marked words), and per code with keyword
-    matches the indices of the clauses holding them (``evidence``) and the cues there
-    (``local``). ``direction_rows`` turns rows of it into (segment, code) rows.
+    ``words`` (normalised forms) and their 1-2-grams without stop words (``terms``),
+    lower-case ``raw`` text, a ``rule:<code>`` flag per code and segment-level ``cue:``
+    counts for the presence of codes; for their direction the negation-``marked`` words and
+    their 1-2-grams (``marked_terms``), the ``clauses`` (marked words), and per code with
+    keyword matches the indices of the clauses holding them (``evidence``) and the cues
+    there (``local``). ``direction_rows`` turns rows of it into (segment, code) rows.
     """
     rows = []
     for item in features:
-        row = {"words": item.words, "raw": item.raw}
+        row = {"words": item.words, "terms": tuple(_TERMS(item.words)), "raw": item.raw,
+               "marked_terms": tuple(_MARKED_TERMS(item.marked))}
         row.update({f"cue:{k}": float(v) for k, v in cue_counts(item.matches.cues).items()})
         hit = list(item.matches.hits)
         row.update(marked=item.marked, clauses=tuple(text for _, _, text in item.clauses),
@@ -115,12 +161,12 @@ def code_frame(features: list[SegmentFeatures], codes: list[str]) -> pd.DataFram
         for code in item.matches.hits:
             if code in column:
                 flags[i, column[code]] = 1.0
-    frame = pd.DataFrame(rows, columns=["words", "raw", *(f"cue:{k}" for k in CUE_COLUMNS),
-                                        "marked", "clauses", "evidence", "local"])
+    frame = pd.DataFrame(rows, columns=["words", "terms", "raw", *(f"cue:{k}" for k in CUE_COLUMNS),
+                                        "marked", "marked_terms", "clauses", "evidence", "local"])
     rules = pd.DataFrame(flags, columns=[f"rule:{c}" for c in codes])
     frame = pd.concat([frame, rules], axis=1)
-    columns = ["words", "raw", *(f"rule:{c}" for c in codes), *(f"cue:{k}" for k in CUE_COLUMNS),
-               "marked", "clauses", "evidence", "local"]
+    columns = ["words", "terms", "raw", *(f"rule:{c}" for c in codes), *(f"cue:{k}" for k in CUE_COLUMNS),
+               "marked", "marked_terms", "clauses", "evidence", "local"]
     return frame[columns]
 
 
@@ -132,15 +178,18 @@ def label_frame(parsed: list[dict], codes: list[str]) -> pd.DataFrame:
 
 
 def direction_rows(X: pd.DataFrame, pairs: list[tuple[int, str]]) -> pd.DataFrame:
-    """One row per (row position in ``X``, code): ``marked`` words, ``raw`` text, ``code``,
-    ``clauses``, the ``evidence`` clauses of the code, its ``local:`` cues (the segment's
-    where it has no keyword match) and the segment's ``cue:`` counts."""
+    """One row per (row position in ``X``, code): that position (``row``), ``marked`` words
+    and their ``marked_terms``, ``raw`` text, ``code``, ``clauses``, the ``evidence`` clauses
+    of the code, its ``local:`` cues (the segment's where it has no keyword match) and the
+    segment's ``cue:`` counts."""
     cue_columns = [f"cue:{k}" for k in CUE_COLUMNS]
-    columns_of = {c: X[c].tolist() for c in ("marked", "raw", "clauses", "evidence", "local", *cue_columns)}
+    columns_of = {c: X[c].tolist() for c in ("marked", "marked_terms", "raw", "clauses", "evidence", "local",
+                                              *cue_columns)}
     records = []
     for i, code in pairs:
         local = columns_of["local"][i]
-        record = {"marked": columns_of["marked"][i], "raw": columns_of["raw"][i], "code": code,
+        record = {"row": i, "marked": columns_of["marked"][i], "marked_terms": columns_of["marked_terms"][i],
+                  "raw": columns_of["raw"][i], "code": code,
                   "clauses": columns_of["clauses"][i], "evidence": columns_of["evidence"][i].get(code, ())}
         if code in local:
             record.update({f"local:{k}": float(local[code][k]) for k in CUE_COLUMNS})
@@ -148,7 +197,8 @@ def direction_rows(X: pd.DataFrame, pairs: list[tuple[int, str]]) -> pd.DataFram
             record.update({f"local:{k}": float(columns_of[f"cue:{k}"][i]) for k in CUE_COLUMNS})
         record.update({c: float(columns_of[c][i]) for c in cue_columns})
         records.append(record)
-    columns = ["marked", "raw", "code", "clauses", "evidence", *(f"local:{k}" for k in CUE_COLUMNS), *cue_columns]
+    columns = ["row", "marked", "marked_terms", "raw", "code", "clauses", "evidence",
+               *(f"local:{k}" for k in CUE_COLUMNS), *cue_columns]
     return pd.DataFrame(records, columns=columns)
 
 

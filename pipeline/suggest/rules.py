@@ -18,6 +18,7 @@ from spacy.matcher import Matcher
 from spacy.tokens import Doc, Span
 
 from pipeline.codebook import LEMMA_PREFIX, Codebook
+from pipeline.nlp.extensions import FILLERS
 
 _KEYWORD_TOKEN = re.compile(r"n't|\w+\*?|[^\w\s]")
 _ATTRS = ("LOWER", "NORM", "LEMMA")
@@ -155,9 +156,18 @@ class CodebookRules:
     def __call__(self, doc: Doc) -> RuleMatches:
         forms = doc.to_array(FORM_ATTRS)
         hits: dict[str, list[Span]] = {}
+        # one Span per matched stretch, shared by the codes it matches: a word can be a
+        # keyword of dozens of codes (code names as keywords), and building a Span and a
+        # Token per check was most of the cost of rule matching
+        spans: dict[tuple[int, int], Span | None] = {}
+        fillers = doc.user_data.get(FILLERS, ())
+        strings = doc.vocab.strings
         for code, start, end in sorted(self.keywords.find(doc, forms), key=lambda item: (item[1], item[2], item[0])):
-            if not _only_fillers(doc[start:end]):
-                hits.setdefault(code, []).append(doc[start:end])
+            if (start, end) not in spans:
+                only_fillers = all(strings[key] in fillers for key in forms[start:end, 0].tolist())
+                spans[start, end] = None if only_fillers else doc[start:end]
+            if spans[start, end] is not None:
+                hits.setdefault(code, []).append(spans[start, end])
         return RuleMatches(hits=hits, cues=self._cues(doc, forms))
 
     def _cues(self, doc: Doc, forms) -> list[tuple[str, Span, bool]]:
@@ -202,15 +212,20 @@ def rule_score(hits: dict[str, list[Span]], code: str, words: int) -> float:
     ten-word answer outweighs one in a page) is mapped to ``1 - exp(-e)`` and then into
     0.3-0.9, below what a confident model gives.
     """
+    return rule_scores(hits, words, [code])[code]
+
+
+def rule_scores(hits: dict[str, list[Span]], words: int, codes=None) -> dict[str, float]:
+    """:func:`rule_score` of each of ``codes`` (default: every code in ``hits``), counting
+    the codes that share each keyword once for all of them."""
     shared = Counter((span.start, span.end) for spans in hits.values() for span in spans)
-    weight: dict[str, float] = {}
-    for span in hits.get(code, []):
-        key = span.text.lower()
-        weight[key] = max(weight.get(key, 0.0), (1 + (len(span) - 1) / 2) / shared[(span.start, span.end)])
-    evidence = sum(weight.values()) + 0.25 * (len(hits.get(code, [])) - len(weight))
-    evidence /= max(1.0, np.sqrt(words / 10))
-    return round(0.3 + 0.6 * (1 - float(np.exp(-evidence))), 4)
-
-
-def _only_fillers(span: Span) -> bool:
-    return all(token._.is_filler for token in span)
+    scale = max(1.0, float(np.sqrt(words / 10)))
+    scores = {}
+    for code in hits if codes is None else codes:
+        weight: dict[str, float] = {}
+        for span in hits.get(code, []):
+            key = span.text.lower()
+            weight[key] = max(weight.get(key, 0.0), (1 + (len(span) - 1) / 2) / shared[(span.start, span.end)])
+        evidence = (sum(weight.values()) + 0.25 * (len(hits.get(code, [])) - len(weight))) / scale
+        scores[code] = round(0.3 + 0.6 * (1 - float(np.exp(-evidence))), 4)
+    return scores
