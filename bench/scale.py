@@ -10,8 +10,9 @@ Generates corpora of ``--sizes`` documents (see ``make_corpus``), then prints, i
   driver's peak RSS, and the re-run of the unchanged corpus;
 * bare ``spacy.blank("id")`` tokenization of the same text (every document's text through
   ``nlp.pipe``): words/s, and the ratio of the two;
-* on the first ``--subset`` documents: 1 against 2 worker processes, the local engine
-  against Dask (a LocalCluster of two worker processes), and the Stanza backend.
+* on the first ``--subset`` documents: 1 against 2 worker processes, and the local engine
+  against Dask (a LocalCluster of two worker processes); on the first ``--stanza-subset``
+  documents the fast backend against the Stanza backend.
 
 Words are the tokens bare spaCy finds in the documents' text, so both rates count the same
 words. Every ``pilah run`` is a fresh process (``python -m pipeline.cli run``); its peak RSS
@@ -136,7 +137,8 @@ def subset(corpus: Path, folder: Path, documents: int) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000", help="corpus sizes in documents ('' for none)")
-    parser.add_argument("--subset", type=int, default=200, help="documents for workers, Dask and Stanza")
+    parser.add_argument("--subset", type=int, default=200, help="documents for workers and Dask")
+    parser.add_argument("--stanza-subset", type=int, default=50, help="documents for the Stanza backend")
     parser.add_argument("--keep", type=Path, help="generate the corpora here and keep them")
     parser.add_argument("--skip", default="", help="comma-separated parts to leave out: workers,dask,stanza")
     parser.add_argument("--json", type=Path, help="write every figure here too")
@@ -185,13 +187,19 @@ def main() -> None:
     variants = [("1 worker", ["--workers", "1"]), ("2 workers", ["--workers", "2"])] if "workers" not in skip else []
     if "dask" not in skip:
         variants.append(("dask, 2 workers", ["--engine", "dask", "--workers", "2"]))
-    if "stanza" not in skip:
-        variants.append(("stanza backend", ["--workers", "1", "--config", str(ROOT / "bench" / "stanza.toml")]))
     measured = {}
     for label, options in variants:
         project = work / f"project-{label.replace(' ', '-').replace(',', '')}"
         shutil.rmtree(project, ignore_errors=True)
         measured[label] = report(f"{label}, {args.subset}", args.subset, small_words, pilah_run(small, project, *options))
+    if "stanza" not in skip:
+        smaller = subset(source, work / "stanza-subset", args.stanza_subset)
+        words, _ = bare_spacy(smaller)
+        for label, options in (("fast backend", []), ("stanza backend", ["--config", str(ROOT / "bench" / "stanza.toml")])):
+            project = work / f"project-{label.replace(' ', '-')}"
+            shutil.rmtree(project, ignore_errors=True)
+            report(f"{label}, {args.stanza_subset}", args.stanza_subset, words,
+                   pilah_run(smaller, project, "--workers", "1", *options))
     if {"1 worker", "2 workers"} <= set(measured):
         print(json.dumps({"2 workers / 1 worker, processing": round(
             measured["1 worker"]["processing_s"] / measured["2 workers"]["processing_s"], 2)}))
