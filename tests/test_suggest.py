@@ -305,3 +305,38 @@ def test_ridge_fits_every_code_at_once_and_long_texts_drop_character_ngrams(conf
     assert SuggestionModel().fit(X, Y).classifier_ == "svm"  # 24 rows x 2 codes: far below RIDGE_FROM_ROW_CODES
     long = X.assign(raw=X["raw"] * 100)
     assert not SuggestionModel().fit(long, Y).use_chars_
+
+
+def test_phrases_match_as_spacys_matcher_matches_them(config, codebook, rules, sample_corpus):
+    """Keyword phrases are found from their first word on the token arrays; on the sample
+    corpus they are exactly what one spaCy Matcher pattern per phrase and attribute finds."""
+    import re
+
+    from spacy.matcher import Matcher
+
+    from pipeline.suggest.rules import FORM_ATTRS
+
+    def pattern(attr, words):
+        return [{attr: {"REGEX": "^" + re.escape(w[:-1])}} if w.endswith("*") and len(w) > 1 else {attr: w}
+                for w in words]
+
+    lemmas = _lemma_book(codebook, ["lemma:jual produk*", "lemma:laku keras", "pasar ekspor"]).keywords
+    checked = 0
+    for index in (rules.keywords, rules.cues, lemmas):
+        if not index.phrases:  # the sample codebook's cues are single words
+            continue
+        texts = [line for path in sorted((sample_corpus / "interviews").glob("*.txt"))
+                 for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        texts += ["Kami menjual produknya ke pasar ekspor, dan produk itu laku keras.", "Dia menjual produk-produk"]
+        for lang in ("id", "en"):
+            nlp = pipeline_for(lang, config.section("nlp"))
+            matcher = Matcher(nlp.vocab)
+            for label, phrases in index.phrases.items():
+                matcher.add(label, [pattern(attr, words) for words, lemma in phrases
+                                    for attr in (("LOWER", "NORM", "LEMMA") if lemma else ("LOWER", "NORM"))])
+            for doc in nlp.pipe(texts):
+                expected = {(nlp.vocab.strings[m], start, end) for m, start, end in matcher(doc)}
+                found = index._find_phrases(doc.to_array(FORM_ATTRS).tolist(), doc.vocab.strings)
+                assert found == expected, doc.text
+                checked += len(expected)
+    assert checked > 100

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from spacy.attrs import LEMMA, LOWER, NORM
-from spacy.matcher import Matcher
 from spacy.tokens import Doc, Span
 
 from pipeline.codebook import LEMMA_PREFIX, Codebook
@@ -39,12 +38,15 @@ class _WordIndex:
     """Keywords of several labels (codes, directions), matched against each token's lower
     case text and normalised form, and against its lemma where the keyword asks for it
     (``lemma:`` prefix, or ``lemma=True`` for every keyword of a label): single words
-    through dictionaries (whole words, and prefixes for "mentor*"), phrases through a spaCy
-    ``Matcher``. Matching lemmas only when asked keeps keywords predictable: a lemma table
-    maps *melakukan*, *selaku* and *pelaku* to *laku*, *berjalan* to *jalan*.
+    through dictionaries (whole words, and prefixes for "mentor*"); a phrase from the tokens
+    where its first word matches, its other words matched on the same attribute (as one
+    spaCy ``Matcher`` pattern per attribute would). Matching lemmas only when asked keeps
+    keywords predictable: a lemma table maps *melakukan*, *selaku* and *pelaku* to *laku*,
+    *berjalan* to *jalan*.
 
     The dictionaries replace one Matcher pattern per label and attribute, which cost about
-    120 predicate checks per token and dominated the suggest stage.
+    120 predicate checks per token and dominated the suggest stage; the phrases' Matcher
+    still cost a third of it.
     """
 
     def __init__(self, phrases_by_label: dict[str, list[str]], lemma_labels: frozenset = frozenset()):
@@ -63,10 +65,17 @@ class _WordIndex:
                     self.phrases.setdefault(label, []).append((words, lemma))
                 elif words:
                     self._add_word(label, words[0], lemma)
-        self._matchers: dict[int, Matcher] = {}
+        # per attribute (lower, norm, lemma): the phrases by first word, exact and as prefixes
+        self.phrase_starts = [_WordTable() for _ in _ATTRS]
+        for label, phrases in self.phrases.items():
+            for words, lemma in phrases:
+                for table in self.phrase_starts[: 3 if lemma else 2]:
+                    table.add(words[0], (label, tuple(words)))
         # string hash -> labels, filled as words are seen: of a text or normalised form, of a lemma
         self._labels_surface: dict[int, tuple[str, ...]] = {}
         self._labels_lemma: dict[int, tuple[str, ...]] = {}
+        self._phrases_at: list[dict[int, tuple]] = [{} for _ in _ATTRS]  # string hash -> phrases it starts
+        self._strings: dict[int, str] = {}
         self.any_lemma = any(lemma for entries in self.exact.values() for _, lemma in entries) or any(
             lemma for stems in self.prefixes.values() for entries in stems.values() for _, lemma in entries
         ) or any(lemma for phrases in self.phrases.values() for _, lemma in phrases)
@@ -99,10 +108,31 @@ class _WordIndex:
                     labels = cache[key] = self._labels_of(form, is_lemma)
                 for label in labels:
                     found.add((label, i, i + 1))
-        matcher = self._matcher(doc)
-        if matcher is not None:
-            found.update((doc.vocab.strings[m], start, end) for m, start, end in matcher(doc))
+        if self.phrases:
+            found.update(self._find_phrases(forms.tolist(), strings))
         return found
+
+    def _find_phrases(self, rows: list[list[int]], strings) -> set[tuple[str, int, int]]:
+        found = set()
+        for attr, (table, starts) in enumerate(zip(self.phrase_starts, self._phrases_at)):
+            if not table:
+                continue
+            for i, hashes in enumerate(rows):
+                candidates = starts.get(hashes[attr])
+                if candidates is None:
+                    candidates = starts[hashes[attr]] = tuple(table.lookup(self._string(hashes[attr], strings)))
+                for label, words in candidates:
+                    end = i + len(words)
+                    if end <= len(rows) and all(_word_matches(self._string(rows[j][attr], strings), word)
+                                                for j, word in zip(range(i + 1, end), words[1:])):
+                        found.add((label, i, end))
+        return found
+
+    def _string(self, key: int, strings) -> str:
+        text = self._strings.get(key)
+        if text is None:
+            text = self._strings[key] = strings[key] if key in strings else ""
+        return text
 
     def _labels_of(self, form: str, is_lemma: bool) -> tuple[str, ...]:
         """Labels whose single-word keywords match ``form`` exactly or as a prefix; for a
@@ -113,28 +143,35 @@ class _WordIndex:
                 entries.update(stems.get(form[:length], ()))
         return tuple(sorted({label for label, lemma in entries if lemma or not is_lemma}))
 
-    def _matcher(self, doc: Doc) -> Matcher | None:
-        if not self.phrases:
-            return None
-        key = id(doc.vocab)
-        if key not in self._matchers:
-            matcher = Matcher(doc.vocab)
-            for label, phrases in self.phrases.items():
-                matcher.add(label, [_phrase_pattern(attr, words) for words, lemma in phrases
-                                    for attr in (_ATTRS if lemma else _ATTRS[:2])])
-            self._matchers[key] = matcher
-        return self._matchers[key]
 
 
-def _phrase_pattern(attr: str, words: list[str]) -> list[dict]:
-    """A Matcher pattern for a phrase on one token attribute ("trade mission*")."""
-    pattern = []
-    for word in words:
+def _word_matches(form: str, word: str) -> bool:
+    """Whether a token's form matches a keyword's word ("mission*": as a prefix)."""
+    return form.startswith(word[:-1]) if word.endswith("*") and len(word) > 1 else form == word
+
+
+class _WordTable:
+    """Values by word, found by a form equal to the word or starting with it ("mission*")."""
+
+    def __init__(self):
+        self.exact: dict[str, list] = {}
+        self.prefixes: dict[int, dict[str, list]] = {}
+
+    def add(self, word: str, value) -> None:
         if word.endswith("*") and len(word) > 1:
-            pattern.append({attr: {"REGEX": "^" + re.escape(word[:-1])}})
+            self.prefixes.setdefault(len(word) - 1, {}).setdefault(word[:-1], []).append(value)
         else:
-            pattern.append({attr: word})
-    return pattern
+            self.exact.setdefault(word, []).append(value)
+
+    def lookup(self, form: str) -> list:
+        found = list(self.exact.get(form, ()))
+        for length, stems in self.prefixes.items():
+            if len(form) >= length:
+                found += stems.get(form[:length], ())
+        return found
+
+    def __bool__(self) -> bool:
+        return bool(self.exact or self.prefixes)
 
 
 class CodebookRules:
