@@ -220,9 +220,9 @@ def _direction(value: str) -> str:
 def review_status(store: Store) -> dict:
     """Per code and per reviewer: suggested, accepted, rejected, edited, added, pending and
     stale; with whole-project totals ``decisions``, ``pending`` and ``stale``."""
-    suggestions = store.suggestions_frame()
+    suggestions = store.suggestions_frame(places=False)
     decisions = store.decisions_frame(in_force=True)
-    pending = store.suggestions_frame(pending=True)
+    pending = store.suggestions_frame(pending=True, places=False)
     kinds = {"accept": "accepted", "reject": "rejected", "edit": "edited", "add": "added"}
     empty = {"suggested": 0, "accepted": 0, "rejected": 0, "edited": 0, "added": 0, "pending": 0, "stale": 0}
     per_code: dict[str, Counter] = {}

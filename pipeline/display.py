@@ -149,7 +149,7 @@ def _pending_units(store: Store, codebook: Codebook, places: pd.DataFrame, skip_
     """The suggestions in force no decision in force has settled: the review sheet's
     undecided suggestion rows (``Store.suggestions_frame(pending=True)``, the one rule the
     sheet and ``pilah review status`` share), without the turns of ``skip_speakers``."""
-    pending = store.suggestions_frame(pending=True)
+    pending = store.suggestions_frame(pending=True, places=False)
     skip = {s.casefold() for s in skip_speakers}
     shown = places.index[[str(speaker).casefold() not in skip for speaker in places["speaker"]]]
     pending = pending[pending["segment_id"].isin(shown)]
@@ -200,7 +200,7 @@ def _overview(segments: pd.DataFrame, places: pd.DataFrame, units: pd.DataFrame,
 
 def _progress(store: Store, codes: list[str]) -> pd.DataFrame:
     columns = ["suggested", "accepted", "edited", "added", "rejected", "pending", "stale"]
-    if store.suggestions_frame().empty:  # review_status needs at least one suggestion in force
+    if store.suggestions_frame(places=False).empty:  # review_status needs at least one suggestion in force
         return pd.DataFrame(0, index=codes, columns=columns)
     status = review_status(store)
     frame = pd.DataFrame.from_dict(status["per_code"], orient="index").reindex(columns=columns)

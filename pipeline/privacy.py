@@ -549,9 +549,9 @@ class PseudonymisedStore:
         return self._common(frame)
 
     def suggestions_frame(self, document_ids: list[str] | None = None, pending: bool = False,
-                          reviewer: str | None = None) -> pd.DataFrame:
-        frame = self.store.suggestions_frame(self._raw_ids(document_ids), pending, reviewer)
-        return self._common(self._places(frame), tokens=("evidence",))
+                          reviewer: str | None = None, places: bool = True) -> pd.DataFrame:
+        frame = self.store.suggestions_frame(self._raw_ids(document_ids), pending, reviewer, places)
+        return self._common(self._places(frame) if places else frame, tokens=("evidence",))
 
     def decisions_frame(self, in_force: bool = True, reviewer: str | None = None) -> pd.DataFrame:
         frame = self.store.decisions_frame(in_force, reviewer)

@@ -162,7 +162,7 @@ def next_for_review(project_dir: Path, codebook: Codebook, stages: Stages, n: in
     with Store(project_dir) as store:
         segments = store.segments_frame()
         decided = set(store.decisions_frame(in_force=True)["segment_id"])
-        pending = set(store.suggestions_frame()["segment_id"])
+        pending = set(store.suggestions_frame(places=False)["segment_id"])
         model, _, _ = project_model(store, stages.config, codebook)
     skip = {s.casefold() for s in skip_speakers}
     segments = segments.loc[[s not in decided and str(sp or "").casefold() not in skip

@@ -63,7 +63,7 @@ def review_frame(
     stale = decisions[decisions["stale"]]
     decided = decisions[~decisions["stale"]].drop_duplicates(["segment_id", "key"], keep="last")
     decided = decided[decided["segment_id"].isin(segments["segment_id"])]
-    pending = store.suggestions_frame(document_ids, pending=True, reviewer=reviewer)
+    pending = store.suggestions_frame(document_ids, pending=True, reviewer=reviewer, places=False)
     pending = pending[pending["segment_id"].isin(segments["segment_id"])]
     place = segments.set_index("segment_id")
     decided_rows = pd.DataFrame({
