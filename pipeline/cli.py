@@ -949,8 +949,12 @@ def _print_summary(summary: dict) -> None:
                   "(listed on the sheet's 'Stale decisions' tab)")
     for failure in summary["failures"]:
         out.print(f"[yellow]failed[/] {escape(failure['path'])} ({failure['stage']}): {escape(failure['reason'])}")
-    for path in summary["outputs"]:
-        out.print(f"wrote {path}")
+    if summary.get("exports_unchanged"):
+        out.print("nothing changed since the last run: the sheets and the report are as they were "
+                  f"({', '.join(Path(p).name for p in summary['outputs'])})")
+    else:
+        for path in summary["outputs"]:
+            out.print(f"wrote {path}")
     out.print(f"wrote {Path(summary['outputs'][0]).parent / 'run.json'}" if summary["outputs"] else "")
 
 

@@ -105,6 +105,10 @@ def test_engine_a_rerun_with_nothing_changed_rewrites_nothing_and_any_change_rew
     assert read == []  # the sheets are as the first run wrote them: nothing to import
     assert again["exports_unchanged"] and again["outputs"] == first["outputs"]
     assert {path: os.stat(path).st_mtime_ns for path in again["outputs"]} == written
+    from cli_helpers import invoke, said  # tests/cli_helpers.py
+
+    assert "nothing changed since the last run" in said(invoke("run", corpus, "--project", tmp_path, "--out", out))
+    assert {path: os.stat(path).st_mtime_ns for path in again["outputs"]} == written
     assert {k: again["counts"][k] for k in ("review_rows", "suggestions")} == \
            {k: first["counts"][k] for k in ("review_rows", "suggestions")}
 
