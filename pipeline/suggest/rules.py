@@ -50,8 +50,7 @@ class _WordIndex:
     """
 
     def __init__(self, phrases_by_label: dict[str, list[str]], lemma_labels: frozenset = frozenset()):
-        self.exact: dict[str, set] = {}  # form -> {(label, through_lemma)}
-        self.prefixes: dict[int, dict[str, set]] = {}
+        self.words = _WordTable()  # single words: (label, through_lemma)
         self.phrases: dict[str, list[tuple[list[str], bool]]] = {}
         for label, phrases in phrases_by_label.items():
             for phrase in phrases:
@@ -76,16 +75,11 @@ class _WordIndex:
         self._labels_lemma: dict[int, tuple[str, ...]] = {}
         self._phrases_at: list[dict[int, tuple]] = [{} for _ in _ATTRS]  # string hash -> phrases it starts
         self._strings: dict[int, str] = {}
-        self.any_lemma = any(lemma for entries in self.exact.values() for _, lemma in entries) or any(
-            lemma for stems in self.prefixes.values() for entries in stems.values() for _, lemma in entries
-        ) or any(lemma for phrases in self.phrases.values() for _, lemma in phrases)
+        self.any_lemma = any(lemma for _, lemma in self.words.values()) or any(
+            lemma for phrases in self.phrases.values() for _, lemma in phrases)
 
     def _add_word(self, label: str, word: str, lemma: bool) -> None:
-        if word.endswith("*") and len(word) > 1:
-            stem = word[:-1]
-            self.prefixes.setdefault(len(stem), {}).setdefault(stem, set()).add((label, lemma))
-        else:
-            self.exact.setdefault(word, set()).add((label, lemma))
+        self.words.add(word, (label, lemma))
 
     def find(self, doc: Doc, forms=None) -> set[tuple[str, int, int]]:
         """``(label, start, end)`` token spans of every match.
@@ -96,20 +90,20 @@ class _WordIndex:
         if forms is None:
             forms = doc.to_array(FORM_ATTRS)
         strings = doc.vocab.strings
+        rows = forms.tolist()
         found = set()
         caches = [(self._labels_surface, False), (self._labels_surface, False)]
         if self.any_lemma:
             caches.append((self._labels_lemma, True))
-        for i, hashes in enumerate(forms.tolist()):
+        for i, hashes in enumerate(rows):
             for key, (cache, is_lemma) in zip(hashes, caches):
                 labels = cache.get(key)
                 if labels is None:
-                    form = strings[key] if key in strings else ""
-                    labels = cache[key] = self._labels_of(form, is_lemma)
+                    labels = cache[key] = self._labels_of(self._string(key, strings), is_lemma)
                 for label in labels:
                     found.add((label, i, i + 1))
         if self.phrases:
-            found.update(self._find_phrases(forms.tolist(), strings))
+            found.update(self._find_phrases(rows, strings))
         return found
 
     def _find_phrases(self, rows: list[list[int]], strings) -> set[tuple[str, int, int]]:
@@ -137,11 +131,7 @@ class _WordIndex:
     def _labels_of(self, form: str, is_lemma: bool) -> tuple[str, ...]:
         """Labels whose single-word keywords match ``form`` exactly or as a prefix; for a
         lemma, only keywords that ask for lemmas."""
-        entries = set(self.exact.get(form, ()))
-        for length, stems in self.prefixes.items():
-            if len(form) >= length:
-                entries.update(stems.get(form[:length], ()))
-        return tuple(sorted({label for label, lemma in entries if lemma or not is_lemma}))
+        return tuple(sorted({label for label, lemma in self.words.lookup(form) if lemma or not is_lemma}))
 
 
 
@@ -169,6 +159,10 @@ class _WordTable:
             if len(form) >= length:
                 found += stems.get(form[:length], ())
         return found
+
+    def values(self):
+        yield from (value for values in self.exact.values() for value in values)
+        yield from (value for stems in self.prefixes.values() for values in stems.values() for value in values)
 
     def __bool__(self) -> bool:
         return bool(self.exact or self.prefixes)
