@@ -15,6 +15,7 @@ Nothing from the data becomes a live formula: text that a spreadsheet would read
 from __future__ import annotations
 
 import json
+import numbers
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -264,21 +265,24 @@ def _write_header(sheet, columns, formats: _Formats) -> None:
 
 
 def _write_row(sheet, row_index: int, values, wrap: list[bool], formats: _Formats) -> None:
-    """One row of values, never a formula (``safe_text`` applied to text); empty cells are
-    left out (their column's format applies)."""
     for column, value in enumerate(values):
-        value = safe_text(value)
-        if isinstance(value, str):
-            if value:
-                sheet.write_string(row_index, column, value, formats.cell(wrap[column], value.startswith(FORMULA_START)))
-        elif isinstance(value, bool):
-            sheet.write_boolean(row_index, column, value, formats.cell(wrap[column]))
-        elif isinstance(value, (int, float)) and value == value:
-            sheet.write_number(row_index, column, value, formats.cell(wrap[column]))
-        elif value is None or value != value:
-            sheet.write_blank(row_index, column, None, formats.cell(wrap[column]))
-        else:
-            sheet.write_string(row_index, column, str(value), formats.cell(wrap[column]))
+        write_value(sheet, row_index, column, value, formats.cell(wrap[column]), formats.cell(wrap[column], True))
+
+
+def write_value(sheet, row: int, column: int, value: object, plain, quoted) -> None:
+    """Write one value to an XlsxWriter sheet as Pilah's workbooks hold values: text as text
+    (``safe_text``; never a formula or a link), in the ``quoted`` format (with Excel's quote
+    prefix) where it starts like a formula; numbers as numbers; nothing for an empty value
+    (the column's format applies)."""
+    value = safe_text(value)
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return
+    if isinstance(value, bool):
+        sheet.write_boolean(row, column, value, plain)
+    elif isinstance(value, numbers.Number):
+        sheet.write_number(row, column, value, plain)
+    elif text := str(value):
+        sheet.write_string(row, column, text, quoted if text.startswith(FORMULA_START) else plain)
 
 
 def _stale_sheet(book, stale: pd.DataFrame, formats: _Formats) -> None:

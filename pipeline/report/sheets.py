@@ -12,14 +12,13 @@ sheet of a 10,000-document project has 100,000 rows.
 
 from __future__ import annotations
 
-import numbers
 from pathlib import Path
 
 import pandas as pd
 
 from pipeline.display import DIMENSIONS, Displays
 from pipeline.report.labels import Labels
-from pipeline.review import FORMULA_START, safe_text
+from pipeline.review import write_value
 
 
 def write_displays_xlsx(displays: Displays, labels: Labels, path: Path) -> Path:
@@ -71,17 +70,12 @@ class _Writer:
     def append(self, values, bold: bool = False) -> None:
         self.row += 1
         for column, value in enumerate(values):
-            if value is None or value == "" or (isinstance(value, float) and pd.isna(value)):
-                continue
-            value = safe_text(value)
-            if isinstance(value, bool):
-                self.sheet.write_boolean(self.row, column, value, self.bold if bold else None)
-            elif isinstance(value, numbers.Number):
-                self.sheet.write_number(self.row, column, float(value), self.bold if bold else None)
+            if bold:
+                plain = quoted = self.bold
             else:
-                value = str(value)
-                form = self.bold if bold else self.text[(len(value) > 40, value.startswith(FORMULA_START))]
-                self.sheet.write_string(self.row, column, value, form)
+                wrap = isinstance(value, str) and len(value) > 40
+                plain, quoted = self.text[(wrap, False)], self.text[(wrap, True)]
+            write_value(self.sheet, self.row, column, value, plain, quoted)
 
 
 def _sheet(book, title: str, labels: Labels, displays: Displays | None, blocks: dict[str, pd.DataFrame]) -> None:
