@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import numbers
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,10 +144,12 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
 
 
 class CsvSheet:
-    """A review table written to CSV part by part (``add``), as ``write_csv`` writes it whole."""
+    """A review table written to CSV part by part (``add``), as ``write_csv`` writes it whole.
+    CSV has one table: ``stale`` decisions are listed in the workbook only."""
 
     def __init__(self, path: Path, columns: list[str]):
         self.path = path
+        self.stale: pd.DataFrame | None = None
         pd.DataFrame(columns=columns).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
 
     def add(self, frame: pd.DataFrame) -> None:
@@ -364,24 +367,23 @@ def export_review(store, codebook: Codebook, document_ids: list[str], out_dir: P
     paths = {"csv": out_dir / "suggestions.csv", "xlsx": out_dir / "suggestions.xlsx"}
     wanted = [fmt for fmt in ("csv", "xlsx") if fmt in formats]
     columns = list(SUGGESTION_COLUMNS)
-    sheets = [CsvSheet(paths["csv"], columns) if fmt == "csv" else XlsxSheet(paths["xlsx"], codebook, columns)
-              for fmt in wanted]
     export = ReviewExport([paths[fmt] for fmt in wanted])
     stale_parts = []
-    for part in _in_sheet_order(store, document_ids, documents_at_once):
-        frame, stale = review_frame(store, codebook, part, skip_speakers=skip_speakers)
+    with ExitStack() as open_sheets:
+        sheets = [open_sheets.enter_context(CsvSheet(paths["csv"], columns) if fmt == "csv"
+                                            else XlsxSheet(paths["xlsx"], codebook, columns)) for fmt in wanted]
+        for part in _in_sheet_order(store, document_ids, documents_at_once):
+            frame, stale = review_frame(store, codebook, part, skip_speakers=skip_speakers)
+            for sheet in sheets:
+                sheet.add(frame)
+            stale_parts.append(stale)
+            export.rows += len(frame)
+            export.prefilled += int((frame["decision"] != "").sum())
+            export.suggestions_per_document.update(frame.loc[frame["suggestion_id"] != "", "document"])
+        stale = pd.concat(stale_parts, ignore_index=True) if stale_parts else None
+        export.stale = 0 if stale is None else len(stale)
         for sheet in sheets:
-            sheet.add(frame)
-        stale_parts.append(stale)
-        export.rows += len(frame)
-        export.prefilled += int((frame["decision"] != "").sum())
-        export.suggestions_per_document.update(frame.loc[frame["suggestion_id"] != "", "document"])
-    stale = pd.concat(stale_parts, ignore_index=True) if stale_parts else None
-    export.stale = 0 if stale is None else len(stale)
-    for sheet in sheets:
-        if isinstance(sheet, XlsxSheet):
-            sheet.stale = stale
-        sheet.__exit__(None, None, None)
+            sheet.stale = stale  # the workbook lists them on its sheet when it closes
     return export
 
 
