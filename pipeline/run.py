@@ -25,7 +25,7 @@ from pipeline.decisions import import_sheet, pending_decisions
 from pipeline.report import DISPLAYS_FILE, REPORT_FILE, report_settings, write_report
 from pipeline.review import export_review
 from pipeline.executors import make_executor
-from pipeline.privacy import pseudonymised, wanted
+from pipeline.privacy import pseudonymised, pseudonymizer_for, wanted
 from pipeline.store import Store, check_writable, run_lock
 from pipeline.suggest import load_model
 
@@ -83,31 +83,29 @@ def run(
             processing = time.perf_counter()
             stats = process_corpus(corpus, stages, store, run_id, model_version, checksum, on_document, executor)
             processing = time.perf_counter() - processing
-            exported, document_ids = store, stats.document_ids
             private = wanted(config, pseudonymize)
-            if private:
-                exported = pseudonymised(store, config, codebook, names)
-                document_ids = [exported.document_id(d) for d in stats.document_ids]
             fingerprint = exports_fingerprint(store, config, codebook, stats.document_ids,
                                               private and _content_digest(names or Path(config.section("privacy")["names"])))
             seconds = dict(stats.seconds) | {"processing": processing}
-            review = None
-            if record.current(fingerprint):
-                written = record.paths()
+            unchanged = record.current(fingerprint)
+            if unchanged:
+                written, rows = record.paths(), record.rows
             else:
+                exported, document_ids = store, stats.document_ids
+                if private:  # the view rewrites every document: only when the exports are written
+                    exported = pseudonymised(store, config, codebook, names)
+                    document_ids = [exported.document_id(d) for d in stats.document_ids]
                 export_started = time.perf_counter()
                 review = export_review(exported, codebook, document_ids, out_dir, config.section("review")["formats"],
                                        skip_speakers=settings.get("skip_speakers", []))
-                written = list(review.paths)
                 seconds["export"] = time.perf_counter() - export_started
                 report = write_report(exported, codebook, out_dir / REPORT_FILE, xlsx_path=out_dir / DISPLAYS_FILE,
                                       skip_speakers=settings.get("skip_speakers", []), **report_settings(config))
-                written = [*written, *map(Path, report["outputs"])]
                 seconds["report"] = report["seconds"]["total"]
-            rows = record.rows if review is None else {
-                "review_rows": review.rows, "decisions_prefilled": review.prefilled, "stale_decisions": review.stale,
-                "suggestions_per_document": dict(sorted(review.suggestions_per_document.items()))}
-            if review is not None:
+                written = [*review.paths, *map(Path, report["outputs"])]
+                rows = {"review_rows": review.rows, "decisions_prefilled": review.prefilled,
+                        "stale_decisions": review.stale,
+                        "suggestions_per_document": dict(sorted(review.suggestions_per_document.items()))}
                 ExportRecord(out_dir, fingerprint, {Path(p).name: file_sha256(p) for p in written}, rows).save(store)
             counts = store.document_counts(stats.document_ids)
             summary = {
@@ -126,7 +124,7 @@ def run(
                 },
                 "imported_decisions": [report.as_dict() for report in imported],
                 "suggestions_per_document": rows["suggestions_per_document"],
-                "exports_unchanged": review is None,
+                "exports_unchanged": unchanged,
                 "engine": {"name": engine, "workers": getattr(executor, "workers", 1), "scheduler": scheduler},
                 "seconds": {k: round(v, 3) for k, v in seconds.items()} | {"total": round(time.perf_counter() - started, 3)},
                 "versions": {
@@ -141,10 +139,11 @@ def run(
                 "model": {"path": str(model_dir), "version": model_version} if meta else None,
                 "failures": [asdict(f) for f in stats.failures],
                 "outputs": [str(p) for p in written],
-                "pseudonymized": exported is not store,
+                "pseudonymized": private,
             }
             store.finish_run(run_id, summary)
-            shown = exported.pseudonymizer.json(summary) if exported is not store else summary
+            # the mapping is in the store: a re-run that wrote no export needs no rewritten documents
+            shown = pseudonymizer_for(store, config, codebook, names).json(summary) if private else summary
         (out_dir / "run.json").write_text(json.dumps(shown, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return summary
 
@@ -166,19 +165,19 @@ REVIEW_SHEETS = ("suggestions.xlsx", "suggestions.csv")
 
 
 def import_pending_sheets(store: Store, out_dir: Path, codebook, reviewer: str | None,
-                          exported: ExportRecord | None = None):
+                          record: ExportRecord | None = None):
     """Import the decisions of the review sheets at ``out_dir`` before they are rewritten.
 
     A sheet that cannot be read, or rows that cannot be imported, stop the run
     (``InputError`` naming the sheet and each row): rewriting the sheet would lose that
     review work. The good rows are imported all the same; importing is idempotent, so
     decisions already in the project add nothing. A sheet still as the last run wrote it
-    (``exported``) holds only decisions the project has, and is not read.
+    (``record``) holds only decisions the project has, and is not read.
     """
     reports = []
     for name in REVIEW_SHEETS:
         path = out_dir / name
-        if exported is not None and exported.unchanged(path):
+        if record is not None and record.unchanged(path):
             continue
         if pending_decisions(path):
             report = import_sheet(store, path, codebook, reviewer)
