@@ -150,6 +150,11 @@ def pseudonymised_run(tmp_path_factory):
     out, project = root / "out", root / "project"
     invoke("run", root / "corpus", "--pseudonymize", "--names", NAMES, "--project", project, "--out", out,
             "--config", root / "rules.toml", "--workers", 1)
+    # again, nothing changed: no export is rewritten, and run.json is pseudonymised all the same
+    (out / "run.json").rename(out / "first-run.json")
+    invoke("run", root / "corpus", "--pseudonymize", "--names", NAMES, "--project", project, "--out", out,
+            "--config", root / "rules.toml", "--workers", 1)
+    assert json.loads((out / "run.json").read_text(encoding="utf-8"))["exports_unchanged"] is True
     invoke("export", "--pseudonymize", "--names", NAMES, "--with-suggestions", "--project", project,
             "--out", out / "project.qdpx", "--config", root / "rules.toml")
     invoke("report", "--pseudonymize", "--names", NAMES, "--project", project, "--out", out / "en" / "report.html",
@@ -179,7 +184,7 @@ def test_privacy_no_planted_identifier_survives_in_any_output_byte(pseudonymised
     root, out, project = pseudonymised_run
     files = readable_bytes(out)
     assert {Path(f).name for f in files} >= {"suggestions.xlsx", "suggestions.csv", "report.html", "displays.xlsx",
-                                               "run.json", "project.qdpx", "review.csv"}
+                                               "run.json", "first-run.json", "project.qdpx", "review.csv"}
     assert any("!sources/" in f for f in files)
     items = passages()
     numbers = [v for item in items for kind in ("emails", "phones", "niks") for v in item.get(kind, [])]
