@@ -34,7 +34,7 @@ from suggest_benchmarks import DATA, bench_config, bench_parser, load_set, score
 
 from pipeline.codebook import codebook_for_codes  # noqa: E402
 from pipeline.engine import Stages  # noqa: E402
-from pipeline.suggest import SuggestionModel  # noqa: E402
+from pipeline.suggest.model import SuggestionModel  # noqa: E402
 from pipeline.train import train  # noqa: E402
 
 METRICS = ("codes_micro_f1", "indonlu_flat_macro_f1", "direction_macro_f1")

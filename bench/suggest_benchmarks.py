@@ -30,7 +30,8 @@ from pipeline.codebook import codebook_for_codes, load_codebook
 from pipeline.config import PROJECT_ROOT, load_config
 from pipeline.engine import Stages
 from pipeline.labels import parse_codes
-from pipeline.train import evaluate_labels, suggest_labels, train
+from pipeline.table_suggestions import suggest_labels
+from pipeline.train import evaluate_labels, train
 
 DATA = PROJECT_ROOT.parent / "shared" / "data"
 TO_DIRECTION = {"pos": "supporting", "positive": "supporting", "neg": "constraining", "negative": "constraining",

@@ -29,7 +29,8 @@ from pipeline.engine import Stages  # noqa: E402
 from pipeline.language import _detector  # noqa: E402
 from pipeline.records import Segment  # noqa: E402
 from pipeline.suggest import Suggester, featurize  # noqa: E402
-from pipeline.train import suggest_labels, train  # noqa: E402
+from pipeline.table_suggestions import suggest_labels  # noqa: E402
+from pipeline.train import train  # noqa: E402
 
 
 def _warm_up(model, book, stages) -> None:

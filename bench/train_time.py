@@ -31,7 +31,7 @@ from suggest_benchmarks import DATA, bench_config, bench_parser, load_set  # noq
 from pipeline.codebook import codebook_for_codes  # noqa: E402
 from pipeline.engine import Stages  # noqa: E402
 from pipeline.labels import parse_codes  # noqa: E402
-from pipeline.suggest import SuggestionModel  # noqa: E402
+from pipeline.suggest.model import SuggestionModel  # noqa: E402
 from pipeline.train import train  # noqa: E402
 
 REVIEWS_PER_DOCUMENT = 68

@@ -250,7 +250,7 @@ def suggest_cli(
     from pipeline.engine import Stages
     from pipeline.errors import InputError, PilahError
     from pipeline.labels import missing_column_problem, read_table, restore_columns
-    from pipeline.train import load_model_dir, suggest_labels
+    from pipeline.table_suggestions import load_model_dir, suggest_labels
 
     try:
         trained, meta, book = load_model_dir(model)
@@ -283,7 +283,8 @@ def evaluate_cli(
     from pipeline.engine import Stages
     from pipeline.errors import PilahError
     from pipeline.labels import read_labels
-    from pipeline.train import evaluate_labels, load_model_dir
+    from pipeline.table_suggestions import load_model_dir
+    from pipeline.train import evaluate_labels
 
     try:
         trained, meta, book = load_model_dir(model)

@@ -50,7 +50,7 @@ from pipeline.errors import InputError
 from pipeline.segment import segment_ids
 from pipeline.store import STORE_DIR, STORE_FILE, Store
 from pipeline.suggest.features import featurize
-from pipeline.suggest.model import STOP_WORDS
+from pipeline.suggest.features import STOP_WORDS
 
 log = logging.getLogger(__name__)
 

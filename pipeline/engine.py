@@ -30,7 +30,7 @@ from pipeline.nlp import tokenize_segments
 from pipeline.records import Document, Failure, Segment, Suggestion
 from pipeline.segment import segment_document, segment_ids
 from pipeline.store import Store
-from pipeline.suggest import Suggester, SuggestionModel
+from pipeline.suggest import Scorer, Suggester
 
 
 BATCH_DOCUMENTS = 64  # documents whose segments go through spaCy and the suggester together
@@ -52,7 +52,7 @@ class RunStats:
 class Stages:
     """The condense stages, built once per run from the configuration."""
 
-    def __init__(self, config: Config, codebook: Codebook, model: SuggestionModel | None):
+    def __init__(self, config: Config, codebook: Codebook, model: Scorer | None):
         self.config = config
         self.nlp_settings = config.section("nlp")
         self.language_settings = LanguageSettings(**config.section("language"))

@@ -9,10 +9,10 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 
 import pandas as pd
-import sklearn
 import spacy
 
 import pipeline
@@ -28,6 +28,7 @@ from pipeline.executors import make_executor
 from pipeline.privacy import pseudonymised, pseudonymizer_for, wanted
 from pipeline.store import Store, check_writable, run_lock
 from pipeline.suggest import load_model
+from pipeline.suggest.scoring import model_checksum
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def run(
             model_version = meta["version"] if meta else None
             stages = Stages(config, codebook, model)
             run_id = store.start_run(str(corpus))
-            checksum = meta["files"]["model.joblib"] if meta else None
+            checksum = model_checksum(meta)
             executor = make_executor(stages, engine, workers, scheduler)
             processing = time.perf_counter()
             stats = process_corpus(corpus, stages, store, run_id, model_version, checksum, on_document, executor)
@@ -131,7 +132,7 @@ def run(
                     "pilah": pipeline.__version__,
                     "python": platform.python_version(),
                     "spacy": spacy.__version__,
-                    "scikit-learn": sklearn.__version__,
+                    "scikit-learn": version("scikit-learn"),
                     "pandas": pd.__version__,
                 },
                 "config": {"sources": list(config.sources), "sha256": config.hash},

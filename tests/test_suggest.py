@@ -4,7 +4,8 @@ import pytest
 
 from pipeline.nlp import pipeline_for
 from pipeline.records import Segment
-from pipeline.suggest import Suggester, SuggestionModel, featurize
+from pipeline.suggest import Suggester, featurize
+from pipeline.suggest.model import SuggestionModel
 from pipeline.suggest.features import code_frame, direction_frame, label_frame
 from pipeline.suggest.rules import CodebookRules, cue_counts, cue_direction
 

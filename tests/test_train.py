@@ -6,6 +6,7 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 from pipeline.errors import InputError, ModelError
 from pipeline.suggest import load_model
+from pipeline.suggest.scoring import MODEL_FILE
 from pipeline.train import labels_from_gold
 
 TURNS = {
@@ -74,7 +75,7 @@ def test_train_cli_writes_model_with_meta_and_checksum(tmp_path):
     assert set(funding["model"]) >= {"f1", "precision", "kappa"} and set(funding["rules"]) >= {"f1", "precision", "kappa"}
     assert "who suggests them" in result.output and "funding" in result.output
     assert set(meta["seconds"]) == {"features", "cross_validation", "fit"}
-    with open(tmp_path / "model" / "model.joblib", "ab") as handle:
+    with open(tmp_path / "model" / MODEL_FILE, "ab") as handle:
         handle.write(b"tampered")
     with pytest.raises(ModelError, match="checksum"):
         load_model(tmp_path / "model")
@@ -144,7 +145,7 @@ def test_suggest_in_worker_processes_gives_the_same_rows(config):
 
     from pipeline.config import PROJECT_ROOT
     from pipeline.engine import Stages
-    from pipeline.train import PARALLEL_MIN_ROWS, load_model_dir, suggest_labels
+    from pipeline.table_suggestions import PARALLEL_MIN_ROWS, load_model_dir, suggest_labels
 
     from tests.conftest import SHARED_DATA
 
@@ -166,12 +167,12 @@ def test_directions_from_the_batch_features_equal_those_built_afresh(config):
     from pipeline.config import PROJECT_ROOT
     from pipeline.engine import Stages
     from pipeline.suggest.features import code_frame, direction_rows
-    from pipeline.train import load_model_dir, table_features
+    from pipeline.table_suggestions import load_model_dir, table_features
 
     import pandas as pd
 
     model, _, book = load_model_dir(PROJECT_ROOT / "models" / "default")
-    assert model.use_chars_ and model.direction_ is not None
+    assert model.chars is not None and model.has_direction
     texts = ["Anggaran pelatihan kami dipotong, jadi kurang dana.", "The trade fair opened new markets for us.",
              "Izin halal belum keluar, tapi pemasaran online lancar."]
     codes = [c.id for c in book.codable()]
@@ -243,7 +244,7 @@ def test_suggest_a_cell_longer_than_spacy_takes_goes_piece_by_piece(config):
 
     from pipeline.config import PROJECT_ROOT
     from pipeline.engine import Stages
-    from pipeline.train import load_model_dir, suggest_labels
+    from pipeline.table_suggestions import load_model_dir, suggest_labels
 
     model, _, book = load_model_dir(PROJECT_ROOT / "models" / "default")
     stages = Stages(config, book, model)
@@ -265,7 +266,11 @@ def test_a_model_of_an_older_format_is_refused_with_the_fix(tmp_path):
     old = tmp_path / "old"
     shutil.copytree(PROJECT_ROOT / "models" / "default", old)
     meta = json.loads((old / "meta.json").read_text(encoding="utf-8"))
-    assert meta["format"] == 2
+    assert meta["format"] == 3
+    (old / MODEL_FILE).rename(old / "model.joblib")  # format 2 pickled the estimator there
+    (old / "meta.json").write_text(json.dumps(meta | {"format": 2}), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"format 2.*retrain it with `pilah train`"):
+        load_model(old)
     del meta["format"]  # as written before formats were recorded
     (old / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
     with pytest.raises(ModelError, match=r"format 1.*retrain it with `pilah train`"):

@@ -43,6 +43,7 @@ from pipeline.refi.text import choose_unit, docx_text, stored_text, unit_offsets
 from pipeline.refi.write import SUGGESTION_USER, USERS_SETTING
 from pipeline.segment import segment_document
 from pipeline.store import ImportedCoding, Store, run_lock
+from pipeline.suggest.scoring import model_checksum
 
 SEGMENT_SHARE = 0.5
 LINES_PER_PARAGRAPH = 3
@@ -158,7 +159,7 @@ def _import_project(root, ns, archive: Archive, project_dir: Path, config, codeb
     with run_lock(project_dir), Store(project_dir) as store:  # an import writes documents as a run does
         model, meta, _ = project_model(store, config, codebook)
         stages = Stages(config, codebook, model)
-        key = settings_key(config, codebook, meta["files"]["model.joblib"] if meta else None)
+        key = settings_key(config, codebook, model_checksum(meta))
         run_id = store.start_run(f"import {archive.path}")
         existing = {row.document_id: row.version for row in store.documents_frame().itertuples(index=False)}
 

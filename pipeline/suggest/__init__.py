@@ -14,10 +14,12 @@ from spacy.tokens import Doc
 from pipeline.codebook import Codebook
 from pipeline.records import Segment, Suggestion
 from pipeline.suggest.features import SegmentFeatures, code_frame, direction_rows, featurize
-from pipeline.suggest.model import SuggestionModel, load_model
 from pipeline.suggest.rules import CodebookRules, cue_direction, rule_scores
+from pipeline.suggest.scoring import Scorer, load_model
 
-__all__ = ["Suggester", "SuggestionModel", "load_model", "featurize"]
+# The estimator (``pipeline.suggest.model.SuggestionModel``) is imported by training only:
+# scoring needs the ``Scorer`` a model directory holds, without scikit-learn.
+__all__ = ["Suggester", "Scorer", "load_model", "featurize"]
 
 
 class Suggester:
@@ -26,11 +28,11 @@ class Suggester:
     Parameters
     ----------
     codebook : Codebook
-    model : SuggestionModel or None
+    model : Scorer, SuggestionModel or None
         Any estimator with ``predict_proba`` (a frame of probabilities per code it scores),
         ``thresholds_`` and ``predict_direction``; ``sources_`` (per code, whether its
         model or its rules suggest it, and whether it is ready) is honoured when present.
-        A model with ``transform`` (a ``SuggestionModel``) is asked for a batch's features
+        A model with ``transform`` (a ``Scorer`` or ``SuggestionModel``) is asked for a batch's features
         once; they go to its ``proba_from_matrix``, ``explain_matrix`` and
         ``predict_direction(rows, features)`` instead of being built three times.
         Without a model, the codebook rules alone suggest, scored by their evidence
@@ -39,7 +41,7 @@ class Suggester:
         The ``[suggest]`` config section.
     """
 
-    def __init__(self, codebook: Codebook, model: SuggestionModel | None, settings: dict):
+    def __init__(self, codebook: Codebook, model: Scorer | None, settings: dict):
         self.codebook = codebook
         self.model = model
         self.rules = CodebookRules(codebook)

@@ -9,7 +9,6 @@ import re
 
 import numpy as np
 import pandas as pd
-from sklearn.feature_extraction.text import CountVectorizer
 from spacy.attrs import IS_PUNCT, IS_SPACE, LEMMA, LIKE_NUM, LOWER, NORM, SENT_START
 from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
 from spacy.lang.id.stop_words import STOP_WORDS as ID_STOP_WORDS
@@ -17,22 +16,30 @@ from spacy.tokens import Doc, Span
 
 from pipeline.nlp.extensions import FILLERS
 from pipeline.suggest.rules import CUE_COLUMNS, NEGATION_WINDOW, CodebookRules, RuleMatches, cue_counts
+from pipeline.suggest.scoring import NEGATED, word_ngrams
 
 
 # Words that end a negation's scope: a contrast starts a new clause ("tidak mahal, tapi jauh").
 CONTRAST = frozenset({"tapi", "tetapi", "namun", "sedangkan", "padahal", "melainkan", "walaupun",
                       "meskipun", "but", "however", "although", "though", "whereas", "yet"})
-NEGATED = "NOT_"  # prefix of a word inside a negation's scope in ``marked``
 # Function words of both languages carry no code and make poor evidence (the direction
 # model keeps them: *tidak, belum, kurang, not* are what flips a direction).
 STOP_WORDS = sorted(w for w in set(EN_STOP_WORDS) | set(ID_STOP_WORDS) if re.fullmatch(r"\w\w+", w))
 WORD_PATTERN = r"(?u)\b\w+\b"  # one-letter words count too (chat shorthand: *g* = tidak, *d* = di)
 # The word 1-2-grams the suggestion model counts, read once per segment here rather than by
 # its vectorizers: training refits them in every cross-validation fold, and on long
-# documents this reading was a large share of training (scikit-learn's analysers, so the
-# n-grams are those a TfidfVectorizer with these settings would count).
-_TERMS = CountVectorizer(ngram_range=(1, 2), stop_words=STOP_WORDS, token_pattern=WORD_PATTERN).build_analyzer()
-_MARKED_TERMS = CountVectorizer(ngram_range=(1, 2), token_pattern=r"\S+").build_analyzer()
+# documents this reading was a large share of training. They are the n-grams a
+# TfidfVectorizer with these settings would count (tests/test_scoring.py).
+_WORD = re.compile(WORD_PATTERN)
+_STOP_WORDS = frozenset(STOP_WORDS)
+
+
+def _terms(words: str) -> tuple[str, ...]:
+    return tuple(word_ngrams(_WORD.findall(words.lower()), (1, 2), _STOP_WORDS))
+
+
+def _marked_terms(marked: str) -> tuple[str, ...]:
+    return tuple(word_ngrams(marked.lower().split(), (1, 2)))
 
 
 @dataclass(frozen=True)
@@ -147,8 +154,8 @@ def code_frame(features: list[SegmentFeatures], codes: list[str]) -> pd.DataFram
     """
     rows = []
     for item in features:
-        row = {"words": item.words, "terms": tuple(_TERMS(item.words)), "raw": item.raw,
-               "marked_terms": tuple(_MARKED_TERMS(item.marked))}
+        row = {"words": item.words, "terms": _terms(item.words), "raw": item.raw,
+               "marked_terms": _marked_terms(item.marked)}
         row.update({f"cue:{k}": float(v) for k, v in cue_counts(item.matches.cues).items()})
         hit = list(item.matches.hits)
         row.update(marked=item.marked, clauses=tuple(text for _, _, text in item.clauses),

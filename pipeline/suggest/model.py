@@ -15,13 +15,11 @@ near the code's evidence.
 from __future__ import annotations
 
 import functools
-import itertools
+import gzip
 import json
-import re
-import warnings
+import pickle
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 import scipy.linalg
@@ -38,9 +36,9 @@ from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
 
 from pipeline.checksums import file_sha256
-from pipeline.errors import ModelError
 from pipeline.records import DIRECTIONS
-from pipeline.suggest.features import NEGATED, STOP_WORDS, direction_rows  # noqa: F401 (STOP_WORDS: discover)
+from pipeline.suggest.features import direction_rows
+from pipeline.suggest.scoring import MODEL_FILE, MODEL_FORMAT, META_FILE, Scorer, TermWeights, focus
 
 DIRECTION_CS = (2.0, 8.0, 32.0)  # candidates for the direction model, chosen by CV
 CV_FOLDS = 5
@@ -100,12 +98,6 @@ def _given_terms(terms):
     return terms
 
 
-MODEL_FILE = "model.joblib"
-META_FILE = "meta.json"
-# The layout of the pickled model; a model of another layout is refused with a clear error
-# instead of failing halfway through a run. 2: the vectorizers read code_frame's ``terms``
-# and ``marked_terms``, and the direction model takes the presence features explicitly.
-MODEL_FORMAT = 2
 THRESHOLD_GRID = np.round(np.arange(0.1, 0.91, 0.05), 2)
 # Measured on held-out training rows (bench/learning_curve.py --dev): the SVMs are better
 # with few rows (ridge -0.02 to -0.09 micro-F1 at 25-50 rows, level at 100-200, -0.007 on
@@ -403,34 +395,8 @@ class SuggestionModel(BaseEstimator):
         return sources
 
     def focus(self, X: pd.DataFrame) -> pd.DataFrame:
-        """``X`` plus the clauses a direction is read from, per (segment, code) row.
-
-        A review can praise one thing and fault another in one sentence (*kamar bersih, tapi
-        AC rusak*): the direction of *AC* is in the clause about it. The focus is the clauses
-        holding the code's keywords; without keywords, the clause whose words weigh most
-        for the code in its presence model; otherwise the whole segment. ``local`` holds
-        those words, ``coded`` the same words joined to the code (``ac|rusak``), so that
-        the direction model can learn words that point one way for one code only.
-        """
-        local, coded = [], []
-        word_weights = getattr(self, "word_weights_", {})
-        plain: dict[tuple, list[list[str]]] = {}  # a segment's clauses without NOT_, for each of its codes
-        for clauses, evidence, code in zip(X["clauses"], X["evidence"], X["code"]):
-            weights = word_weights.get(code)
-            if evidence:
-                chosen = [clauses[i] for i in evidence]
-            elif clauses and weights:
-                if clauses not in plain:  # words are lower case: NOT_ only ever starts one
-                    plain[clauses] = [c.replace(NEGATED, "").split() for c in clauses]
-                scores = [sum(map(weights.get, words, itertools.repeat(0.0))) for words in plain[clauses]]
-                chosen = [clauses[int(np.argmax(scores))]]
-            else:
-                chosen = list(clauses)
-            words = " ".join(chosen).split()
-            tag = re.sub(r"\s+", "_", str(code))
-            local.append(" ".join(words))
-            coded.append(" ".join(f"{tag}|{w}" for w in words))
-        return X.assign(local=local, coded=coded)
+        """``X`` plus the clauses a direction is read from (``scoring.focus``)."""
+        return focus(X, getattr(self, "word_weights_", {}))
 
     # -- direction -------------------------------------------------------------------
     def _fit_direction(self, X: pd.DataFrame, y: np.ndarray, features) -> None:
@@ -506,43 +472,58 @@ class SuggestionModel(BaseEstimator):
             return None
         return self.direction_.predict(self._direction_matrix(self.focus(X), features))
 
+    # -- scoring without scikit-learn ----------------------------------------------
+    def scorer(self) -> Scorer:
+        """This fitted model's vocabularies, scales and coefficients as a ``Scorer``, which
+        scores the same without importing scikit-learn."""
+        words = chars = None
+        rule_columns, rule_scale = [], np.zeros(0)
+        if self.features_ is not None:
+            fitted = self.features_.named_transformers_
+            words = _term_weights(fitted["words"], "given")
+            if self.use_chars_:
+                chars = _term_weights(fitted["chars"], "char_wb")
+            rule_columns = list(dict((name, columns) for name, _, columns in self.features_.transformers_)["rules"])
+            rule_scale = fitted["rules"].scale_.astype(np.float64)
+        scorer = Scorer(codes_=list(self.codes_), learned_=list(self.learned_), prior_codes_=list(self.prior_codes_),
+                        thresholds_=dict(self.thresholds_), sources_=self.sources_, support_=dict(self.support_),
+                        words=words, chars=chars, rule_columns=rule_columns, rule_scale=rule_scale,
+                        feature_names_=self.feature_names_, weights_=self.weights_, intercepts_=self.intercepts_,
+                        slopes_=self.slopes_, offsets_=self.offsets_, word_weights_=self.word_weights_)
+        if self.direction_ is not None:
+            fitted = self.direction_features_.named_transformers_
+            scorer.direction_terms = _term_weights(fitted["segment"].transformer_, "given")
+            scorer.direction_local = _term_weights(fitted["local"], "words")
+            scorer.direction_coded = _term_weights(fitted["coded"], "words")
+            scorer.direction_codes = [str(c) for c in fitted["code"].categories_[0]]
+            scorer.cue_columns = list(dict((n, c) for n, _, c in self.direction_features_.transformers_)["cues"])
+            scorer.cue_scale = fitted["cues"].scale_.astype(np.float64)
+            scorer.direction_coef = self.direction_.coef_
+            scorer.direction_intercept = self.direction_.intercept_
+            scorer.direction_classes = self.direction_.classes_
+        return scorer
+
     # -- persistence -----------------------------------------------------------------
     def save(self, directory: str | Path, meta: dict) -> dict:
-        """Write ``model.joblib`` and ``meta.json`` (with the model's checksum) to ``directory``."""
+        """Write the model's ``Scorer`` (``MODEL_FILE``) and ``meta.json`` (with the file's
+        checksum) to ``directory``."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self, directory / MODEL_FILE, compress=3)
+        # mtime=0: the same model makes the same bytes, so its checksum says what it is
+        with gzip.GzipFile(directory / MODEL_FILE, "wb", compresslevel=6, mtime=0) as handle:
+            pickle.dump(self.scorer(), handle, protocol=pickle.HIGHEST_PROTOCOL)
         meta = {**meta, "format": MODEL_FORMAT, "files": {MODEL_FILE: file_sha256(directory / MODEL_FILE)}}
         (directory / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         return meta
 
 
-def load_model(directory: str | Path) -> tuple[SuggestionModel, dict]:
-    """Load a model directory written by ``SuggestionModel.save``, checking its checksum.
-
-    Raises
-    ------
-    ModelError
-        If a file is missing, the model file does not match the checksum in ``meta.json``, or
-        the model is of another format than ``MODEL_FORMAT`` (an older Pilah's).
-    """
-    directory = Path(directory)
-    meta_path, model_path = directory / META_FILE, directory / MODEL_FILE
-    for path in (meta_path, model_path):
-        if not path.exists():
-            raise ModelError(f"{path} is missing; rebuild the model with `pilah train`")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    expected = meta.get("files", {}).get(MODEL_FILE)
-    if expected != file_sha256(model_path):
-        raise ModelError(f"{model_path} does not match the checksum in {meta_path}; rebuild it with `pilah train`")
-    found = meta.get("format", 1)
-    if found != MODEL_FORMAT:
-        raise ModelError(f"{model_path} is a model of format {found}, written by another version of Pilah; this one "
-                         f"reads format {MODEL_FORMAT}: retrain it with `pilah train`")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a model pickled by another scikit-learn release
-        model = joblib.load(model_path)
-    return model, meta
+def _term_weights(vectorizer: TfidfVectorizer, kind: str) -> TermWeights:
+    """The transform of a fitted ``TfidfVectorizer`` (l2 norm, sublinear tf, float32)."""
+    if vectorizer.norm != "l2" or not vectorizer.sublinear_tf or not vectorizer.use_idf:
+        raise ValueError("a Scorer reproduces l2-normed, sublinear TF-IDF only")
+    return TermWeights(vocabulary=dict(vectorizer.vocabulary_), idf=vectorizer.idf_.astype(np.float32), kind=kind,
+                       ngram_range=tuple(vectorizer.ngram_range), token_pattern=vectorizer.token_pattern,
+                       lowercase=vectorizer.lowercase)
 
 
 def agreement(gold: np.ndarray, predicted: np.ndarray) -> dict:

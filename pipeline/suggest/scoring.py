@@ -1,0 +1,352 @@
+"""A trained ``SuggestionModel`` reduced to what scoring needs: arrays, vocabularies, no
+scikit-learn.
+
+Suggesting needs only the fitted vocabularies, IDF weights, scales and coefficients of a
+model, yet unpickling the estimator imports scikit-learn (1.5-1.8 s here, most of it
+``scipy.stats``), more than half of the start-up budget of ``pilah suggest``. ``Scorer``
+holds those arrays and applies them with the same arithmetic as the fitted transformers
+(``TfidfVectorizer.transform``, ``MaxAbsScaler``, ``OneHotEncoder``, the linear models'
+decision functions); ``tests/test_scoring.py`` checks its matrices and decisions against the
+estimator's on real segments.
+
+Character n-grams are counted per distinct word and the counts of a text summed over its
+words, which is what ``analyzer="char_wb"`` counts (its n-grams never cross a word's
+edge): the n-grams of a frequent word are read once, not once per occurrence.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import pickle
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from pipeline.checksums import file_sha256
+from pipeline.errors import ModelError
+
+MODEL_FILE = "model.pkl.gz"
+META_FILE = "meta.json"
+# The layout of the pickled model; a model of another layout is refused with a clear error
+# instead of failing halfway through a run. 2: the vectorizers read code_frame's ``terms``
+# and ``marked_terms``, and the direction model takes the presence features explicitly.
+# 3: the file holds the model's ``Scorer`` (arrays and vocabularies, no scikit-learn
+# object), gzipped, instead of the pickled estimator.
+MODEL_FORMAT = 3
+NEGATED = "NOT_"  # prefix of a word inside a negation's scope in ``features.SegmentFeatures.marked``
+_SPACES = re.compile(r"\s\s+")
+_WORD_CACHE_LIMIT = 500_000  # distinct words whose character n-grams are kept between batches
+
+
+def word_ngrams(tokens: list[str], ngram_range: tuple[int, int], stop_words: frozenset[str] = frozenset()) -> list[str]:
+    """Word n-grams of ``tokens`` as scikit-learn's word analyser makes them: stop words
+    removed first, then every n from the range joined by a space, shortest first."""
+    if stop_words:
+        tokens = [w for w in tokens if w not in stop_words]
+    low, high = ngram_range
+    grams = list(tokens) if low == 1 else []
+    for n in range(max(low, 2), min(high, len(tokens)) + 1):
+        grams += [" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+    return grams
+
+
+def char_wb_ngrams(word: str, ngram_range: tuple[int, int]) -> list[str]:
+    """The character n-grams of one word as ``analyzer="char_wb"`` reads them: the word
+    padded with a space on each side; a padded word no longer than n is one n-gram, and the
+    longer n are then skipped."""
+    padded = f" {word} "
+    grams = []
+    low, high = ngram_range
+    for n in range(low, high + 1):
+        if len(padded) <= n:
+            grams.append(padded)
+            break
+        grams += [padded[i:i + n] for i in range(len(padded) - n + 1)]
+    return grams
+
+
+@dataclass
+class TermWeights:
+    """The transform of a fitted ``TfidfVectorizer`` (``norm="l2"``, ``sublinear_tf``, float32).
+
+    ``kind`` says what a document is: ``"given"`` a sequence of terms already read;
+    ``"words"`` a text split by ``token_pattern`` (lower-cased first if ``lowercase``) into
+    ``ngram_range`` word n-grams; ``"char_wb"`` a text read as the character n-grams of its
+    words.
+    """
+
+    vocabulary: dict[str, int]
+    idf: np.ndarray
+    kind: str
+    ngram_range: tuple[int, int] = (1, 1)
+    token_pattern: str = r"\S+"
+    lowercase: bool = True
+    sublinear_tf: bool = True
+    _word_columns: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def size(self) -> int:
+        return len(self.idf)
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "_word_columns"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state, _word_columns={})
+
+    def transform(self, documents) -> sparse.csr_matrix:
+        """TF-IDF rows (float32, unit length) of ``documents``."""
+        if self.kind == "char_wb":
+            counts = self._char_counts(documents)
+        else:
+            counts = self._term_counts(documents)
+        counts.sum_duplicates()  # also sorts each row's columns, as scikit-learn's counts are
+        data = counts.data.astype(np.float32)
+        if self.sublinear_tf:
+            np.log(data, out=data)
+            data += np.float32(1.0)
+        data *= self.idf[counts.indices]
+        lengths = np.diff(counts.indptr)
+        squares = np.zeros(len(lengths), np.float32)
+        filled = lengths > 0
+        if filled.any():
+            squares[filled] = np.add.reduceat(data * data, counts.indptr[:-1][filled])
+        norms = np.sqrt(squares)
+        norms[norms == 0] = 1.0
+        data /= np.repeat(norms, lengths)
+        return sparse.csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape)
+
+    def _term_counts(self, documents) -> sparse.csr_matrix:
+        """Counts of the vocabulary's terms (rows: documents), terms outside it dropped."""
+        vocabulary = self.vocabulary
+        pattern = re.compile(self.token_pattern) if self.kind == "words" else None
+        indices, indptr = [], [0]
+        for document in documents:
+            if pattern is not None:
+                text = document.lower() if self.lowercase else document
+                terms = word_ngrams(pattern.findall(text), self.ngram_range)
+            else:
+                terms = document
+            found = [vocabulary.get(term) for term in terms]
+            indices += [j for j in found if j is not None]
+            indptr.append(len(indices))
+        return sparse.csr_matrix((np.ones(len(indices), np.int64), np.array(indices, np.int64), np.array(indptr)),
+                                 shape=(len(indptr) - 1, self.size))
+
+    def _char_counts(self, texts) -> sparse.csr_matrix:
+        """Counts of the vocabulary's character n-grams: (texts x distinct words) word
+        counts times (distinct words x n-grams) counts of each word's n-grams."""
+        columns = self._word_columns
+        if len(columns) > _WORD_CACHE_LIMIT:
+            columns.clear()
+        number: dict[str, int] = {}
+        word_ids, indptr = [], [0]
+        for text in texts:
+            words = _SPACES.sub(" ", text.lower()).split()
+            word_ids += [number.setdefault(w, len(number)) for w in words]
+            indptr.append(len(word_ids))
+        words = list(number)
+        for word in words:
+            if word not in columns:
+                found = [self.vocabulary.get(g) for g in char_wb_ngrams(word, self.ngram_range)]
+                columns[word] = np.array([j for j in found if j is not None], np.int64)
+        per_word = [columns[w] for w in words]
+        lengths = np.array([len(c) for c in per_word], np.int64)
+        grams = sparse.csr_matrix(
+            (np.ones(int(lengths.sum()), np.int64),
+             np.concatenate(per_word) if per_word else np.zeros(0, np.int64),
+             np.concatenate([[0], lengths.cumsum()])),
+            shape=(len(words), self.size))
+        occurrences = sparse.csr_matrix((np.ones(len(word_ids), np.int64), np.array(word_ids, np.int64),
+                                         np.array(indptr)), shape=(len(indptr) - 1, len(words)))
+        return sparse.csr_matrix(occurrences @ grams)
+
+
+def focus(X: pd.DataFrame, word_weights: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """``X`` plus the clauses a direction is read from, per (segment, code) row.
+
+    A review can praise one thing and fault another in one sentence (*kamar bersih, tapi
+    AC rusak*): the direction of *AC* is in the clause about it. The focus is the clauses
+    holding the code's keywords; without keywords, the clause whose words weigh most for
+    the code in its presence model (``word_weights``: per code, word → positive weight);
+    otherwise the whole segment. ``local`` holds those words, ``coded`` the same words joined
+    to the code (``ac|rusak``), so that the direction model can learn words that point one
+    way for one code only.
+    """
+    local, coded = [], []
+    plain: dict[tuple, list[list[str]]] = {}  # a segment's clauses without NOT_, for each of its codes
+    for clauses, evidence, code in zip(X["clauses"], X["evidence"], X["code"]):
+        weights = word_weights.get(code)
+        if evidence:
+            chosen = [clauses[i] for i in evidence]
+        elif clauses and weights:
+            if clauses not in plain:  # words are lower case: NOT_ only ever starts one
+                plain[clauses] = [c.replace(NEGATED, "").split() for c in clauses]
+            scores = [sum(map(weights.get, words, itertools.repeat(0.0))) for words in plain[clauses]]
+            chosen = [clauses[int(np.argmax(scores))]]
+        else:
+            chosen = list(clauses)
+        words = " ".join(chosen).split()
+        tag = re.sub(r"\s+", "_", str(code))
+        local.append(" ".join(words))
+        coded.append(" ".join(f"{tag}|{w}" for w in words))
+    return X.assign(local=local, coded=coded)
+
+
+@dataclass
+class Scorer:
+    """What a fitted ``SuggestionModel`` scores with (``SuggestionModel.scorer()`` makes
+    one), with the same scoring methods and attributes: ``transform``,
+    ``proba_from_matrix``, ``predict_proba``, ``explain``, ``explain_matrix``,
+    ``predict_direction``; ``codes_``, ``scored_``, ``learned_``, ``prior_codes_``,
+    ``thresholds_``, ``sources_``, ``support_``.
+
+    Presence features are, side by side: ``words`` (TF-IDF of the code frame's ``terms``),
+    ``chars`` (of ``raw``, or none) and the ``rule_columns`` divided by ``rule_scale``.
+    Direction features: ``direction_terms`` (one ``marked_terms`` per segment),
+    ``direction_local`` and ``direction_coded`` (of the focus), the code one-hot
+    (``direction_codes``), the ``cue_columns`` divided by ``cue_scale``, then the presence
+    model's character n-grams of the segment.
+    """
+
+    codes_: list[str]
+    learned_: list[str]
+    prior_codes_: list[str]
+    thresholds_: dict[str, float]
+    sources_: dict
+    support_: dict[str, int]
+    words: TermWeights | None
+    chars: TermWeights | None
+    rule_columns: list[str]
+    rule_scale: np.ndarray
+    feature_names_: np.ndarray
+    weights_: np.ndarray
+    intercepts_: np.ndarray
+    slopes_: np.ndarray
+    offsets_: np.ndarray
+    word_weights_: dict[str, dict[str, float]]
+    direction_terms: TermWeights | None = None
+    direction_local: TermWeights | None = None
+    direction_coded: TermWeights | None = None
+    direction_codes: list[str] = field(default_factory=list)
+    cue_columns: list[str] = field(default_factory=list)
+    cue_scale: np.ndarray | None = None
+    direction_coef: np.ndarray | None = None  # classes (or 1 for two classes) x features
+    direction_intercept: np.ndarray | None = None
+    direction_classes: np.ndarray | None = None
+
+    @property
+    def scored_(self) -> list[str]:
+        return self.learned_ + self.prior_codes_
+
+    @property
+    def has_direction(self) -> bool:
+        return self.direction_coef is not None
+
+    def transform(self, X: pd.DataFrame) -> sparse.csr_matrix:
+        """The presence features of a code frame (sparse, one row per segment)."""
+        if self.words is None:
+            return sparse.csr_matrix((len(X), 0), dtype=np.float32)
+        blocks = [self.words.transform(X["terms"])]
+        if self.chars is not None:
+            blocks.append(self.chars.transform(X["raw"]))
+        blocks.append(sparse.csr_matrix(X[self.rule_columns].to_numpy(dtype=np.float64) / self.rule_scale))
+        return sparse.hstack(blocks, format="csr")
+
+    def proba_from_matrix(self, matrix) -> np.ndarray:
+        """Calibrated probabilities (segments x scored codes) from :meth:`transform`'s output."""
+        scores = np.asarray(matrix @ self.weights_) + self.intercepts_
+        return 1.0 / (1.0 + np.exp(self.slopes_ * scores + self.offsets_))
+
+    def predict_proba(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Calibrated probability per scored code (columns) and segment (rows)."""
+        if not self.scored_:
+            return pd.DataFrame(index=X.index)
+        return pd.DataFrame(self.proba_from_matrix(self.transform(X)), columns=self.scored_, index=X.index)
+
+    def explain(self, X: pd.DataFrame, code: str, top: int = 3) -> list[list[str]]:
+        """The segment words that weighed most for ``code``, per row of ``X``."""
+        return self.explain_matrix(self.transform(X), code, top)
+
+    def explain_matrix(self, matrix, code: str, top: int = 3) -> list[list[str]]:
+        """Per row of :meth:`transform`'s output, the words with the largest positive
+        weight x value, best first (one sort for the whole batch)."""
+        names = self.feature_names_
+        is_word = np.char.startswith(names, "words__")
+        coef = np.where(is_word, self.weights_[:, self.scored_.index(code)], 0.0)
+        contributions = sparse.csr_matrix(matrix).multiply(coef).tocoo()
+        positive = contributions.data > 0
+        rows, cols, weights = contributions.row[positive], contributions.col[positive], contributions.data[positive]
+        order = np.lexsort((-weights, rows))
+        rows, cols = rows[order], cols[order]
+        first = np.searchsorted(rows, rows)  # where each row's run starts
+        keep = np.arange(len(rows)) - first < top
+        explanations = [[] for _ in range(matrix.shape[0])]
+        for row, name in zip(rows[keep].tolist(), names[cols[keep]].tolist()):
+            explanations[row].append(name[7:])
+        return explanations
+
+    def predict_direction(self, X: pd.DataFrame, features=None) -> np.ndarray | None:
+        """Direction per (segment, code) row (``features.direction_rows``), or ``None``
+        without a direction model; ``features``: :meth:`transform`'s output for the code
+        frame the rows come from (numbered by their ``row`` column)."""
+        if not self.has_direction or X.empty:
+            return None
+        X = focus(X, self.word_weights_)
+        rows, _ = pd.factorize(X["marked"].astype(str))  # one segment's rows share its terms
+        _, first = np.unique(rows, return_index=True)
+        terms = self.direction_terms.transform(X["marked_terms"].iloc[first])[rows]
+        column = {code: k for k, code in enumerate(self.direction_codes)}
+        hits = [(i, column[code]) for i, code in enumerate(X["code"]) if code in column]
+        codes = sparse.csr_matrix((np.ones(len(hits)), ([i for i, _ in hits], [k for _, k in hits])),
+                                  shape=(len(X), len(self.direction_codes)))
+        blocks = [terms, self.direction_local.transform(X["local"]), self.direction_coded.transform(X["coded"]), codes,
+                  sparse.csr_matrix(X[self.cue_columns].to_numpy(dtype=np.float64) / self.cue_scale)]
+        if self.chars is not None:
+            if features is not None:
+                start = self.words.size
+                blocks.append(sparse.csr_matrix(features)[X["row"].to_numpy()][:, start:start + self.chars.size])
+            else:
+                texts, found = pd.factorize(X["raw"].astype(str))
+                blocks.append(self.chars.transform(list(found))[texts])
+        matrix = sparse.hstack(blocks, format="csr")
+        scores = np.asarray(matrix @ self.direction_coef.T) + self.direction_intercept
+        if scores.shape[1] == 1:
+            return self.direction_classes[(scores[:, 0] > 0).astype(int)]
+        return self.direction_classes[scores.argmax(axis=1)]
+
+
+def load_model(directory: str | Path) -> tuple[Scorer, dict]:
+    """Load the ``Scorer`` of a model directory written by ``SuggestionModel.save``,
+    checking its checksum.
+
+    Raises
+    ------
+    ModelError
+        If a file is missing, the model file does not match the checksum in ``meta.json``, or
+        the model is of another format than ``MODEL_FORMAT`` (an older Pilah's).
+    """
+    directory = Path(directory)
+    meta_path, model_path = directory / META_FILE, directory / MODEL_FILE
+    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else None
+    if meta is not None and meta.get("format", 1) != MODEL_FORMAT:
+        raise ModelError(f"{directory} holds a model of format {meta.get('format', 1)}, written by another version of "
+                         f"Pilah; this one reads format {MODEL_FORMAT}: retrain it with `pilah train`")
+    for path in (meta_path, model_path):
+        if not path.exists():
+            raise ModelError(f"{path} is missing; rebuild the model with `pilah train`")
+    if model_checksum(meta) != file_sha256(model_path):
+        raise ModelError(f"{model_path} does not match the checksum in {meta_path}; rebuild it with `pilah train`")
+    with gzip.open(model_path, "rb") as handle:
+        return pickle.load(handle), meta
+
+
+def model_checksum(meta: dict | None) -> str | None:
+    """The SHA-256 of the model file ``meta`` describes (``None`` without a model)."""
+    return meta.get("files", {}).get(MODEL_FILE) if meta else None
