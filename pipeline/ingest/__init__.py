@@ -24,16 +24,16 @@ corpus's gold coding (read by ``pilah train``), never a document.
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import logging
 import os
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 
 from pipeline.config import load_config
 from pipeline.errors import InputError
-from pipeline.ingest import docx, files, html, pdf, subtitles, tables, text, transcript
+from pipeline.ingest import files, tables, text, transcript
 from pipeline.ingest.base import Reading, Turn
 from pipeline.ingest.files import Limits
 from pipeline.records import Block, Document, Failure
@@ -43,17 +43,21 @@ logger = logging.getLogger(__name__)
 STAGE = "ingest"
 MANIFEST = "manifest.csv"
 GOLD = "gold.csv"  # Pilah's gold coding of a corpus (see ``pipeline.train``), not a document
-READERS: dict[str, Callable[[Path, bytes], Reading]] = {
-    ".txt": text.read,
-    ".md": text.read,
-    ".docx": docx.read,
-    ".pdf": pdf.read,
-    ".html": html.read,
-    ".htm": html.read,
-    ".vtt": subtitles.read,
-    ".srt": subtitles.read,
-    ".csv": tables.read,
-    ".xlsx": tables.read,
+# The module of ``pipeline.ingest`` whose ``read(path, data) -> Reading`` reads each file
+# type, imported when a file of that type is read: the Word, PDF and HTML readers' libraries
+# take a tenth of a second to import, which ``pilah suggest`` and a corpus of text files
+# need not pay.
+READERS: dict[str, str] = {
+    ".txt": "text",
+    ".md": "text",
+    ".docx": "docx",
+    ".pdf": "pdf",
+    ".html": "html",
+    ".htm": "html",
+    ".vtt": "subtitles",
+    ".srt": "subtitles",
+    ".csv": "tables",
+    ".xlsx": "tables",
 }
 SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(READERS)
 
@@ -109,7 +113,7 @@ def read_document(
     settings = _settings(settings)
     limits = Limits.from_settings(settings)
     suffix = path.suffix.lower()
-    reader = READERS.get(suffix)
+    reader = _reader(suffix)
     if path.is_symlink():
         files.check_file(path, root, limits)  # a link out of the corpus, whatever its name
     if reader is None:
@@ -335,3 +339,9 @@ def _relative(path: Path, root: Path) -> str:
         except ValueError:
             continue
     raise InputError(path, f"is not inside the corpus folder {root}")
+
+
+def _reader(suffix: str) -> Callable[[Path, bytes], Reading] | None:
+    """The ``read`` function of the reader of files ending in ``suffix`` (``None``: none)."""
+    name = READERS.get(suffix)
+    return None if name is None else importlib.import_module(f"pipeline.ingest.{name}").read
