@@ -33,6 +33,7 @@ from pipeline.vocabulary import lemma_table, read_word_list
 CLITIC_LEMMAS = {"nya": "nya", "-nya": "nya", "ku": "aku", "mu": "kamu", "kau": "engkau", "kah": "kah", "lah": "lah", "pun": "pun"}
 INDONESIAN_PREFIXES = ("di", "me", "men", "mem", "meng", "ter", "ber", "ke", "pe", "pen", "peng", "se")
 _REDUPLICATED_DIGIT = re.compile(r"^([^\W\d_]{2,})2$")
+_FORMS_KEPT = 500_000  # written forms whose norm and lemma are kept between documents
 
 
 
@@ -45,6 +46,7 @@ class Forms:
         self.lemma_tables = lemma_tables
         self.keep_name_case = keep_name_case
         self._lemmas: dict[str, str] = {}
+        self._forms: dict[int, tuple[int, int]] = {}  # written form -> (norm, lemma), where no place matters
 
     def __call__(self, doc: Doc) -> Doc:
         if not len(doc):
@@ -52,14 +54,28 @@ class Forms:
             return doc
         surface_ids = doc.user_data.get(SURFACE_IDS, {})
         strings = doc.vocab.strings
-        # read and write the words as arrays: a Token object per word cost more than the rest
-        texts = [strings[h] for h in doc.to_array(ORTH).tolist()]
-        starts = doc.to_array(SENT_START).tolist()
-        forms = np.empty((len(texts), 2), dtype="uint64")
-        for i, text in enumerate(texts):
-            norm = self._norm(text.lower())
-            forms[i] = strings.add(norm), strings.add(self._word_lemma(i, text, norm, surface_ids, starts[i] == 1))
-        doc.from_array([NORM, LEMMA], forms)
+        # read and write the words as arrays, each written form's norm and lemma worked out
+        # once: a Token object per word cost more than the rest
+        orths = doc.to_array(ORTH).tolist()
+        starts = None
+        forms = []
+        for i, orth in enumerate(orths):
+            found = self._forms.get(orth)
+            if found is None:
+                if len(self._forms) > _FORMS_KEPT:
+                    self._forms.clear()
+                text = strings[orth]
+                norm = self._norm(text.lower())
+                if norm in CLITIC_LEMMAS or (self.keep_name_case and text[:1].isupper()):
+                    # the lemma depends on the word's place: next to its host, or a sentence's first
+                    if starts is None:
+                        starts = doc.to_array(SENT_START).tolist()
+                    lemma = self._word_lemma(i, text, norm, surface_ids, starts[i] == 1)
+                    forms.append((strings.add(norm), strings.add(lemma)))
+                    continue
+                found = self._forms[orth] = (strings.add(norm), strings.add(self._word_lemma(i, text, norm, {}, False)))
+            forms.append(found)
+        doc.from_array([NORM, LEMMA], np.array(forms, dtype="uint64"))
         doc.user_data[FILLERS] = self.fillers
         return doc
 

@@ -114,12 +114,15 @@ class CliticTokenizer:
         strings = doc.vocab.strings
         # the words as strings from the arrays: cheaper than a Token object per word
         written_words = [strings[orth] for orth in doc.to_array(ORTH).tolist()]
+        split_words = list(map(self.parts_of, written_words))
+        # spaCy's Indonesian suffix rules already cut "-nya" off "branding-nya"
+        hyphenated = "-" in text and any(word.lower() == "-nya" for word in written_words)
+        if not hyphenated and not any(split_words):
+            doc.user_data[SURFACE_IDS] = {}  # every token is a written word of its own
+            return doc
         written_spaces = doc.to_array(SPACY).tolist()
-        words, spaces, surface, split = [], [], [], False
-        for i, word in enumerate(written_words):
-            parts = self.parts_of(word)
-            split = split or parts is not None
-            # spaCy's Indonesian suffix rules already cut "-nya" off "branding-nya".
+        words, spaces, surface = [], [], []
+        for i, (word, parts) in enumerate(zip(written_words, split_words)):
             joins_previous = i and not written_spaces[i - 1] and word.lower() == "-nya"
             written = surface[-1] if joins_previous else (surface[-1] + 1 if surface else 0)
             pieces = parts or (word,)
@@ -127,9 +130,10 @@ class CliticTokenizer:
                 words.append(part)
                 spaces.append(bool(written_spaces[i]) and k == len(pieces) - 1)
                 surface.append(written)
-        if split:
+        if any(split_words):
             doc = Doc(doc.vocab, words=words, spaces=spaces)
-        doc.user_data[SURFACE_IDS] = dict(enumerate(surface))
+        # only the tokens that are not a written word of their own (``surface_id`` of the rest: their index)
+        doc.user_data[SURFACE_IDS] = {i: written for i, written in enumerate(surface) if written != i}
         return doc
 
     def pipe(self, texts, batch_size: int = 1000):
