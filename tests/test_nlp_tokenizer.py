@@ -109,3 +109,19 @@ def test_leaving_out_spacys_hyphenated_word_exceptions_changes_no_token(id_nlp):
     for word in sorted(left_out):
         for text in (word, f"({word.upper()}),", f'"{word}nya".', f"{word}-nya?"):
             assert _words(ours(text)) == _words(full(text)), text
+
+
+def test_lemmas_that_depend_on_a_words_place_are_not_reused_from_another_place(id_nlp, en_nlp):
+    """Norms and lemmas are worked out once per written form, except where the place
+    matters: a clitic next to its host or standing alone, an English capitalised word
+    inside a sentence (a name keeps its case) or starting one."""
+    first = id_nlp("Rumahku jauh.")
+    alone = id_nlp("Ku tidak tahu, mu juga.")
+    again = id_nlp("Bukuku hilang.")
+    assert [t.lemma_ for t in first if t.text == "ku"] == ["aku"]
+    assert [t.lemma_ for t in again if t.text == "ku"] == ["aku"]
+    assert {t.text: t.lemma_ for t in alone}["mu"] == "mu"  # no host: not the clitic
+    inside = en_nlp("We met Budi. Budi said the Trainings helped.")
+    lemmas = [(t.text, t.lemma_) for t in inside]
+    assert lemmas[2] == ("Budi", "Budi") and lemmas[4] == ("Budi", "budi")  # a name inside; a sentence's first word
+    assert ("Trainings", "training") in lemmas  # a word the table knows is lemmatised wherever it is
