@@ -152,29 +152,29 @@ def code_frame(features: list[SegmentFeatures], codes: list[str]) -> pd.DataFram
     keyword matches the indices of the clauses holding them (``evidence``) and the cues
     there (``local``). ``direction_rows`` turns rows of it into (segment, code) rows.
     """
-    rows = []
-    for item in features:
-        row = {"words": item.words, "terms": _terms(item.words), "raw": item.raw,
-               "marked_terms": _marked_terms(item.marked)}
-        row.update({f"cue:{k}": float(v) for k, v in cue_counts(item.matches.cues).items()})
-        hit = list(item.matches.hits)
-        row.update(marked=item.marked, clauses=tuple(text for _, _, text in item.clauses),
-                   evidence={code: tuple(item.evidence_clauses(code)) for code in hit},
-                   local={code: item.local_cues(code) for code in hit})
-        rows.append(row)
+    counts = [cue_counts(item.matches.cues) for item in features]
+    # built column by column: a dict per row made pandas infer every column's type row by row
+    columns: dict[str, object] = {
+        "words": [item.words for item in features],
+        "terms": [_terms(item.words) for item in features],
+        "raw": [item.raw for item in features],
+    }
     flags = np.zeros((len(features), len(codes)))
     column = {code: k for k, code in enumerate(codes)}
     for i, item in enumerate(features):
         for code in item.matches.hits:
             if code in column:
                 flags[i, column[code]] = 1.0
-    frame = pd.DataFrame(rows, columns=["words", "terms", "raw", *(f"cue:{k}" for k in CUE_COLUMNS),
-                                        "marked", "marked_terms", "clauses", "evidence", "local"])
-    rules = pd.DataFrame(flags, columns=[f"rule:{c}" for c in codes])
-    frame = pd.concat([frame, rules], axis=1)
-    columns = ["words", "terms", "raw", *(f"rule:{c}" for c in codes), *(f"cue:{k}" for k in CUE_COLUMNS),
-               "marked", "marked_terms", "clauses", "evidence", "local"]
-    return frame[columns]
+    columns.update({f"rule:{code}": flags[:, k] for k, code in enumerate(codes)})
+    columns.update({f"cue:{k}": np.array([c[k] for c in counts], dtype=float) for k in CUE_COLUMNS})
+    columns.update(
+        marked=[item.marked for item in features],
+        marked_terms=[_marked_terms(item.marked) for item in features],
+        clauses=[tuple(text for _, _, text in item.clauses) for item in features],
+        evidence=[{code: tuple(item.evidence_clauses(code)) for code in item.matches.hits} for item in features],
+        local=[{code: item.local_cues(code) for code in item.matches.hits} for item in features],
+    )
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(features)))
 
 
 def label_frame(parsed: list[dict], codes: list[str]) -> pd.DataFrame:
@@ -190,23 +190,23 @@ def direction_rows(X: pd.DataFrame, pairs: list[tuple[int, str]]) -> pd.DataFram
     of the code, its ``local:`` cues (the segment's where it has no keyword match) and the
     segment's ``cue:`` counts."""
     cue_columns = [f"cue:{k}" for k in CUE_COLUMNS]
-    columns_of = {c: X[c].tolist() for c in ("marked", "marked_terms", "raw", "clauses", "evidence", "local",
-                                              *cue_columns)}
-    records = []
-    for i, code in pairs:
-        local = columns_of["local"][i]
-        record = {"row": i, "marked": columns_of["marked"][i], "marked_terms": columns_of["marked_terms"][i],
-                  "raw": columns_of["raw"][i], "code": code,
-                  "clauses": columns_of["clauses"][i], "evidence": columns_of["evidence"][i].get(code, ())}
-        if code in local:
-            record.update({f"local:{k}": float(local[code][k]) for k in CUE_COLUMNS})
-        else:
-            record.update({f"local:{k}": float(columns_of[f"cue:{k}"][i]) for k in CUE_COLUMNS})
-        record.update({c: float(columns_of[c][i]) for c in cue_columns})
-        records.append(record)
-    columns = ["row", "marked", "marked_terms", "raw", "code", "clauses", "evidence",
-               *(f"local:{k}" for k in CUE_COLUMNS), *cue_columns]
-    return pd.DataFrame(records, columns=columns)
+    rows = [i for i, _ in pairs]
+    codes = [code for _, code in pairs]
+    columns_of = {c: X[c].tolist() for c in ("marked", "marked_terms", "raw", "clauses", "evidence", "local")}
+    local = [columns_of["local"][i].get(code) for i, code in pairs]  # None: no keyword match
+    segment_cues = {c: X[c].to_numpy(dtype=float)[rows] if rows else np.zeros(0) for c in cue_columns}
+    columns: dict[str, object] = {
+        "row": rows,
+        **{c: [columns_of[c][i] for i in rows] for c in ("marked", "marked_terms", "raw")},
+        "code": codes,
+        "clauses": [columns_of["clauses"][i] for i in rows],
+        "evidence": [columns_of["evidence"][i].get(code, ()) for i, code in pairs],
+    }
+    for k in CUE_COLUMNS:
+        columns[f"local:{k}"] = np.array([float(found[k]) if found is not None else segment
+                                          for found, segment in zip(local, segment_cues[f"cue:{k}"].tolist())])
+    columns.update(segment_cues)
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(pairs)))
 
 
 def direction_frame(pairs: list[tuple[SegmentFeatures, str]]) -> pd.DataFrame:

@@ -16,6 +16,7 @@ edge): the n-grams of a frequent word are read once, not once per occurrence.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import itertools
 import json
@@ -278,8 +279,7 @@ class Scorer:
         """Per row of :meth:`transform`'s output, the words with the largest positive
         weight x value, best first (one sort for the whole batch)."""
         names = self.feature_names_
-        is_word = np.char.startswith(names, "words__")
-        coef = np.where(is_word, self.weights_[:, self.scored_.index(code)], 0.0)
+        coef = np.where(self._is_word, self.weights_[:, self.scored_.index(code)], 0.0)
         contributions = sparse.csr_matrix(matrix).multiply(coef).tocoo()
         positive = contributions.data > 0
         rows, cols, weights = contributions.row[positive], contributions.col[positive], contributions.data[positive]
@@ -291,6 +291,11 @@ class Scorer:
         for row, name in zip(rows[keep].tolist(), names[cols[keep]].tolist()):
             explanations[row].append(name[7:])
         return explanations
+
+    @functools.cached_property
+    def _is_word(self) -> np.ndarray:
+        """Which features are word n-grams (what explanations show)."""
+        return np.char.startswith(self.feature_names_.astype(str), "words__")
 
     def predict_direction(self, X: pd.DataFrame, features=None) -> np.ndarray | None:
         """Direction per (segment, code) row (``features.direction_rows``), or ``None``
