@@ -225,16 +225,24 @@ def _count(
     sentence: str, settings: LanguageSettings, lexicon: str | None, english_share: Callable[[str], float] | None
 ) -> tuple[int, int]:
     indonesian, english = _vocabularies(lexicon)
+    kinds = _word_kinds(lexicon)
+    if len(kinds) > _WORD_KINDS_KEPT:
+        kinds.clear()
     id_words = en_words = 0
     for position, match in enumerate(_WORD.finditer(sentence)):
-        word = match.group().lower()
-        if word in indonesian.stop_words or word in english.stop_words:
-            id_words += word in indonesian.stop_words
-            en_words += word in english.stop_words
+        written = match.group()
+        word = written.lower()
+        kind = kinds.get(word)
+        if kind is None:
+            kind = kinds[word] = (word in indonesian.stop_words, word in english.stop_words,
+                                  word in indonesian, word in english)
+        id_stop, en_stop, in_id, in_en = kind
+        if id_stop or en_stop:
+            id_words += id_stop
+            en_words += en_stop
             continue
-        if position and match.group()[0].isupper():
+        if position and written[0].isupper():
             continue  # a name (Lembah Hijau, Dinas Koperasi) is not a language switch
-        in_id, in_en = word in indonesian, word in english
         if in_id or in_en:
             id_words += in_id and not in_en
             en_words += in_en and not in_id
@@ -255,6 +263,17 @@ def _balance(id_words: int, en_words: int) -> float:
     """1.0 when both languages have as many marker words, towards 0 when one dominates."""
     total = id_words + en_words
     return round(1 - abs(2 * id_words / total - 1), 3) if total else 0.0
+
+
+_WORD_KINDS_KEPT = 500_000  # distinct words whose kind is kept between sentences
+
+
+@lru_cache(maxsize=4)
+def _word_kinds(lexicon: str | None) -> dict[str, tuple[bool, bool, bool, bool]]:
+    """Per lower-case word, whether it is an Indonesian and an English stop word and whether
+    it is a known Indonesian and English word (``_vocabularies``), each word looked up once:
+    a lemma table's look-up hashes the word every time."""
+    return {}
 
 
 @lru_cache(maxsize=4)
