@@ -42,7 +42,7 @@ def table_features(labels: pd.DataFrame, stages: Stages) -> list:
     """Features of every row; the language is detected only where no ``lang`` is given."""
     segments = stages.table_segments(labels, Counter())
     rules = stages.suggester.rules
-    return [featurize(doc, rules) for _, doc in stages.tokenize(segments, Counter())]
+    return [featurize(doc, rules, segment.text) for segment, doc in stages.tokenize(segments, Counter())]
 
 
 PARALLEL_MIN_ROWS = 1000  # below this, starting worker processes costs more than it saves

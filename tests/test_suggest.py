@@ -335,9 +335,27 @@ def test_phrases_match_as_spacys_matcher_matches_them(config, codebook, rules, s
             for label, phrases in index.phrases.items():
                 matcher.add(label, [pattern(attr, words) for words, lemma in phrases
                                     for attr in (("LOWER", "NORM", "LEMMA") if lemma else ("LOWER", "NORM"))])
-            for doc in nlp.pipe(texts):
+            docs = list(nlp.pipe(texts))
+            batch = index.find_many([doc.to_array(FORM_ATTRS) for doc in docs], nlp.vocab.strings)
+            for doc, found in zip(docs, batch):
                 expected = {(nlp.vocab.strings[m], start, end) for m, start, end in matcher(doc)}
-                found = index._find_phrases(doc.to_array(FORM_ATTRS).tolist(), doc.vocab.strings)
-                assert found == expected, doc.text
+                assert {match for match in found if match[2] - match[1] > 1} == expected, doc.text
+                assert found == index.find(doc), doc.text  # a batch finds what one document at a time does
                 checked += len(expected)
     assert checked > 100
+
+
+def test_rules_of_a_batch_of_both_languages_are_those_of_each_segment(config, rules, sample_corpus):
+    """``CodebookRules.many`` looks a batch's words up at once, the Indonesian and the English
+    pipeline's words apart (their string stores differ): the same hits and cues as alone."""
+    texts = [line for path in sorted(sample_corpus.rglob("*.txt"))
+             for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    docs = [_doc(config, text, "en" if i % 3 == 0 else "id") for i, text in enumerate(texts)]
+
+    def plain(matches):
+        return ({code: [(s.start, s.end) for s in spans] for code, spans in matches.hits.items()},
+                [(label, s.start, s.end, negated) for label, s, negated in matches.cues])
+
+    together = [plain(m) for m in rules.many(docs)]
+    assert together == [plain(rules(doc)) for doc in docs]
+    assert sum(len(hits) for hits, _ in together) > 200 and sum(len(cues) for _, cues in together) > 50

@@ -53,7 +53,8 @@ class Suggester:
     def __call__(self, items: Sequence[tuple[Segment, Doc]]) -> list[Suggestion]:
         """Suggestions for a batch of ``(segment, doc)`` pairs, in input order."""
         items = [(s, d) for s, d in items if (s.speaker or "").casefold() not in self.skip_speakers]
-        features = [featurize(doc, self.rules) for _, doc in items]
+        matches = self.rules.many([doc for _, doc in items])
+        features = [featurize(doc, self.rules, segment.text, found) for (segment, doc), found in zip(items, matches)]
         return [
             Suggestion(segment_id=segment.id, **proposal)
             for (segment, _), proposals in zip(items, self.propose(features))

@@ -81,8 +81,11 @@ class SegmentFeatures:
         return sorted(found)
 
 
-def featurize(doc: Doc, rules: CodebookRules) -> SegmentFeatures:
-    """Extract ``SegmentFeatures`` from a processed ``Doc``.
+def featurize(doc: Doc, rules: CodebookRules, text: str | None = None,
+              matches: RuleMatches | None = None) -> SegmentFeatures:
+    """Extract ``SegmentFeatures`` from a processed ``Doc``; ``text`` is its text when the
+    caller has it (``Doc.text`` rebuilds it from a ``Token`` per word), ``matches`` what
+    ``rules`` find in it when the caller has them (``CodebookRules.many``, for a batch).
 
     ``marked`` carries negation the way sentiment models since Das & Chen (2001) do: after
     a negator of the codebook (*tidak, belum, kurang, not, lack*), the next
@@ -134,9 +137,9 @@ def featurize(doc: Doc, rules: CodebookRules) -> SegmentFeatures:
     if clause:
         clauses.append((first, len(doc), " ".join(clause)))
     starts = doc.to_array(SENT_START)
-    return SegmentFeatures(text=" ".join(lemmas), matches=rules(doc), doc=doc,
+    return SegmentFeatures(text=" ".join(lemmas), matches=rules(doc) if matches is None else matches, doc=doc,
                            words=" ".join(words), marked=" ".join(marked), clauses=tuple(clauses),
-                           raw=doc.text.lower(), sentence_starts=tuple((np.flatnonzero(starts[1:] == 1) + 1).tolist()))
+                           raw=(doc.text if text is None else text).lower(), sentence_starts=tuple((np.flatnonzero(starts[1:] == 1) + 1).tolist()))
 
 
 PRESENT = "coded"  # a label frame's cell for a code given without a direction
