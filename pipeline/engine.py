@@ -128,10 +128,11 @@ def process_corpus(
             if on_document is not None:
                 on_document(item.path)
 
-    for document, outcome in executor.map(wanted()):
-        _store(document, outcome, keys.pop(document.id), store, run_id, model_version, stats)
-        if on_document is not None:
-            on_document(document.path)
+    with store.derived_writes():
+        for document, outcome in executor.map(wanted()):
+            _store(document, outcome, keys.pop(document.id), store, run_id, model_version, stats)
+            if on_document is not None:
+                on_document(document.path)
     return stats
 
 

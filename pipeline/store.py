@@ -224,6 +224,23 @@ class Store:
         row = self.db.execute("SELECT processing_key FROM documents WHERE id = ?", (document_id,)).fetchone()
         return row[0] if row else None
 
+    @contextmanager
+    def derived_writes(self) -> Iterator[None]:
+        """Within: commits are not flushed to disk one by one (``synchronous = NORMAL``).
+
+        For writing what is derived from the corpus (processed documents): every commit
+        still survives the process being killed, and the store is never corrupt, but after
+        a power cut the last documents may be gone, and the next run processes them again.
+        Everything else (an analyst's decisions, above all) is written with a flush per
+        commit. One flush per document was 1.2 ms, most of storing a short document.
+        """
+        before = self.db.execute("PRAGMA synchronous").fetchone()[0]
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        try:
+            yield
+        finally:
+            self.db.execute(f"PRAGMA synchronous = {int(before)}")
+
     def save_document(
         self,
         document: Document,

@@ -115,6 +115,18 @@ def test_store_is_in_wal_mode_with_the_schema_version(tmp_path):
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+def test_store_flushes_every_commit_except_while_writing_derived_documents(tmp_path):
+    """Decisions and the rest are flushed to disk commit by commit (``synchronous`` FULL);
+    processed documents, which a run can make again, only within ``derived_writes``."""
+    with Store(tmp_path) as store:
+        assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2
+        with pytest.raises(RuntimeError):
+            with store.derived_writes():
+                assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 1
+                raise RuntimeError("a run stopped midway")
+        assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2
+
+
 def test_store_damaged_database_is_a_clear_error(tmp_path):
     (tmp_path / ".pilah").mkdir()
     (tmp_path / ".pilah" / "pilah.sqlite").write_bytes(b"this is not a database" * 100)
