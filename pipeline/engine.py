@@ -87,6 +87,11 @@ class Stages:
             segments[i] = detected
         return segments
 
+    def load(self) -> None:
+        """Load what the stages read lazily (the language detector's models, both spaCy
+        pipelines and their word tables) by processing a short document of both languages."""
+        process_documents([_WARM_UP], self)
+
     def tokenize(self, segments: list[Segment], seconds: Counter) -> list[tuple[Segment, Doc]]:
         started = time.perf_counter()
         items = list(tokenize_segments(segments, self.nlp_settings))
@@ -118,10 +123,16 @@ def process_corpus(
     keys: dict[str, str] = {}
 
     def wanted() -> Iterator[Document]:
+        loaded = False
         for item in _timed(iter_documents(corpus, stages.config.section("ingest")), stats.seconds, "ingest"):
             if isinstance(item, Failure):
                 _fail(item, store, run_id, stats)
             elif (key := _admit(item, base_key, store, run_id, stats)) is not None:
+                if not loaded:  # only a run with something to process loads the pipelines
+                    started = time.perf_counter()
+                    stages.load()
+                    stats.seconds["load"] += time.perf_counter() - started
+                    loaded = True
                 keys[item.id] = key
                 yield item
                 continue  # counted once stored
@@ -134,6 +145,11 @@ def process_corpus(
             if on_document is not None:
                 on_document(document.path)
     return stats
+
+
+# Two paragraphs, Indonesian and English, for ``Stages.load``.
+_WARM_UP = Document("warm-up", "warm-up.txt", "txt", "paragraphs",
+                    "Programnya udah jalan, tapi anggarannya kurang.\n\nThe export programme is running well.")
 
 
 @dataclass
