@@ -22,8 +22,6 @@ from pipeline.config import load_config
 from pipeline.engine import Stages, process_corpus
 from pipeline.errors import InputError
 from pipeline.decisions import import_sheet, pending_decisions
-from pipeline.report import DISPLAYS_FILE, REPORT_FILE, report_settings, write_report
-from pipeline.review import export_review
 from pipeline.executors import make_executor
 from pipeline.privacy import pseudonymised, pseudonymizer_for, wanted
 from pipeline.store import Store, check_writable, run_lock
@@ -92,6 +90,11 @@ def run(
             if unchanged:
                 written, rows = record.paths(), record.rows
             else:
+                # imported here: the report's charts import matplotlib (1 s), which a re-run
+                # with nothing changed does not need
+                from pipeline.report import DISPLAYS_FILE, REPORT_FILE, report_settings, write_report
+                from pipeline.review import export_review
+
                 exported, document_ids = store, stats.document_ids
                 if private:  # the view rewrites every document: only when the exports are written
                     exported = pseudonymised(store, config, codebook, names)
