@@ -188,7 +188,8 @@ def _overview(segments: pd.DataFrame, places: pd.DataFrame, units: pd.DataFrame,
     return {
         "documents": int(segments["document"].nunique()),
         "segments": int(len(segments)),
-        "words": int(segments["segment_text"].str.split().str.len().sum()) if len(segments) else 0,
+        # one segment's words at a time: ``.str.split()`` held every word of the project at once (200 MB at 10,000 documents)
+        "words": sum(len(text.split()) for text in segments["segment_text"]),
         "tokens": int(segments["tokens"].sum()) if len(segments) else 0,
         "languages": {lang: int(languages.get(lang, 0)) for lang in LANGUAGES},
         "cases": sorted(set(places["case"]) - {NO_VALUE}),
