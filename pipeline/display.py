@@ -241,7 +241,7 @@ def _overview(places: pd.DataFrame, words: int, units: pd.DataFrame, store: Stor
 
 def _progress(store: Store, codes: list[str]) -> pd.DataFrame:
     columns = ["suggested", "accepted", "edited", "added", "rejected", "pending", "stale"]
-    if store.suggestions_frame(places=False).empty:  # review_status needs at least one suggestion in force
+    if not store.suggestion_counts():  # no suggestion in force: nothing to review yet
         return pd.DataFrame(0, index=codes, columns=columns)
     status = review_status(store)
     frame = pd.DataFrame.from_dict(status["per_code"], orient="index").reindex(columns=columns)
