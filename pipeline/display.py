@@ -91,13 +91,13 @@ def build_displays(
     if source not in SOURCES:
         raise InputError("--source", f"expected one of {', '.join(SOURCES)}, found {source!r}")
     statuses = STATUSES[source]
-    places, words, text_digest = _places(store)
+    places, words, text_digest = _places(store, DOCUMENTS_AT_ONCE)
     texts = partial(shown_texts, store)
     frames = []
     if "accepted" in statuses:
         frames.append(_accepted_units(store, codebook, places))
     if "pending" in statuses:
-        frames.append(_pending_units(store, codebook, places, skip_speakers))
+        frames.append(_pending_units(store, codebook, places, skip_speakers, DOCUMENTS_AT_ONCE))
     units = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(UNIT_COLUMNS))
     units = units.reindex(columns=list(UNIT_COLUMNS))
     codes = _code_order(codebook, units)
@@ -124,7 +124,7 @@ def build_displays(
 
 
 # -- the units shown ------------------------------------------------------------------
-def _places(store: Store, documents_at_once: int = DOCUMENTS_AT_ONCE) -> tuple[pd.DataFrame, int, str]:
+def _places(store: Store, documents_at_once: int) -> tuple[pd.DataFrame, int, str]:
     """Per current segment: document, case, actor, role (from the manifest), speaker,
     timestamp, language and tokens, indexed by segment id; with the words of all segments
     and a digest of their texts (segment id and text, in the documents' path order).
@@ -201,7 +201,7 @@ def _accepted_units(store: Store, codebook: Codebook, places: pd.DataFrame) -> p
 
 
 def _pending_units(store: Store, codebook: Codebook, places: pd.DataFrame, skip_speakers,
-                   documents_at_once: int = DOCUMENTS_AT_ONCE) -> pd.DataFrame:
+                   documents_at_once: int) -> pd.DataFrame:
     """The suggestions in force no decision in force has settled: the review sheet's
     undecided suggestion rows (``Store.suggestions_frame(pending=True)``, the one rule the
     sheet and ``pilah review status`` share), without the turns of ``skip_speakers``.

@@ -55,7 +55,7 @@ def _write_sheets(book, displays: Displays, labels: Labels) -> None:
            {s: _labelled(displays.code_language[s].rename(columns=labels.language), labels, "code")
             for s in displays.statuses})
     _sheet(book, labels["sheet_quotes"], labels, displays,
-           {s: _quotes(displays, s, labels) for s in displays.statuses})
+           {s: _quotes(displays, s, labels, QUOTES_AT_ONCE) for s in displays.statuses})
 
 
 class _Writer:
@@ -141,7 +141,7 @@ def _overview(displays: Displays, labels: Labels) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["", labels["count"]])
 
 
-def _quotes(displays: Displays, status: str, labels: Labels, at_once: int = QUOTES_AT_ONCE) -> Iterator[pd.DataFrame]:
+def _quotes(displays: Displays, status: str, labels: Labels, at_once: int) -> Iterator[pd.DataFrame]:
     """Every unit of ``status`` by code, document and segment, ``at_once`` rows at a time
     (the first part, empty or not, gives the header)."""
     units = displays.units[displays.units["status"] == status]
