@@ -220,17 +220,17 @@ def _direction(value: str) -> str:
 def review_status(store: Store) -> dict:
     """Per code and per reviewer: suggested, accepted, rejected, edited, added, pending and
     stale; with whole-project totals ``decisions``, ``pending`` and ``stale``."""
-    suggestions = store.suggestions_frame(places=False)
+    suggestions = store.suggestion_counts()
     decisions = store.decisions_frame(in_force=True)
-    pending = store.suggestions_frame(pending=True, places=False)
+    pending = store.suggestion_counts(pending=True)
     kinds = {"accept": "accepted", "reject": "rejected", "edit": "edited", "add": "added"}
     empty = {"suggested": 0, "accepted": 0, "rejected": 0, "edited": 0, "added": 0, "pending": 0, "stale": 0}
     per_code: dict[str, Counter] = {}
     per_reviewer: dict[str, Counter] = {}
-    for code, n in suggestions["code"].value_counts().items():
-        per_code.setdefault(code, Counter())["suggested"] = int(n)
-    for code, n in pending["code"].value_counts().items():
-        per_code.setdefault(code, Counter())["pending"] = int(n)
+    for code, n in suggestions.items():
+        per_code.setdefault(code, Counter())["suggested"] = n
+    for code, n in pending.items():
+        per_code.setdefault(code, Counter())["pending"] = n
     for row in decisions.itertuples(index=False):
         what = "stale" if row.stale else kinds[row.decision]
         per_code.setdefault(row.key, Counter())[what] += 1
@@ -239,8 +239,8 @@ def review_status(store: Store) -> dict:
         "decisions": int(len(decisions)),
         "decision_records": int(store.db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]),
         "codings": int(store.db.execute("SELECT COUNT(*) FROM codings WHERE retracted_by IS NULL").fetchone()[0]),
-        "suggested": int(len(suggestions)),
-        "pending": int(len(pending)),
+        "suggested": sum(suggestions.values()),
+        "pending": sum(pending.values()),
         "stale": int(decisions["stale"].sum()),
         "per_code": {code: empty | dict(c) for code, c in sorted(per_code.items())},
         "per_reviewer": {name: {k: v for k, v in (empty | dict(c)).items() if k not in ("suggested", "pending")}

@@ -14,13 +14,22 @@ What a display shows is one of two things, never mixed without a label:
 counted on its own: every matrix is a ``{status: DataFrame}`` mapping). A segment × code
 counts once per status; when coders differ on the direction of one, the latest coding
 counts.
+
+Memory stays near the size of the matrices: the segments and the pending suggestions are
+read ``DOCUMENTS_AT_ONCE`` documents at a time, and the units are held without their
+segment's text, which a display reads from the store for the units it shows (a quote;
+``Displays.texts``). At 10,000 documents the displays now add 50 MB to the peak of
+``pilah run``; holding every text, word and suggestion at once they added 360 MB.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import pandas as pd
 
@@ -36,7 +45,8 @@ LANGUAGES = ("id", "en", "mixed", "und")
 DIMENSIONS = ("document", "case", "actor", "role")
 NO_VALUE = "—"  # a case, actor or role the manifest does not give
 UNIT_COLUMNS = ("status", "segment_id", "document", "case", "actor", "role", "speaker", "timestamp", "language",
-                "text", "code", "direction", "factor_type", "score", "evidence")
+                "code", "direction", "factor_type", "score", "evidence")
+DOCUMENTS_AT_ONCE = 500  # the segments are read this many documents at a time, their texts not kept
 _MODEL_PREFIX = re.compile(r"^\s*model:\s*")
 
 
@@ -50,7 +60,9 @@ class Displays:
 
     source: str
     statuses: tuple[str, ...]
-    units: pd.DataFrame  # one row per status × segment × code shown (``UNIT_COLUMNS``)
+    units: pd.DataFrame  # one row per status × segment × code shown (``UNIT_COLUMNS``), without text
+    texts: Callable[[Sequence[str]], dict[str, str]]  # segment ids → their text, read from the store
+    text_digest: str  # of every current segment's text: what the units show besides their own columns
     overview: dict
     progress: pd.DataFrame  # per code: suggested, accepted, edited, added, rejected, pending, stale
     factor_cells: dict[str, pd.DataFrame]  # factor_type × direction: count, per-case counts, strongest quote
@@ -80,13 +92,13 @@ def build_displays(
     if source not in SOURCES:
         raise InputError("--source", f"expected one of {', '.join(SOURCES)}, found {source!r}")
     statuses = STATUSES[source]
-    segments = store.segments_frame()
-    places = _places(segments)
+    places, words, text_digest = _places(store, DOCUMENTS_AT_ONCE)
+    texts = partial(shown_texts, store)
     frames = []
     if "accepted" in statuses:
         frames.append(_accepted_units(store, codebook, places))
     if "pending" in statuses:
-        frames.append(_pending_units(store, codebook, places, skip_speakers))
+        frames.append(_pending_units(store, codebook, places, skip_speakers, DOCUMENTS_AT_ONCE))
     units = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(UNIT_COLUMNS))
     units = units.reindex(columns=list(UNIT_COLUMNS))
     codes = _code_order(codebook, units)
@@ -96,9 +108,11 @@ def build_displays(
         source=source,
         statuses=statuses,
         units=units,
-        overview=_overview(segments, places, units, store),
+        texts=texts,
+        text_digest=text_digest,
+        overview=_overview(places, words, units, store),
         progress=_progress(store, codes),
-        factor_cells={s: factor_cells(u, factor_types) for s, u in by_status.items()},
+        factor_cells={s: factor_cells(u, factor_types, texts) for s, u in by_status.items()},
         factor_by={dim: {s: _factor_by(u, factor_types, dim) for s, u in by_status.items()} for dim in ("case", "actor")},
         code_by={dim: {s: _crosstab(u, "code", dim, codes, sorted(set(places[dim]))) for s, u in by_status.items()}
                  for dim in DIMENSIONS},
@@ -111,21 +125,63 @@ def build_displays(
 
 
 # -- the units shown ------------------------------------------------------------------
-def _places(segments: pd.DataFrame) -> pd.DataFrame:
+def _places(store: Store, documents_at_once: int) -> tuple[pd.DataFrame, int, str]:
     """Per current segment: document, case, actor, role (from the manifest), speaker,
-    timestamp and language, indexed by segment id."""
+    timestamp, language and tokens, indexed by segment id; with the words of all segments
+    and a digest of their texts (segment id and text, in the documents' path order).
+
+    The segments are read ``documents_at_once`` documents at a time and their texts are not
+    kept (``shown_texts`` reads those a display shows)."""
+    parts, words, digest = [], 0, hashlib.sha256()
+    for documents in _document_parts(store, documents_at_once):
+        segments = store.segments_frame(documents)
+        for segment_id, text in zip(segments["segment_id"], segments["segment_text"]):
+            words += len(text.split())
+            digest.update(f"{segment_id}\x1f{text}\x1e".encode("utf-8"))
+        parts.append(_place_columns(segments))
+    return pd.concat(parts) if len(parts) > 1 else parts[0], words, digest.hexdigest()
+
+
+def _document_parts(store: Store, size: int) -> Iterator[list[str]]:
+    """The project's document ids, ``size`` at a time, in the order of their paths (at
+    least one part, empty when the project is)."""
+    paths = store.document_paths()
+    ordered = sorted(paths, key=lambda d: (paths[d], d))
+    for start in range(0, max(len(ordered), 1), size):
+        yield ordered[start:start + size]
+
+
+def _shared(values: Iterable) -> list:
+    """``values`` with one object per distinct value. Each value read from SQLite is an
+    object of its own: 75,000 units held 75,000 copies of a few codes and directions."""
+    seen: dict = {}
+    return [seen.setdefault(v, v) for v in values]
+
+
+def _place_columns(segments: pd.DataFrame) -> pd.DataFrame:
     metadata = {doc: json.loads(m) if isinstance(m, str) else {} for doc, m in
                 zip(segments["document"], segments["metadata"])}
     places = pd.DataFrame({
-        "document": segments["document"].to_numpy(),
-        "speaker": segments["speaker"].fillna("").to_numpy(),
-        "timestamp": segments["timestamp"].fillna("").to_numpy(),
-        "language": segments["language"].to_numpy(),
-        "text": segments["segment_text"].to_numpy(),
+        "document": _shared(segments["document"]),
+        "speaker": _shared(segments["speaker"].fillna("")),
+        "timestamp": _shared(segments["timestamp"].fillna("")),
+        "language": _shared(segments["language"]),
+        "tokens": segments["tokens"].to_numpy(),
     }, index=pd.Index(segments["segment_id"].to_numpy(), name="segment_id"))
     for key in ("case", "actor", "role"):
         places[key] = [str(metadata[doc].get(key) or NO_VALUE) for doc in places["document"]]
     return places
+
+
+def shown_texts(store: Store, segment_ids: Sequence[str]) -> dict[str, str]:
+    """``{segment_id: text}`` as the displays show it (``store`` may be the pseudonymised view)."""
+    return {key: text for key, (text, _) in store.segment_texts(list(dict.fromkeys(segment_ids))).items()}
+
+
+def with_text(units: pd.DataFrame, texts: Callable[[Sequence[str]], dict[str, str]]) -> pd.DataFrame:
+    """``units`` with their segment's ``text`` (``Displays.texts``): for the units a display shows."""
+    found = texts(units["segment_id"].tolist())
+    return units.assign(text=[found[s] for s in units["segment_id"]])
 
 
 def _accepted_units(store: Store, codebook: Codebook, places: pd.DataFrame) -> pd.DataFrame:
@@ -137,36 +193,48 @@ def _accepted_units(store: Store, codebook: Codebook, places: pd.DataFrame) -> p
     units = _with_place(pd.DataFrame({
         "status": "accepted",
         "segment_id": codings["segment_id"].to_numpy(),
-        "code": codings["code"].to_numpy(),
-        "direction": codings["direction"].fillna("neutral").replace("", "neutral").to_numpy(),
+        "code": _shared(codings["code"]),
+        "direction": _shared(codings["direction"].fillna("neutral").replace("", "neutral")),
         "score": seen.map(decisions["seen_score"]).to_numpy(dtype=float),
-        "evidence": seen.map(decisions["seen_evidence"]).fillna("").to_numpy(),
+        "evidence": _shared(seen.map(decisions["seen_evidence"]).fillna("")),
     }), places)
     return _with_factor_type(units, codebook)
 
 
-def _pending_units(store: Store, codebook: Codebook, places: pd.DataFrame, skip_speakers) -> pd.DataFrame:
+def _pending_units(store: Store, codebook: Codebook, places: pd.DataFrame, skip_speakers,
+                   documents_at_once: int) -> pd.DataFrame:
     """The suggestions in force no decision in force has settled: the review sheet's
     undecided suggestion rows (``Store.suggestions_frame(pending=True)``, the one rule the
-    sheet and ``pilah review status`` share), without the turns of ``skip_speakers``."""
-    pending = store.suggestions_frame(pending=True, places=False)
+    sheet and ``pilah review status`` share), without the turns of ``skip_speakers``.
+
+    Read ``documents_at_once`` documents at a time, in the order of the whole read (path,
+    segment, score), keeping only the columns shown: the whole read was 30 MB at 10,000
+    documents."""
     skip = {s.casefold() for s in skip_speakers}
     shown = places.index[[str(speaker).casefold() not in skip for speaker in places["speaker"]]]
-    pending = pending[pending["segment_id"].isin(shown)]
-    units = _with_place(pd.DataFrame({
-        "status": "pending",
-        "segment_id": pending["segment_id"].to_numpy(),
-        "code": pending["code"].to_numpy(),
-        "direction": pending["direction"].fillna("").replace("", "neutral").to_numpy(),
-        "score": pd.to_numeric(pending["score"], errors="coerce").to_numpy(dtype=float),
-        "evidence": pending["evidence"].fillna("").to_numpy(),
-    }), places)
+    parts = []
+    for documents in _document_parts(store, documents_at_once):
+        pending = store.suggestions_frame(documents, pending=True, places=False)
+        pending = pending[pending["segment_id"].isin(shown)]
+        parts.append(pd.DataFrame({
+            "status": "pending",
+            "segment_id": pending["segment_id"].to_numpy(),
+            "code": _shared(pending["code"]),
+            "direction": _shared(pending["direction"].fillna("").replace("", "neutral")),
+            "score": pd.to_numeric(pending["score"], errors="coerce").to_numpy(dtype=float),
+            "evidence": _shared(pending["evidence"].fillna("")),
+        }))
+    units = _with_place(pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0], places)
     return _with_factor_type(units, codebook)
 
 
 def _with_place(units: pd.DataFrame, places: pd.DataFrame) -> pd.DataFrame:
-    for column in ("document", "case", "actor", "role", "speaker", "timestamp", "language", "text"):
-        units[column] = units["segment_id"].map(places[column]).to_numpy()
+    """``units`` (of segments in ``places``) with their segment's place; the segment ids
+    become the places' own objects, so each segment's id is held once."""
+    at = places.index.get_indexer(units["segment_id"])
+    units["segment_id"] = places.index.to_numpy()[at]
+    for column in ("document", "case", "actor", "role", "speaker", "timestamp", "language"):
+        units[column] = places[column].to_numpy()[at]
     return units
 
 
@@ -182,14 +250,14 @@ def _code_order(codebook: Codebook, units: pd.DataFrame) -> list[str]:
 
 
 # -- overview and review progress ---------------------------------------------------
-def _overview(segments: pd.DataFrame, places: pd.DataFrame, units: pd.DataFrame, store: Store) -> dict:
-    languages = segments["language"].value_counts()
+def _overview(places: pd.DataFrame, words: int, units: pd.DataFrame, store: Store) -> dict:
+    languages = places["language"].value_counts()
     codings = store.codings_frame()
     return {
-        "documents": int(segments["document"].nunique()),
-        "segments": int(len(segments)),
-        "words": int(segments["segment_text"].str.split().str.len().sum()) if len(segments) else 0,
-        "tokens": int(segments["tokens"].sum()) if len(segments) else 0,
+        "documents": int(places["document"].nunique()),
+        "segments": int(len(places)),
+        "words": words,
+        "tokens": int(places["tokens"].sum()) if len(places) else 0,
         "languages": {lang: int(languages.get(lang, 0)) for lang in LANGUAGES},
         "cases": sorted(set(places["case"]) - {NO_VALUE}),
         "actors": sorted(set(places["actor"]) - {NO_VALUE}),
@@ -200,7 +268,7 @@ def _overview(segments: pd.DataFrame, places: pd.DataFrame, units: pd.DataFrame,
 
 def _progress(store: Store, codes: list[str]) -> pd.DataFrame:
     columns = ["suggested", "accepted", "edited", "added", "rejected", "pending", "stale"]
-    if store.suggestions_frame(places=False).empty:  # review_status needs at least one suggestion in force
+    if not store.suggestion_counts():  # no suggestion in force: nothing to review yet
         return pd.DataFrame(0, index=codes, columns=columns)
     status = review_status(store)
     frame = pd.DataFrame.from_dict(status["per_code"], orient="index").reindex(columns=columns)
@@ -216,11 +284,13 @@ def _crosstab(units: pd.DataFrame, rows: str, columns: str, row_order: list[str]
     return counts.reindex(index=row_order, columns=column_order + extra, fill_value=0).fillna(0).astype(int)
 
 
-def factor_cells(units: pd.DataFrame, factor_types: list[str]) -> pd.DataFrame:
+def factor_cells(units: pd.DataFrame, factor_types: list[str],
+                 texts: Callable[[Sequence[str]], dict[str, str]]) -> pd.DataFrame:
     """The factor matrix, long: one row per factor type × direction with its ``count``,
     counts per case (``by_case``: ``{case: n}``) and the strongest quote (the unit with
-    the highest score; an analyst's added coding, which has none, counts as 1.0)."""
-    rows = []
+    the highest score; an analyst's added coding, which has none, counts as 1.0), its text
+    read with ``texts`` (``Displays.texts``)."""
+    rows, quoted = [], []
     ranked = units.assign(rank_score=units["score"].fillna(1.0),
                           n_evidence=[len(evidence_words(e)) for e in units["evidence"]])
     ranked = ranked.sort_values(["rank_score", "n_evidence"], ascending=False, kind="stable")
@@ -228,13 +298,14 @@ def factor_cells(units: pd.DataFrame, factor_types: list[str]) -> pd.DataFrame:
         for direction in DIRECTIONS:
             cell = ranked[(ranked["factor_type"] == factor_type) & (ranked["direction"] == direction)]
             best = cell.iloc[0] if len(cell) else None
+            quoted.append(best["segment_id"] if best is not None else None)
             rows.append({
                 "factor_type": factor_type,
                 "direction": direction,
                 "count": int(cell["segment_id"].nunique()),
                 "codes": {str(k): int(v) for k, v in cell["code"].value_counts().items()},
                 "by_case": {str(k): int(v) for k, v in cell.drop_duplicates("segment_id")["case"].value_counts().items()},
-                "quote": best["text"] if best is not None else "",
+                "quote": "",  # the text of ``quoted``, read below
                 "quote_evidence": best["evidence"] if best is not None else "",
                 "quote_code": best["code"] if best is not None else "",
                 "quote_document": best["document"] if best is not None else "",
@@ -243,7 +314,11 @@ def factor_cells(units: pd.DataFrame, factor_types: list[str]) -> pd.DataFrame:
                 "quote_timestamp": best["timestamp"] if best is not None else "",
                 "quote_score": float(best["score"]) if best is not None else float("nan"),
             })
-    return pd.DataFrame(rows)
+    cells = pd.DataFrame(rows)
+    found = texts([s for s in quoted if s is not None])
+    if len(cells):
+        cells["quote"] = [found[s] if s is not None else "" for s in quoted]
+    return cells
 
 
 def _factor_by(units: pd.DataFrame, factor_types: list[str], dimension: str) -> pd.DataFrame:
@@ -267,7 +342,8 @@ def cooccurrence(units: pd.DataFrame, codes: list[str]) -> pd.DataFrame:
 
 
 def quotes(units: pd.DataFrame, code: str, limit: int | None = None) -> pd.DataFrame:
-    """The units of ``code``, accepted first, strongest (highest score) first."""
+    """The units of ``code``, accepted first, strongest (highest score) first (without their
+    text: ``with_text`` adds it to those shown)."""
     chosen = units[units["code"] == code]
     chosen = chosen.assign(_accepted=chosen["status"] == "accepted", _score=chosen["score"].fillna(1.0))
     chosen = chosen.sort_values(["_accepted", "_score", "document"], ascending=[False, False, True], kind="stable")

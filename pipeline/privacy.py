@@ -465,7 +465,7 @@ def _letters(n: int) -> str:
 class PseudonymisedStore:
     """What the exporters read instead of the store under ``--pseudonymize``: the same
     frames (``documents_frame``, ``segments_frame``, ``suggestions_frame``,
-    ``decisions_frame``, ``codings_frame``), with every text, speaker, path, document id and
+    ``decisions_frame``, ``codings_frame``), ``segment_texts`` and ``suggestion_counts``, with every text, speaker, path, document id and
     metadata value pseudonymised.
 
     Each document's current text is rewritten once, with its :class:`OffsetMap`; segment and
@@ -547,6 +547,14 @@ class PseudonymisedStore:
         if spans:
             frame["segment_start"], frame["segment_end"], frame["segment_text"] = map(list, zip(*spans))
         return self._common(frame)
+
+    def segment_texts(self, segment_ids: Sequence[str]) -> dict[str, tuple[str, bool]]:
+        """``{segment_id: (text, active)}`` as ``segments_frame`` shows the texts."""
+        return {key: (self._segments[key][2] if key in self._segments else self.pseudonymizer.text(text), active)
+                for key, (text, active) in self.store.segment_texts(segment_ids).items()}
+
+    def suggestion_counts(self, pending: bool = False) -> dict[str, int]:
+        return self.store.suggestion_counts(pending)  # codes name no one
 
     def suggestions_frame(self, document_ids: list[str] | None = None, pending: bool = False,
                           reviewer: str | None = None, places: bool = True) -> pd.DataFrame:

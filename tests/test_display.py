@@ -3,15 +3,22 @@ suggestions accepted, rejected, edited or added, one segment edited since (stale
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 
+from pipeline import display
 from pipeline.decisions import review_status
-from pipeline.display import build_displays, cooccurrence, evidence_words, keyword_in_context
+from pipeline.display import build_displays, cooccurrence, evidence_words, keyword_in_context, with_text
+from pipeline.privacy import pseudonymised
 from pipeline.records import Document, Segment, Suggestion
+from pipeline.report import content_key
 from pipeline.report.html import highlighted
 from pipeline.segment import segment_id
 from pipeline.store import Decision, Store
+
+from display_reference import units_read_whole  # tests/display_reference.py
 
 TURNS = {
     "a.txt": ["Dana APBD dipotong, jadi pelatihan ditunda.", "Pelatihan di Jepang sangat membantu kami.",
@@ -117,6 +124,64 @@ def test_display_factor_matrix_counts_and_strongest_quote(project, codebook):
     assert list(dict.fromkeys(displays.factor_cells["pending"]["factor_type"])) == list(codebook.factor_types)
     by_actor = displays.factor_by["actor"]["accepted"]
     assert by_actor.loc["human_resources", ("Pak Hendra", "supporting")] == 1
+
+
+@pytest.mark.parametrize("source", ["accepted", "suggested", "all"])
+def test_display_units_read_a_document_at_a_time_are_those_of_one_whole_read(project, codebook, source, monkeypatch):
+    """The units are read one part of the documents at a time and held without their text;
+    with the text read back by segment id they are the units of one whole read, row for row."""
+    monkeypatch.setattr(display, "DOCUMENTS_AT_ONCE", 1)
+    displays = build_displays(project, codebook, source, ["Pewawancara"])
+    assert "text" not in displays.units.columns
+    whole = units_read_whole(project, codebook, source, ["Pewawancara"])
+    assert len(whole) == sum(displays.overview["units"].values()) > 0
+    pd.testing.assert_frame_equal(with_text(displays.units, displays.texts), whole)
+
+
+def test_display_parts_change_no_matrix(project, codebook, monkeypatch):
+    whole = build_displays(project, codebook, "all")
+    monkeypatch.setattr(display, "DOCUMENTS_AT_ONCE", 1)
+    parts = build_displays(project, codebook, "all")
+    assert parts.overview == whole.overview and parts.text_digest == whole.text_digest
+    assert parts.overview["words"] == sum(len(t.split()) for t in project.segments_frame()["segment_text"])
+    pd.testing.assert_frame_equal(parts.progress, whole.progress)
+    for name in ("factor_cells", "cooccurrence", "code_direction", "code_language"):
+        for status in whole.statuses:
+            pd.testing.assert_frame_equal(getattr(parts, name)[status], getattr(whole, name)[status])
+    for name in ("factor_by", "code_by"):
+        for dimension, frames in getattr(whole, name).items():
+            for status, frame in frames.items():
+                pd.testing.assert_frame_equal(getattr(parts, name)[dimension][status], frame)
+
+
+def test_display_strongest_quote_is_the_text_of_the_strongest_unit(project, codebook):
+    displays = build_displays(project, codebook, "all")
+    whole = units_read_whole(project, codebook, "all")
+    for status in displays.statuses:
+        units = whole[whole["status"] == status]
+        ranked = units.assign(rank=units["score"].fillna(1.0), n=[len(evidence_words(e)) for e in units["evidence"]])
+        ranked = ranked.sort_values(["rank", "n"], ascending=False, kind="stable")
+        for cell in displays.factor_cells[status].itertuples():
+            chosen = ranked[(ranked["factor_type"] == cell.factor_type) & (ranked["direction"] == cell.direction)]
+            assert cell.quote == (chosen["text"].iloc[0] if len(chosen) else ""), (status, cell.factor_type)
+
+
+def test_display_texts_of_the_pseudonymised_view_name_no_one_and_change_the_report_key(project, codebook, config,
+                                                                                       tmp_path):
+    """The units hold no text, so the report's content key covers the texts apart: a name
+    added to the names file changes only the texts, and must change the key, or the report
+    written before (with the real name) would be kept."""
+    (tmp_path / "none.txt").write_text("", encoding="utf-8")
+    (tmp_path / "names.txt").write_text("Jepang\n", encoding="utf-8")
+    before = build_displays(pseudonymised(project, config, codebook, tmp_path / "none.txt"), codebook, "all")
+    after = build_displays(pseudonymised(project, config, codebook, tmp_path / "names.txt"), codebook, "all")
+    pd.testing.assert_frame_equal(before.units, after.units)
+    segments = list(after.units["segment_id"])
+    assert any("Jepang" in text for text in before.texts(segments).values())
+    assert not any("Jepang" in text for text in after.texts(segments).values())
+    assert before.text_digest != after.text_digest
+    key = content_key(after, codebook, "id", 8, "p")
+    assert content_key(replace(after, text_digest=before.text_digest), codebook, "id", 8, "p") != key
 
 
 def test_display_cooccurrence_counts_segments_with_both_codes():

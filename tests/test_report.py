@@ -20,12 +20,18 @@ from html.parser import HTMLParser
 import pytest
 from openpyxl import load_workbook
 
+from pipeline import display
 from pipeline.cli import app
 from pipeline.config import PROJECT_ROOT
+from pipeline.display import build_displays, quotes
+from pipeline.report import report_settings, sheets, write_report
+from pipeline.report.html import _quotes, _share, highlighted
+from pipeline.report.labels import Labels
 from pipeline.store import Decision, Store
 
 import chromium  # tests/chromium.py
 from cli_helpers import invoke, runner  # tests/cli_helpers.py
+from display_reference import units_read_whole  # tests/display_reference.py
 
 SECTIONS = ("overview", "factors", "factors-case", "factors-actor", "codes-document", "codes-case", "codes-actor",
             "codes-role", "cooccurrence", "frequency", "quotes")
@@ -181,6 +187,64 @@ def test_report_displays_xlsx_has_every_matrix_per_status(reviewed):
     # title, header, one row per accepted segment × code, a blank row
     expected = len(accepted[~accepted["stale"]].drop_duplicates(["segment_id", "code"]))
     assert expected > 50 and pending_title - accepted_title - 3 == expected
+
+
+def _cells(path) -> dict[str, list[list]]:
+    return {sheet.title: [[cell.value for cell in row] for row in sheet.iter_rows()]
+            for sheet in load_workbook(path).worksheets}
+
+
+def test_report_read_in_parts_writes_the_files_of_pilah_run(reviewed, codebook, config, tmp_path, monkeypatch):
+    """Displays read two documents at a time and a quotes sheet written seven rows at a time
+    give the report and displays.xlsx that `pilah run` wrote, cell for cell."""
+    project, out = reviewed
+    monkeypatch.setattr(display, "DOCUMENTS_AT_ONCE", 2)
+    monkeypatch.setattr(sheets, "QUOTES_AT_ONCE", 7)
+    with Store(project) as store:
+        write_report(store, codebook, tmp_path / "report.html", xlsx_path=tmp_path / "displays.xlsx",
+                     skip_speakers=config.section("suggest")["skip_speakers"], **report_settings(config))
+    assert _cells(tmp_path / "displays.xlsx") == _cells(out / "displays.xlsx")
+    generated = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC")
+    written = [generated.sub("", (where / "report.html").read_text(encoding="utf-8")) for where in (tmp_path, out)]
+    assert written[0] == written[1]
+
+
+def test_report_quotes_sheet_lists_every_unit_of_one_whole_read_with_its_text(reviewed, codebook, config):
+    """The quotes sheet, written in parts with each part's text read by segment id, lists
+    every unit (accepted codings, pending suggestions) of one whole read of the project, by
+    code, document and segment, with its segment's text and evidence."""
+    project, out = reviewed
+    with Store(project) as store:
+        whole = units_read_whole(store, codebook, "all", config.section("suggest")["skip_speakers"])
+    rows = _cells(out / "displays.xlsx")["Kutipan"]
+    for status, title in (("accepted", "Koding yang diterima analis"), ("pending", "Saran yang belum ditinjau")):
+        start = [row[0] for row in rows].index(title) + 2
+        units = whole[whole["status"] == status].sort_values(["code", "document", "segment_id"], kind="stable")
+        shown = rows[start:start + len(units)]
+        after = rows[start + len(units):start + len(units) + 1]  # a blank row, or the end of the sheet
+        assert len(units) > 50 and all(value is None for row in after for value in row)
+        # code id, text, evidence, document and segment id (the empty cells of the sheet are None)
+        assert [(r[1], r[4], r[5] or "", r[6], r[14]) for r in shown] == list(
+            zip(units["code"], units["text"], units["evidence"], units["document"], units["segment_id"]))
+
+
+def test_report_quotes_are_the_strongest_of_one_whole_read(reviewed, codebook, config):
+    project, _ = reviewed
+    skip = config.section("suggest")["skip_speakers"]
+    with Store(project) as store:
+        displays = build_displays(store, codebook, "all", skip)
+        whole = units_read_whole(store, codebook, "all", skip)
+        sections = _quotes(displays, Labels("id", codebook), 8)
+    assert [section["code"] for section in sections] == displays.codes
+    shown = 0
+    for section in sections:
+        every = quotes(whole, section["code"])
+        chosen = _share(every, 8)
+        assert [str(item["quote"]) for item in section["items"]] == [
+            str(highlighted(text, evidence)) for text, evidence in zip(chosen["text"], chosen["evidence"])]
+        assert section["more"] == len(every) - len(chosen)
+        shown += len(chosen)
+    assert shown > 50
 
 
 def test_report_sheets_never_hold_a_formula_from_the_data(tmp_path, sample_corpus):

@@ -238,3 +238,38 @@ def test_store_an_empty_project_has_a_status_and_an_empty_sheet(tmp_path, codebo
         assert (status["decisions"], status["pending"], status["stale"]) == (0, 0, 0)
         sheet, stale = review_frame(store, codebook)
         assert len(sheet) == len(stale) == 0
+
+
+def test_store_suggestion_counts_are_the_rows_of_suggestions_frame(tmp_path):
+    """``pilah review status`` and the report count what the sheet lists, without reading it:
+    per code, all suggestions in force and the pending ones (no decision on their code yet),
+    a retired suggestion and a stale segment's left out."""
+    with Store(tmp_path) as store:
+        segments = _save(store, _document(), [_suggestion(s, code) for s in _document_segments()
+                                             for code in ("funding", "training")])
+        assert store.suggestion_counts() == {"funding": 3, "training": 3} == store.suggestion_counts(pending=True)
+        frame = store.suggestions_frame().set_index(["segment_id", "code"])["suggestion_id"]
+        store.add_decisions([Decision(segments[0].id, frame[(segments[0].id, "funding")], "reject", "funding", None, "rina"),
+                             Decision(segments[1].id, frame[(segments[1].id, "training")], "edit", "exchange", None, "budi"),
+                             Decision(segments[2].id, None, "add", "training", None, "rina")])
+        for pending in (False, True):
+            rows = store.suggestions_frame(pending=pending)
+            assert store.suggestion_counts(pending) == rows["code"].value_counts().to_dict()
+        assert store.suggestion_counts(pending=True) == {"funding": 2, "training": 1}
+        # the transcript changes under the second segment: its suggestions leave both counts
+        _save(store, _document(TEXT.replace("Pelatihan bagus.", "Pelatihan kurang.")),
+              [_suggestion(s, code) for s in (segments[0], segments[2]) for code in ("funding", "training")], key="k2")
+        assert store.suggestion_counts() == {"funding": 2, "training": 2}
+        assert store.suggestion_counts(pending=True) == {"funding": 1, "training": 1}
+        assert store.suggestion_counts(pending=True) == store.suggestions_frame(pending=True)["code"].value_counts().to_dict()
+
+
+def test_store_frames_hold_their_own_columns(tmp_path):
+    """A column kept from a frame the store read keeps only itself: read_sql_query's columns
+    were views of one array of the whole result, so one kept column held every text."""
+    with Store(tmp_path) as store:
+        _save(store, _document(), [_suggestion(s) for s in _document_segments()])
+        for frame in (store.segments_frame(), store.suggestions_frame(), store.codings_frame(), store.documents_frame()):
+            for column in frame.select_dtypes(exclude="number").columns:
+                values = frame[column].to_numpy()
+                assert values.base is None or values.base.size == len(values), column

@@ -96,6 +96,7 @@ def content_key(displays, codebook: Codebook, lang: str, quotes_per_code: int, p
     for path in _SOURCES:
         digest.update(path.read_bytes())
     digest.update(pd.util.hash_pandas_object(displays.units.astype(str), index=False).to_numpy().tobytes())
+    digest.update(displays.text_digest.encode())  # the units hold no text: a quote's text is read when shown
     digest.update(displays.progress.to_json().encode())
     settings = {"overview": displays.overview, "source": displays.source, "lang": lang, "quotes": quotes_per_code,
                 "project": project, "codebook": codebook.hash, "pilah": pipeline.__version__}

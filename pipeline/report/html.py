@@ -13,7 +13,7 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from pipeline.display import DIMENSIONS, Displays, keyword_in_context, quotes
+from pipeline.display import DIMENSIONS, Displays, keyword_in_context, quotes, with_text
 from pipeline.report import charts
 from pipeline.report.labels import Labels
 
@@ -188,7 +188,7 @@ def _quotes(displays: Displays, labels: Labels, limit: int) -> list[dict]:
     sections = []
     for code in displays.codes:
         every = quotes(displays.units, code)
-        chosen = _share(every, limit)
+        chosen = with_text(_share(every, limit), displays.texts)
         definition = displays_definition(labels, code)
         items = [{
             "status": row["status"], "status_label": labels[row["status"]],

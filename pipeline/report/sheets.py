@@ -7,18 +7,22 @@ sheet's rules (``pipeline.review.safe_text``): text is written as text, never a 
 a link, with Excel's quote prefix where it starts like a formula.
 
 Written with XlsxWriter row by row (``constant_memory``), like the review sheet: the quotes
-sheet of a 10,000-document project has 100,000 rows.
+sheet of a 10,000-document project has 100,000 rows, written ``QUOTES_AT_ONCE`` at a time
+with their text read from the store for those rows only (``Displays.texts``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
 
-from pipeline.display import DIMENSIONS, Displays
+from pipeline.display import DIMENSIONS, Displays, with_text
 from pipeline.report.labels import Labels
 from pipeline.review import write_value
+
+QUOTES_AT_ONCE = 5_000
 
 
 def write_displays_xlsx(displays: Displays, labels: Labels, path: Path) -> Path:
@@ -51,7 +55,7 @@ def _write_sheets(book, displays: Displays, labels: Labels) -> None:
            {s: _labelled(displays.code_language[s].rename(columns=labels.language), labels, "code")
             for s in displays.statuses})
     _sheet(book, labels["sheet_quotes"], labels, displays,
-           {s: _quotes(displays.units[displays.units["status"] == s], labels) for s in displays.statuses})
+           {s: _quotes(displays, s, labels, QUOTES_AT_ONCE) for s in displays.statuses})
 
 
 class _Writer:
@@ -78,16 +82,20 @@ class _Writer:
             write_value(self.sheet, self.row, column, value, plain, quoted)
 
 
-def _sheet(book, title: str, labels: Labels, displays: Displays | None, blocks: dict[str, pd.DataFrame]) -> None:
+def _sheet(book, title: str, labels: Labels, displays: Displays | None,
+           blocks: dict[str, pd.DataFrame | Iterable[pd.DataFrame]]) -> None:
+    """One block per status: a frame, or its rows in parts (a header from the first part)."""
     writer = _Writer(book, title)
     if displays is not None:
         writer.append([f"{labels['shown']}: {labels.source(displays.source)}"], bold=True)
-    for status, frame in blocks.items():
+    for status, parts in blocks.items():
         if status:
             writer.append([labels.status(status)], bold=True)
-        writer.append([str(c) for c in frame.columns], bold=True)
-        for values in frame.itertuples(index=False):
-            writer.append(values)
+        for n, frame in enumerate([parts] if isinstance(parts, pd.DataFrame) else parts):
+            if n == 0:
+                writer.append([str(c) for c in frame.columns], bold=True)
+            for values in frame.itertuples(index=False):
+                writer.append(values)
         writer.append([])
 
 
@@ -133,8 +141,16 @@ def _overview(displays: Displays, labels: Labels) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["", labels["count"]])
 
 
-def _quotes(units: pd.DataFrame, labels: Labels) -> pd.DataFrame:
+def _quotes(displays: Displays, status: str, labels: Labels, at_once: int) -> Iterator[pd.DataFrame]:
+    """Every unit of ``status`` by code, document and segment, ``at_once`` rows at a time
+    (the first part, empty or not, gives the header)."""
+    units = displays.units[displays.units["status"] == status]
     units = units.sort_values(["code", "document", "segment_id"], kind="stable")
+    for start in range(0, max(len(units), 1), at_once):
+        yield _quote_rows(with_text(units.iloc[start:start + at_once], displays.texts), labels)
+
+
+def _quote_rows(units: pd.DataFrame, labels: Labels) -> pd.DataFrame:
     return pd.DataFrame({
         labels["code"]: [labels.code(c) for c in units["code"]],
         "code_id": units["code"].to_numpy(),
