@@ -14,6 +14,7 @@ Nothing from the data becomes a live formula: text that a spreadsheet would read
 
 from __future__ import annotations
 
+import gc
 import json
 import numbers
 from collections import Counter
@@ -225,6 +226,15 @@ class XlsxSheet:
         return self
 
     def __exit__(self, *exc) -> None:
+        self._finish()
+        # XlsxWriter's workbook and sheets refer to each other: closed, they are garbage that
+        # only the cycle collector frees, and it had not run before the report was built on
+        # top of them (30 MB at 100,000 rows, 10,000 documents). Freed here (0.2 s).
+        self.book = self.sheet = None
+        gc.collect()
+
+    def _finish(self) -> None:
+        """Dropdowns, filters, print settings, the codebook and stale sheets; close the file."""
         sheet, columns, last = self.sheet, self.columns, max(self.rows, 1)
         codes = self.codebook.codable()
         lists = {
