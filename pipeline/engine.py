@@ -58,6 +58,7 @@ class Stages:
         self.language_settings = LanguageSettings(**config.section("language"))
         self.lexicon = self.nlp_settings.get("colloquial_lexicon")
         self.suggester = Suggester(codebook, model, config.section("suggest"))
+        self._loaded = False
 
     def segment(self, document: Document, seconds: Counter) -> list[Segment]:
         started = time.perf_counter()
@@ -87,10 +88,16 @@ class Stages:
             segments[i] = detected
         return segments
 
-    def load(self) -> None:
+    def load(self) -> float:
         """Load what the stages read lazily (the language detector's models, both spaCy
-        pipelines and their word tables) by processing a short document of both languages."""
+        pipelines and their word tables) by processing a short document of both languages;
+        the seconds it took (0 once loaded)."""
+        if self._loaded:
+            return 0.0
+        started = time.perf_counter()
         process_documents([_WARM_UP], self)
+        self._loaded = True
+        return time.perf_counter() - started
 
     def tokenize(self, segments: list[Segment], seconds: Counter) -> list[tuple[Segment, Doc]]:
         started = time.perf_counter()
@@ -129,9 +136,7 @@ def process_corpus(
                 _fail(item, store, run_id, stats)
             elif (key := _admit(item, base_key, store, run_id, stats)) is not None:
                 if not loaded:  # only a run with something to process loads the pipelines
-                    started = time.perf_counter()
-                    stages.load()
-                    stats.seconds["load"] += time.perf_counter() - started
+                    stats.seconds["load"] += stages.load()
                     loaded = True
                 keys[item.id] = key
                 yield item

@@ -52,12 +52,18 @@ class Workers:
     def map(self, documents: Iterable[Document]) -> Iterator[tuple[Document, Processed | Failure]]:
         global _STAGES
         _STAGES = self.stages
-        # load the language detector, spaCy pipelines and lexicons once, before the fork,
-        # so the workers share them instead of each loading its own
-        self.stages.load()
+
+        def submit(batch: list[Document]):
+            # the workers are forked at the first task: the language detector, spaCy
+            # pipelines and lexicons are loaded before it (by the run, which times it, when
+            # its first document comes), so the workers share them instead of each loading
+            # its own; a run with nothing to process loads nothing
+            self.stages.load()
+            return pool.submit(_process, batch)
+
         try:
             with ProcessPoolExecutor(self.workers - 1, mp_context=mp.get_context("fork")) as pool:
-                yield from _in_order(documents, lambda batch: pool.submit(_process, batch), self.workers - 1,
+                yield from _in_order(documents, submit, self.workers - 1,
                                      here=lambda batch: process_documents(batch, self.stages))
         finally:
             _STAGES = None
