@@ -38,7 +38,7 @@ from threadpoolctl import threadpool_limits
 from pipeline.checksums import file_sha256
 from pipeline.records import DIRECTIONS
 from pipeline.suggest.features import direction_rows
-from pipeline.suggest.scoring import MODEL_FILE, MODEL_FORMAT, META_FILE, Scorer, TermWeights, focus
+from pipeline.suggest.scoring import MODEL_FILE, MODEL_FORMAT, META_FILE, Scorer, TermWeights, focus, heaviest_words
 
 DIRECTION_CS = (2.0, 8.0, 32.0)  # candidates for the direction model, chosen by CV
 CV_FOLDS = 5
@@ -267,18 +267,7 @@ class SuggestionModel(BaseEstimator):
         """:meth:`explain` on rows of :meth:`transform`'s output: per row, the words with
         the largest positive weight x value, best first (one sort for the whole batch)."""
         names, is_word = self._feature_names
-        coef = np.where(is_word, self.weights_[:, self.scored_.index(code)], 0.0)
-        contributions = sparse.csr_matrix(matrix).multiply(coef).tocoo()
-        positive = contributions.data > 0
-        rows, cols, weights = contributions.row[positive], contributions.col[positive], contributions.data[positive]
-        order = np.lexsort((-weights, rows))
-        rows, cols = rows[order], cols[order]
-        first = np.searchsorted(rows, rows)  # where each row's run starts
-        keep = np.arange(len(rows)) - first < top
-        explanations = [[] for _ in range(matrix.shape[0])]
-        for row, name in zip(rows[keep].tolist(), names[cols[keep]].tolist()):
-            explanations[row].append(name[7:])
-        return explanations
+        return heaviest_words(matrix, np.where(is_word, self.weights_[:, self.scored_.index(code)], 0.0), names, top)
 
     @property
     def _feature_names(self) -> tuple[np.ndarray, np.ndarray]:

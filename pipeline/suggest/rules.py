@@ -107,16 +107,8 @@ class _WordIndex:
             columns.append((2, self._labels_lemma, True))
         for column, cache, is_lemma in columns:
             keys = every[:, column]
-            labelled = []
-            for key in np.unique(keys).tolist():
-                labels = cache.get(key)
-                if labels is None:
-                    labels = cache[key] = self._labels_of(self._string(key, strings), is_lemma)
-                if labels:
-                    labelled.append(key)
-            if not labelled:
-                continue
-            for row in np.flatnonzero(np.isin(keys, np.array(labelled, dtype=np.uint64))).tolist():
+            labelled = _keys_found(keys, cache, lambda key: self._labels_of(self._string(key, strings), is_lemma))
+            for row in np.flatnonzero(np.isin(keys, labelled)).tolist():
                 document = owner[row]
                 i = row - starts[document]
                 for label in cache[int(keys[row])]:
@@ -135,16 +127,8 @@ class _WordIndex:
             if not table:
                 continue
             keys = every[:, attr]
-            starting = []
-            for key in np.unique(keys).tolist():
-                candidates = phrases_at.get(key)
-                if candidates is None:
-                    candidates = phrases_at[key] = tuple(table.lookup(self._string(key, strings)))
-                if candidates:
-                    starting.append(key)
-            if not starting:
-                continue
-            for row in np.flatnonzero(np.isin(keys, np.array(starting, dtype=np.uint64))).tolist():
+            starting = _keys_found(keys, phrases_at, lambda key: tuple(table.lookup(self._string(key, strings))))
+            for row in np.flatnonzero(np.isin(keys, starting)).tolist():
                 document = owner[row]
                 for label, words in phrases_at[int(keys[row])]:
                     end = row + len(words)
@@ -163,6 +147,19 @@ class _WordIndex:
         lemma, only keywords that ask for lemmas."""
         return tuple(sorted({label for label, lemma in self.words.lookup(form) if lemma or not is_lemma}))
 
+
+
+def _keys_found(keys: np.ndarray, cache: dict, look_up) -> np.ndarray:
+    """The distinct ``keys`` whose entry in ``cache`` (``look_up(key)``, made when missing)
+    is not empty: each distinct word of a batch is looked up once."""
+    found = []
+    for key in np.unique(keys).tolist():
+        value = cache.get(key)
+        if value is None:
+            value = cache[key] = look_up(key)
+        if value:
+            found.append(key)
+    return np.array(found, dtype=np.uint64)
 
 
 def _word_matches(form: str, word: str) -> bool:

@@ -169,6 +169,23 @@ class TermWeights:
         return sparse.csr_matrix(occurrences @ grams)
 
 
+def heaviest_words(matrix, coef: np.ndarray, names: np.ndarray, top: int) -> list[list[str]]:
+    """Per row of a feature matrix, the ``top`` words with the largest positive weight x
+    value, best first, found with one sort for the whole batch; ``coef`` is 0 for the
+    features that are not words, whose ``names`` start with ``words__``."""
+    contributions = sparse.csr_matrix(matrix).multiply(coef).tocoo()
+    positive = contributions.data > 0
+    rows, cols, weights = contributions.row[positive], contributions.col[positive], contributions.data[positive]
+    order = np.lexsort((-weights, rows))
+    rows, cols = rows[order], cols[order]
+    first = np.searchsorted(rows, rows)  # where each row's run starts
+    keep = np.arange(len(rows)) - first < top
+    explanations = [[] for _ in range(matrix.shape[0])]
+    for row, name in zip(rows[keep].tolist(), names[cols[keep]].tolist()):
+        explanations[row].append(name[len("words__"):])
+    return explanations
+
+
 def focus(X: pd.DataFrame, word_weights: dict[str, dict[str, float]]) -> pd.DataFrame:
     """``X`` plus the clauses a direction is read from, per (segment, code) row.
 
@@ -278,19 +295,8 @@ class Scorer:
     def explain_matrix(self, matrix, code: str, top: int = 3) -> list[list[str]]:
         """Per row of :meth:`transform`'s output, the words with the largest positive
         weight x value, best first (one sort for the whole batch)."""
-        names = self.feature_names_
         coef = np.where(self._is_word, self.weights_[:, self.scored_.index(code)], 0.0)
-        contributions = sparse.csr_matrix(matrix).multiply(coef).tocoo()
-        positive = contributions.data > 0
-        rows, cols, weights = contributions.row[positive], contributions.col[positive], contributions.data[positive]
-        order = np.lexsort((-weights, rows))
-        rows, cols = rows[order], cols[order]
-        first = np.searchsorted(rows, rows)  # where each row's run starts
-        keep = np.arange(len(rows)) - first < top
-        explanations = [[] for _ in range(matrix.shape[0])]
-        for row, name in zip(rows[keep].tolist(), names[cols[keep]].tolist()):
-            explanations[row].append(name[7:])
-        return explanations
+        return heaviest_words(matrix, coef, self.feature_names_, top)
 
     @functools.cached_property
     def _is_word(self) -> np.ndarray:
