@@ -49,7 +49,7 @@ from pipeline.engine import Stages
 from pipeline.errors import InputError
 from pipeline.segment import segment_ids
 from pipeline.store import STORE_DIR, STORE_FILE, Store
-from pipeline.suggest.features import featurize
+from pipeline.suggest.features import featurize_many
 from pipeline.suggest.features import STOP_WORDS
 
 log = logging.getLogger(__name__)
@@ -225,10 +225,10 @@ def uncovered_rows(table: pd.DataFrame, source: str | Path) -> pd.DataFrame:
 def _content_units(table: pd.DataFrame, stages: Stages) -> list[dict]:
     """Per row: its content lemmas, lemma → written forms, and its language group."""
     segments = stages.table_segments(table, Counter())
-    rules = stages.suggester.rules
+    items = stages.tokenize(segments, Counter())
     units = []
-    for segment, doc in stages.tokenize(segments, Counter()):
-        lemmas = featurize(doc, rules).text.lower().split()
+    for (segment, doc), features in zip(items, featurize_many(items, stages.suggester.rules)):
+        lemmas = features.text.lower().split()
         forms = _written_forms(doc)
         terms = [t for t in lemmas if _is_content(t)]
         units.append({"terms": terms, "forms": forms, "group": _group(segment.language, doc)})

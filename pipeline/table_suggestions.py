@@ -21,7 +21,8 @@ from pipeline.errors import ModelError
 from pipeline.executors import forkable
 from pipeline.labels import format_codes
 from pipeline.segment import text_pieces
-from pipeline.suggest import Scorer, Suggester, featurize, load_model
+from pipeline.suggest import Scorer, Suggester, load_model
+from pipeline.suggest.features import featurize_many
 
 CODEBOOK_FILE = "codebook.yaml"
 
@@ -41,8 +42,7 @@ def load_model_dir(directory: Path) -> tuple[Scorer, dict, Codebook]:
 def table_features(labels: pd.DataFrame, stages: Stages) -> list:
     """Features of every row; the language is detected only where no ``lang`` is given."""
     segments = stages.table_segments(labels, Counter())
-    rules = stages.suggester.rules
-    return [featurize(doc, rules, segment.text) for segment, doc in stages.tokenize(segments, Counter())]
+    return featurize_many(stages.tokenize(segments, Counter()), stages.suggester.rules)
 
 
 PARALLEL_MIN_ROWS = 1000  # below this, starting worker processes costs more than it saves

@@ -117,7 +117,8 @@ class CliticTokenizer:
         split_words = list(map(self.parts_of, written_words))
         # spaCy's Indonesian suffix rules already cut "-nya" off "branding-nya"
         hyphenated = "-" in text and any(word.lower() == "-nya" for word in written_words)
-        if not hyphenated and not any(split_words):
+        split = any(split_words)
+        if not hyphenated and not split:
             doc.user_data[SURFACE_IDS] = {}  # every token is a written word of its own
             return doc
         written_spaces = doc.to_array(SPACY).tolist()
@@ -130,7 +131,7 @@ class CliticTokenizer:
                 words.append(part)
                 spaces.append(bool(written_spaces[i]) and k == len(pieces) - 1)
                 surface.append(written)
-        if any(split_words):
+        if split:
             doc = Doc(doc.vocab, words=words, spaces=spaces)
         # only the tokens that are not a written word of their own (``surface_id`` of the rest: their index)
         doc.user_data[SURFACE_IDS] = {i: written for i, written in enumerate(surface) if written != i}

@@ -13,7 +13,7 @@ from spacy.tokens import Doc
 
 from pipeline.codebook import Codebook
 from pipeline.records import Segment, Suggestion
-from pipeline.suggest.features import SegmentFeatures, code_frame, direction_rows, featurize
+from pipeline.suggest.features import SegmentFeatures, code_frame, direction_rows, featurize, featurize_many
 from pipeline.suggest.rules import CodebookRules, cue_direction, rule_scores
 from pipeline.suggest.scoring import Scorer, load_model
 
@@ -53,8 +53,7 @@ class Suggester:
     def __call__(self, items: Sequence[tuple[Segment, Doc]]) -> list[Suggestion]:
         """Suggestions for a batch of ``(segment, doc)`` pairs, in input order."""
         items = [(s, d) for s, d in items if (s.speaker or "").casefold() not in self.skip_speakers]
-        matches = self.rules.many([doc for _, doc in items])
-        features = [featurize(doc, self.rules, segment.text, found) for (segment, doc), found in zip(items, matches)]
+        features = featurize_many(items, self.rules)
         return [
             Suggestion(segment_id=segment.id, **proposal)
             for (segment, _), proposals in zip(items, self.propose(features))

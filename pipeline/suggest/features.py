@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import re
@@ -15,6 +16,7 @@ from spacy.lang.id.stop_words import STOP_WORDS as ID_STOP_WORDS
 from spacy.tokens import Doc, Span
 
 from pipeline.nlp.extensions import FILLERS
+from pipeline.records import Segment
 from pipeline.suggest.rules import CUE_COLUMNS, NEGATION_WINDOW, CodebookRules, RuleMatches, cue_counts
 from pipeline.suggest.scoring import NEGATED, word_ngrams
 
@@ -140,6 +142,13 @@ def featurize(doc: Doc, rules: CodebookRules, text: str | None = None,
     return SegmentFeatures(text=" ".join(lemmas), matches=rules(doc) if matches is None else matches, doc=doc,
                            words=" ".join(words), marked=" ".join(marked), clauses=tuple(clauses),
                            raw=(doc.text if text is None else text).lower(), sentence_starts=tuple((np.flatnonzero(starts[1:] == 1) + 1).tolist()))
+
+
+def featurize_many(items: Sequence[tuple[Segment, Doc]], rules: CodebookRules) -> list[SegmentFeatures]:
+    """``featurize`` for ``(segment, doc)`` pairs, the rules of the whole batch found at once
+    (``CodebookRules.many``)."""
+    matches = rules.many([doc for _, doc in items])
+    return [featurize(doc, rules, segment.text, found) for (segment, doc), found in zip(items, matches)]
 
 
 PRESENT = "coded"  # a label frame's cell for a code given without a direction
