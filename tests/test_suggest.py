@@ -114,6 +114,68 @@ def test_featurize_marks_the_scope_of_negation(config, rules, text, lang, marked
     assert featurize(_doc(config, text, lang), rules).marked == marked
 
 
+def _features_token_by_token(doc, negators):
+    """``featurize``'s fields, read a token at a time as the rule says: spaces and fillers
+    left out; punctuation and contrasts end a negation's scope and a clause; a negator's
+    scope is the next ``NEGATION_WINDOW`` words."""
+    from pipeline.nlp.extensions import FILLERS
+    from pipeline.suggest.features import CONTRAST
+    from pipeline.suggest.rules import NEGATION_WINDOW
+
+    fillers = doc.user_data.get(FILLERS, ())
+    lemmas, words, marked, clauses, clause, first, scope = [], [], [], [], [], 0, 0
+    for token in doc:
+        norm = token.norm_.lower()
+        if token.is_space or token.lower_ in fillers:
+            continue
+        if token.is_punct or norm in CONTRAST:
+            scope = 0
+            if clause:
+                clauses.append((first, token.i, " ".join(clause)))
+            clause, first = [], token.i + 1
+            if norm in CONTRAST:
+                words.append(norm)
+                marked.append(norm)
+            continue
+        if not token.like_num:
+            lemmas.append(token.lemma_)
+        words.append(norm)
+        if norm in negators or token.lower_ in negators:
+            form, scope = norm, NEGATION_WINDOW
+        else:
+            form, scope = ("NOT_" + norm if scope else norm), max(0, scope - 1)
+        marked.append(form)
+        clause.append(form)
+    if clause:
+        clauses.append((first, len(doc), " ".join(clause)))
+    starts = tuple(sent.start for sent in doc.sents)[1:] if len(doc) else ()
+    return " ".join(lemmas), " ".join(words), " ".join(marked), tuple(clauses), starts
+
+
+def test_featurize_many_reads_a_mixed_batch_as_each_token_says(config, rules, sample_corpus):
+    """The batch's fields are worked out with array operations over all its tokens: they
+    are those of reading each segment a token at a time, on the sample corpus and on
+    negations, fillers, contrasts, numbers and empty segments, in both pipelines at once."""
+    from pipeline.suggest.features import featurize_many
+
+    texts = [line for path in sorted(sample_corpus.rglob("*.txt"))
+             for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts += ["Tidak tidak ada dana, eh, hmm tapi tidak 3 4 lima enam tujuh.", "", "   ", "eh hmm sih",
+              "bukan, tidak! belum", "not bad but not good either, although the fair was not helpful",
+              "Ga ada dana; namun kami tidak menyerah, kurang modal dan tidak didukung pemerintah",
+              "... , ; tapi", "tidak\n\ntidak ada 2024 dukungan lagi. Tidak. Ada."]
+    items = [(_segment(i, text, lang), _doc(config, text, lang))
+             for i, text in enumerate(texts) for lang in ("id", "en")]
+    found = featurize_many(items, rules)
+    assert len(found) == len(items) > 200
+    for (segment, doc), features in zip(items, found):
+        expected = _features_token_by_token(doc, rules.negator_words)
+        assert (features.text, features.words, features.marked, features.clauses,
+                features.sentence_starts) == expected, segment.text
+        assert features.raw == segment.text.lower()
+    assert sum("NOT_" in f.marked for f in found) > 10 and sum(len(f.clauses) > 1 for f in found) > 50
+
+
 def test_featurize_splits_clauses_at_punctuation_and_contrast(config, rules):
     features = featurize(_doc(config, "Kamarnya bersih, tapi AC-nya rusak dan wifi lambat."), rules)
     assert [text for _, _, text in features.clauses] == ["kamar nya bersih", "ac -nya rusak dan wifi lambat"]
@@ -340,9 +402,40 @@ def test_phrases_match_as_spacys_matcher_matches_them(config, codebook, rules, s
             for doc, found in zip(docs, batch):
                 expected = {(nlp.vocab.strings[m], start, end) for m, start, end in matcher(doc)}
                 assert {match for match in found if match[2] - match[1] > 1} == expected, doc.text
-                assert found == index.find(doc), doc.text  # a batch finds what one document at a time does
                 checked += len(expected)
     assert checked > 100
+
+
+def _single_words(index, doc):
+    """The single-word matches of ``index`` in ``doc``, token by token: each token's lower
+    case text and normalised form against every keyword, its lemma against those that ask
+    for lemmas."""
+    return {(label, token.i, token.i + 1) for token in doc
+            for form, through_lemma in ((token.lower_, False), (token.norm_, False), (token.lemma_, True))
+            for label, lemma in index.words.lookup(form) if lemma or not through_lemma}
+
+
+def test_single_keywords_of_a_batch_are_those_found_token_by_token(config, codebook, rules, sample_corpus):
+    """A batch's words are looked up the first time they are seen and found by array
+    searches after that: the same matches as looking every token up, whatever came before."""
+    from pipeline.suggest.rules import FORM_ATTRS
+
+    texts = [line for path in sorted(sample_corpus.rglob("*.txt"))
+             for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts += ["Kami menjual produknya, mentornya pindah.", "", "Dana dana DANA dana-dana."]
+    lemmas = _lemma_book(codebook, ["lemma:jual", "lemma:laku keras", "mentor*"]).keywords
+    checked = 0
+    for index in (rules.keywords, rules.cues, lemmas):
+        for lang in ("id", "en"):
+            nlp = pipeline_for(lang, config.section("nlp"))
+            docs = list(nlp.pipe(texts))
+            for batch in (docs, docs[::-1], docs[:7]):  # seen before, in another order
+                for doc, found in zip(batch, index.find_many([doc.to_array(FORM_ATTRS) for doc in batch],
+                                                             nlp.vocab.strings)):
+                    expected = _single_words(index, doc)
+                    assert {match for match in found if match[2] - match[1] == 1} == expected, doc.text
+                    checked += len(expected)
+    assert checked > 1000
 
 
 def test_rules_of_a_batch_of_both_languages_are_those_of_each_segment(config, rules, sample_corpus):

@@ -89,66 +89,142 @@ def featurize(doc: Doc, rules: CodebookRules, text: str | None = None,
     caller has it (``Doc.text`` rebuilds it from a ``Token`` per word), ``matches`` what
     ``rules`` find in it when the caller has them (``CodebookRules.many``, for a batch).
 
-    ``marked`` carries negation the way sentiment models since Das & Chen (2001) do: after
-    a negator of the codebook (*tidak, belum, kurang, not, lack*), the next
-    ``NEGATION_WINDOW`` words get a ``NOT_`` prefix, so *tidak NOT_ada NOT_dukungan* and
-    *ada dukungan* are different features; punctuation and a contrast (*tapi, namun, but*)
-    end the scope.
+    Filler words and spaces are left out. ``text`` holds the lemmas of the words that are
+    not numbers, ``words`` the normalised forms of the words and of contrasts (*tapi,
+    namun, but*). ``marked`` carries negation the way sentiment models since Das & Chen
+    (2001) do: after a negator of the codebook (*tidak, belum, kurang, not, lack*), the
+    next ``NEGATION_WINDOW`` words get a ``NOT_`` prefix, so *tidak NOT_ada NOT_dukungan*
+    and *ada dukungan* are different features; punctuation and a contrast end the scope,
+    and end a clause.
     """
-    lemmas, words, marked = [], [], []
-    clauses, clause, first = [], [], 0
-    scope = 0
-    # token attributes read as arrays of string hashes: a ``Token`` object per word and
-    # its properties cost more than the rest of this loop on long documents
-    attributes = doc.to_array([IS_SPACE, IS_PUNCT, LIKE_NUM, LOWER, NORM, LEMMA]).tolist()
-    strings, fillers, negators = doc.vocab.strings, doc.user_data.get(FILLERS, ()), rules.negator_words
-    text_of: dict[int, str] = {}  # string hash -> string, each looked up once
-    for i, (is_space, is_punct, like_num, lower_key, norm_key, lemma_key) in enumerate(attributes):
-        lower = text_of.get(lower_key)
-        if lower is None:
-            lower = text_of[lower_key] = strings[lower_key]
-        if is_space or lower in fillers:
-            continue
-        norm = text_of.get(norm_key)
-        if norm is None:
-            norm = text_of[norm_key] = strings[norm_key]
-        norm = norm.lower()
-        if is_punct or norm in CONTRAST:
-            scope = 0
-            if clause:
-                clauses.append((first, i, " ".join(clause)))
-            clause, first = [], i + 1
-            if norm in CONTRAST:
-                words.append(norm)
-                marked.append(norm)
-            continue
-        if not like_num:
-            lemma = text_of.get(lemma_key)
-            if lemma is None:
-                lemma = text_of[lemma_key] = strings[lemma_key]
-            lemmas.append(lemma)
-        words.append(norm)
-        if norm in negators or lower in negators:
-            form = norm
-            scope = NEGATION_WINDOW
-        else:
-            form = NEGATED + norm if scope else norm
-            scope = max(0, scope - 1)
-        marked.append(form)
-        clause.append(form)
-    if clause:
-        clauses.append((first, len(doc), " ".join(clause)))
-    starts = doc.to_array(SENT_START)
-    return SegmentFeatures(text=" ".join(lemmas), matches=rules(doc) if matches is None else matches, doc=doc,
-                           words=" ".join(words), marked=" ".join(marked), clauses=tuple(clauses),
-                           raw=(doc.text if text is None else text).lower(), sentence_starts=tuple((np.flatnonzero(starts[1:] == 1) + 1).tolist()))
+    return _featurize([doc], [doc.text if text is None else text], [rules(doc) if matches is None else matches],
+                      rules.negator_words)[0]
 
 
 def featurize_many(items: Sequence[tuple[Segment, Doc]], rules: CodebookRules) -> list[SegmentFeatures]:
     """``featurize`` for ``(segment, doc)`` pairs, the rules of the whole batch found at once
     (``CodebookRules.many``)."""
-    matches = rules.many([doc for _, doc in items])
-    return [featurize(doc, rules, segment.text, found) for (segment, doc), found in zip(items, matches)]
+    docs = [doc for _, doc in items]
+    return _featurize(docs, [segment.text for segment, _ in items], rules.many(docs), rules.negator_words)
+
+
+_FEATURE_ATTRS = [IS_SPACE, IS_PUNCT, LIKE_NUM, LOWER, NORM, LEMMA, SENT_START]
+_STRINGS_KEPT = 1_000_000  # string hashes whose text ``_Texts`` keeps between batches
+
+
+class _Texts:
+    """The text of string hashes, each looked up once (spaCy's hashes are the same in every
+    pipeline's string store)."""
+
+    def __init__(self):
+        self.known: dict[int, str] = {}
+
+    def __call__(self, keys: list[int], strings) -> list[str]:
+        known = self.known
+        if len(known) > _STRINGS_KEPT:
+            known.clear()
+        found = []
+        for key in keys:
+            text = known.get(key)
+            if text is None:
+                text = known[key] = strings[key]
+            found.append(text)
+        return found
+
+
+_TEXTS = _Texts()
+
+
+def _featurize(docs: list[Doc], texts: list[str], matches: list[RuleMatches], negators) -> list[SegmentFeatures]:
+    """``featurize`` for a batch, the documents read by pipeline (their string stores and
+    fillers differ)."""
+    features: list[SegmentFeatures | None] = [None] * len(docs)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, doc in enumerate(docs):
+        groups.setdefault((id(doc.vocab), id(doc.user_data.get(FILLERS))), []).append(i)
+    for chosen in groups.values():
+        for i, found in zip(chosen, _featurize_alike([docs[i] for i in chosen], negators)):
+            features[i] = SegmentFeatures(raw=texts[i].lower(), matches=matches[i], doc=docs[i], **found)
+    return features
+
+
+def _featurize_alike(docs: list[Doc], negators) -> list[dict]:
+    """The fields of ``SegmentFeatures`` read from the tokens of ``docs`` (of one pipeline),
+    for the whole batch at once: token attributes as arrays of string hashes, each distinct
+    string looked at once, and negation scopes and clauses found with array operations (a
+    Python loop over the tokens, and a ``Token`` object per word before it, were most of
+    the suggest stage's cost)."""
+    lengths = np.array([len(doc) for doc in docs], dtype=np.int64)
+    ends = np.cumsum(lengths)
+    offsets = ends - lengths
+    total = int(ends[-1]) if len(docs) else 0
+    if not total:
+        return [dict(text="", words="", marked="", clauses=(), sentence_starts=()) for _ in docs]
+    table = np.concatenate([doc.to_array(_FEATURE_ATTRS).reshape(-1, len(_FEATURE_ATTRS)) for doc in docs])
+    strings, fillers = docs[0].vocab.strings, docs[0].user_data.get(FILLERS, ())
+    position = np.arange(total)
+    owner = np.repeat(np.arange(len(docs)), lengths)
+    first_of_doc = np.zeros(total, bool)
+    first_of_doc[offsets[lengths > 0]] = True
+
+    lower_keys, lower_of = np.unique(table[:, 3], return_inverse=True)
+    lowers = _TEXTS(lower_keys.tolist(), strings)
+    norm_keys, norm_of = np.unique(table[:, 4], return_inverse=True)
+    norms = [text.lower() for text in _TEXTS(norm_keys.tolist(), strings)]
+    skip = (table[:, 0] != 0) | np.array([w in fillers for w in lowers], bool)[lower_of]
+    contrast = ~skip & np.array([w in CONTRAST for w in norms], bool)[norm_of]
+    boundary = contrast | (~skip & (table[:, 1] != 0))
+    word = ~skip & ~boundary
+    negator = word & (np.array([w in negators for w in norms], bool)[norm_of]
+                      | np.array([w in negators for w in lowers], bool)[lower_of])
+    # a word is in a negation's scope when a negator came before it since the last
+    # punctuation, contrast or document start, at most NEGATION_WINDOW words before it
+    reset = np.where(boundary, position, -1)
+    reset[first_of_doc & ~boundary] = position[first_of_doc & ~boundary] - 1
+    last_reset = np.maximum.accumulate(reset)
+    last_negator = np.maximum.accumulate(np.where(negator, position, -1))
+    counted = np.cumsum(word)
+    in_scope = (word & ~negator & (last_negator > last_reset)
+                & (counted - counted[np.maximum(last_negator, 0)] <= NEGATION_WINDOW))
+
+    plain = np.array(norms, dtype=object)[norm_of]
+    forms = np.where(in_scope, np.array([NEGATED + w for w in norms], dtype=object)[norm_of], plain)
+    lemma_rows = np.flatnonzero(word & (table[:, 2] == 0))
+    lemma_keys, lemma_of = np.unique(table[lemma_rows, 5], return_inverse=True)
+    lemmas = np.array(_TEXTS(lemma_keys.tolist(), strings), dtype=object)[lemma_of]
+    word_rows = np.flatnonzero(word | contrast)
+    marked = np.where(contrast, plain, forms)
+    # clauses: the words between two boundaries of one document, from the token after the
+    # first boundary (or the document's start) to the second (or the document's end)
+    opened = np.where(first_of_doc, position, -1)
+    opened[boundary] = position[boundary] + 1
+    clause_first = np.maximum.accumulate(opened)
+    closing = np.where(boundary, position, total)
+    clause_end = np.minimum(np.minimum.accumulate(closing[::-1])[::-1], ends[owner])
+    clause_rows = np.flatnonzero(word)
+    run_starts = np.flatnonzero(np.diff(clause_first[clause_rows], prepend=-1) != 0)
+    run_rows = clause_rows[run_starts]
+    clauses: list[list] = [[] for _ in docs]
+    clause_forms = forms[clause_rows].tolist()
+    for document, first, end, start, stop in zip(
+            owner[run_rows].tolist(), (clause_first[run_rows] - offsets[owner[run_rows]]).tolist(),
+            (clause_end[run_rows] - offsets[owner[run_rows]]).tolist(), run_starts.tolist(),
+            [*run_starts[1:].tolist(), len(clause_rows)]):
+        clauses[document].append((first, end, " ".join(clause_forms[start:stop])))
+    sentence_starts = np.flatnonzero((table[:, 6] == 1) & ~first_of_doc)
+
+    def per_document(rows: np.ndarray, values: list) -> list[list]:
+        cuts = np.searchsorted(rows, ends).tolist()
+        return [values[a:b] for a, b in zip([0, *cuts[:-1]], cuts)]
+
+    return [
+        dict(text=" ".join(lemma_texts), words=" ".join(word_texts), marked=" ".join(marked_texts),
+             clauses=tuple(found), sentence_starts=tuple(starts_at))
+        for lemma_texts, word_texts, marked_texts, found, starts_at in zip(
+            per_document(lemma_rows, lemmas.tolist()), per_document(word_rows, plain[word_rows].tolist()),
+            per_document(word_rows, marked[word_rows].tolist()), clauses,
+            per_document(sentence_starts, (sentence_starts - offsets[owner[sentence_starts]]).tolist()))
+    ]
 
 
 PRESENT = "coded"  # a label frame's cell for a code given without a direction

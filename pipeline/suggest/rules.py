@@ -24,6 +24,11 @@ _ATTRS = ("LOWER", "NORM", "LEMMA")
 FORM_ATTRS = [LOWER, NORM, LEMMA]
 NEGATION_WINDOW = 3  # a negator flips a cue up to this many tokens after it
 CUE_COLUMNS = ("supporting", "constraining", "supporting_negated", "constraining_negated")
+# What ``_WordIndex`` keeps per word: its single-word labels as a text or normalised form,
+# as a lemma, and from ``_PHRASES`` on the phrases it starts, per attribute of ``_ATTRS``.
+_SURFACE, _LEMMA, _PHRASES = 0, 1, 2
+_ROLES = _PHRASES + len(_ATTRS)
+_WORDS_KEPT = 1_000_000  # string hashes whose matches are kept between batches
 
 
 @dataclass(frozen=True)
@@ -70,13 +75,18 @@ class _WordIndex:
             for words, lemma in phrases:
                 for table in self.phrase_starts[: 3 if lemma else 2]:
                     table.add(words[0], (label, tuple(words)))
-        # string hash -> labels, filled as words are seen: of a text or normalised form, of a lemma
-        self._labels_surface: dict[int, tuple[str, ...]] = {}
-        self._labels_lemma: dict[int, tuple[str, ...]] = {}
-        self._phrases_at: list[dict[int, tuple]] = [{} for _ in _ATTRS]  # string hash -> phrases it starts
-        self._strings: dict[int, str] = {}
         self.any_lemma = any(lemma for _, lemma in self.words.values()) or any(
             lemma for phrases in self.phrases.values() for _, lemma in phrases)
+        self._strings: dict[int, str] = {}  # string hash -> string, of the words phrases continue with
+        self._forget()
+
+    def _forget(self) -> None:
+        """Empty what is known of the words seen (``_learn``)."""
+        self._seen: set[int] = set()  # string hashes looked up
+        # per role (_SURFACE, _LEMMA, then the phrases' first words by attribute): string hash
+        # -> what it matches, for the hashes that match something, and those hashes sorted
+        self._found: list[dict[int, tuple]] = [{} for _ in range(_ROLES)]
+        self._sorted = [np.zeros(0, np.uint64) for _ in range(_ROLES)]
 
     def _add_word(self, label: str, word: str, lemma: bool) -> None:
         self.words.add(word, (label, lemma))
@@ -92,43 +102,75 @@ class _WordIndex:
         return self.find_many([forms], doc.vocab.strings)[0]
 
     def find_many(self, forms: list[np.ndarray], strings) -> list[set[tuple[str, int, int]]]:
-        """:meth:`find` for many documents' ``forms`` arrays at once: each distinct word of
-        the batch is looked up once, and only the words that match anything are placed back
-        in their documents (a look-up per token and form cost a third of rule matching)."""
-        found: list[set[tuple[str, int, int]]] = [set() for _ in forms]
+        """:meth:`find` for many documents' ``forms`` arrays at once (``find_rows``)."""
         if not forms:
-            return found
+            return []
         every = np.concatenate([f.reshape(-1, len(FORM_ATTRS)) for f in forms]).astype(np.uint64)
-        lengths = [len(f) for f in forms]
-        owner = np.repeat(np.arange(len(forms)), lengths)
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        columns = [(0, self._labels_surface, False), (1, self._labels_surface, False)]
-        if self.any_lemma:
-            columns.append((2, self._labels_lemma, True))
-        for column, cache, is_lemma in columns:
+        return self.find_rows(every, [len(f) for f in forms], strings)
+
+    def find_rows(self, every: np.ndarray, lengths: list[int], strings,
+                  distinct: np.ndarray | None = None) -> list[set[tuple[str, int, int]]]:
+        """The matches in each of a batch's documents, from ``every`` (their ``forms``
+        arrays one after the other, ``lengths`` rows each) and ``distinct`` (``every``'s
+        distinct values, when the caller has them).
+
+        A word is looked up the first time it is seen (``_learn``); after that, the rows
+        that match anything are found with array searches over the hashes that match, and
+        only those are placed back in their documents: a look-up per token and form, and
+        then one per distinct word of each batch, cost most of rule matching."""
+        found: list[set[tuple[str, int, int]]] = [set() for _ in lengths]
+        if not lengths:
+            return found
+        self._learn(np.unique(every) if distinct is None else distinct, strings)
+        owner = np.repeat(np.arange(len(lengths)), lengths)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        columns = [(0, _SURFACE), (1, _SURFACE)] + ([(2, _LEMMA)] if self.any_lemma else [])
+        for column, role in columns:
             keys = every[:, column]
-            labelled = _keys_found(keys, cache, lambda key: self._labels_of(self._string(key, strings), is_lemma))
-            for row in np.flatnonzero(np.isin(keys, labelled)).tolist():
+            labels = self._found[role]
+            for row in _rows_in(keys, self._sorted[role]).tolist():
                 document = owner[row]
                 i = row - starts[document]
-                for label in cache[int(keys[row])]:
+                for label in labels[int(keys[row])]:
                     found[document].add((label, i, i + 1))
         if self.phrases:
             self._find_phrases(every, owner, starts, strings, found)
         return found
 
+    def _learn(self, distinct: np.ndarray, strings) -> None:
+        """Look up the words among ``distinct`` (string hashes) not seen before: their
+        single-word labels as a text or normalised form and as a lemma, and the phrases they
+        start per attribute."""
+        if len(self._seen) > _WORDS_KEPT:
+            self._forget()
+        new = set(distinct.tolist()).difference(self._seen)
+        if not new:
+            return
+        self._seen.update(new)
+        changed = set()
+        for key in new:
+            form = strings[key] if key in strings else ""
+            pairs = self.words.lookup(form)
+            looked_up = [tuple(sorted({label for label, _ in pairs})),
+                         tuple(sorted({label for label, lemma in pairs if lemma}))]
+            looked_up += [tuple(table.lookup(form)) for table in self.phrase_starts]
+            for role, value in enumerate(looked_up):
+                if value:
+                    self._found[role][key] = value
+                    changed.add(role)
+        for role in changed:
+            self._sorted[role] = np.array(sorted(self._found[role]), dtype=np.uint64)
+
     def _find_phrases(self, every: np.ndarray, owner: np.ndarray, starts: np.ndarray, strings,
                       found: list[set[tuple[str, int, int]]]) -> None:
-        """Add the phrase matches of a batch (``find_many``'s rows of every document) to
+        """Add the phrase matches of a batch (``find_rows``'s rows of every document) to
         ``found``: where a token's form starts a phrase, the phrase's other words are
         matched on the same form of the tokens after it, within its document."""
         ends = starts + np.bincount(owner, minlength=len(starts))
-        for attr, (table, phrases_at) in enumerate(zip(self.phrase_starts, self._phrases_at)):
-            if not table:
-                continue
+        for attr in range(len(_ATTRS)):
             keys = every[:, attr]
-            starting = _keys_found(keys, phrases_at, lambda key: tuple(table.lookup(self._string(key, strings))))
-            for row in np.flatnonzero(np.isin(keys, starting)).tolist():
+            phrases_at = self._found[_PHRASES + attr]
+            for row in _rows_in(keys, self._sorted[_PHRASES + attr]).tolist():
                 document = owner[row]
                 for label, words in phrases_at[int(keys[row])]:
                     end = row + len(words)
@@ -139,27 +181,18 @@ class _WordIndex:
     def _string(self, key: int, strings) -> str:
         text = self._strings.get(key)
         if text is None:
+            if len(self._strings) > _WORDS_KEPT:
+                self._strings.clear()
             text = self._strings[key] = strings[key] if key in strings else ""
         return text
 
-    def _labels_of(self, form: str, is_lemma: bool) -> tuple[str, ...]:
-        """Labels whose single-word keywords match ``form`` exactly or as a prefix; for a
-        lemma, only keywords that ask for lemmas."""
-        return tuple(sorted({label for label, lemma in self.words.lookup(form) if lemma or not is_lemma}))
 
-
-
-def _keys_found(keys: np.ndarray, cache: dict, look_up) -> np.ndarray:
-    """The distinct ``keys`` whose entry in ``cache`` (``look_up(key)``, made when missing)
-    is not empty: each distinct word of a batch is looked up once."""
-    found = []
-    for key in np.unique(keys).tolist():
-        value = cache.get(key)
-        if value is None:
-            value = cache[key] = look_up(key)
-        if value:
-            found.append(key)
-    return np.array(found, dtype=np.uint64)
+def _rows_in(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """The positions in ``keys`` of the values that ``sorted_keys`` holds."""
+    if not len(sorted_keys):
+        return np.zeros(0, np.int64)
+    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return np.flatnonzero(sorted_keys[at] == keys)
 
 
 def _word_matches(form: str, word: str) -> bool:
@@ -216,7 +249,7 @@ class CodebookRules:
 
     def many(self, docs: list[Doc]) -> list[RuleMatches]:
         """What the rules find in each of ``docs``, the keywords and cues of the whole batch
-        looked up at once (``_WordIndex.find_many``)."""
+        found at once (``_WordIndex.find_rows``)."""
         forms = [doc.to_array(FORM_ATTRS) for doc in docs]
         keywords: list = [None] * len(docs)
         cues: list = [None] * len(docs)
@@ -225,8 +258,10 @@ class CodebookRules:
             by_vocabulary.setdefault(id(doc.vocab), []).append(i)
         for chosen in by_vocabulary.values():
             strings = docs[chosen[0]].vocab.strings
+            every = np.concatenate([forms[i] for i in chosen]).astype(np.uint64).reshape(-1, len(FORM_ATTRS))
+            distinct = np.unique(every)
             for index, into in ((self.keywords, keywords), (self.cues, cues)):
-                for i, found in zip(chosen, index.find_many([forms[i] for i in chosen], strings)):
+                for i, found in zip(chosen, index.find_rows(every, [len(forms[i]) for i in chosen], strings, distinct)):
                     into[i] = found
         return [RuleMatches(hits=self._hits(doc, array, found), cues=self._cues(doc, signs))
                 for doc, array, found, signs in zip(docs, forms, keywords, cues)]
