@@ -71,7 +71,27 @@ def test_executors_dask_local_cluster_gives_the_same_project(corpus, one_process
     assert (tmp_path / "out" / "suggestions.csv").read_bytes() == (one_process / "out" / "suggestions.csv").read_bytes()
 
 
-def test_executors_a_killed_run_leaves_whole_documents_and_the_next_completes_it(corpus, one_process, tmp_path):
+@pytest.fixture(scope="module")
+def long_corpus(tmp_path_factory, sample_corpus):
+    """The five interviews in eight wordings (40 documents): a run of several seconds, so
+    that it can be killed after some groups of documents are committed, before the last."""
+    folder = tmp_path_factory.mktemp("long") / "corpus"
+    folder.mkdir()
+    wordings = [("kami", "kita"), ("the ", "our "), ("UMKM", "usaha kecil"), ("program", "kegiatan"),
+                ("pelatihan", "training"), ("tidak", "nggak"), ("export", "ekspor"), ("kita", "kami")]
+    for name in INTERVIEWS:
+        text = (sample_corpus / "interviews" / name).read_text(encoding="utf-8")
+        for k, (old, new) in enumerate(wordings):
+            (folder / f"{k}_{name}").write_text(text.replace(old, new) + f"\n\nCatatan {k}.\n", encoding="utf-8")
+    return folder
+
+
+def test_executors_a_killed_run_leaves_whole_documents_and_the_next_completes_it(long_corpus, tmp_path):
+    corpus = long_corpus
+    uninterrupted = tmp_path / "uninterrupted"
+    run(corpus, None, uninterrupted / "out", uninterrupted, workers=1)
+    total = len(_content(uninterrupted)["documents"])
+    tmp_path = tmp_path / "killed"
     command = [sys.executable, "-m", "pipeline.cli", "run", str(corpus), "--project", str(tmp_path),
                "--out", str(tmp_path / "out"), "--workers", "1"]
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -92,15 +112,19 @@ def test_executors_a_killed_run_leaves_whole_documents_and_the_next_completes_it
     db = sqlite3.connect(database)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     documents = db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-    assert 2 <= documents < 10
+    assert 2 <= documents < total
     # every stored document is whole: all its segments, each with its suggestions
+    expected = _content(uninterrupted)
     for (document,) in db.execute("SELECT id FROM documents"):
-        mine = [row for row in _content(one_process)["segments"] if row[1] == document]
+        mine = {row[0] for row in expected["segments"] if row[1] == document}
         assert db.execute("SELECT COUNT(*) FROM segments WHERE document_id = ?", (document,)).fetchone()[0] == len(mine)
+        assert (db.execute("SELECT COUNT(*) FROM suggestions WHERE segment_id IN (SELECT id FROM segments "
+                           "WHERE document_id = ?)", (document,)).fetchone()[0]
+                == sum(row[1] in mine for row in expected["suggestions"]))
     db.close()
     summary = run(corpus, None, tmp_path / "out", tmp_path, workers=1)
     assert summary["counts"]["documents_unchanged"] == documents
-    assert _content(tmp_path) == _content(one_process)
+    assert _content(tmp_path) == expected
 
 
 def test_executors_a_second_run_on_a_project_stops_with_a_message(corpus, tmp_path):

@@ -127,6 +127,41 @@ def test_store_flushes_every_commit_except_while_writing_derived_documents(tmp_p
         assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2
 
 
+def test_store_commits_processed_documents_in_groups_each_document_whole(tmp_path, monkeypatch):
+    """Within ``derived_writes`` documents are committed a group at a time: another
+    connection sees a group once it is due; a document that fails midway leaves nothing,
+    and the whole documents before it are committed on leaving."""
+    import pipeline.store as store_module
+
+    monkeypatch.setattr(store_module, "GROUP_DOCUMENTS", 2)
+    monkeypatch.setattr(store_module, "GROUP_SECONDS", 3600.0)
+
+    def stored(path):
+        with sqlite3.connect(path) as other:
+            return (sorted(row[0] for row in other.execute("SELECT id FROM documents")),
+                    other.execute("SELECT COUNT(*) FROM segments").fetchone()[0])
+
+    def save(store, document, suggestions):
+        segments = segment_document(document)
+        store.save_document(document, segments, [3] * len(segments), suggestions, "k", run, "v1")
+
+    def failing(segments):
+        yield _suggestion(segments[0])
+        raise OSError("the disk is full")
+
+    with Store(tmp_path) as store:
+        run = store.start_run("corpus")
+        with pytest.raises(OSError):
+            with store.derived_writes():
+                for name in ("a.txt", "b.txt", "c.txt"):
+                    save(store, _document(path=name), [])
+                assert stored(store.path) == (["a.txt", "b.txt"], 6)  # the first group; c.txt waits
+                broken = _document(path="d.txt", text="Ani: Dana habis.\n\nBudi: Lalu?")
+                save(store, broken, failing(segment_document(broken)))
+        assert stored(store.path) == (["a.txt", "b.txt", "c.txt"], 9)
+        assert not store.db.in_transaction
+
+
 def test_store_damaged_database_is_a_clear_error(tmp_path):
     (tmp_path / ".pilah").mkdir()
     (tmp_path / ".pilah" / "pilah.sqlite").write_bytes(b"this is not a database" * 100)
