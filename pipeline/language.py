@@ -229,19 +229,18 @@ def _count(
     if len(kinds) > _WORD_KINDS_KEPT:
         kinds.clear()
     id_words = en_words = 0
-    for position, match in enumerate(_WORD.finditer(sentence)):
-        written = match.group()
-        word = written.lower()
-        kind = kinds.get(word)
+    for position, written in enumerate(_WORD.findall(sentence)):
+        kind = kinds.get(written)
         if kind is None:
-            kind = kinds[word] = (word in indonesian.stop_words, word in english.stop_words,
-                                  word in indonesian, word in english)
-        id_stop, en_stop, in_id, in_en = kind
+            word = written.lower()
+            kind = kinds[written] = (word in indonesian.stop_words, word in english.stop_words,
+                                     word in indonesian, word in english, written[0].isupper(), word)
+        id_stop, en_stop, in_id, in_en, capitalised, word = kind
         if id_stop or en_stop:
             id_words += id_stop
             en_words += en_stop
             continue
-        if position and written[0].isupper():
+        if position and capitalised:
             continue  # a name (Lembah Hijau, Dinas Koperasi) is not a language switch
         if in_id or in_en:
             id_words += in_id and not in_en
@@ -269,10 +268,11 @@ _WORD_KINDS_KEPT = 500_000  # distinct words whose kind is kept between sentence
 
 
 @lru_cache(maxsize=4)
-def _word_kinds(lexicon: str | None) -> dict[str, tuple[bool, bool, bool, bool]]:
-    """Per lower-case word, whether it is an Indonesian and an English stop word and whether
-    it is a known Indonesian and English word (``_vocabularies``), each word looked up once:
-    a lemma table's look-up hashes the word every time."""
+def _word_kinds(lexicon: str | None) -> dict[str, tuple[bool, bool, bool, bool, bool, str]]:
+    """Per written word, whether it is an Indonesian and an English stop word, whether it is
+    a known Indonesian and English word (``_vocabularies``), whether it starts with a
+    capital, and its lower case; each written form looked up once: a lemma table's look-up
+    hashes the word every time."""
     return {}
 
 

@@ -41,7 +41,6 @@ META_FILE = "meta.json"
 # object), gzipped, instead of the pickled estimator.
 MODEL_FORMAT = 3
 NEGATED = "NOT_"  # prefix of a word inside a negation's scope in ``features.SegmentFeatures.marked``
-_SPACES = re.compile(r"\s\s+")
 _WORD_CACHE_LIMIT = 500_000  # distinct words whose character n-grams are kept between batches
 
 
@@ -124,35 +123,36 @@ class TermWeights:
         return sparse.csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape)
 
     def _term_counts(self, documents) -> sparse.csr_matrix:
-        """Counts of the vocabulary's terms (rows: documents), terms outside it dropped."""
-        vocabulary = self.vocabulary
-        pattern = re.compile(self.token_pattern) if self.kind == "words" else None
-        indices, indptr = [], [0]
-        for document in documents:
-            if pattern is not None:
-                text = document.lower() if self.lowercase else document
-                terms = word_ngrams(pattern.findall(text), self.ngram_range)
-            else:
-                terms = document
-            found = [vocabulary.get(term) for term in terms]
-            indices += [j for j in found if j is not None]
-            indptr.append(len(indices))
-        return sparse.csr_matrix((np.ones(len(indices), np.int64), np.array(indices, np.int64), np.array(indptr)),
-                                 shape=(len(indptr) - 1, self.size))
+        """Counts of the vocabulary's terms (rows: documents), terms outside it dropped; the
+        terms of the whole batch are looked up in one pass."""
+        if self.kind == "words":
+            pattern = re.compile(self.token_pattern)
+            documents = [word_ngrams(pattern.findall(text.lower() if self.lowercase else text), self.ngram_range)
+                         for text in documents]
+        return self._columns_counted(documents, self.vocabulary)
+
+    def _columns_counted(self, documents, columns: dict) -> sparse.csr_matrix:
+        """A row per document of ``documents`` (sequences of keys), counting the columns
+        ``columns`` gives their keys; keys it lacks are dropped."""
+        documents = list(documents)
+        lengths = np.fromiter(map(len, documents), np.int64, len(documents))
+        keys = list(itertools.chain.from_iterable(documents))
+        found = np.fromiter(map(columns.get, keys, itertools.repeat(-1)), np.int64, len(keys))
+        kept = np.concatenate([[0], np.cumsum(found >= 0)])
+        indptr = kept[np.concatenate([[0], np.cumsum(lengths)])]
+        return sparse.csr_matrix((np.ones(int(indptr[-1]), np.int64), found[found >= 0], indptr),
+                                 shape=(len(documents), self.size))
 
     def _char_counts(self, texts) -> sparse.csr_matrix:
         """Counts of the vocabulary's character n-grams: (texts x distinct words) word
-        counts times (distinct words x n-grams) counts of each word's n-grams."""
+        counts times (distinct words x n-grams) counts of each word's n-grams. A text's
+        words are those ``analyzer="char_wb"`` reads: split at white space."""
         columns = self._word_columns
         if len(columns) > _WORD_CACHE_LIMIT:
             columns.clear()
-        number: dict[str, int] = {}
-        word_ids, indptr = [], [0]
-        for text in texts:
-            words = _SPACES.sub(" ", text.lower()).split()
-            word_ids += [number.setdefault(w, len(number)) for w in words]
-            indptr.append(len(word_ids))
-        words = list(number)
+        split = [text.lower().split() for text in texts]
+        numbers, words = pd.factorize(pd.Series(list(itertools.chain.from_iterable(split)), dtype=object))
+        words = words.tolist()
         for word in words:
             if word not in columns:
                 found = [self.vocabulary.get(g) for g in char_wb_ngrams(word, self.ngram_range)]
@@ -164,8 +164,9 @@ class TermWeights:
              np.concatenate(per_word) if per_word else np.zeros(0, np.int64),
              np.concatenate([[0], lengths.cumsum()])),
             shape=(len(words), self.size))
-        occurrences = sparse.csr_matrix((np.ones(len(word_ids), np.int64), np.array(word_ids, np.int64),
-                                         np.array(indptr)), shape=(len(indptr) - 1, len(words)))
+        indptr = np.concatenate([[0], np.cumsum([len(found) for found in split])])
+        occurrences = sparse.csr_matrix((np.ones(len(numbers), np.int64), numbers.astype(np.int64), indptr),
+                                        shape=(len(split), len(words)))
         return sparse.csr_matrix(occurrences @ grams)
 
 
