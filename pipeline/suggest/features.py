@@ -13,11 +13,11 @@ import pandas as pd
 from spacy.attrs import IS_PUNCT, IS_SPACE, LEMMA, LIKE_NUM, LOWER, NORM, SENT_START
 from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
 from spacy.lang.id.stop_words import STOP_WORDS as ID_STOP_WORDS
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc
 
 from pipeline.nlp.extensions import FILLERS
 from pipeline.records import Segment
-from pipeline.suggest.rules import CUE_COLUMNS, NEGATION_WINDOW, CodebookRules, RuleMatches, cue_counts
+from pipeline.suggest.rules import CUE_COLUMNS, NEGATION_WINDOW, CodebookRules, Match, RuleMatches, cue_counts
 from pipeline.suggest.scoring import NEGATED, word_ngrams
 
 
@@ -60,7 +60,7 @@ class SegmentFeatures:
     # each call, which was most of the cost of a long document's features
     sentence_starts: tuple[int, ...] = ()
 
-    def evidence_spans(self, code: str) -> list[Span]:
+    def evidence_spans(self, code: str) -> list[Match]:
         return self.matches.hits.get(code, [])
 
     def local_cues(self, code: str) -> dict[str, int]:

@@ -31,12 +31,38 @@ _ROLES = _PHRASES + len(_ATTRS)
 _WORDS_KEPT = 1_000_000  # string hashes whose matches are kept between batches
 
 
+class Match:
+    """A stretch of a ``Doc``'s tokens that a rule matched, from ``start`` to ``end``; read
+    like a spaCy ``Span`` (``text``, ``len``), which it makes only when its text is asked
+    for: a ``Span`` per match was a fifth of rule matching, and most matches are only
+    counted."""
+
+    __slots__ = ("doc", "start", "end")
+
+    def __init__(self, doc: Doc, start: int, end: int):
+        self.doc, self.start, self.end = doc, start, end
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    def __repr__(self) -> str:
+        return f"Match({self.start}, {self.end}, {self.text!r})"
+
+    @property
+    def span(self) -> Span:
+        return self.doc[self.start:self.end]
+
+    @property
+    def text(self) -> str:
+        return self.span.text
+
+
 @dataclass(frozen=True)
 class RuleMatches:
     """What the rules found in one segment."""
 
-    hits: dict[str, list[Span]]  # code id -> keyword spans
-    cues: list[tuple[str, Span, bool]]  # (direction, span, negated)
+    hits: dict[str, list[Match]]  # code id -> keyword matches
+    cues: list[tuple[str, Match, bool]]  # (direction, match, negated)
 
 
 class _WordIndex:
@@ -267,35 +293,34 @@ class CodebookRules:
                 for doc, array, found, signs in zip(docs, forms, keywords, cues)]
 
     @staticmethod
-    def _hits(doc: Doc, forms, found: set[tuple[str, int, int]]) -> dict[str, list[Span]]:
-        hits: dict[str, list[Span]] = {}
-        # one Span per matched stretch, shared by the codes it matches: a word can be a
-        # keyword of dozens of codes (code names as keywords), and building a Span and a
-        # Token per check was most of the cost of rule matching
-        spans: dict[tuple[int, int], Span | None] = {}
+    def _hits(doc: Doc, forms, found: set[tuple[str, int, int]]) -> dict[str, list[Match]]:
+        hits: dict[str, list[Match]] = {}
+        # one Match per matched stretch, shared by the codes it matches: a word can be a
+        # keyword of dozens of codes (code names as keywords)
+        spans: dict[tuple[int, int], Match | None] = {}
         fillers = doc.user_data.get(FILLERS, ())
         strings = doc.vocab.strings
         for code, start, end in sorted(found, key=lambda item: (item[1], item[2], item[0])):
             if (start, end) not in spans:
                 only_fillers = all(strings[key] in fillers for key in forms[start:end, 0].tolist())
-                spans[start, end] = None if only_fillers else doc[start:end]
+                spans[start, end] = None if only_fillers else Match(doc, start, end)
             if spans[start, end] is not None:
                 hits.setdefault(code, []).append(spans[start, end])
         return hits
 
     @staticmethod
-    def _cues(doc: Doc, found: set[tuple[str, int, int]]) -> list[tuple[str, Span, bool]]:
+    def _cues(doc: Doc, found: set[tuple[str, int, int]]) -> list[tuple[str, Match, bool]]:
         negator_ends = sorted(e for label, _, e in found if label == "negator")
         cues = []
         for label, start, end in sorted(found, key=lambda item: (item[1], item[2], item[0])):
             if label == "negator":
                 continue
             negated = any(start - NEGATION_WINDOW <= e <= start for e in negator_ends)
-            cues.append((label, doc[start:end], negated))
+            cues.append((label, Match(doc, start, end), negated))
         return cues
 
 
-def cue_counts(cues: list[tuple[str, Span, bool]], within: list[Span] | None = None) -> dict[str, int]:
+def cue_counts(cues: list[tuple[str, Match, bool]], within: list[Match] | None = None) -> dict[str, int]:
     """Count cues per direction and negation, optionally only those inside ``within`` spans."""
     counts = dict.fromkeys(CUE_COLUMNS, 0)
     for direction, span, negated in cues:
@@ -316,7 +341,7 @@ def cue_direction(counts: dict[str, int]) -> str:
     return "neutral"
 
 
-def rule_score(hits: dict[str, list[Span]], code: str, words: int) -> float:
+def rule_score(hits: dict[str, list[Match]], code: str, words: int) -> float:
     """How strongly the keywords of ``code`` point at it in one segment, in (0, 1).
 
     Evidence adds up over the distinct keywords matched: a phrase of n words counts
@@ -328,7 +353,7 @@ def rule_score(hits: dict[str, list[Span]], code: str, words: int) -> float:
     return rule_scores(hits, words, [code])[code]
 
 
-def rule_scores(hits: dict[str, list[Span]], words: int, codes=None) -> dict[str, float]:
+def rule_scores(hits: dict[str, list[Match]], words: int, codes=None) -> dict[str, float]:
     """:func:`rule_score` of each of ``codes`` (default: every code in ``hits``), counting
     the codes that share each keyword once for all of them."""
     shared = Counter((span.start, span.end) for spans in hits.values() for span in spans)
