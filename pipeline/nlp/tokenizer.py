@@ -25,7 +25,6 @@ whole word is unknown (so *masalah* and *kurang* stay whole), and *-nya* after a
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from spacy.language import Language
 from spacy.attrs import SPACY
@@ -51,6 +50,7 @@ _ALWAYS = ("nya", "kah", "pun")  # split whenever the base is a known word
 _CLITIC_PREFIXES = ("kau", "ku")
 _HYPHENATED_WORD = re.compile(r"^[^\W_]+(?:-[^\W_]+)+$")
 _WHOLE = ("anak-anak", "UMKM-UMKM", "S/A", "minus/idn", "1960-an", "ke-5", "di-upgrade")
+_FORMS_KEPT = 1_000_000  # written forms whose split is kept between documents
 
 
 @registry.tokenizers("pilah.tokenizer.v1")
@@ -107,35 +107,77 @@ class CliticTokenizer:
         self.tokenizer = tokenizer
         self.known = known
         self.english = english
-        self.parts_of = lru_cache(maxsize=262_144)(self.parts)  # words repeat: split each once
+        self._seen: set[int] = set()  # written forms (string hashes) already classified
+        self._splits: dict[int, tuple[str, ...]] = {}  # those that split, and their parts
+        self._nya: set[int] = set()  # those that are "-nya" (cut off a hyphenated word by spaCy)
 
     def __call__(self, text: str) -> Doc:
         doc = self.tokenizer(text)
-        strings = doc.vocab.strings
-        # the words as strings from the arrays: cheaper than a Token object per word
-        written_words = [strings[orth] for orth in doc.to_array(ORTH).tolist()]
-        split_words = list(map(self.parts_of, written_words))
-        # spaCy's Indonesian suffix rules already cut "-nya" off "branding-nya"
-        hyphenated = "-" in text and any(word.lower() == "-nya" for word in written_words)
-        split = any(split_words)
-        if not hyphenated and not split:
+        orths = doc.to_array(ORTH).tolist()
+        # each written form is classified once; a document whose words neither split nor
+        # join is returned as spaCy made it, and the others are rebuilt around the words
+        # that do, without a Python step per word
+        if not self._seen.issuperset(orths):
+            self._classify(set(orths).difference(self._seen), doc.vocab.strings)
+        splits = self._splits
+        split_at = [i for i, orth in enumerate(orths) if orth in splits] if not splits.keys().isdisjoint(orths) else []
+        hyphenated = "-" in text and not self._nya.isdisjoint(orths)
+        if not split_at and not hyphenated:
             doc.user_data[SURFACE_IDS] = {}  # every token is a written word of its own
             return doc
-        written_spaces = doc.to_array(SPACY).tolist()
-        words, spaces, surface = [], [], []
-        for i, (word, parts) in enumerate(zip(written_words, split_words)):
-            joins_previous = i and not written_spaces[i - 1] and word.lower() == "-nya"
-            written = surface[-1] if joins_previous else (surface[-1] + 1 if surface else 0)
-            pieces = parts or (word,)
+        strings = doc.vocab.strings
+        written_words = [strings[orth] for orth in orths]
+        written_spaces = [bool(space) for space in doc.to_array(SPACY).tolist()]
+        nya = self._nya
+        words: list[str] = []
+        spaces: list[bool] = []
+        surface: dict[int, int] = {}
+        written = 0  # the written words so far
+
+        def copy(start: int, end: int) -> None:
+            """Tokens ``start`` to ``end`` are written words of their own."""
+            nonlocal written
+            if len(words) != written:  # after a split, a token's index and its word's differ
+                surface.update(zip(range(len(words), len(words) + end - start), range(written, written + end - start)))
+            words.extend(written_words[start:end])
+            spaces.extend(written_spaces[start:end])
+            written += end - start
+
+        previous = 0
+        for i in sorted({*split_at, *(i for i, orth in enumerate(orths) if orth in nya)} if hyphenated else split_at):
+            copy(previous, i)
+            if orths[i] in nya and i and not written_spaces[i - 1]:
+                pieces, word = (written_words[i],), written - 1  # joins the word before it
+            else:
+                pieces, word = splits.get(orths[i], (written_words[i],)), written
+                written += 1
             for k, part in enumerate(pieces):
+                if len(words) != word:
+                    surface[len(words)] = word
                 words.append(part)
-                spaces.append(bool(written_spaces[i]) and k == len(pieces) - 1)
-                surface.append(written)
-        if split:
+                spaces.append(written_spaces[i] and k == len(pieces) - 1)
+            previous = i + 1
+        copy(previous, len(orths))
+        if split_at:
             doc = Doc(doc.vocab, words=words, spaces=spaces)
         # only the tokens that are not a written word of their own (``surface_id`` of the rest: their index)
-        doc.user_data[SURFACE_IDS] = {i: written for i, written in enumerate(surface) if written != i}
+        doc.user_data[SURFACE_IDS] = surface
         return doc
+
+    def _classify(self, orths, strings) -> None:
+        """Record which of the written forms ``orths`` split (``parts``) or are "-nya"."""
+        if len(self._seen) > _FORMS_KEPT:
+            self._seen.clear()
+            self._splits.clear()
+            self._nya.clear()
+        for orth in orths:
+            word = strings[orth]
+            if word.lower() == "-nya":
+                self._nya.add(orth)
+            parts = self.parts(word)
+            if parts:
+                self._splits[orth] = parts
+        self._seen.update(orths)
 
     def pipe(self, texts, batch_size: int = 1000):
         for text in texts:
