@@ -125,3 +125,22 @@ def test_lemmas_that_depend_on_a_words_place_are_not_reused_from_another_place(i
     lemmas = [(t.text, t.lemma_) for t in inside]
     assert lemmas[2] == ("Budi", "Budi") and lemmas[4] == ("Budi", "budi")  # a name inside; a sentence's first word
     assert ("Trainings", "training") in lemmas  # a word the table knows is lemmatised wherever it is
+
+
+def test_clitic_splits_are_the_same_after_the_tokenizer_forgets_the_forms_it_knew(config, monkeypatch):
+    """The clitic tokenizer keeps which written forms split; when it has kept too many it
+    forgets them all and classifies every form of the next text again, also those it knew
+    (each text here shares its clitic words with the one before and adds new words)."""
+    import pipeline.nlp.tokenizer as tokenizer_module
+    from pipeline.nlp.fast import build_pipeline
+
+    nlp = build_pipeline("id", config.section("nlp")["colloquial_lexicon"], config.section("nlp")["fillers"])
+    texts = ["Anggarannya dipotong, programnya jalan.", "Anggarannya naik, programnya berhenti.",
+             "Mentornya pindah, sertifikatnya belum keluar.", "Mentornya datang, branding-nya juga.",
+             "Bukuku dan rumahmu jauh.", "Bukuku hilang di rumahmu."]
+    expected = [_words(nlp(text)) for text in texts]
+    assert sum(len(words) for words in expected) > sum(len(text.split()) for text in texts)  # clitics split
+    fresh = build_pipeline.__wrapped__("id", config.section("nlp")["colloquial_lexicon"], config.section("nlp")["fillers"])
+    monkeypatch.setattr(tokenizer_module, "_FORMS_KEPT", 3)
+    for _ in range(3):
+        assert [_words(fresh(text)) for text in texts] == expected

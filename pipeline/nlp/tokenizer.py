@@ -118,7 +118,7 @@ class CliticTokenizer:
         # join is returned as spaCy made it, and the others are rebuilt around the words
         # that do, without a Python step per word
         if not self._seen.issuperset(orths):
-            self._classify(set(orths).difference(self._seen), doc.vocab.strings)
+            self._classify(orths, doc.vocab.strings)
         splits = self._splits
         split_at = [i for i, orth in enumerate(orths) if orth in splits] if not splits.keys().isdisjoint(orths) else []
         hyphenated = "-" in text and not self._nya.isdisjoint(orths)
@@ -164,12 +164,14 @@ class CliticTokenizer:
         doc.user_data[SURFACE_IDS] = surface
         return doc
 
-    def _classify(self, orths, strings) -> None:
-        """Record which of the written forms ``orths`` split (``parts``) or are "-nya"."""
+    def _classify(self, orths: list[int], strings) -> None:
+        """Record which of the written forms ``orths`` not seen yet split (``parts``) or
+        are "-nya" (after forgetting every form once too many are kept)."""
         if len(self._seen) > _FORMS_KEPT:
             self._seen.clear()
             self._splits.clear()
             self._nya.clear()
+        orths = set(orths).difference(self._seen)
         for orth in orths:
             word = strings[orth]
             if word.lower() == "-nya":
