@@ -17,7 +17,7 @@ from spacy.tokens import Doc
 
 from pipeline.nlp.extensions import FILLERS
 from pipeline.records import Segment
-from pipeline.suggest.rules import CUE_COLUMNS, NEGATION_WINDOW, CodebookRules, Match, RuleMatches, cue_counts
+from pipeline.suggest.rules import CUE_COLUMNS, NEGATION_WINDOW, TEXTS, CodebookRules, Match, RuleMatches, cue_counts
 from pipeline.suggest.scoring import NEGATED, word_ngrams
 
 
@@ -109,30 +109,6 @@ def featurize_many(items: Sequence[tuple[Segment, Doc]], rules: CodebookRules) -
 
 
 _FEATURE_ATTRS = [IS_SPACE, IS_PUNCT, LIKE_NUM, LOWER, NORM, LEMMA, SENT_START]
-_STRINGS_KEPT = 1_000_000  # string hashes whose text ``_Texts`` keeps between batches
-
-
-class _Texts:
-    """The text of string hashes, each looked up once (spaCy's hashes are the same in every
-    pipeline's string store)."""
-
-    def __init__(self):
-        self.known: dict[int, str] = {}
-
-    def __call__(self, keys: list[int], strings) -> list[str]:
-        known = self.known
-        if len(known) > _STRINGS_KEPT:
-            known.clear()
-        found = []
-        for key in keys:
-            text = known.get(key)
-            if text is None:
-                text = known[key] = strings[key]
-            found.append(text)
-        return found
-
-
-_TEXTS = _Texts()
 
 
 def _featurize(docs: list[Doc], texts: list[str], matches: list[RuleMatches], negators) -> list[SegmentFeatures]:
@@ -168,9 +144,9 @@ def _featurize_alike(docs: list[Doc], negators) -> list[dict]:
     first_of_doc[offsets[lengths > 0]] = True
 
     lower_keys, lower_of = np.unique(table[:, 3], return_inverse=True)
-    lowers = _TEXTS(lower_keys.tolist(), strings)
+    lowers = TEXTS(lower_keys.tolist(), strings)
     norm_keys, norm_of = np.unique(table[:, 4], return_inverse=True)
-    norms = [text.lower() for text in _TEXTS(norm_keys.tolist(), strings)]
+    norms = [text.lower() for text in TEXTS(norm_keys.tolist(), strings)]
     skip = (table[:, 0] != 0) | np.array([w in fillers for w in lowers], bool)[lower_of]
     contrast = ~skip & np.array([w in CONTRAST for w in norms], bool)[norm_of]
     boundary = contrast | (~skip & (table[:, 1] != 0))
@@ -191,7 +167,7 @@ def _featurize_alike(docs: list[Doc], negators) -> list[dict]:
     forms = np.where(in_scope, np.array([NEGATED + w for w in norms], dtype=object)[norm_of], plain)
     lemma_rows = np.flatnonzero(word & (table[:, 2] == 0))
     lemma_keys, lemma_of = np.unique(table[lemma_rows, 5], return_inverse=True)
-    lemmas = np.array(_TEXTS(lemma_keys.tolist(), strings), dtype=object)[lemma_of]
+    lemmas = np.array(TEXTS(lemma_keys.tolist(), strings), dtype=object)[lemma_of]
     word_rows = np.flatnonzero(word | contrast)
     marked = np.where(contrast, plain, forms)
     # clauses: the words between two boundaries of one document, from the token after the

@@ -28,7 +28,32 @@ CUE_COLUMNS = ("supporting", "constraining", "supporting_negated", "constraining
 # as a lemma, and from ``_PHRASES`` on the phrases it starts, per attribute of ``_ATTRS``.
 _SURFACE, _LEMMA, _PHRASES = 0, 1, 2
 _ROLES = _PHRASES + len(_ATTRS)
-_WORDS_KEPT = 1_000_000  # string hashes whose matches are kept between batches
+_WORDS_KEPT = 1_000_000  # string hashes whose matches (and texts, ``TEXTS``) are kept between batches
+
+
+class _Texts:
+    """The texts of spaCy string hashes, each looked up once. A hash stands for the same
+    text in every pipeline's string store; one that ``strings`` lacks reads as ""."""
+
+    def __init__(self):
+        self.known: dict[int, str] = {}
+
+    def __call__(self, keys: list[int], strings) -> list[str]:
+        known = self.known
+        if len(known) > _WORDS_KEPT:
+            known.clear()
+        found = []
+        for key in keys:
+            text = known.get(key)
+            if text is None:
+                text = strings[key] if key in strings else ""
+                if text:
+                    known[key] = text
+            found.append(text)
+        return found
+
+
+TEXTS = _Texts()
 
 
 class Match:
@@ -103,7 +128,6 @@ class _WordIndex:
                     table.add(words[0], (label, tuple(words)))
         self.any_lemma = any(lemma for _, lemma in self.words.values()) or any(
             lemma for phrases in self.phrases.values() for _, lemma in phrases)
-        self._strings: dict[int, str] = {}  # string hash -> string, of the words phrases continue with
         self._forget()
 
     def _forget(self) -> None:
@@ -174,8 +198,8 @@ class _WordIndex:
             return
         self._seen.update(new)
         changed = set()
-        for key in new:
-            form = strings[key] if key in strings else ""
+        new = list(new)
+        for key, form in zip(new, TEXTS(new, strings)):
             pairs = self.words.lookup(form)
             looked_up = [tuple(sorted({label for label, _ in pairs})),
                          tuple(sorted({label for label, lemma in pairs if lemma}))]
@@ -200,17 +224,9 @@ class _WordIndex:
                 document = owner[row]
                 for label, words in phrases_at[int(keys[row])]:
                     end = row + len(words)
-                    if end <= ends[document] and all(_word_matches(self._string(int(keys[j]), strings), word)
-                                                      for j, word in zip(range(row + 1, end), words[1:])):
+                    if end <= ends[document] and all(_word_matches(form, word) for form, word in zip(
+                            TEXTS(keys[row + 1:end].tolist(), strings), words[1:])):
                         found[document].add((label, row - starts[document], end - starts[document]))
-
-    def _string(self, key: int, strings) -> str:
-        text = self._strings.get(key)
-        if text is None:
-            if len(self._strings) > _WORDS_KEPT:
-                self._strings.clear()
-            text = self._strings[key] = strings[key] if key in strings else ""
-        return text
 
 
 def _rows_in(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
