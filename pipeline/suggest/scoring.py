@@ -129,19 +129,13 @@ class TermWeights:
             pattern = re.compile(self.token_pattern)
             documents = [word_ngrams(pattern.findall(text.lower() if self.lowercase else text), self.ngram_range)
                          for text in documents]
-        return self._columns_counted(documents, self.vocabulary)
-
-    def _columns_counted(self, documents, columns: dict) -> sparse.csr_matrix:
-        """A row per document of ``documents`` (sequences of keys), counting the columns
-        ``columns`` gives their keys; keys it lacks are dropped."""
         documents = list(documents)
-        lengths = np.fromiter(map(len, documents), np.int64, len(documents))
-        keys = list(itertools.chain.from_iterable(documents))
-        found = np.fromiter(map(columns.get, keys, itertools.repeat(-1)), np.int64, len(keys))
-        kept = np.concatenate([[0], np.cumsum(found >= 0)])
-        indptr = kept[np.concatenate([[0], np.cumsum(lengths)])]
-        return sparse.csr_matrix((np.ones(int(indptr[-1]), np.int64), found[found >= 0], indptr),
-                                 shape=(len(documents), self.size))
+        terms = list(itertools.chain.from_iterable(documents))
+        found = np.fromiter(map(self.vocabulary.get, terms, itertools.repeat(-1)), np.int64, len(terms))
+        # each document's terms that the vocabulary holds
+        ends = np.cumsum(np.fromiter(map(len, documents), np.int64, len(documents)))
+        kept = np.concatenate([[0], np.cumsum(found >= 0)])[np.concatenate([[0], ends])]
+        return _counts(found[found >= 0], np.diff(kept), self.size)
 
     def _char_counts(self, texts) -> sparse.csr_matrix:
         """Counts of the vocabulary's character n-grams: (texts x distinct words) word
@@ -158,16 +152,17 @@ class TermWeights:
                 found = [self.vocabulary.get(g) for g in char_wb_ngrams(word, self.ngram_range)]
                 columns[word] = np.array([j for j in found if j is not None], np.int64)
         per_word = [columns[w] for w in words]
-        lengths = np.array([len(c) for c in per_word], np.int64)
-        grams = sparse.csr_matrix(
-            (np.ones(int(lengths.sum()), np.int64),
-             np.concatenate(per_word) if per_word else np.zeros(0, np.int64),
-             np.concatenate([[0], lengths.cumsum()])),
-            shape=(len(words), self.size))
-        indptr = np.concatenate([[0], np.cumsum([len(found) for found in split])])
-        occurrences = sparse.csr_matrix((np.ones(len(numbers), np.int64), numbers.astype(np.int64), indptr),
-                                        shape=(len(split), len(words)))
+        grams = _counts(np.concatenate(per_word) if per_word else np.zeros(0, np.int64),
+                        [len(c) for c in per_word], self.size)
+        occurrences = _counts(numbers.astype(np.int64), [len(found) for found in split], len(words))
         return sparse.csr_matrix(occurrences @ grams)
+
+
+def _counts(columns: np.ndarray, lengths, width: int) -> sparse.csr_matrix:
+    """A matrix of ``width`` columns with a row per entry of ``lengths``, counting the
+    ``columns`` each row has (``lengths[i]`` of them for row i, one row after the other)."""
+    indptr = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+    return sparse.csr_matrix((np.ones(len(columns), np.int64), columns, indptr), shape=(len(indptr) - 1, width))
 
 
 def heaviest_words(matrix, coef: np.ndarray, names: np.ndarray, top: int) -> list[list[str]]:
