@@ -49,8 +49,7 @@ from pipeline.engine import Stages
 from pipeline.errors import InputError
 from pipeline.segment import segment_ids
 from pipeline.store import STORE_DIR, STORE_FILE, Store
-from pipeline.suggest.features import featurize_many
-from pipeline.suggest.features import STOP_WORDS
+from pipeline.suggest.features import STOP_WORDS, featurize_many
 
 log = logging.getLogger(__name__)
 

@@ -89,9 +89,9 @@ def featurize(doc: Doc, rules: CodebookRules, text: str | None = None,
     caller has it (``Doc.text`` rebuilds it from a ``Token`` per word), ``matches`` what
     ``rules`` find in it when the caller has them (``CodebookRules.many``, for a batch).
 
-    Filler words and spaces are left out. ``text`` holds the lemmas of the words that are
-    not numbers, ``words`` the normalised forms of the words and of contrasts (*tapi,
-    namun, but*). ``marked`` carries negation the way sentiment models since Das & Chen
+    Filler words and spaces are left out. The features' ``text`` holds the lemmas of the
+    words that are not numbers, ``words`` the normalised forms of the words and of
+    contrasts (*tapi, namun, but*). ``marked`` carries negation the way sentiment models since Das & Chen
     (2001) do: after a negator of the codebook (*tidak, belum, kurang, not, lack*), the
     next ``NEGATION_WINDOW`` words get a ``NOT_`` prefix, so *tidak NOT_ada NOT_dukungan*
     and *ada dukungan* are different features; punctuation and a contrast end the scope,

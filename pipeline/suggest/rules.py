@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spacy.attrs import LEMMA, LOWER, NORM
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc
 
 from pipeline.codebook import LEMMA_PREFIX, Codebook
 from pipeline.nlp.extensions import FILLERS
@@ -58,9 +58,8 @@ TEXTS = _Texts()
 
 class Match:
     """A stretch of a ``Doc``'s tokens that a rule matched, from ``start`` to ``end``; read
-    like a spaCy ``Span`` (``text``, ``len``), which it makes only when its text is asked
-    for: a ``Span`` per match was a fifth of rule matching, and most matches are only
-    counted."""
+    like a spaCy ``Span`` (``text``, ``len``), which it makes only when its text is read:
+    a ``Span`` per match was a fifth of rule matching, and most matches are only counted."""
 
     __slots__ = ("doc", "start", "end")
 
@@ -74,12 +73,8 @@ class Match:
         return f"Match({self.start}, {self.end}, {self.text!r})"
 
     @property
-    def span(self) -> Span:
-        return self.doc[self.start:self.end]
-
-    @property
     def text(self) -> str:
-        return self.span.text
+        return self.doc[self.start:self.end].text
 
 
 @dataclass(frozen=True)
@@ -155,8 +150,7 @@ class _WordIndex:
         """:meth:`find` for many documents' ``forms`` arrays at once (``find_rows``)."""
         if not forms:
             return []
-        every = np.concatenate([f.reshape(-1, len(FORM_ATTRS)) for f in forms]).astype(np.uint64)
-        return self.find_rows(every, [len(f) for f in forms], strings)
+        return self.find_rows(_stacked(forms), [len(f) for f in forms], strings)
 
     def find_rows(self, every: np.ndarray, lengths: list[int], strings,
                   distinct: np.ndarray | None = None) -> list[set[tuple[str, int, int]]]:
@@ -227,6 +221,11 @@ class _WordIndex:
                     if end <= ends[document] and all(_word_matches(form, word) for form, word in zip(
                             TEXTS(keys[row + 1:end].tolist(), strings), words[1:])):
                         found[document].add((label, row - starts[document], end - starts[document]))
+
+
+def _stacked(forms: list[np.ndarray]) -> np.ndarray:
+    """Documents' ``FORM_ATTRS`` arrays one after the other, as string hashes."""
+    return np.concatenate([f.reshape(-1, len(FORM_ATTRS)) for f in forms]).astype(np.uint64)
 
 
 def _rows_in(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
@@ -300,7 +299,7 @@ class CodebookRules:
             by_vocabulary.setdefault(id(doc.vocab), []).append(i)
         for chosen in by_vocabulary.values():
             strings = docs[chosen[0]].vocab.strings
-            every = np.concatenate([forms[i] for i in chosen]).astype(np.uint64).reshape(-1, len(FORM_ATTRS))
+            every = _stacked([forms[i] for i in chosen])
             distinct = np.unique(every)
             for index, into in ((self.keywords, keywords), (self.cues, cues)):
                 for i, found in zip(chosen, index.find_rows(every, [len(forms[i]) for i in chosen], strings, distinct)):
