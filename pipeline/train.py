@@ -165,8 +165,6 @@ def train(
     return model, meta
 
 
-
-
 def save_model(model: SuggestionModel, meta: dict, codebook: Codebook, directory: Path) -> dict:
     """Write the model, its ``meta.json`` and the codebook it was trained with."""
     directory.mkdir(parents=True, exist_ok=True)
