@@ -38,7 +38,7 @@ from threadpoolctl import threadpool_limits
 from pipeline.checksums import file_sha256
 from pipeline.records import DIRECTIONS
 from pipeline.suggest.features import direction_rows
-from pipeline.suggest.scoring import MODEL_FILE, MODEL_FORMAT, META_FILE, Scorer, TermWeights, focus, heaviest_words
+from pipeline.suggest.scoring import MODEL_FILE, MODEL_FORMAT, META_FILE, PresenceScoring, Scorer, TermWeights, focus
 
 DIRECTION_CS = (2.0, 8.0, 32.0)  # candidates for the direction model, chosen by CV
 CV_FOLDS = 5
@@ -114,7 +114,7 @@ GRAM_SVM_MAX_ROWS = 500
 READY_KAPPA = 0.4  # codes whose suggestions agree less with the analyst are "low confidence"
 
 
-class SuggestionModel(BaseEstimator):
+class SuggestionModel(PresenceScoring, BaseEstimator):
     """Code presence and direction models for one codebook, as a scikit-learn estimator.
 
     ``fit(X, Y)`` reads a code frame (``features.code_frame``: one row per segment) and a
@@ -233,11 +233,6 @@ class SuggestionModel(BaseEstimator):
             self._fit_direction(direction_rows(X, directed), np.array([Y.at[i, c] for i, c in directed]), matrix)
         return self
 
-    @property
-    def scored_(self) -> list[str]:
-        """The codes the model gives a probability: learned ones, then prior ones."""
-        return self.learned_ + self.prior_codes_
-
     @_single_threaded
     def transform(self, X: pd.DataFrame):
         """The presence features of a code frame (sparse, one row per segment)."""
@@ -245,29 +240,8 @@ class SuggestionModel(BaseEstimator):
             return sparse.csr_matrix((len(X), 0), dtype=np.float32)
         return sparse.csr_matrix(self.features_.transform(X))
 
-    def proba_from_matrix(self, matrix) -> np.ndarray:
-        """Calibrated probabilities (segments x scored codes) from :meth:`transform`'s output:
-        one matrix product for every code at once."""
-        scores = np.asarray(matrix @ self.weights_) + self.intercepts_
-        return 1.0 / (1.0 + np.exp(self.slopes_ * scores + self.offsets_))
-
-    @_single_threaded
-    def predict_proba(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Calibrated probability per scored code (columns) and segment (rows)."""
-        if not self.scored_:
-            return pd.DataFrame(index=X.index)
-        proba = self.proba_from_matrix(self.transform(X))
-        return pd.DataFrame(proba, columns=self.scored_, index=X.index)
-
-    def explain(self, X: pd.DataFrame, code: str, top: int = 3) -> list[list[str]]:
-        """The segment words that weighed most for ``code``, per row of ``X``."""
-        return self.explain_matrix(self.transform(X), code, top)
-
-    def explain_matrix(self, matrix, code: str, top: int = 3) -> list[list[str]]:
-        """:meth:`explain` on rows of :meth:`transform`'s output: per row, the words with
-        the largest positive weight x value, best first (one sort for the whole batch)."""
-        names, is_word = self._feature_names
-        return heaviest_words(matrix, np.where(is_word, self.weights_[:, self.scored_.index(code)], 0.0), names, top)
+    def _word_features(self) -> np.ndarray:
+        return self._feature_names[1]
 
     @property
     def _feature_names(self) -> tuple[np.ndarray, np.ndarray]:

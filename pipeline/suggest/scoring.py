@@ -213,8 +213,43 @@ def focus(X: pd.DataFrame, word_weights: dict[str, dict[str, float]]) -> pd.Data
     return X.assign(local=local, coded=coded)
 
 
+class PresenceScoring:
+    """Scoring with a fitted presence model, shared by the estimator
+    (``model.SuggestionModel``) and its ``Scorer``: each gives ``transform`` (a code
+    frame's features), the stacked ``weights_``, ``intercepts_``, ``slopes_`` and
+    ``offsets_`` of the scored codes, ``learned_`` and ``prior_codes_``,
+    ``feature_names_`` and ``_word_features()`` (which features are word n-grams)."""
+
+    @property
+    def scored_(self) -> list[str]:
+        """The codes the model gives a probability: learned ones, then prior ones."""
+        return self.learned_ + self.prior_codes_
+
+    def proba_from_matrix(self, matrix) -> np.ndarray:
+        """Calibrated probabilities (segments x scored codes) from :meth:`transform`'s output:
+        one matrix product for every code at once."""
+        scores = np.asarray(matrix @ self.weights_) + self.intercepts_
+        return 1.0 / (1.0 + np.exp(self.slopes_ * scores + self.offsets_))
+
+    def predict_proba(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Calibrated probability per scored code (columns) and segment (rows)."""
+        if not self.scored_:
+            return pd.DataFrame(index=X.index)
+        return pd.DataFrame(self.proba_from_matrix(self.transform(X)), columns=self.scored_, index=X.index)
+
+    def explain(self, X: pd.DataFrame, code: str, top: int = 3) -> list[list[str]]:
+        """The segment words that weighed most for ``code``, per row of ``X``."""
+        return self.explain_matrix(self.transform(X), code, top)
+
+    def explain_matrix(self, matrix, code: str, top: int = 3) -> list[list[str]]:
+        """Per row of :meth:`transform`'s output, the words with the largest positive
+        weight x value, best first (one sort for the whole batch)."""
+        coef = np.where(self._word_features(), self.weights_[:, self.scored_.index(code)], 0.0)
+        return heaviest_words(matrix, coef, self.feature_names_, top)
+
+
 @dataclass
-class Scorer:
+class Scorer(PresenceScoring):
     """What a fitted ``SuggestionModel`` scores with (``SuggestionModel.scorer()`` makes
     one), with the same scoring methods and attributes: ``transform``,
     ``proba_from_matrix``, ``predict_proba``, ``explain``, ``explain_matrix``,
@@ -256,10 +291,6 @@ class Scorer:
     direction_classes: np.ndarray | None = None
 
     @property
-    def scored_(self) -> list[str]:
-        return self.learned_ + self.prior_codes_
-
-    @property
     def has_direction(self) -> bool:
         return self.direction_coef is not None
 
@@ -273,26 +304,8 @@ class Scorer:
         blocks.append(sparse.csr_matrix(X[self.rule_columns].to_numpy(dtype=np.float64) / self.rule_scale))
         return sparse.hstack(blocks, format="csr")
 
-    def proba_from_matrix(self, matrix) -> np.ndarray:
-        """Calibrated probabilities (segments x scored codes) from :meth:`transform`'s output."""
-        scores = np.asarray(matrix @ self.weights_) + self.intercepts_
-        return 1.0 / (1.0 + np.exp(self.slopes_ * scores + self.offsets_))
-
-    def predict_proba(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Calibrated probability per scored code (columns) and segment (rows)."""
-        if not self.scored_:
-            return pd.DataFrame(index=X.index)
-        return pd.DataFrame(self.proba_from_matrix(self.transform(X)), columns=self.scored_, index=X.index)
-
-    def explain(self, X: pd.DataFrame, code: str, top: int = 3) -> list[list[str]]:
-        """The segment words that weighed most for ``code``, per row of ``X``."""
-        return self.explain_matrix(self.transform(X), code, top)
-
-    def explain_matrix(self, matrix, code: str, top: int = 3) -> list[list[str]]:
-        """Per row of :meth:`transform`'s output, the words with the largest positive
-        weight x value, best first (one sort for the whole batch)."""
-        coef = np.where(self._is_word, self.weights_[:, self.scored_.index(code)], 0.0)
-        return heaviest_words(matrix, coef, self.feature_names_, top)
+    def _word_features(self) -> np.ndarray:
+        return self._is_word
 
     @functools.cached_property
     def _is_word(self) -> np.ndarray:
