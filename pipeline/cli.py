@@ -934,7 +934,9 @@ def _print_summary(summary: dict) -> None:
     table = Table(title="Pilah run", show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
-    table.add_row("documents", f"{counts['documents']} ({counts['documents_processed']} processed, {counts['documents_unchanged']} unchanged)")
+    unread = f", {counts['documents_unread']} of them not read again" if counts.get("documents_unread") else ""
+    table.add_row("documents", f"{counts['documents']} ({counts['documents_processed']} processed, "
+                               f"{counts['documents_unchanged']} unchanged{unread})")
     table.add_row("segments", str(counts["segments"]))
     table.add_row("tokens", str(counts["tokens"]))
     table.add_row("suggestions", str(counts["suggestions"]))

@@ -2,8 +2,9 @@
 
 Documents stream through one at a time (bounded memory); segments of a document go through
 spaCy in ``nlp.pipe`` batches. A document whose text, configuration, codebook and model are
-unchanged since it was last processed is skipped. A failure in one document is recorded
-with its file and stage, and the batch goes on.
+unchanged since it was last processed is skipped; one whose file shows the signature it was
+stored from (and the same settings) is not even read again. A failure in one document is
+recorded with its file and stage, and the batch goes on.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pipeline.errors import PilahError
 from pipeline.ingest import iter_documents
 from pipeline.language import LanguageSettings, detect_segments, language_code
 from pipeline.nlp import tokenize_segments
-from pipeline.records import Document, Failure, Segment, Suggestion
+from pipeline.records import Document, Failure, Segment, Suggestion, Unread
 from pipeline.segment import segment_document, segment_ids
 from pipeline.store import Store
 from pipeline.suggest import Scorer, Suggester
@@ -119,7 +120,8 @@ def process_corpus(
     """Process every document of ``corpus`` into ``store``; returns the run's statistics.
 
     A document is processed again when its text, the configuration, the codebook or the
-    model file (``model_checksum``) changed since it was last stored. The per-document
+    model file (``model_checksum``) changed since it was last stored; a file whose
+    signature and settings are those its document was stored with is not read. The per-document
     stages run in ``executor`` (this process by default; see ``pipeline.executors``);
     only this process writes to the store, each document whole (``Store.derived_writes``),
     so a run killed midway leaves whole documents and the next run completes the rest.
@@ -127,18 +129,25 @@ def process_corpus(
     stats = RunStats()
     base_key = settings_key(stages.config, stages.suggester.codebook, model_checksum)
     executor = executor or InProcess(stages)
-    keys: dict[str, str] = {}
+    keys: dict[str, tuple[str, str | None]] = {}  # processing and source key of each document sent
+
+    def unchanged(document_id: str, signature: str) -> bool:
+        return store.source_key(document_id) == source_key(signature, base_key)
 
     def wanted() -> Iterator[Document]:
         loaded = False
-        for item in _timed(iter_documents(corpus, stages.config.section("ingest")), stats.seconds, "ingest"):
+        for item in _timed(iter_documents(corpus, stages.config.section("ingest"), unchanged), stats.seconds, "ingest"):
             if isinstance(item, Failure):
                 _fail(item, store, run_id, stats)
+            elif isinstance(item, Unread):
+                if _count(item, store, run_id, stats):
+                    stats.counts["documents_unchanged"] += 1
+                    stats.counts["documents_unread"] += 1
             elif (key := _admit(item, base_key, store, run_id, stats)) is not None:
                 if not loaded:  # only a run with something to process loads the pipelines
                     stats.seconds["load"] += stages.load()
                     loaded = True
-                keys[item.id] = key
+                keys[item.id] = (key, source_key(item.source, base_key))
                 yield item
                 continue  # counted once stored
             if on_document is not None:
@@ -282,25 +291,33 @@ class Executor(Protocol):
     def map(self, documents: Iterable[Document]) -> Iterator[tuple[Document, Processed | Failure]]: ...
 
 
-def _admit(document: Document, base_key: str, store: Store, run_id: int, stats: RunStats) -> str | None:
-    """The document's processing key when it must be processed; ``None`` when it is a
-    duplicate id (a failure) or unchanged since it was stored."""
+def _count(document: Document | Unread, store: Store, run_id: int, stats: RunStats) -> bool:
+    """Count the document in the run, unless another file of the corpus has its id (a
+    failure: ``False``)."""
     if document.id in stats.seen:
         _fail(Failure(document.path, "ingest", f"document id {document.id!r} is used by another file of this "
                                                "corpus; give each file its own id in manifest.csv"), store, run_id, stats)
-        return None
+        return False
     stats.document_ids.append(document.id)
     stats.seen.add(document.id)
     stats.counts["documents"] += 1
+    return True
+
+
+def _admit(document: Document, base_key: str, store: Store, run_id: int, stats: RunStats) -> str | None:
+    """The document's processing key when it must be processed; ``None`` when it is a
+    duplicate id (a failure) or unchanged since it was stored."""
+    if not _count(document, store, run_id, stats):
+        return None
     key = hashlib.sha256(f"{document.version}|{base_key}".encode()).hexdigest()
     if store.processing_key(document.id) == key:
-        store.touch_document(document)
+        store.touch_document(document, source_key(document.source, base_key))
         stats.counts["documents_unchanged"] += 1
         return None
     return key
 
 
-def _store(document, outcome, key, store, run_id, model_version, stats) -> None:
+def _store(document, outcome, keys, store, run_id, model_version, stats) -> None:
     if isinstance(outcome, Failure):
         _fail(outcome, store, run_id, stats)
         stats.counts["documents"] -= 1
@@ -309,7 +326,9 @@ def _store(document, outcome, key, store, run_id, model_version, stats) -> None:
         return
     stats.seconds.update(outcome.seconds)
     started = time.perf_counter()
-    store.save_document(document, outcome.segments, outcome.tokens, outcome.suggestions, key, run_id, model_version)
+    key, source = keys
+    store.save_document(document, outcome.segments, outcome.tokens, outcome.suggestions, key, run_id, model_version,
+                        source_key=source)
     stats.seconds["store"] += time.perf_counter() - started
     stats.counts["documents_processed"] += 1
 
@@ -329,6 +348,12 @@ def settings_key(config: Config, codebook: Codebook, model_checksum: str | None)
         if key in config.values.get(section, {}) and (section, key) != ("suggest", "model"):
             parts.append(f"{section}.{key}={_content_hash(Path(config.values[section][key]))}")
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def source_key(signature: str | None, settings: str) -> str | None:
+    """What the store keeps of the file a document was read from: its signature
+    (``pipeline.ingest.source_signature``) under these settings (``None`` without one)."""
+    return None if signature is None else hashlib.sha256(f"{signature}|{settings}".encode()).hexdigest()
 
 
 def _content_hash(path: Path) -> str:

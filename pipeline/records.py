@@ -43,6 +43,8 @@ class Document:
     ``blocks`` are the turns, cues or answers its reader found, with their offsets in
     ``text`` (empty for prose: the segmenter cuts paragraphs). ``warnings`` say what was
     repaired while reading (bytes replaced, control characters removed, a bad cue kept).
+    ``source`` is the file's signature when it was read (``pipeline.ingest.source_signature``),
+    by which a later run knows it unchanged without reading it; ``None`` when it cannot tell.
     """
 
     id: str
@@ -53,11 +55,21 @@ class Document:
     metadata: dict = field(default_factory=dict)
     blocks: tuple[Block, ...] = ()
     warnings: tuple[str, ...] = ()
+    source: str | None = field(default=None, compare=False)
 
     @cached_property
     def version(self) -> str:
         """SHA-256 of the stored text: what changes when the file is edited."""
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Unread:
+    """A file of the corpus left unread: its signature shows it unchanged since its document
+    was stored (see ``pipeline.ingest.iter_documents``)."""
+
+    id: str
+    path: str
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,7 @@ def run(
                     "documents": stats.counts["documents"],
                     "documents_processed": stats.counts["documents_processed"],
                     "documents_unchanged": stats.counts["documents_unchanged"],
+                    "documents_unread": stats.counts["documents_unread"],
                     **counts,
                     "review_rows": rows["review_rows"],
                     "decisions_prefilled": rows["decisions_prefilled"],

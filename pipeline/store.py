@@ -1,4 +1,4 @@
-"""The project database: one SQLite file (WAL mode) per project directory, schema version 3.
+"""The project database: one SQLite file (WAL mode) per project directory, schema version 4.
 
 Identity is stable and the records analysts rely on are never rewritten:
 
@@ -22,8 +22,9 @@ Identity is stable and the records analysts rely on are never rewritten:
   here and nowhere else, and the store itself is never pseudonymised.
 
 Every statement names its columns. ``pipeline.store_migrations`` brings a version-1 database
-(documents keyed by content hash, suggestions updated in place) to version 2, and a
-version-2 database (no pseudonyms) to version 3.
+(documents keyed by content hash, suggestions updated in place) to version 2, a
+version-2 database (no pseudonyms) to version 3, and a version-3 database (no
+``documents.source_key``: which file a document was read from) to version 4.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from pipeline.records import Document, Failure, Segment, Suggestion
 
 STORE_DIR = ".pilah"
 STORE_FILE = "pilah.sqlite"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Schema version 3: one pseudonym per real value, for the life of the project.
 PSEUDONYMS_SCHEMA = """
@@ -59,7 +60,7 @@ CREATE TABLE IF NOT EXISTS pseudonyms (
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     id TEXT PRIMARY KEY, path TEXT NOT NULL, format TEXT NOT NULL, layout TEXT NOT NULL,
-    metadata TEXT NOT NULL, version TEXT NOT NULL, processing_key TEXT,
+    metadata TEXT NOT NULL, version TEXT NOT NULL, processing_key TEXT, source_key TEXT,
     created_at TEXT NOT NULL, updated_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS document_versions (
@@ -214,10 +215,12 @@ class Store:
             from pipeline.store_migrations import migrate_v1
 
             migrate_v1(self.db, _SCHEMA)
-        elif version == 2:
-            from pipeline.store_migrations import migrate_v2
+        elif version in (2, 3):
+            from pipeline.store_migrations import migrate_v2, migrate_v3
 
-            migrate_v2(self.db, PSEUDONYMS_SCHEMA)
+            if version == 2:
+                migrate_v2(self.db, PSEUDONYMS_SCHEMA)
+            migrate_v3(self.db)
         else:
             self.db.executescript(_SCHEMA)
         self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -243,6 +246,12 @@ class Store:
     # -- documents -------------------------------------------------------------------
     def processing_key(self, document_id: str) -> str | None:
         row = self.db.execute("SELECT processing_key FROM documents WHERE id = ?", (document_id,)).fetchone()
+        return row[0] if row else None
+
+    def source_key(self, document_id: str) -> str | None:
+        """Which file, under which settings, the document's current version was read from
+        (``pipeline.engine.source_key``); ``None`` when unknown."""
+        row = self.db.execute("SELECT source_key FROM documents WHERE id = ?", (document_id,)).fetchone()
         return row[0] if row else None
 
     @contextmanager
@@ -302,9 +311,11 @@ class Store:
         processing_key: str,
         run_id: int,
         model_version: str | None,
+        source_key: str | None = None,
     ) -> None:
         """Store a processed version of a document in one transaction (within
-        ``derived_writes``, a savepoint of the group's transaction).
+        ``derived_writes``, a savepoint of the group's transaction), read from the file
+        ``source_key`` names.
 
         Segments whose text is unchanged keep their id (offsets are updated to the new
         version); segments the new version no longer holds are retired. Suggestions that
@@ -315,12 +326,13 @@ class Store:
         metadata = json.dumps(document.metadata, ensure_ascii=False)
         with self._document_writes():
             self.db.execute(
-                "INSERT INTO documents (id, path, format, layout, metadata, version, processing_key, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET path = excluded.path, "
-                "format = excluded.format, layout = excluded.layout, metadata = excluded.metadata, "
-                "version = excluded.version, processing_key = excluded.processing_key, updated_at = excluded.updated_at",
+                "INSERT INTO documents (id, path, format, layout, metadata, version, processing_key, source_key, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                "path = excluded.path, format = excluded.format, layout = excluded.layout, "
+                "metadata = excluded.metadata, version = excluded.version, processing_key = excluded.processing_key, "
+                "source_key = excluded.source_key, updated_at = excluded.updated_at",
                 (document.id, document.path, document.format, document.layout, metadata, document.version,
-                 processing_key, stamp, stamp),
+                 processing_key, source_key, stamp, stamp),
             )
             self.db.execute(
                 "INSERT OR IGNORE INTO document_versions (document_id, version, text, first_run, created_at) "
@@ -358,16 +370,18 @@ class Store:
                   getattr(s, "confidence", ""), model_version, run_id, stamp) for key, s in rows],
             )
 
-    def touch_document(self, document: Document) -> None:
-        """Record a skipped (unchanged) document's current path and metadata, when they
-        changed (a re-run of 10,000 unchanged documents then writes nothing)."""
+    def touch_document(self, document: Document, source_key: str | None = None) -> None:
+        """Record a skipped (unchanged) document's current path, metadata and file
+        (``source_key``), when they changed (a re-run of 10,000 unchanged documents then
+        writes nothing)."""
         metadata = json.dumps(document.metadata, ensure_ascii=False)
-        stored = self.db.execute("SELECT path, metadata FROM documents WHERE id = ?", (document.id,)).fetchone()
-        if stored == (document.path, metadata):
+        stored = self.db.execute("SELECT path, metadata, source_key FROM documents WHERE id = ?",
+                                 (document.id,)).fetchone()
+        if stored == (document.path, metadata, source_key):
             return
-        with self.db:
-            self.db.execute("UPDATE documents SET path = ?, metadata = ? WHERE id = ?",
-                            (document.path, metadata, document.id))
+        with self._document_writes():
+            self.db.execute("UPDATE documents SET path = ?, metadata = ?, source_key = ? WHERE id = ?",
+                            (document.path, metadata, source_key, document.id))
 
     def document_paths(self, document_ids: list[str] | None = None) -> dict[str, str]:
         """Each document's current path, by id."""

@@ -18,6 +18,9 @@ A version-1 decision whose suggestion and segment are both gone cannot be placed
 kept, untouched, in the table ``legacy_v1_decisions``.
 
 Version 3 adds the table ``pseudonyms`` (``pipeline.privacy``); ``migrate_v2`` creates it.
+Version 4 adds ``documents.source_key``, the signature of the file a document was read
+from, by which a run knows an unchanged file without reading it; ``migrate_v3`` adds the
+column, empty: the next run reads every file once more and fills it.
 """
 
 from __future__ import annotations
@@ -142,6 +145,16 @@ def migrate_v2(db: sqlite3.Connection, pseudonyms_schema: str) -> None:
     db.commit()
     try:
         db.executescript(f"BEGIN; {pseudonyms_schema} PRAGMA user_version = 3; COMMIT;")
+    except Exception:
+        db.rollback()
+        raise
+
+
+def migrate_v3(db: sqlite3.Connection) -> None:
+    """Bring a version-3 database to version 4 (``documents.source_key``) in one transaction."""
+    db.commit()
+    try:
+        db.executescript("BEGIN; ALTER TABLE documents ADD COLUMN source_key TEXT; PRAGMA user_version = 4; COMMIT;")
     except Exception:
         db.rollback()
         raise

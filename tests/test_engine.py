@@ -127,3 +127,92 @@ def test_engine_a_rerun_with_nothing_changed_rewrites_nothing_and_any_change_rew
     fourth = run(corpus, None, out, tmp_path)
     assert not fourth["exports_unchanged"] and (out / "report.html").exists()
     assert run(corpus, None, out, tmp_path)["exports_unchanged"]
+
+
+def test_engine_a_file_unchanged_since_it_was_stored_is_not_read_again(tmp_path, sample_corpus, monkeypatch):
+    import os
+
+    import pipeline.ingest
+    from pipeline.store import Store
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    names = ("02_pengusaha_kopi_lembah_hijau.txt", "04_pendamping_umkm_nadia.txt")
+    for name in names:
+        shutil.copy(sample_corpus / "interviews" / name, corpus / name)
+    manifest = "file,id,role\n{},kopi,pengusaha\n{},nadia,pendamping\n"
+    (corpus / "manifest.csv").write_text(manifest.format(*names), encoding="utf-8")
+    out = tmp_path / "out"
+    # a file changed within RECENT_SECONDS may change again unseen within its time stamp: read each run
+    monkeypatch.setattr(pipeline.ingest, "RECENT_SECONDS", 3600.0)
+    first = run(corpus, None, out, tmp_path)
+    assert first["counts"]["documents_processed"] == 2
+    assert run(corpus, None, out, tmp_path)["counts"]["documents_unread"] == 0
+
+    monkeypatch.setattr(pipeline.ingest, "RECENT_SECONDS", 0.0)
+    read: list[str] = []
+    reader = pipeline.ingest.read_document
+    monkeypatch.setattr(pipeline.ingest, "read_document", lambda path, *a: read.append(path.name) or reader(path, *a))
+    assert run(corpus, None, out, tmp_path)["counts"]["documents_unread"] == 0  # read once more, now signed
+    assert sorted(read) == sorted(names)
+    read.clear()
+    unread = run(corpus, None, out, tmp_path)
+    assert read == [] and unread["counts"]["documents_unread"] == unread["counts"]["documents_unchanged"] == 2
+    assert unread["exports_unchanged"] and unread["counts"]["suggestions"] == first["counts"]["suggestions"]
+
+    # an edit that keeps the size and puts the modification time back is still seen
+    edited = corpus / names[0]
+    before = os.stat(edited)
+    edited.write_text(edited.read_text(encoding="utf-8").replace("kopi", "kopo"), encoding="utf-8")
+    os.utime(edited, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert os.stat(edited).st_size == before.st_size
+    after = run(corpus, None, out, tmp_path)
+    assert read == [names[0]] and after["counts"]["documents_processed"] == 1
+    assert after["counts"]["documents_unread"] == 1
+
+    # a manifest row changed: its file is read again, its metadata stored, nothing processed
+    read.clear()
+    (corpus / "manifest.csv").write_text(manifest.replace("pendamping\n", "fasilitator\n").format(*names),
+                                         encoding="utf-8")
+    metadata = run(corpus, None, out, tmp_path)
+    assert read == [names[1]] and metadata["counts"]["documents_processed"] == 0
+    with Store(tmp_path) as store:
+        stored = store.db.execute("SELECT metadata FROM documents WHERE id = 'nadia'").fetchone()[0]
+    assert '"role": "fasilitator"' in stored
+
+    # other settings: every file is read (and here processed) again
+    read.clear()
+    config = tmp_path / "pilah.toml"
+    config.write_text("[suggest]\nmax_codes_per_segment = 2\n", encoding="utf-8")
+    changed = run(corpus, config, out, tmp_path)
+    assert sorted(read) == sorted(names) and changed["counts"]["documents_processed"] == 2
+
+
+def test_engine_a_version_3_store_reads_each_file_once_more_then_no_more(tmp_path, sample_corpus, monkeypatch):
+    import sqlite3
+
+    import pipeline.ingest
+    from pipeline.store import STORE_DIR, STORE_FILE, Store
+
+    monkeypatch.setattr(pipeline.ingest, "RECENT_SECONDS", 0.0)
+    corpus = tmp_path / "corpus"
+    shutil.copytree(sample_corpus / "interviews", corpus)
+    out = tmp_path / "out"
+    first = run(corpus, None, out, tmp_path)
+    database = tmp_path / STORE_DIR / STORE_FILE
+    db = sqlite3.connect(database)
+    documents = db.execute("SELECT id, path, metadata, version, processing_key FROM documents ORDER BY id").fetchall()
+    db.execute("ALTER TABLE documents DROP COLUMN source_key")  # as version 3 had it
+    db.execute("PRAGMA user_version = 3")
+    db.commit()
+    db.close()
+    with Store(tmp_path) as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert store.db.execute("SELECT id, path, metadata, version, processing_key FROM documents "
+                                "ORDER BY id").fetchall() == documents
+        assert {store.source_key(d[0]) for d in documents} == {None}
+    again = run(corpus, None, out, tmp_path)
+    assert again["counts"]["documents_unchanged"] == len(documents) and again["counts"]["documents_unread"] == 0
+    assert again["exports_unchanged"]  # the column is not part of what the exports show
+    third = run(corpus, None, out, tmp_path)
+    assert third["counts"]["documents_unread"] == len(documents) == first["counts"]["documents"]

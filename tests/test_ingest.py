@@ -428,3 +428,44 @@ def test_ingest_reads_back_the_sample_binaries(tmp_path, sample_script, monkeypa
     assert (tmp_path / "b.pdf").read_bytes() == (tmp_path / "c.pdf").read_bytes()
     styles = [p.style.name for p in docx.Document(str(tmp_path / "a.docx")).paragraphs]
     assert styles == ["Title", "Heading 2", "Normal", "Normal"]
+
+
+def test_ingest_source_signature_tells_an_edit_even_when_size_and_time_stay(tmp_path, monkeypatch):
+    import os
+
+    import pipeline.ingest
+    from pipeline.ingest import source_signature
+
+    path = tmp_path / "a.txt"
+    path.write_text("Ani: Anggaran kurang.\n", encoding="utf-8")
+    assert source_signature(path, "a.txt", {}) is None  # just written: it could change again unseen
+    monkeypatch.setattr(pipeline.ingest, "RECENT_SECONDS", 0.0)
+    signature = source_signature(path, "a.txt", {})
+    assert signature is not None and source_signature(path, "a.txt", {}) == signature
+    assert read_document(path, tmp_path).source == signature
+    assert source_signature(path, "b.txt", {}) != signature  # its place in the corpus
+    assert source_signature(path, "a.txt", {"role": "staf"}) != signature  # its manifest row
+    before = os.stat(path)
+    path.write_text("Ani: Anggaran tinggi.\n", encoding="utf-8")  # same size; the time put back
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert os.stat(path).st_size == before.st_size and os.stat(path).st_mtime_ns == before.st_mtime_ns
+    assert source_signature(path, "a.txt", {}) != signature  # the change time moved
+    link = tmp_path / "link.txt"
+    link.symlink_to(path)
+    assert source_signature(link, "link.txt", {}) is None  # a link is read (and checked) each time
+    assert source_signature(tmp_path / "gone.txt", "gone.txt", {}) is None
+
+
+def test_ingest_iter_documents_leaves_unread_only_what_unchanged_vouches_for(tmp_path, monkeypatch):
+    import pipeline.ingest
+    from pipeline.records import Unread
+
+    monkeypatch.setattr(pipeline.ingest, "RECENT_SECONDS", 0.0)
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_text(f"{name}: Anggaran kurang.\n", encoding="utf-8")
+    (tmp_path / "c.txt").write_bytes(b"\x00\x01\x02 binary")
+    read = {item.path: item for item in iter_documents(tmp_path)}
+    known = {read["a.txt"].id: read["a.txt"].source}
+    again = {item.path: item for item in iter_documents(tmp_path, unchanged=lambda i, s: known.get(i) == s)}
+    assert again["a.txt"] == Unread("a.txt", "a.txt")
+    assert isinstance(again["b.txt"], Document) and isinstance(again["c.txt"], Failure)

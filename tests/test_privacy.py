@@ -116,19 +116,21 @@ def test_privacy_offset_map_keeps_selections_on_the_same_words():
     assert "Kata XX: dana kurang."[offsets.start(start):offsets.end(end)] == "dana kurang"
 
 
-def test_privacy_store_migrates_version_2_to_3(tmp_path):
-    with Store(tmp_path) as store:
+def test_privacy_store_migrates_version_2_to_the_current_one(tmp_path):
+    with Store(tmp_path) as store:  # version 2: no pseudonyms, nor version 4's documents.source_key
         store.db.execute("DROP TABLE pseudonyms")
+        store.db.execute("ALTER TABLE documents DROP COLUMN source_key")
         store.db.execute("PRAGMA user_version = 2")
         store.db.commit()
     with Store(tmp_path) as store:
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert "source_key" in {row[1] for row in store.db.execute("PRAGMA table_info(documents)")}
         store.add_pseudonyms([("email", "a@b.id", "[EMAIL-1]")])
         assert store.pseudonyms_frame()["pseudonym"].tolist() == ["[EMAIL-1]"]
     fresh = tmp_path / "fresh"
     with Store(fresh):
         pass
-    assert sqlite3.connect(fresh / ".pilah" / "pilah.sqlite").execute("PRAGMA user_version").fetchone()[0] == 3
+    assert sqlite3.connect(fresh / ".pilah" / "pilah.sqlite").execute("PRAGMA user_version").fetchone()[0] == 4
 
 
 # -- end to end: a pseudonymised run, every byte scanned ------------------------------

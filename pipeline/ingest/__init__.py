@@ -19,15 +19,24 @@ folder), optionally an ``id`` column (the document's identity in the project, ke
 the file is renamed), and metadata columns (title, case, actor, role, date, language, ...).
 Then only listed files are read, each with its row as metadata. A ``gold.csv`` beside it is the
 corpus's gold coding (read by ``pilah train``), never a document.
+
+A file whose signature (:func:`source_signature`: its place, its metadata and its size,
+times and inode, as ``git`` and ``rsync`` tell a changed file) is the one its document was
+stored from need not be read again: given ``unchanged``, :func:`iter_documents` yields it as
+an :class:`~pipeline.records.Unread`.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import importlib
 import io
+import json
 import logging
 import os
+import stat
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 
@@ -36,7 +45,7 @@ from pipeline.errors import InputError
 from pipeline.ingest import files, tables, text, transcript
 from pipeline.ingest.base import Reading, Turn
 from pipeline.ingest.files import Limits
-from pipeline.records import Block, Document, Failure
+from pipeline.records import Block, Document, Failure, Unread
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +69,10 @@ READERS: dict[str, str] = {
     ".xlsx": "tables",
 }
 SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(READERS)
+# A file modified or changed this recently gets no signature: a second change within the
+# file system's time stamp granularity (2 s on FAT, a few ms on ext4) would leave its
+# signature as it was ("racy" files, as git calls them). Such a file is read on each run.
+RECENT_SECONDS = 3.0
 
 
 def read_document(
@@ -124,6 +137,7 @@ def read_document(
         )
     files.check_file(path, root, limits)
     relative = _relative(path, root)
+    source = source_signature(path, relative, metadata or {})  # before reading: a change while read shows next time
     odd = text.CONTROL_CHARACTERS.search(relative)
     if odd:
         raise InputError(
@@ -163,7 +177,31 @@ def read_document(
         metadata=metadata,
         blocks=blocks,
         warnings=tuple(warnings),
+        source=source,
     )
+
+
+def source_signature(path: Path, relative: str, metadata: dict) -> str | None:
+    """What tells that a corpus file is as it was without reading it: a digest of its path
+    in the corpus, the metadata given for it (its manifest row) and its ``lstat``: device,
+    inode, size, and modification and change times in nanoseconds.
+
+    An edit changes the size or the modification time; a tool that puts the modification
+    time back (``touch -r``, ``rsync -t``) changes the change time, which no user can set;
+    a file replaced by another, even a copy with its times, has another inode. ``None``
+    (read it) for a link or anything not a regular file, and for a file changed in the
+    last ``RECENT_SECONDS``.
+    """
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    if time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) < RECENT_SECONDS * 1e9:
+        return None
+    signed = [relative, metadata, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+    return hashlib.sha256(json.dumps(signed, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
 def _render_turns(turns: list[Turn], warnings: list[str]) -> tuple[str, tuple[Block, ...]]:
@@ -200,7 +238,11 @@ def _settings(settings: dict | None) -> dict:
     return load_config().section("ingest") if settings is None else settings
 
 
-def iter_documents(root: Path, settings: dict | None = None) -> Iterator[Document | Failure]:
+def iter_documents(
+    root: Path,
+    settings: dict | None = None,
+    unchanged: Callable[[str, str], bool] | None = None,
+) -> Iterator[Document | Failure | Unread]:
     """Read every document of a corpus, recording each file that fails and going on.
 
     Parameters
@@ -210,11 +252,15 @@ def iter_documents(root: Path, settings: dict | None = None) -> Iterator[Documen
         folders and Office lock files (``~$...``); or a single file.
     settings : dict, optional
         The ``[ingest]`` section of the configuration (defaults when omitted).
+    unchanged : callable, optional
+        ``unchanged(document_id, signature)``: whether the document was stored from a file
+        of this :func:`source_signature`. Such a file is not read.
 
     Yields
     ------
-    Document or Failure
-        A Document per file read; a ``Failure(path, "ingest", reason)`` per file that
+    Document, Failure or Unread
+        A Document per file read; an ``Unread(id, path)`` per file left unread because
+        ``unchanged`` said so; a ``Failure(path, "ingest", reason)`` per file that
         could not be read (including links out of the corpus folder and files that are
         not regular files), per file listed in ``manifest.csv`` but missing, and per
         supported file present but not listed. Listed files come in manifest order,
@@ -228,18 +274,25 @@ def iter_documents(root: Path, settings: dict | None = None) -> Iterator[Documen
     root = Path(root)
     settings = _settings(settings)
     if root.is_file():
-        yield _attempt(root, root.parent, {}, settings)
+        yield _attempt(root, root.parent, {}, settings, unchanged)
     elif not root.is_dir():
         raise InputError(root, "no such file or folder")
     elif (root / MANIFEST).is_file():
-        yield from _listed_documents(root, settings)
+        yield from _listed_documents(root, settings, unchanged)
     else:
         for path in _corpus_files(root):
-            yield _attempt(path, root, {}, settings)
+            yield _attempt(path, root, {}, settings, unchanged)
 
 
-def _attempt(path: Path, root: Path, metadata: dict, settings: dict) -> Document | Failure:
+def _attempt(path: Path, root: Path, metadata: dict, settings: dict,
+             unchanged: Callable[[str, str], bool] | None = None) -> Document | Failure | Unread:
     try:
+        if unchanged is not None:
+            relative = _relative(path, root)
+            signature = source_signature(path, relative, metadata)
+            document_id = str(metadata.get("id") or relative)
+            if signature is not None and unchanged(document_id, signature):
+                return Unread(document_id, relative)
         return read_document(path, root, metadata, settings)
     except InputError as exc:
         logger.warning("skipped %s", exc)
@@ -252,7 +305,8 @@ def _attempt(path: Path, root: Path, metadata: dict, settings: dict) -> Document
         return Failure(_relative(path, root), STAGE, f"unexpected {type(exc).__name__}: {exc}")
 
 
-def _listed_documents(root: Path, settings: dict) -> Iterator[Document | Failure]:
+def _listed_documents(root: Path, settings: dict,
+                      unchanged: Callable[[str, str], bool] | None) -> Iterator[Document | Failure | Unread]:
     listed: set[str] = set()
     for name, metadata in _manifest_rows(root / MANIFEST, Limits.from_settings(settings)):
         if name in listed:
@@ -262,7 +316,7 @@ def _listed_documents(root: Path, settings: dict) -> Iterator[Document | Failure
         elif not os.path.lexists(root / name):
             yield Failure(name, STAGE, f"listed in {MANIFEST} but not found")
         else:
-            yield _attempt(root / name, root, metadata, settings)
+            yield _attempt(root / name, root, metadata, settings, unchanged)
         listed.add(name)
     for path in _corpus_files(root):
         if _relative(path, root) not in listed:
@@ -333,9 +387,9 @@ def _hidden(name: str) -> bool:
 def _relative(path: Path, root: Path) -> str:
     """``path`` relative to the corpus folder, POSIX style."""
     root = root.parent if root.is_file() else root
-    for inner, outer in ((path, root), (path.resolve(), root.resolve())):
+    for resolved in (False, True):  # resolving (two look-ups per folder) only when needed
         try:
-            return inner.relative_to(outer).as_posix()
+            return (path.resolve() if resolved else path).relative_to(root.resolve() if resolved else root).as_posix()
         except ValueError:
             continue
     raise InputError(path, f"is not inside the corpus folder {root}")
