@@ -211,10 +211,10 @@ def code_frame(features: list[SegmentFeatures], codes: list[str]) -> pd.DataFram
 
     ``words`` (normalised forms) and their 1-2-grams without stop words (``terms``),
     lower-case ``raw`` text, a ``rule:<code>`` flag per code and segment-level ``cue:``
-    counts for the presence of codes; for their direction the negation-``marked`` words and
-    their 1-2-grams (``marked_terms``), the ``clauses`` (marked words), and per code with
-    keyword matches the indices of the clauses holding them (``evidence``) and the cues
-    there (``local``). ``direction_rows`` turns rows of it into (segment, code) rows.
+    counts for the presence of codes; for their direction the negation-``marked`` words,
+    the ``clauses`` (marked words), and per code with keyword matches the indices of the
+    clauses holding them (``evidence``) and the cues there (``local``). ``direction_rows``
+    turns rows of it into (segment, code) rows.
     """
     counts = [cue_counts(item.matches.cues) for item in features]
     # built column by column: a dict per row made pandas infer every column's type row by row
@@ -233,7 +233,6 @@ def code_frame(features: list[SegmentFeatures], codes: list[str]) -> pd.DataFram
     columns.update({f"cue:{k}": np.array([c[k] for c in counts], dtype=float) for k in CUE_COLUMNS})
     columns.update(
         marked=[item.marked for item in features],
-        marked_terms=[_marked_terms(item.marked) for item in features],
         clauses=[tuple(text for _, _, text in item.clauses) for item in features],
         evidence=[{code: tuple(item.evidence_clauses(code)) for code in item.matches.hits} for item in features],
         local=[{code: item.local_cues(code) for code in item.matches.hits} for item in features],
@@ -250,18 +249,22 @@ def label_frame(parsed: list[dict], codes: list[str]) -> pd.DataFrame:
 
 def direction_rows(X: pd.DataFrame, pairs: list[tuple[int, str]]) -> pd.DataFrame:
     """One row per (row position in ``X``, code): that position (``row``), ``marked`` words
-    and their ``marked_terms``, ``raw`` text, ``code``, ``clauses``, the ``evidence`` clauses
-    of the code, its ``local:`` cues (the segment's where it has no keyword match) and the
-    segment's ``cue:`` counts."""
+    and their 1-2-grams (``marked_terms``, read here: only the segments given a direction
+    need them), ``raw`` text, ``code``, ``clauses``, the ``evidence`` clauses of the code,
+    its ``local:`` cues (the segment's where it has no keyword match) and the segment's
+    ``cue:`` counts."""
     cue_columns = [f"cue:{k}" for k in CUE_COLUMNS]
     rows = [i for i, _ in pairs]
     codes = [code for _, code in pairs]
-    columns_of = {c: X[c].tolist() for c in ("marked", "marked_terms", "raw", "clauses", "evidence", "local")}
+    columns_of = {c: X[c].tolist() for c in ("marked", "raw", "clauses", "evidence", "local")}
+    marked_terms = {i: _marked_terms(columns_of["marked"][i]) for i in dict.fromkeys(rows)}
     local = [columns_of["local"][i].get(code) for i, code in pairs]  # None: no keyword match
     segment_cues = {c: X[c].to_numpy(dtype=float)[rows] if rows else np.zeros(0) for c in cue_columns}
     columns: dict[str, object] = {
         "row": rows,
-        **{c: [columns_of[c][i] for i in rows] for c in ("marked", "marked_terms", "raw")},
+        "marked": [columns_of["marked"][i] for i in rows],
+        "marked_terms": [marked_terms[i] for i in rows],
+        "raw": [columns_of["raw"][i] for i in rows],
         "code": codes,
         "clauses": [columns_of["clauses"][i] for i in rows],
         "evidence": [columns_of["evidence"][i].get(code, ()) for i, code in pairs],

@@ -52,7 +52,7 @@ def word_ngrams(tokens: list[str], ngram_range: tuple[int, int], stop_words: fro
     low, high = ngram_range
     grams = list(tokens) if low == 1 else []
     for n in range(max(low, 2), min(high, len(tokens)) + 1):
-        grams += [" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+        grams += map(" ".join, zip(*(tokens[k:] for k in range(n))))  # each run of n words
     return grams
 
 
