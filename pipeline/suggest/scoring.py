@@ -126,8 +126,9 @@ class TermWeights:
         """Counts of the vocabulary's terms (rows: documents), terms outside it dropped; the
         terms of the whole batch are looked up in one pass."""
         if self.kind == "words":
-            pattern = re.compile(self.token_pattern)
-            documents = [word_ngrams(pattern.findall(text.lower() if self.lowercase else text), self.ngram_range)
+            # r"\S+" finds what str.split() returns (both read white space as str.isspace does)
+            split = str.split if self.token_pattern == r"\S+" else re.compile(self.token_pattern).findall
+            documents = [word_ngrams(split(text.lower() if self.lowercase else text), self.ngram_range)
                          for text in documents]
         documents = list(documents)
         terms = list(itertools.chain.from_iterable(documents))
