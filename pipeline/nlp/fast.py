@@ -16,7 +16,9 @@ The original text is never changed: every token keeps its character offsets.
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 import numpy as np
@@ -49,35 +51,59 @@ class Forms:
         self._forms: dict[int, tuple[int, int]] = {}  # written form -> (norm, lemma), where no place matters
 
     def __call__(self, doc: Doc) -> Doc:
-        if not len(doc):
-            doc.user_data[FILLERS] = self.fillers
-            return doc
-        surface_ids = doc.user_data.get(SURFACE_IDS, {})
-        strings = doc.vocab.strings
-        # read and write the words as arrays, each written form's norm and lemma worked out
-        # once: a Token object per word cost more than the rest
-        orths = doc.to_array(ORTH).tolist()
-        starts = None
-        forms = []
-        for i, orth in enumerate(orths):
-            found = self._forms.get(orth)
-            if found is None:
-                if len(self._forms) > _FORMS_KEPT:
-                    self._forms.clear()
-                text = strings[orth]
-                norm = self._norm(text.lower())
-                if norm in CLITIC_LEMMAS or (self.keep_name_case and text[:1].isupper()):
-                    # the lemma depends on the word's place: next to its host, or a sentence's first
-                    if starts is None:
-                        starts = doc.to_array(SENT_START).tolist()
-                    lemma = self._word_lemma(i, text, norm, surface_ids, starts[i] == 1)
-                    forms.append((strings.add(norm), strings.add(lemma)))
-                    continue
-                found = self._forms[orth] = (strings.add(norm), strings.add(self._word_lemma(i, text, norm, {}, False)))
-            forms.append(found)
-        doc.from_array([NORM, LEMMA], np.array(forms, dtype="uint64"))
-        doc.user_data[FILLERS] = self.fillers
+        self._set_forms([doc])
         return doc
+
+    def pipe(self, docs: Iterable[Doc], batch_size: int = 64) -> Iterator[Doc]:
+        """``__call__`` for a stream of docs, ``batch_size`` at a time (``nlp.pipe``)."""
+        docs = iter(docs)
+        while batch := list(itertools.islice(docs, batch_size)):
+            self._set_forms(batch)
+            yield from batch
+
+    def _set_forms(self, docs: list[Doc]) -> None:
+        """Set the norms and lemmas of ``docs`` (of this pipeline), reading and writing them
+        as arrays: each distinct written form of the batch is looked at once, and worked out
+        once for good unless its lemma depends on its place (a Python step and a ``Token``
+        per word had cost more than the rest)."""
+        for doc in docs:
+            doc.user_data[FILLERS] = self.fillers
+        docs = [doc for doc in docs if len(doc)]
+        if not docs:
+            return
+        strings = docs[0].vocab.strings
+        orths = [doc.to_array(ORTH) for doc in docs]
+        keys, inverse = np.unique(np.concatenate(orths), return_inverse=True)
+        if len(self._forms) > _FORMS_KEPT:
+            self._forms.clear()
+        kept = self._forms
+        forms = [kept.get(orth) for orth in keys.tolist()]
+        placed: dict[int, tuple[str, str]] = {}  # forms whose lemma depends on the place: text, norm
+        for k in [k for k, found in enumerate(forms) if found is None]:
+            orth = int(keys[k])
+            text = strings[orth]
+            norm = self._norm(text.lower())
+            if norm in CLITIC_LEMMAS or (self.keep_name_case and text[:1].isupper()):
+                # the lemma depends on the word's place: next to its host, or a sentence's first
+                placed[k] = (text, norm)
+                forms[k] = (0, 0)  # set per place below
+            else:
+                forms[k] = kept[orth] = (strings.add(norm), strings.add(self._word_lemma(0, text, norm, {}, False)))
+        values = np.array(forms, dtype="uint64")[inverse]
+        lengths = np.array([len(array) for array in orths])
+        ends = np.cumsum(lengths)
+        starts: dict[int, list[int]] = {}  # sentence starts of the docs that hold such forms
+        places = np.flatnonzero(np.isin(inverse, list(placed))) if placed else np.zeros(0, np.int64)
+        owner = np.searchsorted(ends, places, side="right")
+        for at, d, i in zip(places.tolist(), owner.tolist(), (places - (ends - lengths)[owner]).tolist()):
+            doc = docs[d]
+            if d not in starts:
+                starts[d] = doc.to_array(SENT_START).tolist()
+            text, norm = placed[int(inverse[at])]
+            lemma = self._word_lemma(i, text, norm, doc.user_data.get(SURFACE_IDS, {}), starts[d][i] == 1)
+            values[at] = (strings.add(norm), strings.add(lemma))
+        for doc, start, end in zip(docs, [0, *ends[:-1].tolist()], ends.tolist()):
+            doc.from_array([NORM, LEMMA], values[start:end])
 
     def _norm(self, lower: str) -> str:
         norm = self.colloquial.get(lower, lower)
