@@ -196,6 +196,7 @@ def focus(X: pd.DataFrame, word_weights: dict[str, dict[str, float]]) -> pd.Data
     """
     local, coded = [], []
     plain: dict[tuple, list[list[str]]] = {}  # a segment's clauses without NOT_, for each of its codes
+    tags: dict[str, str] = {}
     for clauses, evidence, code in zip(X["clauses"], X["evidence"], X["code"]):
         weights = word_weights.get(code)
         if evidence:
@@ -204,13 +205,14 @@ def focus(X: pd.DataFrame, word_weights: dict[str, dict[str, float]]) -> pd.Data
             if clauses not in plain:  # words are lower case: NOT_ only ever starts one
                 plain[clauses] = [c.replace(NEGATED, "").split() for c in clauses]
             scores = [sum(map(weights.get, words, itertools.repeat(0.0))) for words in plain[clauses]]
-            chosen = [clauses[int(np.argmax(scores))]]
+            chosen = [clauses[scores.index(max(scores))]]  # the first of the heaviest
         else:
             chosen = list(clauses)
         words = " ".join(chosen).split()
-        tag = re.sub(r"\s+", "_", str(code))
+        if code not in tags:
+            tags[code] = re.sub(r"\s+", "_", str(code))
         local.append(" ".join(words))
-        coded.append(" ".join(f"{tag}|{w}" for w in words))
+        coded.append(" ".join([f"{tags[code]}|{w}" for w in words]))
     return X.assign(local=local, coded=coded)
 
 
