@@ -11,7 +11,9 @@ Generates corpora of ``--sizes`` documents (see ``make_corpus``), then prints, i
   time (start-up and exports included), the
   driver's peak RSS, and the re-run of the unchanged corpus;
 * bare ``spacy.blank("id")`` tokenization of the same text (every document's text through
-  ``nlp.pipe``): words/s, and the ratio of the two;
+  ``nlp.pipe``): words/s, and the ratio of the two, per wall second and per CPU second
+  (``seconds.processing_cpu`` less ``seconds.load_cpu``: on a shared machine, time the
+  process waits for a core counts in the first ratio only);
 * on the first ``--subset`` documents: 1 against 2 worker processes, and the local engine
   against Dask (a LocalCluster of two worker processes); on the first ``--stanza-subset``
   documents the fast backend against the Stanza backend.
@@ -98,17 +100,17 @@ def make_corpus(folder: Path, documents: int, seed: int = 0) -> int:
     return total
 
 
-def bare_spacy(folder: Path) -> tuple[int, float]:
-    """Tokens bare ``spacy.blank("id")`` finds in every file of ``folder``, and the seconds
-    it takes (reading the files included, loading spaCy not)."""
+def bare_spacy(folder: Path) -> tuple[int, float, float]:
+    """Tokens bare ``spacy.blank("id")`` finds in every file of ``folder``, and the wall and
+    CPU seconds it takes (reading the files included, loading spaCy not)."""
     import spacy
 
     nlp = spacy.blank("id")
     nlp("warm up")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     texts = (path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.txt")))
     words = sum(len(doc) for doc in nlp.pipe(texts, batch_size=64))
-    return words, time.perf_counter() - started
+    return words, time.perf_counter() - started, time.process_time() - cpu
 
 
 def pilah_run(corpus: Path, project: Path, *options: str) -> dict:
@@ -149,14 +151,18 @@ def main() -> None:
     work = args.keep or Path(tempfile.mkdtemp(prefix="pilah-scale-"))
     rows, results = [], {}
 
-    def report(label: str, documents: int, words: int, measured: dict, base_rate: float | None = None) -> dict:
+    def report(label: str, documents: int, words: int, measured: dict, base: tuple[float, float] | None = None) -> dict:
+        """``base``: bare spaCy's words per wall and per CPU second on the same text."""
         summary = measured["summary"]
         seconds = summary["seconds"]
         processing = (seconds.get("processing") or measured["wall_s"]) - seconds.get("load", 0.0)
+        cpu = seconds.get("processing_cpu", 0.0) - seconds.get("load_cpu", 0.0)
         rate = words / processing
         row = {"run": label, "documents": documents, "wall_s": round(measured["wall_s"], 1),
-               "processing_s": round(processing, 1), "documents_per_s": round(documents / processing, 1),
-               "words_per_s": round(rate), "share_of_bare_spacy": round(rate / base_rate, 3) if base_rate else None,
+               "processing_s": round(processing, 1), "processing_cpu_s": round(cpu, 1),
+               "documents_per_s": round(documents / processing, 1),
+               "words_per_s": round(rate), "share_of_bare_spacy": round(rate / base[0], 3) if base else None,
+               "share_of_bare_spacy_cpu": round(words / cpu / base[1], 3) if base and cpu > 0 else None,
                "peak_rss_mb": round(measured["peak_rss_mb"]),
                "processed": summary["counts"]["documents_processed"], "failures": summary["counts"]["failures"],
                "seconds": summary["seconds"]}
@@ -168,15 +174,22 @@ def main() -> None:
         corpus = work / f"corpus{size}"
         if not corpus.exists():
             make_corpus(corpus, size)
-        words, bare_seconds = bare_spacy(corpus)
-        base_rate = words / bare_seconds
-        results[size] = {"words": words, "bare_spacy_words_per_s": round(base_rate)}
-        print(json.dumps({"run": "bare spacy.blank('id')", "documents": size, "words": words,
-                          "wall_s": round(bare_seconds, 1), "words_per_s": round(base_rate)}), flush=True)
+        # bare spaCy just before and just after Pilah's run, their mean the base: this
+        # machine's speed drifts by a fifth and more within minutes
+        words, *before = bare_spacy(corpus)
         project = work / f"project{size}"
         shutil.rmtree(project, ignore_errors=True)
         first = pilah_run(corpus, project, "--workers", "1")
-        report(f"pilah run, 1 process, {size}", size, words, first, base_rate)
+        _, *after = bare_spacy(corpus)
+        bare_seconds, bare_cpu = ((b + a) / 2 for b, a in zip(before, after))
+        base = (words / bare_seconds, words / bare_cpu)
+        results[size] = {"words": words, "bare_spacy_words_per_s": round(base[0]),
+                         "bare_spacy_words_per_cpu_s": round(base[1])}
+        print(json.dumps({"run": "bare spacy.blank('id')", "documents": size, "words": words,
+                          "wall_s": round(bare_seconds, 1), "cpu_s": round(bare_cpu, 1),
+                          "before_after_wall_s": [round(before[0], 1), round(after[0], 1)],
+                          "words_per_s": round(base[0]), "words_per_cpu_s": round(base[1])}), flush=True)
+        report(f"pilah run, 1 process, {size}", size, words, first, base)
         again = pilah_run(corpus, project, "--workers", "1")
         report(f"re-run unchanged, {size}", size, words, again)
         results[size]["rerun_share"] = round(again["wall_s"] / first["wall_s"], 3)
@@ -186,7 +199,7 @@ def main() -> None:
     if not source.exists():
         make_corpus(source, 1000)
     small = subset(source, work / "subset", args.subset)
-    small_words, _ = bare_spacy(small)
+    small_words = bare_spacy(small)[0]
     variants = [("1 worker", ["--workers", "1"]), ("2 workers", ["--workers", "2"])] if "workers" not in skip else []
     if "dask" not in skip:
         variants.append(("dask, 2 workers", ["--engine", "dask", "--workers", "2"]))
@@ -197,7 +210,7 @@ def main() -> None:
         measured[label] = report(f"{label}, {args.subset}", args.subset, small_words, pilah_run(small, project, *options))
     if "stanza" not in skip:
         smaller = subset(source, work / "stanza-subset", args.stanza_subset)
-        words, _ = bare_spacy(smaller)
+        words = bare_spacy(smaller)[0]
         for label, options in (("fast backend", []), ("stanza backend", ["--config", str(ROOT / "bench" / "stanza.toml")])):
             project = work / f"project-{label.replace(' ', '-')}"
             shutil.rmtree(project, ignore_errors=True)

@@ -148,7 +148,9 @@ def process_corpus(
                     stats.counts["documents_unread"] += 1
             elif (key := _admit(item, base_key, store, run_id, stats)) is not None:
                 if not loaded:  # only a run with something to process loads the pipelines
+                    cpu = time.process_time()
                     stats.seconds["load"] += stages.load()
+                    stats.seconds["load_cpu"] += time.process_time() - cpu
                     settle()
                     loaded = True
                 keys[item.id] = (key, source_key(item.source, base_key))

@@ -79,13 +79,14 @@ def run(
             run_id = store.start_run(str(corpus))
             checksum = model_checksum(meta)
             executor = make_executor(stages, engine, workers, scheduler)
-            processing = time.perf_counter()
+            processing, cpu = time.perf_counter(), time.process_time()
             stats = process_corpus(corpus, stages, store, run_id, model_version, checksum, on_document, executor)
-            processing = time.perf_counter() - processing
+            processing, cpu = time.perf_counter() - processing, time.process_time() - cpu
             private = wanted(config, pseudonymize)
             fingerprint = exports_fingerprint(store, config, codebook, stats.document_ids,
                                               private and _content_digest(names or Path(config.section("privacy")["names"])))
-            seconds = dict(stats.seconds) | {"processing": processing}
+            # processing_cpu and load_cpu: this process's CPU seconds (not its workers')
+            seconds = dict(stats.seconds) | {"processing": processing, "processing_cpu": cpu}
             unchanged = record.current(fingerprint)
             if unchanged:
                 written, rows = record.paths(), record.rows
