@@ -156,7 +156,9 @@ class TermWeights:
         grams = _counts(np.concatenate(per_word) if per_word else np.zeros(0, np.int64),
                         [len(c) for c in per_word], self.size)
         occurrences = _counts(numbers.astype(np.int64), [len(found) for found in split], len(words))
-        return sparse.csr_matrix(occurrences @ grams)
+        # the product holds each n-gram once per row, in no order: transposed there and back
+        # (two linear passes) its rows come out sorted, which sorting row by row took twice as long
+        return (occurrences @ grams).T.tocsr().T.tocsr()
 
 
 def _counts(columns: np.ndarray, lengths, width: int) -> sparse.csr_matrix:
