@@ -52,6 +52,7 @@ def run_cli(
     scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="With --engine dask: the scheduler's address (tcp://host:8786); default a local cluster.")] = None,
     pseudonymize: Annotated[Optional[bool], PSEUDONYMIZE_OPTION] = None,
     names: Annotated[Optional[Path], NAMES_OPTION] = None,
+    read_all: Annotated[bool, typer.Option("--read-all", help="Read every file again, also those whose size and times show them unchanged since they were stored.")] = False,
 ) -> None:
     """Ingest, segment, tokenize and suggest codes for a corpus; write the review sheets.
 
@@ -78,7 +79,7 @@ def run_cli(
         try:
             summary = run(corpus, config, out, project, on_document=advance, codebook_path=codebook,
                           workers=workers or None, engine=engine, scheduler=scheduler, pseudonymize=pseudonymize,
-                          names=names)
+                          names=names, read_all=read_all)
         except PilahError as exc:
             _fail(exc)
     _print_summary(summary)

@@ -119,12 +119,14 @@ def process_corpus(
     model_checksum: str | None = None,
     on_document: Callable[[str], None] | None = None,
     executor: Executor | None = None,
+    read_all: bool = False,
 ) -> RunStats:
     """Process every document of ``corpus`` into ``store``; returns the run's statistics.
 
     A document is processed again when its text, the configuration, the codebook or the
     model file (``model_checksum``) changed since it was last stored; a file whose
-    signature and settings are those its document was stored with is not read. The per-document
+    signature and settings are those its document was stored with is not read (unless
+    ``read_all``). The per-document
     stages run in ``executor`` (this process by default; see ``pipeline.executors``);
     only this process writes to the store, each document whole (``Store.derived_writes``),
     so a run killed midway leaves whole documents and the next run completes the rest.
@@ -139,7 +141,8 @@ def process_corpus(
 
     def wanted(settle: Callable[[], None]) -> Iterator[Document]:
         loaded = False
-        for item in _timed(iter_documents(corpus, stages.config.section("ingest"), unchanged), stats.seconds, "ingest"):
+        documents = iter_documents(corpus, stages.config.section("ingest"), None if read_all else unchanged)
+        for item in _timed(documents, stats.seconds, "ingest"):
             if isinstance(item, Failure):
                 _fail(item, store, run_id, stats)
             elif isinstance(item, Unread):

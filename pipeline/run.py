@@ -43,6 +43,7 @@ def run(
     scheduler: str | None = None,
     pseudonymize: bool | None = None,
     names: Path | None = None,
+    read_all: bool = False,
 ) -> dict:
     """Process ``corpus`` into the project store of ``project_dir`` and write the exports.
 
@@ -57,6 +58,9 @@ def run(
     ``pseudonymize`` (default ``[privacy] pseudonymize``): every file written names no one
     (``pipeline.privacy``; ``names``: the project's names file); the store keeps the real
     text, and the summary returned is the real one.
+
+    ``read_all``: read every file, also those whose signature shows them unchanged since
+    they were stored (``pipeline.ingest.source_signature``).
 
     Returns the run summary that is also written to ``out_dir / "run.json"``.
     """
@@ -80,7 +84,8 @@ def run(
             checksum = model_checksum(meta)
             executor = make_executor(stages, engine, workers, scheduler)
             processing, cpu = time.perf_counter(), time.process_time()
-            stats = process_corpus(corpus, stages, store, run_id, model_version, checksum, on_document, executor)
+            stats = process_corpus(corpus, stages, store, run_id, model_version, checksum, on_document, executor,
+                                   read_all=read_all)
             processing, cpu = time.perf_counter() - processing, time.process_time() - cpu
             private = wanted(config, pseudonymize)
             fingerprint = exports_fingerprint(store, config, codebook, stats.document_ids,

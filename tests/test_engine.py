@@ -159,6 +159,10 @@ def test_engine_a_file_unchanged_since_it_was_stored_is_not_read_again(tmp_path,
     unread = run(corpus, None, out, tmp_path)
     assert read == [] and unread["counts"]["documents_unread"] == unread["counts"]["documents_unchanged"] == 2
     assert unread["exports_unchanged"] and unread["counts"]["suggestions"] == first["counts"]["suggestions"]
+    everything = run(corpus, None, out, tmp_path, read_all=True)  # pilah run --read-all
+    assert sorted(read) == sorted(names) and everything["counts"]["documents_unread"] == 0
+    assert everything["counts"]["documents_unchanged"] == 2 and everything["exports_unchanged"]
+    read.clear()
 
     # an edit that keeps the size and puts the modification time back is still seen
     edited = corpus / names[0]
