@@ -126,10 +126,10 @@ def process_corpus(
     A document is processed again when its text, the configuration, the codebook or the
     model file (``model_checksum``) changed since it was last stored; a file whose
     signature and settings are those its document was stored with is not read (unless
-    ``read_all``). The per-document
-    stages run in ``executor`` (this process by default; see ``pipeline.executors``);
-    only this process writes to the store, each document whole (``Store.derived_writes``),
-    so a run killed midway leaves whole documents and the next run completes the rest.
+    ``read_all``). The per-document stages run in ``executor`` (this process by default;
+    see ``pipeline.executors``); only this process writes to the store, each document
+    whole (``Store.derived_writes``), so a run killed midway leaves whole documents and the
+    next run completes the rest.
     """
     stats = RunStats()
     base_key = settings_key(stages.config, stages.suggester.codebook, model_checksum)
