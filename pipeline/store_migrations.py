@@ -142,19 +142,19 @@ def migrate_v1(db: sqlite3.Connection, schema: str) -> None:
 
 def migrate_v2(db: sqlite3.Connection, pseudonyms_schema: str) -> None:
     """Bring a version-2 database to version 3 (the ``pseudonyms`` table) in one transaction."""
-    db.commit()
-    try:
-        db.executescript(f"BEGIN; {pseudonyms_schema} PRAGMA user_version = 3; COMMIT;")
-    except Exception:
-        db.rollback()
-        raise
+    _in_one_transaction(db, f"{pseudonyms_schema} PRAGMA user_version = 3;")
 
 
 def migrate_v3(db: sqlite3.Connection) -> None:
     """Bring a version-3 database to version 4 (``documents.source_key``) in one transaction."""
+    _in_one_transaction(db, "ALTER TABLE documents ADD COLUMN source_key TEXT; PRAGMA user_version = 4;")
+
+
+def _in_one_transaction(db: sqlite3.Connection, script: str) -> None:
+    """Run ``script`` (SQL statements) in one transaction: all of it or, on an error, none."""
     db.commit()
     try:
-        db.executescript("BEGIN; ALTER TABLE documents ADD COLUMN source_key TEXT; PRAGMA user_version = 4; COMMIT;")
+        db.executescript(f"BEGIN; {script} COMMIT;")
     except Exception:
         db.rollback()
         raise
