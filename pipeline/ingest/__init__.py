@@ -387,12 +387,14 @@ def _hidden(name: str) -> bool:
 def _relative(path: Path, root: Path) -> str:
     """``path`` relative to the corpus folder, POSIX style."""
     root = root.parent if root.is_file() else root
-    for resolved in (False, True):  # resolving (two look-ups per folder) only when needed
-        try:
-            return (path.resolve() if resolved else path).relative_to(root.resolve() if resolved else root).as_posix()
-        except ValueError:
-            continue
-    raise InputError(path, f"is not inside the corpus folder {root}")
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:  # only then resolved (a look-up per folder of both paths)
+        pass
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        raise InputError(path, f"is not inside the corpus folder {root}") from None
 
 
 def _reader(suffix: str) -> Callable[[Path, bytes], Reading] | None:
