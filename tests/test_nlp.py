@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 from pipeline.nlp import pipeline_for, tokenize_segments
 from pipeline.records import Segment
 
@@ -55,3 +58,19 @@ def test_nlp_colloquial_lexicon_leaves_english_segments_alone(config):
     doc = pipeline_for("en", config.section("nlp"))("They ask me at the office, ga?")
     assert [t.norm_ for t in doc][:5] == ["they", "ask", "me", "at", "the"]
     assert doc[-2].norm_ == "ga"
+
+
+def test_importing_spacy_through_pilah_leaves_its_command_line_out_until_asked_for():
+    program = (
+        "import importlib, sys\n"
+        "import pipeline, spacy\n"
+        "assert [t.text for t in spacy.blank('id')('Halo, dunia.')] == ['Halo', ',', 'dunia', '.']\n"
+        "assert 'spacy.cli' not in sys.modules and 'spacy.cli.info' not in sys.modules\n"
+        "assert spacy.info(markdown=False, silent=True)['spacy_version'] == spacy.__version__\n"
+        "import spacy.cli\n"
+        "module = importlib.import_module('spacy.cli.info')\n"
+        "assert module.__file__.endswith('info.py') and callable(module.info_model)\n"
+        "assert spacy.cli.info is module.info\n"
+    )
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -111,6 +111,7 @@ def test_suggesting_a_table_never_imports_scikit_learn(tmp_path):
         "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
         "assert not [m for m in sys.modules if m.split('.')[0] == 'sklearn'], 'scikit-learn was imported'\n"
         "assert 'scipy.stats' not in sys.modules\n"
+        "assert 'spacy.cli' not in sys.modules, 'spaCy\\'s command line was imported'\n"
     )
     result = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
