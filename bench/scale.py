@@ -62,11 +62,15 @@ def shared_sentences() -> dict[str, list[str]]:
     return sentences
 
 
-def sample_turns() -> list[str]:
-    """The speaker turns of the sample corpus's plain-text interviews."""
+def sample_turns() -> list[tuple[str, str, str]]:
+    """The speaker turns of the sample corpus's plain-text interviews: (time and speaker,
+    words, language of the interview)."""
     turns = []
     for path in sorted((SAMPLE / "interviews").glob("*.txt")):
-        turns += [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        words = " ".join(lines).split()
+        lang = "en" if words.count("the") > words.count("yang") else "id"
+        turns += [(*line.split(": ", 1), lang) for line in lines if ": " in line]
     return turns
 
 
@@ -76,24 +80,36 @@ def make_corpus(folder: Path, documents: int, seed: int = 0) -> int:
     A tenth are interview transcripts: 10–25 turns drawn from the sample corpus's
     interviews, in a seeded order, with shared-data sentences as further answers. The rest
     are short news items and reports of 6–24 sentences from the shared data sets (or from
-    the sample turns when ``../shared`` is absent). Every file opens with a numbered title,
-    and its sentences are drawn at random, so no two files are the same.
+    the sample turns when ``../shared`` is absent), in paragraphs of up to four. Every file
+    opens with a numbered title. No segment (turn or paragraph) is written twice in a
+    corpus: a sample turn gets a drawn sentence of its language added, and any turn or
+    paragraph already written gets more until it is new. Repeated texts would flatter a
+    cache rather than measure the pipeline.
     """
     rng = np.random.default_rng(seed)
     turns, sentences = sample_turns(), shared_sentences()
-    pool = {lang: items or [t.split(": ", 1)[-1] for t in turns] for lang, items in sentences.items()}
+    pool = {lang: items or [words for _, words, _ in turns] for lang, items in sentences.items()}
+    written: set[str] = set()
+
+    def new(text: str, lang: str) -> str:
+        while text in written:
+            text += " " + pool[lang][rng.integers(len(pool[lang]))]
+        written.add(text)
+        return text
+
     folder.mkdir(parents=True, exist_ok=True)
     total = 0
     for n in range(documents):
         if rng.random() < TRANSCRIPT_SHARE:
-            picked = [turns[i] for i in rng.choice(len(turns), rng.integers(10, 26), replace=False)]
-            extra = [f"[00:{m // 60:02d}:{m % 60:02d}] Informan: {pool['id'][i]}"
+            picked = [f"{who}: {new(words + ' ' + pool[lang][rng.integers(len(pool[lang]))], lang)}"
+                      for who, words, lang in (turns[i] for i in rng.choice(len(turns), rng.integers(10, 26), replace=False))]
+            extra = [f"[00:{m // 60:02d}:{m % 60:02d}] Informan: {new(pool['id'][i], 'id')}"
                      for m, i in enumerate(rng.choice(len(pool["id"]), 5, replace=False))]
             text = f"Transkrip wawancara {n}\n\n" + "\n\n".join(picked + extra)
         else:
             lang = "en" if rng.random() < 0.3 else "id"
             body = [pool[lang][i] for i in rng.choice(len(pool[lang]), rng.integers(6, 25), replace=False)]
-            paragraphs = [" ".join(body[i:i + 4]) for i in range(0, len(body), 4)]
+            paragraphs = [new(" ".join(body[i:i + 4]), lang) for i in range(0, len(body), 4)]
             text = (f"Laporan {n}" if lang == "id" else f"Report {n}") + "\n\n" + "\n\n".join(paragraphs)
         (folder / f"doc{n:05d}.txt").write_text(text + "\n", encoding="utf-8")
         total += len(text)
