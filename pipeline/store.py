@@ -339,12 +339,15 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?)",
                 (document.id, document.version, document.text, run_id, stamp),
             )
-            kept = [s.id for s in segments]
-            self.db.execute(
-                f"UPDATE segments SET active = 0, retired_run = ? WHERE document_id = ? AND active = 1 "
-                f"AND id NOT IN {_IN_LIST}",
-                (run_id, document.id, json.dumps(kept)),
-            )
+            # a document stored for the first time has nothing to retire
+            stored = self.db.execute("SELECT 1 FROM segments WHERE document_id = ? LIMIT 1",
+                                     (document.id,)).fetchone() is not None
+            if stored:
+                self.db.execute(
+                    f"UPDATE segments SET active = 0, retired_run = ? WHERE document_id = ? AND active = 1 "
+                    f"AND id NOT IN {_IN_LIST}",
+                    (run_id, document.id, json.dumps([s.id for s in segments])),
+                )
             self.db.executemany(
                 'INSERT INTO segments (id, document_id, version, idx, start, "end", text, speaker, timestamp, '
                 "language, language_score, tokens, active, retired_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, NULL) "
@@ -356,12 +359,12 @@ class Store:
                   s.language, s.language_score, n) for s, n in zip(segments, tokens)],
             )
             rows = [(suggestion_id(s, model_version), s) for s in suggestions]
-            proposed = [key for key, _ in rows]
-            self.db.execute(
-                f"UPDATE suggestions SET retired_run = ? WHERE retired_run IS NULL AND id NOT IN {_IN_LIST} "
-                "AND segment_id IN (SELECT id FROM segments WHERE document_id = ?)",
-                (run_id, json.dumps(proposed), document.id),
-            )
+            if stored:
+                self.db.execute(
+                    f"UPDATE suggestions SET retired_run = ? WHERE retired_run IS NULL AND id NOT IN {_IN_LIST} "
+                    "AND segment_id IN (SELECT id FROM segments WHERE document_id = ?)",
+                    (run_id, json.dumps([key for key, _ in rows]), document.id),
+                )
             self.db.executemany(
                 "INSERT INTO suggestions (id, segment_id, code, direction, factor_type, score, source, evidence, "
                 "confidence, model_version, run_id, created_at, retired_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) "
