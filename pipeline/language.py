@@ -131,7 +131,7 @@ def detect_text(text: str, settings: LanguageSettings, lexicon: str | None = Non
     ...             LanguageSettings()).language
     'mixed'
     """
-    guesses = [guess for _, _, guess in detect_sentences(text, settings, lexicon)]
+    guesses = [_guess_sentence(sentence, settings, lexicon) for sentence in _sentences(text)]
     total_id = sum(g.id_words for g in guesses)
     total_en = sum(g.en_words for g in guesses)
     known = [g for g in guesses if g.language != "und"]
@@ -199,6 +199,11 @@ def _sentence_spans(text: str) -> Iterator[tuple[int, int]]:
         start = next_start
 
 
+def _sentences(text: str) -> list[str]:
+    """The sentences of ``text`` as ``_sentence_spans`` finds them, without their offsets."""
+    return [piece for piece in map(str.strip, _SENTENCE_END.split(text)) if piece]
+
+
 def _guess_sentence(sentence: str, settings: LanguageSettings, lexicon: str | None) -> LanguageGuess:
     english_share = _detector(settings.detector)
     id_words, en_words = _count(sentence, settings, lexicon, english_share)
@@ -224,32 +229,47 @@ def _guess_sentence(sentence: str, settings: LanguageSettings, lexicon: str | No
 def _count(
     sentence: str, settings: LanguageSettings, lexicon: str | None, english_share: Callable[[str], float] | None
 ) -> tuple[int, int]:
+    """The sentence's Indonesian and English marker words."""
+    words = _WORD.findall(sentence)
+    if not words:
+        return 0, 0
+    first, later = _markers(lexicon, settings.detector, settings.word_confidence)
+    if len(first) + len(later) > _MARKS_KEPT:
+        first.clear()
+        later.clear()
+    total = first.get(words[0])
+    if total is None:
+        total = first[words[0]] = _marker(words[0], True, settings, lexicon, english_share)
+    found = list(map(later.get, words[1:]))
+    if None in found:
+        found = [_marker(written, False, settings, lexicon, english_share) if value is None else value
+                 for written, value in zip(words[1:], found)]
+        later.update(zip(words[1:], found))
+    total += sum(found)
+    return total % _ENGLISH, total // _ENGLISH
+
+
+def _marker(written: str, first: bool, settings: LanguageSettings, lexicon: str | None,
+            english_share: Callable[[str], float] | None) -> int:
+    """What the written word marks, as it counts in ``_count``: Indonesian words plus
+    English words times ``_ENGLISH``. A stop word marks its language(s) anywhere; a
+    capitalised word after a sentence's first marks nothing (a name: Lembah Hijau, Dinas
+    Koperasi, is not a language switch); a word one vocabulary knows marks its language,
+    and one neither knows is given to the detector when it is long enough."""
     indonesian, english = _vocabularies(lexicon)
-    kinds = _word_kinds(lexicon)
-    if len(kinds) > _WORD_KINDS_KEPT:
-        kinds.clear()
-    id_words = en_words = 0
-    for position, written in enumerate(_WORD.findall(sentence)):
-        kind = kinds.get(written)
-        if kind is None:
-            word = written.lower()
-            kind = kinds[written] = (word in indonesian.stop_words, word in english.stop_words,
-                                     word in indonesian, word in english, written[0].isupper(), word)
-        id_stop, en_stop, in_id, in_en, capitalised, word = kind
-        if id_stop or en_stop:
-            id_words += id_stop
-            en_words += en_stop
-            continue
-        if position and capitalised:
-            continue  # a name (Lembah Hijau, Dinas Koperasi) is not a language switch
-        if in_id or in_en:
-            id_words += in_id and not in_en
-            en_words += in_en and not in_id
-        elif english_share is not None and len(word) >= _MIN_DETECTED_WORD:
-            p_en = english_share(word)
-            id_words += p_en <= 1 - settings.word_confidence
-            en_words += p_en >= settings.word_confidence
-    return id_words, en_words
+    word = written.lower()
+    id_stop, en_stop = word in indonesian.stop_words, word in english.stop_words
+    if id_stop or en_stop:
+        return id_stop + en_stop * _ENGLISH
+    if not first and written[0].isupper():
+        return 0
+    in_id, in_en = word in indonesian, word in english
+    if in_id or in_en:
+        return (in_id and not in_en) + (in_en and not in_id) * _ENGLISH
+    if english_share is not None and len(word) >= _MIN_DETECTED_WORD:
+        p_en = english_share(word)
+        return (p_en <= 1 - settings.word_confidence) + (p_en >= settings.word_confidence) * _ENGLISH
+    return 0
 
 
 def _without_names(sentence: str) -> str:
@@ -264,16 +284,16 @@ def _balance(id_words: int, en_words: int) -> float:
     return round(1 - abs(2 * id_words / total - 1), 3) if total else 0.0
 
 
-_WORD_KINDS_KEPT = 500_000  # distinct words whose kind is kept between sentences
+_MARKS_KEPT = 500_000  # written words whose marks are kept between sentences
+_ENGLISH = 1 << 32  # a mark is Indonesian words + English words * _ENGLISH
 
 
-@lru_cache(maxsize=4)
-def _word_kinds(lexicon: str | None) -> dict[str, tuple[bool, bool, bool, bool, bool, str]]:
-    """Per written word, whether it is an Indonesian and an English stop word, whether it is
-    a known Indonesian and English word (``_vocabularies``), whether it starts with a
-    capital, and its lower case; each written form looked up once: a lemma table's look-up
-    hashes the word every time."""
-    return {}
+@lru_cache(maxsize=8)
+def _markers(lexicon: str | None, detector: str, word_confidence: float) -> tuple[dict[str, int], dict[str, int]]:
+    """Per written word, its ``_marker`` as a sentence's first word and elsewhere, each
+    worked out once: a sentence's marks are then summed in one pass (a lemma table's
+    look-up hashes the word every time, and the detector is the costly part)."""
+    return {}, {}
 
 
 @lru_cache(maxsize=4)
