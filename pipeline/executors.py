@@ -22,7 +22,7 @@ from pipeline.engine import InProcess, Processed, Stages, batches, process_docum
 from pipeline.records import Document, Failure
 
 IN_FLIGHT_PER_WORKER = 3  # batches
-WORKER_BATCH_CHARACTERS = 25_000  # smaller batches than in process keep every worker busy
+WORKER_BATCH_CHARACTERS = 100_000  # smaller batches than in process keep every worker busy
 _STAGES: Stages | None = None  # the forked workers' stages, inherited from the driver
 
 
