@@ -19,7 +19,7 @@ from pipeline.train import labels_from_gold
 
 ROOT = Path(__file__).resolve().parent.parent
 ODD = ["", "   ", "a", "x y", "dua  spasi\tdan\ttab\nbaris", "Ünïcode STRASSE İstanbul ǅ", "a\u00a0b\u2003c\x1cd",
-       "NOT_ada NOT_dukungan tapi", "e-mail: ani@example.org, 0812-3456-7890!"]
+       "NOT_ada NOT_dukungan tapi", "e-mail: ani@example.org, 0812-3456-7890!", "ΟΔΟΣ ΣΑΣ-nya ΟΔΟΣ"]
 
 
 @pytest.fixture(scope="module")

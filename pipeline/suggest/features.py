@@ -36,8 +36,23 @@ _WORD = re.compile(WORD_PATTERN)
 _STOP_WORDS = frozenset(STOP_WORDS)
 
 
+_TERM_TOKENS: dict[str, list[str]] = {}  # per written word, its tokens that are not stop words
+_TERM_TOKENS_KEPT = 500_000
+
+
 def _terms(words: str) -> tuple[str, ...]:
-    return tuple(word_ngrams(_WORD.findall(words.lower()), (1, 2), _STOP_WORDS))
+    """The 1-2-grams of ``WORD_PATTERN``'s tokens of the lower-cased words, stop words left
+    out. A token never spans white space, so the text's tokens are its words' tokens in
+    order: each written word's are found once and kept."""
+    if len(_TERM_TOKENS) > _TERM_TOKENS_KEPT:
+        _TERM_TOKENS.clear()
+    tokens: list[str] = []
+    for word in words.split():
+        kept = _TERM_TOKENS.get(word)
+        if kept is None:
+            kept = _TERM_TOKENS[word] = [t for t in _WORD.findall(word.lower()) if t not in _STOP_WORDS]
+        tokens += kept
+    return tuple(word_ngrams(tokens, (1, 2)))
 
 
 def _marked_terms(marked: str) -> tuple[str, ...]:
