@@ -163,6 +163,9 @@ def process_corpus(
                     loaded = True
                 keys[item.id] = (key, source_key(item.source, base_key))
                 yield item
+                # asked for another document: what was stored since is committed before
+                # the next batch is processed, so that a run killed meanwhile keeps it
+                store.commit_group()
                 continue  # counted once stored
             if on_document is not None:
                 on_document(item.path)

@@ -261,9 +261,10 @@ class Store:
 
         For writing what is derived from the corpus (processed documents). Each document is
         written whole or not at all (a savepoint of its own), and the group is committed
-        every ``GROUP_DOCUMENTS`` documents or ``GROUP_SECONDS`` seconds, and on leaving:
-        a process killed midway leaves whole documents, loses at most the last uncommitted
-        group, which the next run processes again, and never corrupts the store; after a
+        every ``GROUP_DOCUMENTS`` documents or ``GROUP_SECONDS`` seconds, at
+        ``commit_group`` (before the next batch is processed), and on leaving: a process
+        killed midway leaves whole documents, loses at most the last uncommitted group,
+        which the next run processes again, and never corrupts the store; after a
         power cut the last groups may be gone too. Everything else (an analyst's
         decisions, above all) is committed and flushed to disk commit by commit. A commit
         and its flush per document were most of the cost of storing a short document
@@ -279,6 +280,13 @@ class Store:
             if self.db.in_transaction:
                 self.db.commit()
             self.db.execute(f"PRAGMA synchronous = {int(before)}")
+
+    def commit_group(self) -> None:
+        """Within ``derived_writes``: commit the documents written so far, before a wait
+        (the next batch's processing), so that a run killed during it keeps them."""
+        if self._group is not None and self.db.in_transaction:
+            self.db.commit()
+            self._group = _Group()
 
     @contextmanager
     def _document_writes(self) -> Iterator[None]:

@@ -129,8 +129,9 @@ def test_store_flushes_every_commit_except_while_writing_derived_documents(tmp_p
 
 def test_store_commits_processed_documents_in_groups_each_document_whole(tmp_path, monkeypatch):
     """Within ``derived_writes`` documents are committed a group at a time: another
-    connection sees a group once it is due; a document that fails midway leaves nothing,
-    and the whole documents before it are committed on leaving."""
+    connection sees a group once it is due, or at ``commit_group`` (before a run's next
+    batch); a document that fails midway leaves nothing, and the whole documents before it
+    are committed on leaving."""
     import pipeline.store as store_module
 
     monkeypatch.setattr(store_module, "GROUP_DOCUMENTS", 2)
@@ -156,10 +157,15 @@ def test_store_commits_processed_documents_in_groups_each_document_whole(tmp_pat
                 for name in ("a.txt", "b.txt", "c.txt"):
                     save(store, _document(path=name), [])
                 assert stored(store.path) == (["a.txt", "b.txt"], 6)  # the first group; c.txt waits
+                store.commit_group()
+                assert stored(store.path) == (["a.txt", "b.txt", "c.txt"], 9)
+                save(store, _document(path="e.txt"), [])  # a group of its own now, not yet due
+                assert stored(store.path) == (["a.txt", "b.txt", "c.txt"], 9)
                 broken = _document(path="d.txt", text="Ani: Dana habis.\n\nBudi: Lalu?")
                 save(store, broken, failing(segment_document(broken)))
-        assert stored(store.path) == (["a.txt", "b.txt", "c.txt"], 9)
+        assert stored(store.path) == (["a.txt", "b.txt", "c.txt", "e.txt"], 12)
         assert not store.db.in_transaction
+        store.commit_group()  # outside derived_writes: nothing to do
 
 
 def test_store_damaged_database_is_a_clear_error(tmp_path):
