@@ -291,8 +291,8 @@ _ENGLISH = 1 << 32  # a mark is Indonesian words + English words * _ENGLISH
 @lru_cache(maxsize=8)
 def _markers(lexicon: str | None, detector: str, word_confidence: float) -> tuple[dict[str, int], dict[str, int]]:
     """Per written word, its ``_marker`` as a sentence's first word and elsewhere, each
-    worked out once: a sentence's marks are then summed in one pass (a lemma table's
-    look-up hashes the word every time, and the detector is the costly part)."""
+    worked out once: a sentence's marks are then summed in one pass (a word's marks take
+    its lower case and four vocabulary look-ups, and the detector is the costly part)."""
     return {}, {}
 
 
