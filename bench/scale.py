@@ -14,6 +14,7 @@ Generates corpora of ``--sizes`` documents (see ``make_corpus``), then prints, i
   ``nlp.pipe``): words/s, and the ratio of the two, per wall second and per CPU second
   (``seconds.processing_cpu`` less ``seconds.load_cpu``: on a shared machine, time the
   process waits for a core counts in the first ratio only);
+* on the largest corpus, 2 worker processes against the 1 process above;
 * on the first ``--subset`` documents: 1 against 2 worker processes, and the local engine
   against Dask (a LocalCluster of two worker processes); on the first ``--stanza-subset``
   documents the fast backend against the Stanza backend.
@@ -186,7 +187,9 @@ def main() -> None:
         print(json.dumps(row), flush=True)
         return row
 
-    for size in [int(s) for s in args.sizes.split(",") if s]:
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    largest = max(sizes, default=0)
+    for size in sizes:
         corpus = work / f"corpus{size}"
         if not corpus.exists():
             make_corpus(corpus, size)
@@ -205,7 +208,16 @@ def main() -> None:
                           "wall_s": round(bare_seconds, 1), "cpu_s": round(bare_cpu, 1),
                           "before_after_wall_s": [round(before[0], 1), round(after[0], 1)],
                           "words_per_s": round(base[0]), "words_per_cpu_s": round(base[1])}), flush=True)
-        report(f"pilah run, 1 process, {size}", size, words, first, base)
+        single = report(f"pilah run, 1 process, {size}", size, words, first, base)
+        if size == largest and "workers" not in skip:
+            # 2 workers on the same corpus right after: each process fills its own caches of
+            # words, which weighs less the more documents there are
+            both = project.with_name(f"project{size}-2-workers")
+            shutil.rmtree(both, ignore_errors=True)
+            two = report(f"pilah run, 2 workers, {size}", size, words, pilah_run(corpus, both, "--workers", "2"))
+            results[size]["two_workers_speed_up"] = round(single["processing_s"] / two["processing_s"], 2)
+            print(json.dumps({f"2 workers / 1 worker, processing, {size}": results[size]["two_workers_speed_up"]}),
+                  flush=True)
         again = pilah_run(corpus, project, "--workers", "1")
         report(f"re-run unchanged, {size}", size, words, again)
         results[size]["rerun_share"] = round(again["wall_s"] / first["wall_s"], 3)
