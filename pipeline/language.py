@@ -131,7 +131,7 @@ def detect_text(text: str, settings: LanguageSettings, lexicon: str | None = Non
     ...             LanguageSettings()).language
     'mixed'
     """
-    guesses = [_guess_sentence(sentence, settings, lexicon) for sentence in _sentences(text)]
+    guesses = [_guess_sentence(text[start:end], settings, lexicon) for start, end in _sentence_spans(text)]
     total_id = sum(g.id_words for g in guesses)
     total_en = sum(g.en_words for g in guesses)
     known = [g for g in guesses if g.language != "und"]
@@ -197,11 +197,6 @@ def _sentence_spans(text: str) -> Iterator[tuple[int, int]]:
         if piece.strip():
             yield start + len(piece) - len(piece.lstrip()), start + len(piece.rstrip())
         start = next_start
-
-
-def _sentences(text: str) -> list[str]:
-    """The sentences of ``text`` as ``_sentence_spans`` finds them, without their offsets."""
-    return [piece for piece in map(str.strip, _SENTENCE_END.split(text)) if piece]
 
 
 def _guess_sentence(sentence: str, settings: LanguageSettings, lexicon: str | None) -> LanguageGuess:
