@@ -221,8 +221,9 @@ class Store:
             if version == 2:
                 migrate_v2(self.db, PSEUDONYMS_SCHEMA)
             migrate_v3(self.db)
-        else:
-            self.db.executescript(_SCHEMA)
+        # Every table is created IF NOT EXISTS: tables added to _SCHEMA since a project was
+        # made are created the next time it is opened, without a new schema version.
+        self.db.executescript(_SCHEMA)
         self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # -- runs ------------------------------------------------------------------------

@@ -963,6 +963,13 @@ def _print_summary(summary: dict) -> None:
     out.print(f"wrote {Path(summary['outputs'][0]).parent / 'run.json'}" if summary["outputs"] else "")
 
 
+# Command groups that live in their own modules register themselves on the app.
+from pipeline.cli import conclude as _conclude, serve as _serve  # noqa: E402
+
+for _module in (_serve, _conclude):
+    _module.register(app)
+
+
 def main() -> None:  # pragma: no cover - console script entry
     logging.basicConfig(level=logging.WARNING)
     try:
