@@ -27,7 +27,7 @@ KEYS = {
     "direction": ("label", "cues"),
     "type": ("id", "label", "description"),
     "code": ("id", "label", "definition", "include", "exclude", "factor_type", "keywords", "lemmas",
-             "children", "codable",
+             "children", "codable", "examples",
              # kept for the REFI-QDA exchange (pipeline.refi.codebook): a code brought in from
              # another tool goes back with its own name, GUID, colour and description
              "refi_name", "refi_guid", "refi_plain", "color"),
@@ -49,6 +49,9 @@ class Code:
     parent: str | None = None
     codable: bool = True
     lemmas: bool = False
+    # short quotes that the code fits, in any language: matched by meaning when an encoder
+    # is on (``pipeline.suggest.semantic``), without any training run
+    examples: tuple[str, ...] = ()
 
     def label_in(self, language: str) -> str:
         """Label in the segment's language: English for ``en``, Indonesian otherwise."""
@@ -221,12 +224,23 @@ def _parse_code(item, where, parent, factor_types, codes, problems) -> None:
         parent=parent,
         codable=codable,
         lemmas=item.get("lemmas") is True,
+        examples=_parse_examples(item.get("examples"), where, problems),
     )
     if not isinstance(children, list):
         problems.append(f"{where}.children: must be a list")
         return
     for index, child in enumerate(children):
         _parse_code(child, f"{where}.children[{index}]", code_id, factor_types, codes, problems)
+
+
+def _parse_examples(raw: object, where: str, problems: list[str]) -> tuple[str, ...]:
+    """A code's ``examples:``: a list of non-empty quotes (absent: none)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(q, str) and q.strip() for q in raw):
+        problems.append(f"{where}.examples: must be a list of non-empty quotes")
+        return ()
+    return tuple(q.strip() for q in raw)
 
 
 def _check_keys(item: dict, kind: str, where: str, problems: list[str]) -> None:
