@@ -9,6 +9,7 @@ import json
 import re
 import tomllib
 from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline.errors import ConfigError
@@ -52,10 +53,12 @@ class Config:
         return Path(self.values[section][key])
 
 
-def load_config(path: str | Path | None = None) -> Config:
-    """Load the defaults and, if given, a user TOML file over them.
+def load_config(path: str | Path | Sequence[str | Path] | None = None) -> Config:
+    """Load the defaults and, if given, a user TOML file (or several, each over the one
+    before: a project's ``pilah.toml``, then ``--config``) over them.
 
-    Unknown sections or keys and values of the wrong type are all reported at once.
+    Unknown sections or keys and values of the wrong type are all reported at once. A
+    ``[project]`` table is the project's own (``pipeline.project``) and is not a setting.
 
     Examples
     --------
@@ -67,9 +70,10 @@ def load_config(path: str | Path | None = None) -> Config:
     values = _resolve_paths(defaults, DEFAULT_CONFIG.parent)
     sources = [str(DEFAULT_CONFIG)]
     hashed = copy.deepcopy(defaults)
-    if path is not None:
-        path = Path(path)
+    paths = [] if path is None else [path] if isinstance(path, (str, Path)) else list(path)
+    for path in map(Path, paths):
         user = _read_toml(path)
+        user.pop("project", None)
         problems = _check_against(defaults, user)
         if problems:
             raise ConfigError(path, problems)

@@ -310,14 +310,9 @@ def evaluate_cli(
 
 
 def _write_table(frame, out: Path) -> None:
-    from pipeline.errors import InputError
+    from pipeline.outputs import write_table
 
-    if out.suffix.lower() == ".xlsx":
-        frame.to_excel(out, index=False)
-    elif out.suffix.lower() == ".csv":
-        frame.to_csv(out, index=False, encoding="utf-8-sig")
-    else:
-        raise InputError(out, "expected a .csv or .xlsx output file")
+    write_table(frame, out)  # the one safe writer: no cell becomes a formula or a link
 
 
 @app.command("langid")
@@ -964,9 +959,9 @@ def _print_summary(summary: dict) -> None:
 
 
 # Command groups that live in their own modules register themselves on the app.
-from pipeline.cli import conclude as _conclude, serve as _serve  # noqa: E402
+from pipeline.cli import conclude as _conclude, project as _project, serve as _serve  # noqa: E402
 
-for _module in (_serve, _conclude):
+for _module in (_project, _serve, _conclude):
     _module.register(app)
 
 

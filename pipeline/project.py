@@ -1,0 +1,407 @@
+"""The project: one folder, its ``pilah.toml`` and its store, opened once per command.
+
+A project is a folder holding ``pilah.toml`` (the corpus folders it reads, its codebook and
+its settings, over the defaults of ``configs/pilah.toml``) and ``.pilah/`` (the SQLite
+store). :class:`Project` gathers what every workflow needs (the merged configuration, the
+codebook, the store, the model in use, the stages, and the plain or pseudonymised view the
+exporters read), so that nothing is assembled twice and no command mixes two codebooks.
+
+``pilah init`` writes the ``pilah.toml``; every command run in the folder (or below it, or
+given ``--project DIR``) reads it. The repository itself is a project whose corpus is the
+bundled sample (``corpus/``), so ``pilah run`` there runs the sample.
+
+A folder that has a store but no ``pilah.toml`` (made before projects remembered their
+settings) still opens, with the bundled defaults; a warning says how to make it remember
+its own (``pilah init DIR --corpus ... --codebook ...`` writes the file beside the store).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tomllib
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import pandas as pd
+
+from pipeline.codebook import Codebook, load_codebook
+from pipeline.config import DEFAULT_CONFIG, PATH_KEYS, Config, load_config
+from pipeline.errors import ConfigError, InputError
+from pipeline.store import STORE_DIR, STORE_FILE, Store
+
+log = logging.getLogger(__name__)
+
+PROJECT_FILE = "pilah.toml"
+PROJECT_SECTION = "project"  # the table of pilah.toml that is the project's own: corpus, out
+DEFAULT_OUT = "out"
+CODEBOOK_SETTING = "codebook:last"  # store setting: the codes of the codebook the last run used
+
+
+class ProjectView(Protocol):
+    """What exporters (review sheets, report, REFI-QDA, candidates) read of a project.
+
+    Two classes implement it: :class:`PlainView` (the store as it is) and
+    :class:`pipeline.privacy.PseudonymisedStore` (every text, speaker, path and metadata value
+    pseudonymised). Neither exposes the database itself.
+    """
+
+    path: Path
+
+    def document_id(self, raw: str) -> str: ...
+    def setting(self, key: str) -> str | None: ...
+    def document_paths(self, document_ids: list[str] | None = None) -> dict[str, str]: ...
+    def documents_frame(self) -> pd.DataFrame: ...
+    def segments_frame(self, document_ids: list[str] | None = None, active: bool = True) -> pd.DataFrame: ...
+    def segment_texts(self, segment_ids: Sequence[str]) -> dict[str, tuple[str, bool]]: ...
+    def suggestion_counts(self, pending: bool = False) -> dict[str, int]: ...
+    def suggestions_frame(self, document_ids: list[str] | None = None, pending: bool = False,
+                          reviewer: str | None = None) -> pd.DataFrame: ...
+    def decisions_frame(self, in_force: bool = True, reviewer: str | None = None) -> pd.DataFrame: ...
+    def codings_frame(self, current: bool = True) -> pd.DataFrame: ...
+
+
+class PlainView:
+    """The store as exporters read it, real text and all: only :class:`ProjectView`'s methods."""
+
+    def __init__(self, store: Store):
+        self._store = store
+        self.path = store.path
+
+    def document_id(self, raw: str) -> str:
+        return raw
+
+    def setting(self, key: str) -> str | None:
+        return self._store.setting(key)
+
+    def document_paths(self, document_ids: list[str] | None = None) -> dict[str, str]:
+        return self._store.document_paths(document_ids)
+
+    def documents_frame(self) -> pd.DataFrame:
+        return self._store.documents_frame()
+
+    def segments_frame(self, document_ids: list[str] | None = None, active: bool = True) -> pd.DataFrame:
+        return self._store.segments_frame(document_ids, active)
+
+    def segment_texts(self, segment_ids: Sequence[str]) -> dict[str, tuple[str, bool]]:
+        return self._store.segment_texts(segment_ids)
+
+    def suggestion_counts(self, pending: bool = False) -> dict[str, int]:
+        return self._store.suggestion_counts(pending)
+
+    def suggestions_frame(self, document_ids: list[str] | None = None, pending: bool = False,
+                          reviewer: str | None = None) -> pd.DataFrame:
+        return self._store.suggestions_frame(document_ids, pending=pending, reviewer=reviewer)
+
+    def decisions_frame(self, in_force: bool = True, reviewer: str | None = None) -> pd.DataFrame:
+        return self._store.decisions_frame(in_force, reviewer)
+
+    def codings_frame(self, current: bool = True) -> pd.DataFrame:
+        return self._store.codings_frame(current)
+
+
+class Project:
+    """One project: its folder, merged configuration, codebook, store, model and stages.
+
+    Open it with :meth:`open` (a folder, or the first ``pilah.toml`` above the current
+    folder) or make one with :meth:`init`; close it with :meth:`close` or a ``with`` block.
+    The store is opened on first use, once.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     (Path(folder) / "interviews").mkdir()
+    ...     with Project.init(Path(folder), [Path(folder) / "interviews"], None, None) as project:
+    ...         [p.name for p in project.corpus], project.out_dir.name, project.reviewer()
+    (['interviews'], 'out', 'analyst')
+    """
+
+    def __init__(self, root: Path, config: Config, codebook: Codebook, corpus: list[Path], out_dir: Path,
+                 names: Path | None = None, settings_file: Path | None = None):
+        self.root = root
+        self.config = config
+        self.codebook = codebook
+        self.corpus = corpus
+        self.out_dir = out_dir
+        self.names = names
+        self.settings_file = settings_file  # the project's pilah.toml, None for a folder without one
+        self._store: Store | None = None
+        self._model = None
+        self._stages = None
+
+    # -- opening ------------------------------------------------------------------------
+    @classmethod
+    def open(cls, root: Path | None = None, *, config: Path | None = None, codebook: Path | None = None,
+             names: Path | None = None, new_ok: bool = False) -> "Project":
+        """Open the project at ``root``, or, with ``root`` None, the first folder from the
+        current one upwards that holds a ``pilah.toml`` (the current folder if none does).
+
+        ``config`` and ``codebook`` override the project's own for one command (``--config``,
+        ``--codebook``); ``names`` is the names file of pseudonymised exports (``--names``).
+        A folder with neither a ``pilah.toml`` nor a store is no project: ``InputError``,
+        unless ``new_ok`` (``pilah run CORPUS --project DIR`` makes one there).
+        """
+        root = find_root(Path.cwd()) if root is None else Path(root)
+        if root.exists() and not root.is_dir():
+            raise InputError(root, "the project must be a folder, found a file")
+        settings_file = root / PROJECT_FILE
+        own = settings_file if settings_file.is_file() else None
+        if own is None and not new_ok and not (root / STORE_DIR / STORE_FILE).exists():
+            raise InputError(root, "not a Pilah project: no pilah.toml and no .pilah/ database here; make one with "
+                                   "`pilah init DIR --corpus FOLDER --codebook FILE`, or run `pilah run CORPUS --project DIR`")
+        if own is None and (root / STORE_DIR / STORE_FILE).exists() and config is None:
+            log.warning("%s has no pilah.toml: it uses the bundled settings and codebook (%s); `pilah init %s "
+                        "--corpus FOLDER --codebook FILE` makes it remember its own", root,
+                        DEFAULT_CONFIG.parent / "codebook.yaml", root)
+        overlays = [p for p in (own, config) if p is not None]
+        cfg = load_config(overlays or None)
+        book = load_codebook(codebook or cfg.path("suggest", "codebook"))
+        section = _project_section(own) if own is not None else {}
+        corpus = [_resolve(root, p) for p in section.get("corpus", [])]
+        out_dir = _resolve(root, section.get("out", DEFAULT_OUT))
+        return cls(root, cfg, book, corpus, out_dir, names, own)
+
+    @classmethod
+    def init(cls, root: Path, corpus: list[Path], codebook: Path | None, config: Path | None) -> "Project":
+        """Make ``root`` a project: write its ``pilah.toml`` and open it.
+
+        ``corpus``: the folders of documents it reads (default ``root/corpus``, made empty);
+        ``codebook``: its codebook (default a copy of the bundled sample codebook, to edit);
+        ``config``: a TOML file of settings over the defaults, copied into ``pilah.toml``.
+        Paths are written relative to ``root`` where they lie inside it. A folder that is
+        already a project is refused; one with a store but no ``pilah.toml`` (an older
+        project) gets the file and keeps its store.
+        """
+        root = Path(root)
+        settings_file = root / PROJECT_FILE
+        if settings_file.exists():
+            raise InputError(settings_file, "already a Pilah project; edit its pilah.toml to change its corpus, "
+                                            "codebook or settings")
+        if root.exists() and not root.is_dir():
+            raise InputError(root, "the project must be a folder, found a file")
+        settings = _read_toml(config) if config is not None else {}
+        settings.pop(PROJECT_SECTION, None)
+        load_config(config)  # every problem of the settings file, before anything is written
+        if codebook is not None:
+            load_codebook(codebook)
+        corpus = [Path(p) for p in corpus] or [root / "corpus"]
+        for folder in corpus:
+            if folder.exists() and not folder.is_dir() and not folder.is_file():
+                raise InputError(folder, "the corpus must be a folder or a file")
+            if folder.resolve() == root.resolve():
+                raise InputError(folder, "the corpus cannot be the project folder itself (the exports written "
+                                         "there would be read as documents); give the folder of documents with --corpus")
+        for folder in corpus:
+            if not folder.exists():
+                if folder == root / "corpus":
+                    folder.mkdir(parents=True)
+                else:
+                    raise InputError(folder, "corpus folder not found")
+        root.mkdir(parents=True, exist_ok=True)
+        if codebook is None:
+            codebook = root / "codebook.yaml"
+            if not codebook.exists():
+                shutil.copyfile(DEFAULT_CONFIG.parent / "codebook.yaml", codebook)
+        for (section, key) in PATH_KEYS:  # the config file's own paths, relative to its folder
+            if key in settings.get(section, {}):
+                settings[section][key] = _relative(root, (Path(config).parent / settings[section][key]).resolve())
+        settings.setdefault("suggest", {})["codebook"] = _relative(root, Path(codebook).resolve())
+        text = ("# A Pilah project (written by `pilah init`). Every command run in this folder reads it:\n"
+                "# [project] names the corpus folders and where exports go (relative to this file); the\n"
+                "# other tables override configs/pilah.toml of Pilah, as `--config` does.\n"
+                + _toml({PROJECT_SECTION: {"corpus": [_relative(root, p.resolve()) for p in corpus],
+                                           "out": DEFAULT_OUT}, **settings}))
+        settings_file.write_text(text, encoding="utf-8")
+        return cls.open(root)
+
+    # -- what commands use ---------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        """The project's store, opened on first use."""
+        if self._store is None:
+            self._store = Store(self.root)
+        return self._store
+
+    def store_exists(self) -> bool:
+        """Whether the project has a store yet (a first ``pilah run`` makes it)."""
+        return self._store is not None or (self.root / STORE_DIR / STORE_FILE).exists()
+
+    def reviewer(self) -> str:
+        """Who made the decisions of a sheet whose reviewer cells are empty: ``[review] reviewer``, else "analyst"."""
+        return self.config.section("review").get("reviewer") or "analyst"
+
+    def lang(self) -> str:
+        """The language of the report's labels: ``[report] lang``, "id" or "en"."""
+        return self.config.section("report")["lang"]
+
+    def model(self):
+        """The model the project suggests with: ``(scorer, meta, model_dir)``.
+
+        The version chosen with ``pilah models use`` (or made by ``pilah retrain``), else the
+        configured one; ``(None, None, dir)`` when there is none, or when it was trained with
+        another codebook (the codebook's rules suggest alone).
+        """
+        if self._model is None:
+            from pipeline.suggest import load_model
+
+            chosen = self.store.setting("model")
+            model_dir = Path(chosen) if chosen else self.config.path("suggest", "model")
+            self._model = (None, None, model_dir)
+            if (model_dir / "meta.json").exists():
+                model, meta = load_model(model_dir)
+                if meta["codebook"]["sha256"] == self.codebook.hash:
+                    self._model = (model, meta, model_dir)
+                else:
+                    log.warning("model %s was trained with another codebook; using codebook rules only", model_dir)
+        return self._model
+
+    def forget_model(self) -> None:
+        """Drop the model read by :meth:`model` (another version was chosen since)."""
+        self._model, self._stages = None, None
+
+    def stages(self):
+        """The condense stages with the project's settings, codebook and model, built once."""
+        if self._stages is None:
+            from pipeline.engine import Stages
+
+            self._stages = Stages(self.config, self.codebook, self.model()[0])
+        return self._stages
+
+    def pseudonymize(self, flag: bool | None = None) -> bool:
+        """Whether exports are pseudonymised: ``flag`` (``--pseudonymize/--no-pseudonymize``), else ``[privacy] pseudonymize``."""
+        return bool(self.config.section("privacy")["pseudonymize"]) if flag is None else flag
+
+    def view(self, pseudonymize: bool | None = None) -> ProjectView:
+        """What the exports read: the plain store, or its pseudonymised view."""
+        if not self.pseudonymize(pseudonymize):
+            return PlainView(self.store)
+        from pipeline.privacy import pseudonymised
+
+        return pseudonymised(self.store, self.config, self.codebook, self.names)
+
+    def codebook_changes(self) -> dict[str, list]:
+        """What changed in the codebook since the last run recorded its codes
+        (:meth:`remember_codebook`): ``added`` and ``removed`` code ids, and ``renamed``
+        ``(old, new)`` pairs (an id gone and a new one with the same label or definition).
+        Empty lists when nothing changed or nothing was recorded."""
+        saved = self.store.setting(CODEBOOK_SETTING)
+        return codebook_changes(json.loads(saved) if saved else None, _codebook_summary(self.codebook))
+
+    def remember_codebook(self) -> None:
+        """Record the codes of the codebook in use, for :meth:`codebook_changes` next time."""
+        self.store.set_setting(CODEBOOK_SETTING, json.dumps(_codebook_summary(self.codebook), ensure_ascii=False))
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> "Project":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def find_root(start: Path) -> Path:
+    """The first folder from ``start`` upwards holding a ``pilah.toml``; ``start`` if none does."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / PROJECT_FILE).is_file():
+            return folder
+    return start
+
+
+def codebook_changes(before: dict | None, after: dict) -> dict[str, list]:
+    """Compare two codebook summaries (code id → label and definition).
+
+    Examples
+    --------
+    >>> old = {"a": "Training|t", "b": "Funding|f", "c": "Trust|x"}
+    >>> new = {"a": "Training|t", "money": "Funding|f", "d": "Markets|m"}
+    >>> codebook_changes(old, new)
+    {'added': ['d'], 'removed': ['c'], 'renamed': [('b', 'money')]}
+    """
+    if not before:
+        return {"added": [], "removed": [], "renamed": []}
+    gone = [c for c in before if c not in after]
+    new = [c for c in after if c not in before]
+    renamed = []
+    for old in list(gone):
+        match = next((c for c in new if _same_code(before[old], after[c])), None)
+        if match is not None:
+            renamed.append((old, match))
+            gone.remove(old)
+            new.remove(match)
+    return {"added": new, "removed": gone, "renamed": renamed}
+
+
+def _same_code(a: str, b: str) -> bool:
+    label_a, _, definition_a = a.partition("|")
+    label_b, _, definition_b = b.partition("|")
+    return label_a == label_b or (bool(definition_a) and definition_a == definition_b)
+
+
+def _codebook_summary(codebook: Codebook) -> dict[str, str]:
+    return {c.id: f"{c.label.get('en') or c.label.get('id', '')}|{c.definition}" for c in codebook.codes.values()}
+
+
+def _project_section(path: Path) -> dict:
+    section = _read_toml(path).get(PROJECT_SECTION, {})
+    problems = []
+    if not isinstance(section, dict):
+        raise ConfigError(path, [f"[{PROJECT_SECTION}] must be a table (corpus, out)"])
+    for key, value in section.items():
+        if key == "corpus" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            problems.append(f"[{PROJECT_SECTION}] corpus = {value!r}: expected a list of folders, e.g. [\"interviews\"]")
+        elif key == "out" and not isinstance(value, str):
+            problems.append(f"[{PROJECT_SECTION}] out = {value!r}: expected a folder")
+        elif key not in ("corpus", "out"):
+            problems.append(f"[{PROJECT_SECTION}] unknown key {key!r}; expected one of: corpus, out")
+    if problems:
+        raise ConfigError(path, problems)
+    return section
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(path, ["file not found"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, [f"not valid TOML: {exc}"]) from None
+
+
+def _resolve(root: Path, value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else root / path
+
+
+def _relative(root: Path, path: Path) -> str:
+    """``path`` relative to ``root`` when it lies below it, else absolute."""
+    try:
+        return path.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _toml(tables: dict[str, dict]) -> str:
+    """TOML text of tables of strings, numbers, booleans and lists of them."""
+    lines = []
+    for name, entries in tables.items():
+        lines.append(f"\n[{name}]")
+        lines += [f"{key} = {_toml_value(value)}" for key, value in entries.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a TOML basic string
