@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -39,6 +40,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from filelock import FileLock, Timeout
 
@@ -110,6 +112,12 @@ CREATE TABLE IF NOT EXISTS models (
 );
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS legacy_suggestion_ids (old_id TEXT PRIMARY KEY, new_id TEXT NOT NULL);
+-- embed: vectors (pipeline.embed). A cache: each text's sentence vector per encoder and
+-- kind (passage / query), float16 bytes; what it holds can always be computed again.
+CREATE TABLE IF NOT EXISTS vectors (
+    text_hash TEXT NOT NULL, encoder TEXT NOT NULL, kind TEXT NOT NULL, vector BLOB NOT NULL,
+    PRIMARY KEY (encoder, kind, text_hash)
+) WITHOUT ROWID;
 """ + PSEUDONYMS_SCHEMA
 
 # The origin of a coding: from an accepted or edited suggestion, added by an analyst, or
@@ -717,6 +725,89 @@ class Store:
         )
         return int(cursor.lastrowid)
 
+    # -- embed: the vector cache (pipeline.embed) --------------------------------------
+    def vectors(self, keys: Sequence[str], encoder: str, kind: str) -> dict[str, np.ndarray]:
+        """The cached vectors (float16) of these text keys (``pipeline.embed.text_key``)
+        under ``encoder`` and ``kind``; keys not cached are left out."""
+        return _read_vectors(self.db, keys, encoder, kind)
+
+    def add_vectors(self, vectors: dict[str, np.ndarray], encoder: str, kind: str) -> None:
+        """Cache vectors by text key (stored as float16; a key already cached is kept).
+        Within ``derived_writes`` they join the open group's transaction."""
+        if not vectors:
+            return
+        rows = [(key, encoder, kind, np.asarray(vector, dtype=np.float16).tobytes()) for key, vector in vectors.items()]
+        with self._document_writes():
+            self.db.executemany("INSERT OR IGNORE INTO vectors (text_hash, encoder, kind, vector) VALUES (?, ?, ?, ?)",
+                                rows)
+
+    def vector_count(self, encoder: str | None = None) -> int:
+        """Vectors cached (of ``encoder``, or of every encoder)."""
+        if encoder is None:
+            return int(self.db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
+        return int(self.db.execute("SELECT COUNT(*) FROM vectors WHERE encoder = ?", (encoder,)).fetchone()[0])
+
+
+# -- embed: the vector cache, read by worker processes --------------------------------
+_VECTOR_LOOKUP = 900  # keys per query
+
+
+def _read_vectors(db: sqlite3.Connection, keys: Sequence[str], encoder: str, kind: str) -> dict[str, np.ndarray]:
+    found: dict[str, np.ndarray] = {}
+    keys = list(keys)
+    for start in range(0, len(keys), _VECTOR_LOOKUP):
+        rows = db.execute(
+            f"SELECT text_hash, vector FROM vectors WHERE encoder = ? AND kind = ? AND text_hash IN {_IN_LIST}",
+            (encoder, kind, json.dumps(keys[start:start + _VECTOR_LOOKUP])),
+        )
+        found.update((key, np.frombuffer(blob, dtype=np.float16)) for key, blob in rows)
+    return found
+
+
+class VectorReader:
+    """The vector cache of a project database, read-only, for a worker process: it opens
+    its own connection (in the process that first reads; a forked worker never uses its
+    parent's), reads what the driver committed, and keeps the vectors it is given in
+    ``made`` for the driver to store (``Store.add_vectors``): only the driver writes.
+    A database it cannot open reads as empty."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.made: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+        self._db: sqlite3.Connection | None = None
+        self._pid: int | None = None
+
+    def vectors(self, keys: Sequence[str], encoder: str, kind: str) -> dict[str, np.ndarray]:
+        found = dict(self.made.get((encoder, kind), {}))
+        wanted = [key for key in keys if key not in found]
+        db = self._connection()
+        if db is not None and wanted:
+            try:
+                found.update(_read_vectors(db, wanted, encoder, kind))
+            except sqlite3.Error:  # an older project's database without the table, or busy
+                pass
+        return {key: found[key] for key in keys if key in found}
+
+    def add_vectors(self, vectors: dict[str, np.ndarray], encoder: str, kind: str) -> None:
+        self.made.setdefault((encoder, kind), {}).update(vectors)
+
+    def take(self) -> dict[tuple[str, str], dict[str, np.ndarray]]:
+        """The vectors made since the last ``take``, by ``(encoder, kind)``; forgets them."""
+        made, self.made = self.made, {}
+        return made
+
+    def _connection(self) -> sqlite3.Connection | None:
+        if self._pid != os.getpid():
+            self._db, self._pid = None, os.getpid()
+            try:
+                self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=5,
+                                           check_same_thread=False)
+            except (sqlite3.Error, OSError, ValueError):
+                self._db = None
+        return self._db
+
+    def __getstate__(self) -> dict:
+        return {"path": self.path, "made": {}, "_db": None, "_pid": None}
 
 # A decision's key within a reviewer and segment: the suggestion's code it decides on, or
 # the code it adds.
