@@ -34,3 +34,13 @@ class ConfigError(PilahError):
 
 class ModelError(PilahError):
     """A model directory is missing, incomplete, or does not match the codebook."""
+
+
+class OutputError(PilahError):
+    """A file could not be written (a full disk, no permission); names the file and the
+    problem. What was there before is kept (``pipeline.outputs`` writes all or nothing)."""
+
+    def __init__(self, path: str | Path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")

@@ -301,7 +301,9 @@ class Project:
     def __enter__(self) -> "Project":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc is not None and self._store is not None:
+            self._store.fail_open_runs(exc)  # a run ended by an error is closed as failed
         self.close()
 
 

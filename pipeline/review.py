@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gc
 import json
-import numbers
 from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -24,11 +23,13 @@ from pathlib import Path
 
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from pipeline.codebook import Codebook
+from pipeline.outputs import (CELL_LIMIT, FORMULA_START, csv_safe, digest, replacing, safe_text, workbook,
+                              write_value, writing)
 from pipeline.records import DECISIONS, DIRECTIONS, SUGGESTION_COLUMNS
 
 _WIDTHS = {"segment_text": 70, "evidence": 28, "code_label": 28, "document": 30, "suggestion_id": 14,
@@ -39,8 +40,6 @@ REVIEW_COLUMNS = ("decision", "corrected_code", "corrected_direction", "comment"
 STALE_SHEET = "Stale decisions"
 STALE_COLUMNS = ("document", "speaker", "decided_text", "code", "direction", "decision", "reviewer",
                  "decided_at", "comment", "segment_id", "suggestion_id")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-CELL_LIMIT = 32_767  # Excel holds at most this many characters in a cell
 EXTRA_ROWS = 500  # dropdowns reach this many rows below the last, for rows the analyst adds
 
 
@@ -119,27 +118,11 @@ def _stale_frame(stale: pd.DataFrame) -> pd.DataFrame:
     return out.reindex(columns=list(STALE_COLUMNS)).fillna("").reset_index(drop=True)
 
 
-def safe_text(value: object) -> object:
-    """A value as a spreadsheet may hold it: control characters replaced (xlsx cannot store
-    them) and at most ``CELL_LIMIT`` characters, cut with a marker that says so."""
-    if not isinstance(value, str):
-        return value
-    value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
-    if len(value) > CELL_LIMIT:
-        marker = f" … [cut: {len(value):,} characters in all; the whole text is in suggestions.csv and the project]"
-        value = value[: CELL_LIMIT - len(marker)] + marker
-    return value
-
-
-def csv_safe(value: object) -> object:
-    """Prefix text a spreadsheet would run as a formula with ``'`` (CSV has no cell types)."""
-    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
-
-
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:
     """UTF-8 with BOM, so Excel opens Indonesian text correctly; no cell can run as a formula.
-    Rows end in CRLF, so that a CR inside a cell is quoted like a newline."""
-    with CsvSheet(path, list(frame.columns)) as sheet:
+    Rows end in CRLF, so that a CR inside a cell is quoted like a newline. Written all or
+    nothing (``pipeline.outputs.replacing``)."""
+    with replacing(path) as (temporary, _), CsvSheet(temporary, list(frame.columns)) as sheet:
         sheet.add(frame)
     return path
 
@@ -184,8 +167,9 @@ def _value_cell(sheet, value: object) -> object:
 def write_xlsx(frame: pd.DataFrame, path: Path, codebook: Codebook, stale: pd.DataFrame | None = None) -> Path:
     """The review workbook: a frozen, filterable, wrapped suggestions sheet with dropdowns
     for ``decision``, ``corrected_code`` and ``corrected_direction`` on every row, the
-    codebook on a second sheet and the stale decisions on a third (see ``XlsxSheet``)."""
-    with XlsxSheet(path, codebook, list(frame.columns)) as sheet:
+    codebook on a second sheet and the stale decisions on a third (see ``XlsxSheet``).
+    Written all or nothing (``pipeline.outputs.replacing``)."""
+    with replacing(path) as (temporary, _), XlsxSheet(temporary, codebook, list(frame.columns)) as sheet:
         sheet.add(frame)
         sheet.stale = stale
     return path
@@ -201,13 +185,10 @@ class XlsxSheet:
     """
 
     def __init__(self, path: Path, codebook: Codebook, columns: list[str]):
-        import xlsxwriter
-
         self.path, self.codebook, self.columns = path, codebook, columns
         self.stale: pd.DataFrame | None = None
         self.rows = 0
-        self.book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
-                                                    "strings_to_urls": False, "strings_to_numbers": False})
+        self.book = workbook(path)
         self.formats = _Formats(self.book)
         self.sheet = self.book.add_worksheet("Suggestions")
         self.wrap = [column in _WRAP for column in columns]
@@ -282,22 +263,6 @@ def _write_row(sheet, row_index: int, values, wrap: list[bool], formats: _Format
         write_value(sheet, row_index, column, value, formats.cell(wrap[column]), formats.cell(wrap[column], True))
 
 
-def write_value(sheet, row: int, column: int, value: object, plain, quoted) -> None:
-    """Write one value to an XlsxWriter sheet as Pilah's workbooks hold values: text as text
-    (``safe_text``; never a formula or a link), in the ``quoted`` format (with Excel's quote
-    prefix) where it starts like a formula; numbers as numbers; nothing for an empty value
-    (the column's format applies)."""
-    value = safe_text(value)
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return
-    if isinstance(value, bool):
-        sheet.write_boolean(row, column, value, plain)
-    elif isinstance(value, numbers.Number):
-        sheet.write_number(row, column, value, plain)
-    elif text := str(value):
-        sheet.write_string(row, column, text, quoted if text.startswith(FORMULA_START) else plain)
-
-
 def _stale_sheet(book, stale: pd.DataFrame, formats: _Formats) -> None:
     sheet = book.add_worksheet(STALE_SHEET)
     columns = list(stale.columns)
@@ -362,6 +327,7 @@ class ReviewExport:
     """What ``export_review`` wrote: the files, and the counts ``run.json`` reports."""
 
     paths: list[Path]
+    kept_beside: list[Path] = field(default_factory=list)  # new sheets written beside one saved meanwhile
     rows: int = 0
     prefilled: int = 0
     stale: int = 0
@@ -369,23 +335,35 @@ class ReviewExport:
 
 
 def export_review(store, codebook: Codebook, document_ids: list[str], out_dir: Path, formats: list[str],
-                  skip_speakers: tuple[str, ...] | list[str] = (), documents_at_once: int = 500) -> ReviewExport:
+                  skip_speakers: tuple[str, ...] | list[str] = (), documents_at_once: int = 500,
+                  read: dict[str, str | None] | None = None) -> ReviewExport:
     """``export_suggestions(*review_frame(...))`` for a whole corpus, ``documents_at_once``
     documents at a time in the sheet's order (by path), so memory does not grow with the
-    corpus; the files are the same."""
+    corpus; the files are the same.
+
+    Each sheet is written all or nothing (``pipeline.outputs.replacing``). ``read``: the
+    digest of each sheet (by file name; ``None``: there was none) as the caller last read
+    it; a sheet that changed since is not replaced: the new one goes beside it
+    (``suggestions.new.xlsx``), listed in ``kept_beside``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"csv": out_dir / "suggestions.csv", "xlsx": out_dir / "suggestions.xlsx"}
     wanted = [fmt for fmt in ("csv", "xlsx") if fmt in formats]
     columns = list(SUGGESTION_COLUMNS)
     export = ReviewExport([paths[fmt] for fmt in wanted])
     stale_parts = []
+    read = read or {}
     with ExitStack() as open_sheets:
-        sheets = [open_sheets.enter_context(CsvSheet(paths["csv"], columns) if fmt == "csv"
-                                            else XlsxSheet(paths["xlsx"], codebook, columns)) for fmt in wanted]
+        sheets, replaced = [], []
+        for fmt in wanted:  # each sheet closes before its file is renamed into place (last in, first out)
+            temporary, done = open_sheets.enter_context(replacing(paths[fmt], read.get(paths[fmt].name, False)))
+            replaced.append(done)
+            sheets.append(open_sheets.enter_context(CsvSheet(temporary, columns) if fmt == "csv"
+                                                    else XlsxSheet(temporary, codebook, columns)))
         for part in _in_sheet_order(store, document_ids, documents_at_once):
             frame, stale = review_frame(store, codebook, part, skip_speakers=skip_speakers)
-            for sheet in sheets:
-                sheet.add(frame)
+            for sheet, fmt in zip(sheets, wanted):
+                with writing(paths[fmt]):
+                    sheet.add(frame)
             stale_parts.append(stale)
             export.rows += len(frame)
             export.prefilled += int((frame["decision"] != "").sum())
@@ -394,6 +372,8 @@ def export_review(store, codebook: Codebook, document_ids: list[str], out_dir: P
         export.stale = 0 if stale is None else len(stale)
         for sheet in sheets:
             sheet.stale = stale  # the workbook lists them on its sheet when it closes
+    export.paths = [done.path for done in replaced]
+    export.kept_beside = [done.path for done in replaced if done.kept_beside]
     return export
 
 
@@ -433,11 +413,13 @@ def export_candidates(frame: pd.DataFrame, out_dir: Path) -> list[Path]:
     book = Workbook()
     book.remove(book.active)
     _candidate_sheet(book, frame)
-    book.save(out_dir / "candidates.xlsx")
+    with replacing(out_dir / "candidates.xlsx") as (temporary, _):
+        book.save(temporary)
     written.append(out_dir / "candidates.xlsx")
     review = out_dir / "suggestions.xlsx"
     if review.exists():
         try:
+            read = digest(review)
             book = load_workbook(review)
         except (OSError, ValueError, KeyError) as exc:
             from pipeline.errors import InputError
@@ -446,8 +428,9 @@ def export_candidates(frame: pd.DataFrame, out_dir: Path) -> list[Path]:
         if CANDIDATES_SHEET in book.sheetnames:
             book.remove(book[CANDIDATES_SHEET])
         _candidate_sheet(book, frame)
-        book.save(review)
-        written.append(review)
+        with replacing(review, read) as (temporary, done):  # a sheet saved meanwhile is not overwritten
+            book.save(temporary)
+        written.append(done.path)
     return written
 
 

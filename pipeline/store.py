@@ -195,6 +195,7 @@ class Store:
 
     def __init__(self, project_dir: str | Path):
         self.path = Path(project_dir) / STORE_DIR / STORE_FILE
+        self._open_runs: set[int] = set()  # started here, not finished: closed as failed on an error
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=30)
@@ -211,7 +212,9 @@ class Store:
     def __enter__(self) -> "Store":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc is not None:
+            self.fail_open_runs(exc)
         self.close()
 
     def _upgrade(self) -> None:
@@ -238,14 +241,31 @@ class Store:
     def start_run(self, corpus: str) -> int:
         with self.db:
             cursor = self.db.execute("INSERT INTO runs (started_at, corpus) VALUES (?, ?)", (now(), corpus))
+        self._open_runs.add(int(cursor.lastrowid))
         return int(cursor.lastrowid)
 
     def finish_run(self, run_id: int, summary: dict) -> None:
+        self._open_runs.discard(run_id)
         with self.db:
             self.db.execute(
                 "UPDATE runs SET finished_at = ?, summary = ? WHERE id = ?",
                 (now(), json.dumps(summary, ensure_ascii=False), run_id),
             )
+
+    def fail_open_runs(self, error: BaseException) -> None:
+        """Close the runs this store started and did not finish as failed, with the error
+        (a full disk while writing the exports...): the summary says ``failed``, and a
+        failure row names the file when the error names one. Nothing else is undone."""
+        for run_id in sorted(self._open_runs):
+            reason = str(error) or type(error).__name__
+            try:
+                if self.db.in_transaction:
+                    self.db.commit()  # what was stored before the error stays stored
+                if getattr(error, "path", None):
+                    self.add_failure(run_id, Failure(str(error.path), "export", getattr(error, "problem", reason)))
+                self.finish_run(run_id, {"failed": reason})
+            except sqlite3.Error:  # the database itself is what failed: the run stays unfinished
+                pass
 
     def add_failure(self, run_id: int, failure: Failure) -> None:
         with self.db:

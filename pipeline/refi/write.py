@@ -11,9 +11,7 @@ points of the source text, end exclusive. GUIDs are derived from what they stand
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import zipfile
 from collections import defaultdict
 from pathlib import Path
@@ -23,6 +21,7 @@ from lxml import etree
 
 import pipeline
 from pipeline.codebook import Codebook
+from pipeline.outputs import replacing, write_bytes
 from pipeline.refi.codebook import codes_element, export_codes, guid, sets_element
 from pipeline.store import Store, now
 
@@ -215,25 +214,14 @@ def _datetime(value: str) -> str:
 
 
 def _write_zip(out: Path, files: dict[str, bytes]) -> None:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
+    """The archive, written all or nothing (``pipeline.outputs.replacing``)."""
+    with replacing(Path(out)) as (temporary, _):
         with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for entry in sorted(files, key=lambda e: (e != "project.qde", e)):
                 data = files[entry]
                 archive.writestr(zipfile.ZipInfo(entry, date_time=(2020, 1, 1, 0, 0, 0)), data,
                                  compress_type=zipfile.ZIP_DEFLATED)
-        os.replace(temporary, out)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
 
 
 def _write_atomic(out: Path, data: bytes) -> None:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(f".{out.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, out)
+    write_bytes(Path(out), data)

@@ -20,6 +20,7 @@ import pipeline
 from pipeline.codebook import Codebook
 from pipeline.display import SOURCES, build_displays
 from pipeline.errors import InputError
+from pipeline.outputs import write_text
 from pipeline.report.html import render_html
 from pipeline.report.labels import REPORT_LANGUAGES, Labels
 from pipeline.report.sheets import write_displays_xlsx
@@ -65,8 +66,7 @@ def write_report(
     if not unchanged:
         meta = {"project": project, "codebook": f"{codebook.name} {codebook.version}", "key": key}
         html = render_html(displays, labels, meta, quotes_per_code)
-        html_path.parent.mkdir(parents=True, exist_ok=True)
-        html_path.write_text(html, encoding="utf-8")
+        write_text(html_path, html)  # all or nothing (pipeline.outputs)
     rendered = time.perf_counter()
     if xlsx_path is not None and not unchanged:
         write_displays_xlsx(displays, labels, xlsx_path)

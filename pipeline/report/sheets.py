@@ -20,16 +20,14 @@ import pandas as pd
 
 from pipeline.display import DIMENSIONS, Displays, with_text
 from pipeline.report.labels import Labels
-from pipeline.review import write_value
+from pipeline.outputs import replacing, workbook, write_value
 
 QUOTES_AT_ONCE = 5_000
 
 
 def write_displays_xlsx(displays: Displays, labels: Labels, path: Path) -> Path:
-    import xlsxwriter
-
-    with xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
-                                         "strings_to_urls": False, "strings_to_numbers": False}) as book:
+    """Write the displays to ``path``, all or nothing (``pipeline.outputs.replacing``)."""
+    with replacing(path) as (temporary, _), workbook(temporary) as book:
         _write_sheets(book, displays, labels)
     return path
 
