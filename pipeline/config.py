@@ -30,6 +30,7 @@ PATH_KEYS = {
 CHOICES = {
     ("language", "detector"): ("lingua", "lingua-low", "py3langid", "markers"),
     ("nlp", "backend"): ("fast", "stanza"),
+    ("suggest", "encoder"): ("e5", "none", "stand-in"),  # pipeline.embed.ENCODERS
 }
 # The Python package each detector needs (the extras are optional installs).
 DETECTOR_PACKAGES = {"lingua": "lingua", "lingua-low": "lingua", "py3langid": "py3langid"}

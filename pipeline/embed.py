@@ -45,6 +45,7 @@ from pipeline.errors import ConfigError
 log = logging.getLogger(__name__)
 
 ENCODERS = ("e5", "none", "stand-in")  # the values of [suggest] encoder
+ENCODER_VARIABLE = "PILAH_ENCODER"  # overrides [suggest] encoder (configured_encoder)
 KINDS = ("passage", "query")
 E5_WEIGHTS = "multilingual-e5-small-q4"
 CHUNK = 64  # texts per call to the encoder: bounded memory, and a killed run keeps what was stored
@@ -201,6 +202,18 @@ def load_encoder(name: str = "e5", threads: int = 1) -> Encoder | None:
         return None
 
 
+def configured_encoder(settings: dict) -> Encoder | None:
+    """The encoder of a ``[suggest]`` section (``encoder``, ``"e5"`` when absent), or the one
+    the environment variable ``PILAH_ENCODER`` names, which overrides it for a process and
+    the workers it starts (the test suite sets ``stand-in``; ``PILAH_ENCODER=none`` turns
+    the encoder off for one command). What is stored depends on the encoder in use, not on
+    its setting: each vector is keyed by the encoder's id, and so is a run's processing key."""
+    override = os.environ.get(ENCODER_VARIABLE, "").strip()
+    if override and override not in ENCODERS:
+        raise ConfigError(ENCODER_VARIABLE, [f"unknown encoder {override!r}: expected one of {', '.join(ENCODERS)}"])
+    return load_encoder(override or settings.get("encoder", "e5"))
+
+
 def _say_once(message: str) -> None:
     if message not in _SAID:
         _SAID.add(message)
@@ -271,4 +284,5 @@ def embed(texts: Sequence[str], encoder: Encoder, store: VectorCache | None = No
     return out
 
 
-__all__ = ["Encoder", "E5Encoder", "StandInEncoder", "VectorCache", "ENCODERS", "embed", "load_encoder", "text_key"]
+__all__ = ["Encoder", "E5Encoder", "StandInEncoder", "VectorCache", "ENCODERS", "configured_encoder", "embed",
+           "load_encoder", "text_key"]

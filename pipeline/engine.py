@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import inspect
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import chain
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 from spacy.tokens import Doc
 
@@ -26,6 +30,7 @@ import pipeline
 from pipeline.checksums import file_sha256
 from pipeline.codebook import Codebook
 from pipeline.config import PATH_KEYS, Config
+from pipeline.embed import configured_encoder, embed
 from pipeline.errors import PilahError
 from pipeline.ingest import iter_documents
 from pipeline.language import LanguageSettings, detect_segments, language_code
@@ -44,6 +49,9 @@ YOUNG_COLLECTIONS_EVERY = 10_000  # new objects between the garbage collector's 
 # 50,000 (six alternating runs on 1,000 documents), with little more memory.
 BATCH_DOCUMENTS = 256
 BATCH_CHARACTERS = 200_000
+# Until pipeline.suggest takes vectors (issue 23, in progress): the stage embeds, the
+# suggester does not read them yet.
+_TAKES_VECTORS = "vectors" in inspect.signature(Suggester.__call__).parameters
 SEGMENTS_AT_ONCE = 1_000  # a longer document's segments go through spaCy and the suggester in parts
 
 
@@ -59,15 +67,114 @@ class RunStats:
 
 
 class Stages:
-    """The condense stages, built once per run from the configuration."""
+    """The condense stages, built once per run from the configuration.
 
-    def __init__(self, config: Config, codebook: Codebook, model: Scorer | None):
+    ``code_vectors``: the codebook's texts embedded as queries
+    (``pipeline.suggest.semantic.CodeVectors``); computed through the vector cache by
+    ``use_store`` when not given. ``encoder``: the ``[suggest] encoder`` (``None``: off or
+    not installed, suggestions by words).
+    """
+
+    def __init__(self, config: Config, codebook: Codebook, model: Scorer | None, code_vectors=None):
         self.config = config
         self.nlp_settings = config.section("nlp")
         self.language_settings = LanguageSettings(**config.section("language"))
         self.lexicon = self.nlp_settings.get("colloquial_lexicon")
-        self.suggester = Suggester(codebook, model, config.section("suggest"))
+        self.encoder = configured_encoder(config.section("suggest"))
+        self.code_vectors = code_vectors
+        self.suggester = self._suggester(codebook, model)
+        self._cache = None  # the vector cache: the project Store in the process that gave it
+        self._cache_pid: int | None = None
+        self._cache_path: Path | None = None  # the database, for other processes to read
+        self._reader = None  # their read-only view (pipeline.store.VectorReader)
+        self._reader_pid: int | None = None
+        self._warming = False
         self._loaded = False
+
+    def _suggester(self, codebook: Codebook, model: Scorer | None) -> Suggester:
+        settings = self.config.section("suggest")
+        if self.code_vectors is None or not _TAKES_VECTORS:
+            return Suggester(codebook, model, settings)
+        return Suggester(codebook, model, settings, code_vectors=self.code_vectors)
+
+    @property
+    def encoder_id(self) -> str | None:
+        return None if self.encoder is None else self.encoder.id
+
+    @property
+    def cache_path(self) -> Path | None:
+        """The project database whose vector cache the stages read (``use_store``)."""
+        return self._cache_path
+
+    def use_store(self, store: Store | None = None, path: Path | None = None) -> "Stages":
+        """Look vectors up in (and add them to) ``store``'s cache; other processes (forked
+        workers) read the database read-only and hand what they embed back (``Processed.
+        vectors``). Only ``path``: read that database read-only (a Dask worker; a path it
+        cannot open reads as empty). Embeds the codebook's texts through the cache the first
+        time (``code_vectors``)."""
+        self._cache, self._cache_pid = store, os.getpid() if store is not None else None
+        self._cache_path = Path(store.path) if store is not None else path
+        self._reader = None
+        if self.encoder is not None and (self.code_vectors is None or self.code_vectors.encoder_id != self.encoder.id):
+            from pipeline.suggest.semantic import CodeVectors
+
+            self.code_vectors = CodeVectors.from_codebook(
+                self.suggester.codebook, lambda texts: embed(texts, self.encoder, self.vector_cache(), kind="query"),
+                self.encoder.id)
+            self.suggester = self._suggester(self.suggester.codebook, self.suggester.model)
+        return self
+
+    def vector_cache(self):
+        """Where this process looks vectors up: the store given to ``use_store`` in the
+        process that gave it, a read-only view of its database elsewhere, else ``None``."""
+        if self._cache is not None and self._cache_pid == os.getpid():
+            return self._cache
+        if self._cache_path is None:
+            return None
+        if self._reader is None or self._reader_pid != os.getpid():
+            from pipeline.store import VectorReader
+
+            self._reader, self._reader_pid = VectorReader(self._cache_path), os.getpid()
+        return self._reader
+
+    def take_vectors(self) -> dict:
+        """The vectors this process embedded but could not store, by ``(encoder, kind)``;
+        forgotten here (the driver stores them)."""
+        cache = self.vector_cache()
+        return cache.take() if cache is not None and hasattr(cache, "take") else {}
+
+    def embeds(self, segment: Segment) -> bool:
+        """Whether a segment gets a vector: not an interviewer's turn."""
+        return (segment.speaker or "").casefold() not in self.suggester.skip_speakers
+
+    def embed(self, segments: Sequence[Segment], seconds: Counter) -> np.ndarray | None:
+        """One vector per segment, aligned (zeros for the turns not embedded), or ``None``
+        without an encoder."""
+        if self.encoder is None:
+            return None
+        started = time.perf_counter()
+        vectors = np.zeros((len(segments), self.encoder.dim), dtype=np.float32)
+        wanted = [i for i, segment in enumerate(segments) if self.embeds(segment)]
+        if wanted:
+            cache = None if self._warming else self.vector_cache()
+            vectors[wanted] = embed([segments[i].text for i in wanted], self.encoder, cache)
+        seconds["embed"] += time.perf_counter() - started
+        return vectors
+
+    def suggest(self, items: list[tuple[Segment, Doc]], seconds: Counter) -> list[Suggestion]:
+        """The embedding stage, then the suggestions, for tokenized segments. Raises
+        ``_StageFailed`` naming the stage that failed."""
+        try:
+            vectors = self.embed([segment for segment, _ in items], seconds)
+        except _DOCUMENT_ERRORS as exc:
+            raise _StageFailed("embed", exc) from exc
+        started = time.perf_counter()
+        try:
+            return self.suggester(items) if vectors is None or not _TAKES_VECTORS else self.suggester(items, vectors)
+        except _DOCUMENT_ERRORS as exc:
+            raise _StageFailed("suggest", exc) from exc
+        finally:
+            seconds["suggest"] += time.perf_counter() - started
 
     def segment(self, document: Document, seconds: Counter) -> list[Segment]:
         started = time.perf_counter()
@@ -99,12 +206,16 @@ class Stages:
 
     def load(self) -> float:
         """Load what the stages read lazily (the language detector's models, both spaCy
-        pipelines and their word tables) by processing a short document of both languages;
+        pipelines and their word tables, the encoder's model) by processing a short document of both languages;
         the seconds it took (0 once loaded)."""
         if self._loaded:
             return 0.0
         started = time.perf_counter()
-        process_documents([_WARM_UP], self)
+        self._warming = True  # the warm-up's vectors are not cached
+        try:
+            process_documents([_WARM_UP], self)
+        finally:
+            self._warming = False
         self._loaded = True
         return time.perf_counter() - started
 
@@ -116,7 +227,7 @@ class Stages:
 
 
 def process_corpus(
-    corpus: Path,
+    corpus: Path | Sequence[Path],
     stages: Stages,
     store: Store,
     run_id: int,
@@ -126,7 +237,8 @@ def process_corpus(
     executor: Executor | None = None,
     read_all: bool = False,
 ) -> RunStats:
-    """Process every document of ``corpus`` into ``store``; returns the run's statistics.
+    """Process every document of ``corpus`` (a folder or file, or several, one after the
+    other: two files of one id are a failure) into ``store``; returns the run's statistics.
 
     A document is processed again when its text, the configuration, the codebook or the
     model file (``model_checksum``) changed since it was last stored; a file whose
@@ -137,7 +249,8 @@ def process_corpus(
     next run completes the rest.
     """
     stats = RunStats()
-    base_key = settings_key(stages.config, stages.suggester.codebook, model_checksum)
+    stages.use_store(store)
+    base_key = settings_key(stages.config, stages.suggester.codebook, model_checksum, stages.encoder_id)
     executor = executor or InProcess(stages)
     keys: dict[str, tuple[str, str | None]] = {}  # processing and source key of each document sent
 
@@ -146,7 +259,9 @@ def process_corpus(
 
     def wanted(settle: Callable[[], None]) -> Iterator[Document]:
         loaded = False
-        documents = iter_documents(corpus, stages.config.section("ingest"), None if read_all else unchanged)
+        corpora = [corpus] if isinstance(corpus, (str, Path)) else list(corpus)
+        documents = chain.from_iterable(iter_documents(folder, stages.config.section("ingest"),
+                                                       None if read_all else unchanged) for folder in corpora)
         for item in _timed(documents, stats.seconds, "ingest"):
             if isinstance(item, Failure):
                 _fail(item, store, run_id, stats)
@@ -217,17 +332,19 @@ class Processed:
     tokens: list[int]
     suggestions: list[Suggestion]
     seconds: Counter
+    vectors: dict = field(default_factory=dict)  # embedded where the store could not be written (Stages.take_vectors)
 
 
 def process_document(document: Document, stages: Stages) -> Processed | Failure:
-    """Segment, detect the language, tokenize and suggest one document; touches no store."""
+    """Segment, detect the language, tokenize, embed and suggest one document; writes to no
+    store (vectors it embeds go to the cache ``Stages.use_store`` gave, in this process)."""
     return process_documents([document], stages)[0]
 
 
 def process_documents(documents: Sequence[Document], stages: Stages) -> list[Processed | Failure]:
     """``process_document`` for a batch, one outcome per document in order.
 
-    The segments of the whole batch go through spaCy and the suggester together: a
+    The segments of the whole batch go through spaCy, the encoder and the suggester together: a
     suggestion depends only on its segment, so the outcomes are those of one document at a
     time, without the fixed cost of each call per document. When the batch's tokenization
     or suggestion fails, its documents are processed one by one, so that the failure is
@@ -245,8 +362,8 @@ def process_documents(documents: Sequence[Document], stages: Stages) -> list[Pro
     try:
         counts, suggestions = _tokenize_and_suggest(segments, stages, seconds)
     except _StageFailed:
-        return [_process_alone(documents[i], outcome, stages) if isinstance(outcome, list) else outcome
-                for i, outcome in enumerate(outcomes)]
+        return _with_vectors([_process_alone(documents[i], outcome, stages) if isinstance(outcome, list) else outcome
+                              for i, outcome in enumerate(outcomes)], stages)
     by_segment: dict[str, list[Suggestion]] = {}
     for suggestion in suggestions:
         by_segment.setdefault(suggestion.segment_id, []).append(suggestion)
@@ -257,12 +374,24 @@ def process_documents(documents: Sequence[Document], stages: Stages) -> list[Pro
         share = Counter({stage: value * len(mine) / total for stage, value in seconds.items()})
         outcomes[i] = Processed(mine, [next(tokens) for _ in mine],
                                 [s for segment in mine for s in by_segment.pop(segment.id, [])], share)
+    return _with_vectors(outcomes, stages)
+
+
+def _with_vectors(outcomes: list, stages: Stages) -> list:
+    """The vectors this process embedded and could not store go to the driver with the
+    batch's first processed document."""
+    made = stages.take_vectors()
+    for outcome in outcomes:
+        if made and isinstance(outcome, Processed):
+            outcome.vectors = made
+            break
     return outcomes
 
 
 def _tokenize_and_suggest(segments: list[Segment], stages: Stages, seconds: Counter) -> tuple[list[int], list[Suggestion]]:
     """Tokens per segment and the suggestions, ``SEGMENTS_AT_ONCE`` segments at a time: only
-    their ``Doc``s are held, so a 10 MB transcript does not hold a million tokens at once."""
+    their ``Doc``s (and vectors) are held, so a 10 MB transcript does not hold a million
+    tokens at once. The embedding stage sits between the tokens and the suggestions."""
     counts: list[int] = []
     suggestions: list[Suggestion] = []
     for start in range(0, len(segments), SEGMENTS_AT_ONCE):
@@ -271,12 +400,7 @@ def _tokenize_and_suggest(segments: list[Segment], stages: Stages, seconds: Coun
         except _DOCUMENT_ERRORS as exc:
             raise _StageFailed("nlp", exc) from exc
         counts += [len(doc) for _, doc in items]
-        started = time.perf_counter()
-        try:
-            suggestions += stages.suggester(items)
-        except _DOCUMENT_ERRORS as exc:
-            raise _StageFailed("suggest", exc) from exc
-        seconds["suggest"] += time.perf_counter() - started
+        suggestions += stages.suggest(items, seconds)
     return counts, suggestions
 
 
@@ -369,6 +493,8 @@ def _store(document, outcome, keys, store, run_id, model_version, stats) -> None
         return
     stats.seconds.update(outcome.seconds)
     started = time.perf_counter()
+    for (encoder, kind), vectors in outcome.vectors.items():
+        store.add_vectors(vectors, encoder, kind)
     key, source = keys
     store.save_document(document, outcome.segments, outcome.tokens, outcome.suggestions, key, run_id, model_version,
                         source_key=source)
@@ -381,12 +507,14 @@ def _fail(failure: Failure, store: Store, run_id: int, stats: RunStats) -> None:
     store.add_failure(run_id, failure)
 
 
-def settings_key(config: Config, codebook: Codebook, model_checksum: str | None) -> str:
+def settings_key(config: Config, codebook: Codebook, model_checksum: str | None, encoder_id: str | None = None) -> str:
     """What a document's stored results depend on besides its text: Pilah's version, the
-    configuration's values, the codebook, the model file and the *contents* of every file
-    the configuration points to (lexicons, fillers, Stanza models), so that editing a
-    lexicon re-processes the corpus."""
+    configuration's values, the codebook, the model file, the encoder in use (``None``:
+    none) and the *contents* of every file the configuration points to (lexicons,
+    fillers, Stanza models), so that editing a lexicon re-processes the corpus."""
     parts = [pipeline.__version__, config.hash, codebook.hash, model_checksum or "rules"]
+    if encoder_id is not None:
+        parts.append(f"encoder={encoder_id}")
     for section, key in sorted(PATH_KEYS):
         if key in config.values.get(section, {}) and (section, key) != ("suggest", "model"):
             parts.append(f"{section}.{key}={_content_hash(Path(config.values[section][key]))}")

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from pipeline.codebook import Codebook
 from pipeline.config import Config
@@ -31,9 +32,12 @@ def default_workers() -> int:
 
 
 def forkable(stages: Stages) -> bool:
-    """Worker processes are forked from the driver (they share its loaded pipelines); torch,
-    which the Stanza backend runs, does not survive a fork once its threads run."""
-    return "fork" in mp.get_all_start_methods() and stages.nlp_settings.get("backend") == "fast"
+    """Worker processes are forked from the driver (they share its loaded pipelines and the
+    encoder's mmap-ed weights); torch, which the Stanza backend runs, does not survive a
+    fork once its threads run, nor does the encoder's OpenMP runtime with more than one
+    thread (``pipeline.embed``)."""
+    return ("fork" in mp.get_all_start_methods() and stages.nlp_settings.get("backend") == "fast"
+            and getattr(stages.encoder, "threads", 1) == 1)
 
 
 class Workers:
@@ -81,6 +85,8 @@ class StageSpec:
     config: Config
     codebook: Codebook
     model: object
+    code_vectors: object = None  # the codebook's query vectors, computed once by the driver
+    store_path: Path | None = None  # the project database, read-only where the worker can open it
 
 
 _WORKER_STAGES: dict[str, Stages] = {}  # per Dask worker process, by StageSpec.key
@@ -89,7 +95,8 @@ _WORKER_STAGES: dict[str, Stages] = {}  # per Dask worker process, by StageSpec.
 def _process_on_worker(batch: list[Document], spec: StageSpec) -> list[Processed | Failure]:
     stages = _WORKER_STAGES.get(spec.key)
     if stages is None:
-        stages = _WORKER_STAGES.setdefault(spec.key, Stages(spec.config, spec.codebook, spec.model))
+        stages = Stages(spec.config, spec.codebook, spec.model, code_vectors=spec.code_vectors)
+        stages = _WORKER_STAGES.setdefault(spec.key, stages.use_store(path=spec.store_path))
     return process_documents(batch, stages)
 
 
@@ -97,9 +104,11 @@ class Dask:
     """The per-document stages as tasks on a Dask cluster: the one at ``scheduler``
     (``tcp://host:8786``), or a ``LocalCluster`` of ``workers`` processes when none is given.
 
-    The workers need Pilah installed (the same version) with its dependencies; the model and
-    the codebook travel with the tasks, the configuration's files (lexicons, Stanza models)
-    are read on the workers from the same paths.
+    The workers need Pilah installed (the same version) with its dependencies; the model,
+    the codebook and its vectors travel with the tasks, the configuration's files (lexicons,
+    Stanza models) are read on the workers from the same paths. A worker that can open the
+    project database there reads cached vectors from it (read-only); what it embeds comes
+    back with the results and the driver stores it.
     """
 
     def __init__(self, stages: Stages, scheduler: str | None = None, workers: int = 2):
@@ -118,7 +127,8 @@ class Dask:
             with Client(self.scheduler or cluster) as client:
                 settings = self.stages.config
                 spec = StageSpec(f"{settings.hash}|{self.stages.suggester.codebook.hash}|{id(self.stages)}",
-                                 settings, self.stages.suggester.codebook, self.stages.suggester.model)
+                                 settings, self.stages.suggester.codebook, self.stages.suggester.model,
+                                 self.stages.code_vectors, self.stages.cache_path)
                 [shared] = client.scatter([spec], broadcast=True)
                 width = max(len(client.scheduler_info().get("workers", {})), 1)
                 yield from _in_order(documents, lambda batch: client.submit(_process_on_worker, batch, shared, pure=False),

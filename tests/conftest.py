@@ -27,6 +27,15 @@ _MISSING = (
 )
 
 
+def pytest_configure(config) -> None:
+    # The sentence encoder (multilingual-e5-small) costs about a minute per 1,000 segments
+    # here: tests use the fast stand-in (pipeline.embed.StandInEncoder) unless they are about
+    # the encoder (tests/test_embed.py takes PILAH_ENCODER away for those). Set in the
+    # environment, so worker processes, Dask workers and `python -m pipeline.cli` children
+    # use it too. `PILAH_ENCODER=e5 python -m pytest` runs the suite with the real encoder.
+    os.environ.setdefault("PILAH_ENCODER", "stand-in")
+
+
 def pytest_report_header(config) -> str:
     state = "found" if SHARED_DATA.is_dir() else "absent"
     return f"shared data ({state}): {SHARED_DATA}; the tests needing it run with -m shared_data"

@@ -158,8 +158,8 @@ def _import_project(root, ns, archive: Archive, project_dir: Path, config, codeb
                "variables": {normal_guid(v.get("guid", "")): v.get("name", "") for v in root.iter(f"{ns}Variable")}}
     with run_lock(project_dir), Store(project_dir) as store:  # an import writes documents as a run does
         model, meta, _ = project_model(store, config, codebook)
-        stages = Stages(config, codebook, model)
-        key = settings_key(config, codebook, model_checksum(meta))
+        stages = Stages(config, codebook, model).use_store(store)
+        key = settings_key(config, codebook, model_checksum(meta), stages.encoder_id)
         run_id = store.start_run(f"import {archive.path}")
         existing = {row.document_id: row.version for row in store.documents_frame().itertuples(index=False)}
 
@@ -340,7 +340,7 @@ def _save(document: Document, stages: Stages, store: Store, run_id: int, model_v
     tokens, suggestions = [0] * len(segments), []
     if suggest:
         items = stages.tokenize(segments, seconds)
-        tokens, suggestions = [len(doc) for _, doc in items], stages.suggester(items)
+        tokens, suggestions = [len(doc) for _, doc in items], stages.suggest(items, seconds)
     processing_key = hashlib.sha256(f"{document.version}|refi|{key}|{suggest}".encode()).hexdigest()
     store.save_document(document, segments, tokens, suggestions, processing_key, run_id, model_version)
     return segments
