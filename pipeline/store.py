@@ -112,6 +112,26 @@ CREATE TABLE IF NOT EXISTS models (
 );
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS legacy_suggestion_ids (old_id TEXT PRIMARY KEY, new_id TEXT NOT NULL);
+-- conclude: cases, saved queries, code history (pipeline.conclude)
+-- The case table as last read from the project's cases.csv (a copy for readers without the
+-- project folder, e.g. the REFI-QDA export): one row per case, document or speaker attribute.
+CREATE TABLE IF NOT EXISTS case_attributes (
+    kind TEXT NOT NULL, key TEXT NOT NULL, attribute TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (kind, key, attribute)
+);
+-- Saved queries: appended; the latest row of a name is the query in force.
+CREATE TABLE IF NOT EXISTS saved_queries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, expression TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '', created_by TEXT NOT NULL, created_at TEXT NOT NULL
+);
+-- Code work (rename, merge, split, adopt), appended, never changed.
+CREATE TABLE IF NOT EXISTS code_history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, action TEXT NOT NULL, codes TEXT NOT NULL, targets TEXT NOT NULL,
+    reviewer TEXT NOT NULL, note TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL
+);
+-- Derived from code_history (rebuilt from it on every rename or merge): the code each old
+-- code is read as. Codings, decisions and suggestions keep the code they were stored with.
+CREATE TABLE IF NOT EXISTS code_map (old TEXT PRIMARY KEY, new TEXT NOT NULL);
 -- embed: vectors (pipeline.embed). A cache: each text's sentence vector per encoder and
 -- kind (passage / query), float16 bytes; what it holds can always be computed again.
 CREATE TABLE IF NOT EXISTS vectors (
@@ -123,6 +143,11 @@ CREATE TABLE IF NOT EXISTS vectors (
 # The origin of a coding: from an accepted or edited suggestion, added by an analyst, or
 # brought in from another tool or a labelled table.
 ORIGINS = {"accept": "accepted", "edit": "edited", "add": "added"}
+# The sources of the suggestions code work asks to review (``Store.add_review_suggestions``:
+# a split's new codes, an adopted candidate's segments): a re-run does not retire them, as
+# no model or rule proposes them.
+SPLIT_SOURCE, ADOPT_SOURCE = "split", "adopt"
+REVIEW_SOURCES = (SPLIT_SOURCE, ADOPT_SOURCE)
 
 
 class StoreError(PilahError):
@@ -399,7 +424,7 @@ class Store:
             if stored:
                 self.db.execute(
                     f"UPDATE suggestions SET retired_run = ? WHERE retired_run IS NULL AND id NOT IN {_IN_LIST} "
-                    "AND segment_id IN (SELECT id FROM segments WHERE document_id = ?)",
+                    f"AND source NOT IN {REVIEW_SOURCES!r} AND segment_id IN (SELECT id FROM segments WHERE document_id = ?)",
                     (run_id, json.dumps([key for key, _ in rows]), document.id),
                 )
             self.db.executemany(
@@ -486,10 +511,10 @@ class Store:
         speaker, offsets and text (readers that have the segments already: at 75,000
         suggestions those columns cost 140 MB).
         """
-        where, params = _suggestions_filter(document_ids, pending, reviewer)
+        where, params = _suggestions_filter(document_ids, pending, reviewer, self._code)
         query = f"""
             SELECT suggestions.id AS suggestion_id, suggestions.segment_id, {_SEGMENT_PLACE if places else ""}
-                   suggestions.code, suggestions.direction, suggestions.factor_type, suggestions.score,
+                   {self._code("suggestions.code")} AS code, suggestions.direction, suggestions.factor_type, suggestions.score,
                    suggestions.source, suggestions.evidence, suggestions.confidence, suggestions.model_version
             FROM suggestions
             JOIN segments ON segments.id = suggestions.segment_id
@@ -502,11 +527,11 @@ class Store:
     def suggestion_counts(self, pending: bool = False) -> dict[str, int]:
         """Per code, how many rows ``suggestions_frame(pending=pending)`` has, counted by
         SQLite: the review status reads 75,000 suggestions of 10,000 documents as 20 numbers."""
-        where, params = _suggestions_filter(None, pending, None)
+        where, params = _suggestions_filter(None, pending, None, self._code)
         return dict(self.db.execute(
-            "SELECT suggestions.code, COUNT(*) FROM suggestions JOIN segments ON segments.id = suggestions.segment_id "
+            f"SELECT {self._code('suggestions.code')}, COUNT(*) FROM suggestions JOIN segments ON segments.id = suggestions.segment_id "
             "JOIN documents ON documents.id = segments.document_id "
-            f"WHERE suggestions.retired_run IS NULL AND segments.active = 1 AND {where} GROUP BY suggestions.code",
+            f"WHERE suggestions.retired_run IS NULL AND segments.active = 1 AND {where} GROUP BY 1",
             params).fetchall())
 
     def segment_texts(self, segment_ids: Sequence[str]) -> dict[str, tuple[str, bool]]:
@@ -540,10 +565,10 @@ class Store:
         """
         query = f"""
             SELECT decisions.id AS decision_id, decisions.segment_id, decisions.suggestion_id,
-                   decisions.decision, decisions.code, decisions.direction, decisions.seen_code,
-                   decisions.seen_direction, decisions.seen_score, decisions.seen_evidence,
+                   decisions.decision, {self._code("decisions.code")} AS code, decisions.direction,
+                   {self._code("decisions.seen_code")} AS seen_code, decisions.seen_direction, decisions.seen_score, decisions.seen_evidence,
                    decisions.seen_model_version, decisions.segment_text, decisions.comment,
-                   decisions.reviewer, decisions.decided_at, decisions.source, {_DECISION_KEY} AS key,
+                   decisions.reviewer, decisions.decided_at, decisions.source, {self._code(_DECISION_KEY)} AS key,
                    segments.document_id, documents.path AS document, documents.metadata, segments.speaker,
                    segments.timestamp, segments.language, segments.start AS segment_start,
                    segments."end" AS segment_end, segments.active = 0 AS stale, seen.source AS seen_source,
@@ -620,8 +645,8 @@ class Store:
         """Codings in force (not retracted) with their segment's state and document."""
         query = f"""
             SELECT codings.id AS coding_id, codings.document_id, documents.path AS document, documents.metadata,
-                   codings.version, codings.segment_id, codings.start, codings."end", codings.text, codings.code,
-                   codings.direction, codings.coder, codings.origin, codings.decision_id, codings.created_at,
+                   codings.version, codings.segment_id, codings.start, codings."end", codings.text,
+                   {self._code("codings.code")} AS code, codings.direction, codings.coder, codings.origin, codings.decision_id, codings.created_at,
                    COALESCE(segments.active, 0) = 0 AS stale, segments.speaker, segments.language
             FROM codings
             JOIN documents ON documents.id = codings.document_id
@@ -679,6 +704,96 @@ class Store:
         with self.db:
             self.db.executemany("INSERT OR IGNORE INTO pseudonyms (kind, value, pseudonym, created_at) VALUES (?, ?, ?, ?)",
                                 [(*row, stamp) for row in rows])
+
+    # -- conclude: cases, saved queries, code history (pipeline.conclude) -------------
+    def _code(self, column: str) -> str:
+        """SQL for the code ``column`` holds as it reads now: through ``code_map`` once a code
+        was renamed or merged (``add_code_change``), the column itself before."""
+        if "_code_mapped" not in self.__dict__:
+            self._code_mapped = self.db.execute("SELECT 1 FROM code_map LIMIT 1").fetchone() is not None
+        if not self._code_mapped:
+            return column
+        return f"COALESCE((SELECT code_map.new FROM code_map WHERE code_map.old = {column}), {column})"
+
+    def add_code_change(self, action: str, codes: Sequence[str], targets: Sequence[str], reviewer: str,
+                        note: str = "", mapping: dict[str, str] | None = None) -> int:
+        """Append one piece of code work to ``code_history``; with ``mapping`` (old code → new
+        code: a rename or a merge), every old code already read as one of ``mapping``'s old
+        codes is read as its new code from now on (``code_map``, rebuilt here). Nothing
+        stored with the old code is changed. Returns the history row's id."""
+        with self.db:
+            cursor = self.db.execute(
+                "INSERT INTO code_history (action, codes, targets, reviewer, note, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (action, json.dumps(list(codes), ensure_ascii=False), json.dumps(list(targets), ensure_ascii=False),
+                 reviewer, note, now()))
+            if mapping:
+                current = dict(self.db.execute("SELECT old, new FROM code_map").fetchall())
+                current = {old: mapping.get(new, new) for old, new in current.items()} | dict(mapping)
+                self.db.execute("DELETE FROM code_map")  # derived from code_history: rebuilt whole
+                self.db.executemany("INSERT INTO code_map (old, new) VALUES (?, ?)",
+                                    [(old, new) for old, new in current.items() if old != new])
+        self.__dict__.pop("_code_mapped", None)
+        return int(cursor.lastrowid)
+
+    def code_history_frame(self) -> pd.DataFrame:
+        """Every piece of code work, oldest first (``codes`` and ``targets`` as JSON lists)."""
+        return read_frame(self.db, "SELECT id, action, codes, targets, reviewer, note, created_at FROM code_history "
+                                   "ORDER BY id")
+
+    def code_map(self) -> dict[str, str]:
+        """``{old code: the code it reads as now}`` after renames and merges."""
+        return dict(self.db.execute("SELECT old, new FROM code_map").fetchall())
+
+    def raw_coded_segments(self, code: str) -> pd.DataFrame:
+        """The current segments holding a coding in force whose code reads as ``code``, with
+        the coder: what a split puts up for review again."""
+        return read_frame(self.db, f"""
+            SELECT DISTINCT codings.segment_id, codings.coder, codings.direction
+            FROM codings JOIN segments ON segments.id = codings.segment_id AND segments.active = 1
+            WHERE codings.retracted_by IS NULL AND {self._code("codings.code")} = ? ORDER BY codings.segment_id
+        """, (code,))
+
+    def add_review_suggestions(self, rows: Sequence[Suggestion], source: str, note: str) -> int:
+        """Suggestions an analyst's code work asks to review (a split: the new codes on each
+        segment of the old one), stored as a run of their own named ``note``; a later
+        ``pilah run`` does not retire them (``REVIEW_SOURCES``). Returns how many were new."""
+        run_id = self.start_run(note)
+        stamp = now()
+        with self.db:
+            before = self.db.total_changes
+            self.db.executemany(
+                "INSERT OR IGNORE INTO suggestions (id, segment_id, code, direction, factor_type, score, source, evidence, "
+                "confidence, model_version, run_id, created_at, retired_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, NULL)",
+                [(suggestion_id(s, source), s.segment_id, s.code, s.direction, s.factor_type, s.score, source,
+                  s.evidence, source, run_id, stamp) for s in rows])
+            added = self.db.total_changes - before
+        self.finish_run(run_id, {"counts": {"suggestions": added}, "code_work": note})
+        return added
+
+    def save_case_table(self, rows: Sequence[tuple[str, str, str, str]]) -> None:
+        """Keep a copy of the case table as read from its file: ``(kind, key, attribute,
+        value)`` rows, kind ``case``, ``document`` or ``speaker``; the file stays the record."""
+        with self.db:
+            self.db.execute("DELETE FROM case_attributes")
+            self.db.executemany("INSERT OR REPLACE INTO case_attributes (kind, key, attribute, value) VALUES (?, ?, ?, ?)",
+                                list(rows))
+
+    def case_table_rows(self) -> list[tuple[str, str, str, str]]:
+        """The copy ``save_case_table`` kept, in its order."""
+        return self.db.execute("SELECT kind, key, attribute, value FROM case_attributes ORDER BY rowid").fetchall()
+
+    def save_query(self, name: str, expression: str, description: str, created_by: str) -> int:
+        """Append a saved query; the latest of a name is the one in force."""
+        with self.db:
+            cursor = self.db.execute(
+                "INSERT INTO saved_queries (name, expression, description, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
+                (name, expression, description, created_by, now()))
+        return int(cursor.lastrowid)
+
+    def saved_queries_frame(self) -> pd.DataFrame:
+        """The saved query in force of each name, by name."""
+        return read_frame(self.db, "SELECT name, expression, description, created_by, created_at FROM saved_queries "
+                                   "WHERE id IN (SELECT MAX(id) FROM saved_queries GROUP BY name) ORDER BY name")
 
     # -- exchange with other tools (REFI-QDA, pipeline.refi) -------------------------
     def documents_frame(self) -> pd.DataFrame:
@@ -886,13 +1001,14 @@ def _document_filter(document_ids: list[str] | None) -> tuple[str, list]:
     return f"documents.id IN {_IN_LIST}", [json.dumps(list(document_ids))]
 
 
-def _suggestions_filter(document_ids: list[str] | None, pending: bool, reviewer: str | None) -> tuple[str, list]:
+def _suggestions_filter(document_ids: list[str] | None, pending: bool, reviewer: str | None,
+                        code=lambda column: column) -> tuple[str, list]:
     """The documents' suggestions; ``pending``: those whose code on their segment nobody (or
-    ``reviewer``) has decided on yet."""
+    ``reviewer``) has decided on yet (codes compared as ``code`` reads them: ``Store._code``)."""
     where, params = _document_filter(document_ids)
     if pending:
         where += (" AND NOT EXISTS (SELECT 1 FROM decisions WHERE decisions.segment_id = suggestions.segment_id "
-                  f"AND {_DECISION_KEY} = suggestions.code{' AND decisions.reviewer = ?' if reviewer is not None else ''})")
+                  f"AND {code(_DECISION_KEY)} = {code('suggestions.code')}{' AND decisions.reviewer = ?' if reviewer is not None else ''})")
         params += [reviewer] if reviewer is not None else []
     return where, params
 

@@ -1,0 +1,92 @@
+"""Conclusion drawing and verification: cases and attributes, queries, code work, and the
+displays a findings chapter uses (report, ``displays.xlsx``, Word).
+
+- ``cases``: the project's case table (``cases.csv``) and each segment's attributes;
+- ``evidence``: the accepted codings (or, asked, pending suggestions) with their place,
+  case, informant and attributes; quotes cut at sentence boundaries;
+- ``query``: ``pilah query``'s expression language, results and saved queries;
+- ``displays``: factor × attribute, triangulation, negative evidence, conclusions table;
+- ``render`` / ``docx``: those displays as HTML, sheets and Word tables;
+- ``codes``: rename, merge, split, adopt, kept in the store's history.
+
+The functions here take a :class:`pipeline.project.Project`; the modules' own functions
+take a store and a codebook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pipeline.conclude.cases import CaseTable, load_case_table
+from pipeline.conclude.displays import Conclusions, build_conclusions
+from pipeline.conclude.evidence import evidence_frame
+
+DEFAULT_STATUSES = ("accepted",)
+
+
+def settings(config) -> dict:
+    """The ``[conclude]`` settings (empty values where the configuration has none)."""
+    found = {"cases": "", "by": "", "source": "accepted"}
+    found.update(config.section("conclude") if "conclude" in config.values else {})
+    return found
+
+
+def statuses_of(source: str | None) -> tuple[str, ...]:
+    """``accepted`` (the default) or ``all`` (accepted and pending, each labelled)."""
+    from pipeline.errors import InputError
+
+    if source in (None, "", "accepted"):
+        return ("accepted",)
+    if source == "all":
+        return ("accepted", "pending")
+    raise InputError("--conclusions", f"expected accepted or all, found {source!r}")
+
+
+def project_cases(project) -> CaseTable:
+    """The project's case table (its copy kept in the store)."""
+    return load_case_table(project.root, settings(project.config)["cases"], project.store)
+
+
+def project_evidence(project, pseudonymize: bool | None = None, statuses: Sequence[str] = DEFAULT_STATUSES):
+    """The evidence frame of a project, pseudonymised when asked (or configured)."""
+    view = project.view(pseudonymize)
+    return evidence_frame(project.store, project.codebook, project_cases(project), statuses,
+                          project.config.section("suggest").get("skip_speakers", []),
+                          view=view if hasattr(view, "pseudonymizer") else None)
+
+
+def project_conclusions(project, pseudonymize: bool | None = None, attribute: str | None = None,
+                        source: str | None = None) -> Conclusions:
+    """Every conclusion display of the project (``[conclude]`` settings under the arguments)."""
+    chosen = settings(project.config)
+    evidence = project_evidence(project, pseudonymize, statuses_of(source or chosen["source"]))
+    return build_conclusions(evidence, project.codebook, attribute or chosen["by"] or None,
+                             _memos(project.store, evidence, project.view(pseudonymize)), project.store.code_map())
+
+
+def conclusions_from_view(view, codebook, skip_speakers: Sequence[str] = (), source: str = "accepted") -> Conclusions:
+    """The conclusion displays for ``pipeline.report.write_report``, from what it was given:
+    the plain or pseudonymised view of the store. The case table is the project folder's
+    ``cases.csv``, else the copy the store kept when it was last read."""
+    from pathlib import Path
+
+    store = getattr(view, "store", None) or getattr(view, "_store", None) or view
+    cases = load_case_table(Path(store.path).parent.parent, "", store)
+    evidence = evidence_frame(store, codebook, cases, statuses_of(source), skip_speakers,
+                              view=view if hasattr(view, "pseudonymizer") else None)
+    return build_conclusions(evidence, codebook, None, _memos(store, evidence, view), store.code_map())
+
+
+def _memos(store, evidence, view):
+    if not hasattr(store, "memos_frame"):
+        return None
+    memos = store.memos_frame()
+    pseudonymizer = getattr(view, "pseudonymizer", None)
+    if pseudonymizer is not None and len(memos):
+        memos = memos.assign(text=[pseudonymizer.text(t) for t in memos["text"]],
+                             author=[pseudonymizer.speaker(a) for a in memos["author"]])
+    return memos
+
+
+__all__ = ["CaseTable", "Conclusions", "build_conclusions", "evidence_frame", "project_cases", "project_evidence",
+           "project_conclusions", "conclusions_from_view", "statuses_of"]
