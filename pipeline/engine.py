@@ -161,6 +161,14 @@ class Stages:
         seconds["embed"] += time.perf_counter() - started
         return vectors
 
+    def vectors(self, texts: Sequence[str], kind: str = "passage") -> np.ndarray | None:
+        """``texts`` embedded through the vector cache (``use_store``): what a retrain, a
+        training table, ``review next`` or ``discover`` needs, without embedding a text the
+        store holds; ``None`` without an encoder. One row per text, float32."""
+        if self.encoder is None:
+            return None
+        return embed(texts, self.encoder, self.vector_cache(), kind=kind)
+
     def suggest(self, items: list[tuple[Segment, Doc]], seconds: Counter) -> list[Suggestion]:
         """The embedding stage, then the suggestions, for tokenized segments. Raises
         ``_StageFailed`` naming the stage that failed."""
