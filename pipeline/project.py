@@ -266,7 +266,8 @@ class Project:
         if self._stages is None:
             from pipeline.engine import Stages
 
-            self._stages = Stages(self.config, self.codebook, self.model()[0])
+            # vectors are looked up in (and added to) the project's cache
+            self._stages = Stages(self.config, self.codebook, self.model()[0]).use_store(self.store)
         return self._stages
 
     def pseudonymize(self, flag: bool | None = None) -> bool:
