@@ -45,6 +45,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from pipeline.errors import PilahError
+from pipeline.outputs import writable_text
 from pipeline.records import Document, Failure, Segment, Suggestion
 
 STORE_DIR = ".pilah"
@@ -175,6 +176,13 @@ class Decision:
     comment: str = ""
     source: str = ""
 
+    def __post_init__(self) -> None:
+        # clean at the door: what a sheet, the workspace or another tool typed is stored
+        # without control characters, so that every exporter can write it (a BEL in a
+        # comment once broke every later qdpx export)
+        for name in ("code", "direction", "reviewer", "comment"):
+            object.__setattr__(self, name, writable_text(getattr(self, name)))
+
 
 @dataclass(frozen=True)
 class ImportedCoding:
@@ -190,6 +198,10 @@ class ImportedCoding:
     direction: str | None
     coder: str
     segment_ids: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:  # clean at the door, as Decision
+        for name in ("code", "direction", "coder"):
+            object.__setattr__(self, name, writable_text(getattr(self, name)))
 
 
 GROUP_DOCUMENTS = 100  # processed documents committed together (Store.derived_writes)

@@ -210,3 +210,69 @@ def test_hostile_control_characters_in_file_names_and_manifest_fields(tmp_path):
     results = _results(tmp_path)
     assert "name holds a control character (U+0007)" in results["bel\x07.txt"].reason
     assert results["baik.txt"].metadata == {"case": "Kasus 2"}
+
+
+# -- round 3: read wrongly without a word ---------------------------------------------------
+def test_hostile_srt_without_blank_lines_is_read_cue_by_cue(tmp_path):
+    path = tmp_path / "rapat.srt"
+    path.write_text(
+        "1\n00:00:01,000 --> 00:00:02,000\nAni: Modal kurang.\n"
+        "2\n00:00:03,000 --> 00:00:04,500\nBudi: Pelatihan membantu.\nsekali.\n"
+        "3\n00:00:05,000 --> 00:00:06,000\nAni: Terima kasih.\n",
+        encoding="utf-8",
+    )
+    document = read_document(path, tmp_path)
+    segments = segment_document(document)
+    assert [(s.speaker, s.timestamp, s.end_time, s.text) for s in segments] == [
+        ("Ani", "00:00:01", "00:00:02", "Modal kurang."),
+        ("Budi", "00:00:03", "00:00:04", "Pelatihan membantu. sekali."),
+        ("Ani", "00:00:05", "00:00:06", "Terima kasih."),
+    ]
+    assert document.warnings == ()
+    assert "-->" not in document.text
+
+
+@pytest.mark.parametrize("timing, problem", [
+    ("00:99:00.000 --> 01:00:00.000", "impossible time"),
+    ("99:99:99.999 --> 99:99:99.999", "impossible time"),
+    ("00:00:09.000 --> 00:00:05.000", "the cue ends before it starts"),
+    ("00:00:07.000 --> 00:00:0x", None),
+])
+def test_hostile_vtt_impossible_timing_is_refused_and_named(tmp_path, timing, problem):
+    path = tmp_path / "a.vtt"
+    path.write_text(
+        "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v Ani>Satu.\n\n"
+        f"cue-2\n{timing}\n<v Budi>Dua.\n\n00:00:10.000 --> 00:00:11.000\n<v Ani>Tiga.\n",
+        encoding="utf-8",
+    )
+    document = read_document(path, tmp_path)
+    segments = segment_document(document)
+    assert [(s.speaker, s.timestamp, s.text) for s in segments] == [
+        ("Ani", "00:00:01", "Satu."), ("Budi", None, "Dua."), ("Ani", "00:00:10", "Tiga.")]
+    assert "-->" not in document.text and "cue-2" not in document.text
+    assert len(document.warnings) == 1 and document.warnings[0].startswith("line 7: no valid cue timing")
+    assert timing in document.warnings[0] and (problem is None or problem in document.warnings[0])
+
+
+def test_hostile_html_100000_deep_is_read_without_a_traceback(tmp_path, caplog):
+    (tmp_path / "dalam.html").write_text("<div>" * 100_000 + "Modal kurang." + "</div>" * 100_000, encoding="utf-8")
+    (tmp_path / "baik.txt").write_text("Teks biasa.", encoding="utf-8")
+    results = _results(tmp_path)
+    assert results["dalam.html"].text == "Modal kurang."
+    assert isinstance(results["baik.txt"], Document)
+    assert not [r for r in caplog.records if r.exc_info] and "RecursionError" not in caplog.text
+
+
+def test_hostile_reader_recursing_too_deep_is_one_failure_without_traceback(tmp_path, caplog, monkeypatch):
+    from pipeline.ingest import html
+
+    def recurse(path, data):
+        return recurse(path, data)
+
+    monkeypatch.setattr(html, "read", recurse)
+    (tmp_path / "dalam.html").write_text("<p>x</p>", encoding="utf-8")
+    (tmp_path / "baik.txt").write_text("Teks biasa.", encoding="utf-8")
+    results = _results(tmp_path)
+    assert "nested too deeply to read" in results["dalam.html"].reason
+    assert isinstance(results["baik.txt"], Document)
+    assert not [r for r in caplog.records if r.exc_info]

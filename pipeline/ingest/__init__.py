@@ -297,6 +297,10 @@ def _attempt(path: Path, root: Path, metadata: dict, settings: dict,
     except InputError as exc:
         logger.warning("skipped %s", exc)
         return Failure(_relative(path, root), STAGE, exc.problem)
+    except RecursionError:  # a reader's library recursing through a deeply nested file
+        logger.warning("skipped %s: nested too deeply to read", path)
+        return Failure(_relative(path, root), STAGE, "nested too deeply to read (elements inside elements "
+                                                     "thousands of levels deep); save it again as plain text")
     except MemoryError:
         logger.exception("out of memory while reading %s", path)
         return Failure(_relative(path, root), STAGE, "ran out of memory while reading it; split the file")

@@ -28,6 +28,7 @@ BLOCKS = frozenset(
 )
 _BLOCKS_IN_CELLS = sorted(BLOCKS - {"tr", "td", "th"})
 _WHITESPACE = re.compile(r"\s+")
+_BLOCK_END = object()  # on the walk's stack: close the paragraph of the block just walked
 
 
 def read(path: Path, data: bytes) -> Reading:
@@ -72,8 +73,19 @@ class _Paragraphs:
         self._parts: list[str] = []
 
     def walk(self, node: Tag) -> None:
-        for child in node.children:
-            if isinstance(child, NavigableString):
+        """Collect the text under ``node``, depth first, with a stack instead of recursion:
+        a page nested 100,000 elements deep is read like any other."""
+        stack: list = [iter(node.children)]
+        while stack:
+            top = stack[-1]
+            if top is _BLOCK_END:
+                stack.pop()
+                self.end()
+                continue
+            child = next(top, None)
+            if child is None:
+                stack.pop()
+            elif isinstance(child, NavigableString):
                 if type(child) in (NavigableString, CData):
                     self._parts.append(_WHITESPACE.sub(" ", child))
             elif child.name == "br":
@@ -85,10 +97,9 @@ class _Paragraphs:
                 self.end()
             elif child.name in BLOCKS:
                 self.end()
-                self.walk(child)
-                self.end()
+                stack += [_BLOCK_END, iter(child.children)]  # the block's paragraph ends after its children
             else:
-                self.walk(child)
+                stack.append(iter(child.children))
 
     def end(self) -> None:
         """Close the paragraph being collected, if it holds any text."""

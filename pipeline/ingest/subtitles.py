@@ -26,6 +26,9 @@ from pipeline.ingest.text import decode, normalise
 
 _TIME = r"(?:(\d{1,2}):)?(\d{2}):(\d{2})[.,](\d{1,3})"
 _TIMING = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}(?:\s.*)?$")
+# What a timing line looks like, damaged or not: a time, then an arrow of dashes.
+_LOOSE_TIMING = re.compile(r"^\s*(?:\d{1,2}:)?\d{1,2}:\d{1,2}(?:[.,]\d*)?\s*-+>")
+_DAMAGED = re.compile(r"->|^\s*\d{1,2}:\d{2}")  # a cue's first line that meant to be its timing
 _VOICE = re.compile(r"^\s*<v(?:\.[\w-]+)*\s+([^>]*?)\s*>")
 _TAGS = re.compile(r"<[^>]*>|\{\\[^}]*\}")  # cue tags, and SRT's {\an8}-style overrides
 _SENTENCE_END = re.compile(r"[.?!…][\"'”’)\]]*$")
@@ -62,12 +65,22 @@ def read(path: Path, data: bytes) -> Reading:
 def parse_cues(content: str, kind: str, path: Path | str = "") -> tuple[list[Cue], list[str]]:
     """Split subtitle text into cues; returns (cues, warnings about damaged cues).
 
+    A cue starts at its timing line (``00:00:01,000 --> 00:00:04,000``), with the cue
+    number or identifier on the line before it: cues are found by their timing lines, so
+    that a file without blank lines between cues is read cue by cue. A timing line that is
+    damaged (``->``, a missing part) or impossible (``00:99:00.000``: minutes and seconds
+    run 00-59, and a cue ends no earlier than it starts) is never taken as text: its cue
+    keeps its text without a time, and a warning names the line.
+
     Examples
     --------
     >>> cues, warnings = parse_cues("1\\n00:00:01,000 --> 00:00:02,000\\nSatu\\n\\n"
     ...                             "2\\n00:00:03,000 -> 00:00:04\\nDua\\n", "srt")
     >>> [(c.start, c.lines) for c in cues], warnings
     ([('00:00:01', ['Satu']), (None, ['Dua'])], ["line 6: no valid cue timing ('00:00:03,000 -> 00:00:04'); its text is kept without a time"])
+    >>> cues, _ = parse_cues("1\\n00:00:01,000 --> 00:00:02,000\\nSatu\\n2\\n00:00:03,000 --> 00:00:04,000\\nDua", "srt")
+    >>> [(c.start, c.lines) for c in cues]
+    [('00:00:01', ['Satu']), ('00:00:03', ['Dua'])]
     """
     lines = content.lstrip("\ufeff").split("\n")
     first = 0
@@ -82,20 +95,24 @@ def parse_cues(content: str, kind: str, path: Path | str = "") -> tuple[list[Cue
     for number, block in _blocks(lines, first):
         if kind == "vtt" and block[0].startswith(_SKIPPED_BLOCKS):
             continue
-        timing = next((i for i, line in enumerate(block[:3]) if _TIMING.match(line)), None)
+        timing = next((i for i, line in enumerate(block[:3]) if _LOOSE_TIMING.match(line)), None)
         if timing is not None:
-            match = _TIMING.match(block[timing])
-            cues.append(Cue(_stamp(match.groups()[:4]), _stamp(match.groups()[4:]),
-                            block[timing + 1:], number + timing))
-            continue
-        offset = 1 if kind == "srt" and block[0].strip().isdigit() else 0
-        damaged = offset < len(block) and bool(re.search(r"->|^\s*\d{1,2}:\d{2}", block[offset]))
-        text = block[offset + damaged:]
-        line = number + offset
+            problem = _timing_problem(block[timing])
+            if problem is None:
+                match = _TIMING.match(block[timing])
+                cues.append(Cue(_stamp(match.groups()[:4]), _stamp(match.groups()[4:]),
+                                block[timing + 1:], number + timing))
+                continue
+            shown = repr(block[timing].strip()) if problem == "damaged" else f"{problem}: {block[timing].strip()!r}"
+            text, line = block[timing + 1:], number + timing
+        else:
+            offset = 1 if kind == "srt" and block[0].strip().isdigit() else 0
+            damaged = offset < len(block) and bool(_DAMAGED.search(block[offset]))
+            text, line = block[offset + damaged:], number + offset
+            shown = repr(block[offset]) if damaged else "none"
         if not any(piece.strip() for piece in text):
             warnings.append(f"line {line}: a cue without text or valid timing was skipped")
             continue
-        shown = repr(block[offset]) if damaged else "none"
         warnings.append(f"line {line}: no valid cue timing ({shown}); its text is kept without a time")
         cues.append(Cue(None, None, text, number))
     if not any(cue.start for cue in cues):
@@ -105,13 +122,36 @@ def parse_cues(content: str, kind: str, path: Path | str = "") -> tuple[list[Cue
     return cues, warnings
 
 
+def _timing_problem(line: str) -> str | None:
+    """What is wrong with a line that looks like a cue timing; ``None`` when it is valid."""
+    match = _TIMING.match(line)
+    if match is None:
+        return "damaged"
+    parts = match.groups()
+    times = []
+    for hours, minutes, seconds, millis in (parts[:4], parts[4:]):
+        if int(minutes) > 59 or int(seconds) > 59:
+            return "impossible time"
+        times.append(((int(hours or 0) * 60 + int(minutes)) * 60 + int(seconds)) * 1000 + int(millis.ljust(3, "0")))
+    if times[1] < times[0]:
+        return "the cue ends before it starts"
+    return None
+
+
 def _blocks(lines: list[str], first: int):
-    """Yield (1-based line number, lines) per run of non-blank lines."""
+    """Yield (1-based line number, lines) per cue: a run of non-blank lines, also cut before
+    each timing line after its first lines (with the cue number before it), so that cues
+    written without blank lines between them come apart."""
     block: list[str] = []
     start = first
     for index in range(first, len(lines) + 1):
         line = lines[index] if index < len(lines) else ""
         if line.strip():
+            if block and len(block) >= 2 and _LOOSE_TIMING.match(line) and not _LOOSE_TIMING.match(block[-1]):
+                cut = len(block) - 1 if block[-1].strip().isdigit() else len(block)
+                if cut > 0 and any(_LOOSE_TIMING.match(previous) for previous in block[:cut]):
+                    yield start + 1, block[:cut]
+                    block, start = block[cut:], start + cut
             if not block:
                 start = index
             block.append(line)

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from pipeline.codebook import Codebook
+from pipeline.outputs import writable_text
 from pipeline.records import DIRECTIONS
 
 NAMESPACE = uuid.UUID("6f1d2c1e-4b7a-5e0c-9a51-70696c616821")  # Pilah's namespace for stable GUIDs
@@ -202,23 +203,43 @@ class RefiCode:
     path: tuple[str, ...]  # names from the root
 
 
+MAX_CODE_DEPTH = 100  # codes nested deeper than this are refused (real codebooks nest a few levels)
+
+
+class CodeTreeError(ValueError):
+    """A code tree nested deeper than ``MAX_CODE_DEPTH``; the import names the file."""
+
+
 def read_codes(codes: etree._Element | None, ns: str) -> list[RefiCode]:
-    """Every ``Code`` under ``<Codes>``, parents before children."""
+    """Every ``Code`` under ``<Codes>``, parents before children (depth first, in file order).
+
+    Walked with a stack, not recursion, so that no nesting depth can exhaust Python's stack;
+    names and descriptions come without control characters (:func:`one_line`).
+
+    Raises
+    ------
+    CodeTreeError
+        When codes nest deeper than ``MAX_CODE_DEPTH`` levels, naming the deepest code's GUID.
+    """
     found: list[RefiCode] = []
-
-    def walk(element, parent: RefiCode | None) -> None:
-        for child in element.findall(f"{ns}Code"):
-            description = child.findtext(f"{ns}Description") or ""
-            code = RefiCode(guid=normal_guid(child.get("guid", "")), name=child.get("name", ""),
-                            codable=child.get("isCodable", "true").strip().lower() in ("true", "1"),
-                            description=description, color=child.get("color"),
-                            parent=parent.guid if parent else None,
-                            path=(parent.path if parent else ()) + (child.get("name", ""),))
-            found.append(code)
-            walk(child, code)
-
-    if codes is not None:
-        walk(codes, None)
+    if codes is None:
+        return found
+    stack: list[tuple[etree._Element, RefiCode | None, int]] = [
+        (child, None, 1) for child in reversed(codes.findall(f"{ns}Code"))]
+    while stack:
+        element, parent, depth = stack.pop()
+        if depth > MAX_CODE_DEPTH:
+            raise CodeTreeError(f"codes nest more than {MAX_CODE_DEPTH} levels deep (code "
+                                f"{normal_guid(element.get('guid', ''))} is at level {depth}); no tool writes such "
+                                "a tree: check the file")
+        name = one_line(element.get("name"))
+        code = RefiCode(guid=normal_guid(element.get("guid", "")), name=name,
+                        codable=element.get("isCodable", "true").strip().lower() in ("true", "1"),
+                        description=str(writable_text(element.findtext(f"{ns}Description") or "")),
+                        color=element.get("color"), parent=parent.guid if parent else None,
+                        path=(parent.path if parent else ()) + (name,))
+        found.append(code)
+        stack.extend((child, code, depth + 1) for child in reversed(element.findall(f"{ns}Code")))
     return found
 
 
@@ -242,6 +263,17 @@ def read_factor_sets(sets: etree._Element | None, ns: str) -> tuple[dict[str, st
 
 def normal_guid(value: str) -> str:
     return value.strip().strip("{}").lower()
+
+
+def one_line(value: str | None) -> str:
+    """A name as the project stores it: one line, no control characters (clean at the door).
+
+    Examples
+    --------
+    >>> one_line("Ana\x85\rRahma\x9b ")
+    'Ana Rahma'
+    """
+    return " ".join(str(writable_text(value or "")).split())
 
 
 def parse_description(text: str) -> dict | None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
+from lxml import etree
 
 from pipeline.codebook import Codebook, parse_codebook
 from pipeline.engine import Stages, settings_key
@@ -38,7 +39,9 @@ from pipeline.ingest import text as ingest_text
 from pipeline.ingest.transcript import compile_turn_pattern, parse_transcript
 from pipeline.records import Block, Document, Segment
 from pipeline.refi.archive import Archive, RefiError, parse_xml
-from pipeline.refi.codebook import MergeReport, merge_codes, normal_guid, read_codes, read_factor_sets
+from pipeline.outputs import writable_text
+from pipeline.refi.codebook import (CodeTreeError, MergeReport, merge_codes, normal_guid, one_line, read_codes,
+                                    read_factor_sets)
 from pipeline.refi.text import choose_unit, docx_text, stored_text, unit_offsets
 from pipeline.refi.write import SUGGESTION_USER, USERS_SETTING
 from pipeline.segment import segment_document
@@ -109,7 +112,7 @@ def import_file(path: Path, project_dir: Path, config, codebook: Codebook, codeb
         ns = _namespace(root)
         if root.tag != f"{ns}CodeBook":
             raise RefiError(path, f"expected a REFI-QDA codebook (root CodeBook), found {root.tag}")
-        _merge(root.find(f"{ns}Codes"), root.find(f"{ns}Sets"), ns, codebook, codebook_out, report)
+        _merge(root.find(f"{ns}Codes"), root.find(f"{ns}Sets"), ns, codebook, codebook_out, report, path)
     elif suffix == ".qdpx":
         report = ImportReport(str(path), "qdpx")
         with Archive(path) as archive:
@@ -118,9 +121,10 @@ def import_file(path: Path, project_dir: Path, config, codebook: Codebook, codeb
             ns = _namespace(root)
             if root.tag != f"{ns}Project":
                 raise RefiError(path, f"{entry}: expected a REFI-QDA project (root Project), found {root.tag}")
+            check_unique_guids(root, ns, path)  # before anything is merged or stored
             codebook_element = root.find(f"{ns}CodeBook")
             merged = _merge(codebook_element.find(f"{ns}Codes") if codebook_element is not None else None,
-                            root.find(f"{ns}Sets"), ns, codebook, codebook_out, report)
+                            root.find(f"{ns}Sets"), ns, codebook, codebook_out, report, path)
             _import_project(root, ns, archive, project_dir, config, merged, report, suggest)
     else:
         raise RefiError(path, f"expected a .qdpx (project) or .qdc (codebook), found {suffix or 'no extension'}")
@@ -132,8 +136,33 @@ def _namespace(root) -> str:
     return root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
 
 
-def _merge(codes, sets, ns, codebook: Codebook, codebook_out: Path, report: ImportReport) -> Codebook:
-    raw, merge = merge_codes(codebook.raw, read_codes(codes, ns), read_factor_sets(sets, ns))
+def check_unique_guids(root, ns: str, path: Path) -> None:
+    """Refuse a file in which two users or two codes share a GUID, naming each duplicate.
+
+    Codings point to their code and their coder by GUID: with two codes (or users) under
+    one GUID, which one a coding means is unknown, and merging them would drop one code and
+    give the codings of one coder to the other. Nothing is imported from such a file.
+    """
+    problems = []
+    for kind in ("User", "Code"):
+        names: dict[str, list[str]] = {}
+        for element in root.iter(f"{ns}{kind}"):
+            names.setdefault(normal_guid(element.get("guid", "")), []).append(one_line(element.get("name")))
+        problems += [f"{kind.lower()}s {', '.join(repr(n) for n in held)} share the GUID {guid}"
+                     for guid, held in names.items() if guid and len(held) > 1]
+    if problems:
+        raise RefiError(path, f"{len(problems)} duplicate GUID(s), so codings cannot be told apart: "
+                              f"{'; '.join(problems[:20])}{' …' if len(problems) > 20 else ''}; nothing was "
+                              "imported: export the file again from its tool, or give each one its own GUID")
+
+
+def _merge(codes, sets, ns, codebook: Codebook, codebook_out: Path, report: ImportReport, path: Path) -> Codebook:
+    check_unique_guids(codes if codes is not None else etree.Element("none"), ns, path)
+    try:
+        found = read_codes(codes, ns)
+    except CodeTreeError as exc:
+        raise RefiError(path, str(exc)) from None
+    raw, merge = merge_codes(codebook.raw, found, read_factor_sets(sets, ns))
     report.codes = merge
     if not merge.added and not merge.factor_types_added:
         return codebook
@@ -199,7 +228,7 @@ def _import_source(source, ns, archive: Archive, codebook: Codebook, context: di
                    report: ImportReport) -> list[ImportedCoding]:
     """One source of the file → a stored document and its codings (or a reason it is skipped)."""
     kind = _local_name(source)
-    name = source.get("name") or f"source {normal_guid(source.get('guid', ''))[:8]}"
+    name = one_line(source.get("name")) or f"source {normal_guid(source.get('guid', ''))[:8]}"
     if kind != "TextSource":
         _skip_source(source, ns, name, f"{_OTHER_SOURCES.get(kind, kind)} source: Pilah imports text sources only", report)
         return []
@@ -235,7 +264,7 @@ def _users(root, ns) -> dict[str, str]:
     found: dict[str, str] = {}
     seen: Counter = Counter()
     for user in root.iter(f"{ns}User"):
-        name = (user.get("name") or "").strip() or f"user {normal_guid(user.get('guid', ''))[:8]}"
+        name = one_line(user.get("name")) or f"user {normal_guid(user.get('guid', ''))[:8]}"
         seen[name] += 1
         found[normal_guid(user.get("guid", ""))] = name if seen[name] == 1 else f"{name} ({normal_guid(user.get('guid', ''))[:8]})"
     return found
@@ -246,7 +275,7 @@ def _cases(root, ns) -> dict[str, str]:
     found: dict[str, str] = {}
     for case in root.iter(f"{ns}Case"):
         for ref in case.findall(f"{ns}SourceRef"):
-            found.setdefault(normal_guid(ref.get("targetGUID", "")), case.get("name") or "")
+            found.setdefault(normal_guid(ref.get("targetGUID", "")), one_line(case.get("name")))
     return found
 
 
@@ -257,7 +286,7 @@ def _source_variables(source, ns, variables: dict[str, str]) -> dict[str, str]:
         name = variables.get(normal_guid(ref.get("targetGUID", ""))) if ref is not None else None
         held = [child.text or "" for child in value if _local_name(child) != "VariableRef"]
         if name and held:
-            found[name] = held[0]
+            found[one_line(name)] = writable_text(held[0])
     return found
 
 
