@@ -1,0 +1,338 @@
+"""The review workspace (``pilah serve``) through Starlette's TestClient: access, decisions,
+undo, span codings, escaping, memos, languages, and what a concurrent run or sheet import does."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from pipeline.decisions import import_sheet, review_status
+from pipeline.project import Project
+from pipeline.review import review_frame, write_xlsx
+from pipeline.serve.app import create_app
+from pipeline.serve.workspace import Workspace
+from pipeline.store import Store
+from serve_helpers import HOSTILE, documents, make_project
+
+TOKEN = "t0k3n-for-tests"
+
+
+@pytest.fixture
+def project(tmp_path):
+    make_project(tmp_path / "p")
+    with Project.open(tmp_path / "p") as opened:
+        yield opened
+
+
+@pytest.fixture
+def ws(project):
+    return Workspace(project.store, project.codebook, project.config, project.root, project.reviewer(), project.lang())
+
+
+@pytest.fixture
+def client(ws):
+    with TestClient(create_app(ws, TOKEN, hosts=("testserver",)), base_url="http://testserver") as c:
+        c.headers["X-Pilah-Token"] = TOKEN
+        yield c
+
+
+def post(client, path, **data):
+    return client.post(path, data=data, headers={"X-Pilah-Token": TOKEN, "Origin": "http://testserver"})
+
+
+def index_of(ws, code):
+    return next(n for n, item in enumerate(ws.items) if item.code == code)
+
+
+def test_serve_refuses_every_request_without_the_token(ws):
+    with TestClient(create_app(ws, TOKEN, hosts=("testserver",)), base_url="http://testserver") as anonymous:
+        for path in ("/", "/queue?i=1", "/document?id=interviews/ani.txt", "/memos", "/coders", "/progress",
+                     "/state", "/static/htmx.min.js", "/nowhere"):
+            answer = anonymous.get(path)
+            assert answer.status_code == 403, path
+            assert "Pelatihan" not in answer.text and "ani.txt" not in answer.text
+        assert anonymous.get("/?token=wrong").status_code == 403
+        assert anonymous.post("/decide", data={"i": 0, "action": "accept"}).status_code == 403
+        # the printed URL opens it, and sets the cookie the page's own requests carry
+        opened = anonymous.get(f"/?token={TOKEN}")
+        assert opened.status_code == 200 and "Pelatihan" in opened.text
+        assert anonymous.get("/static/htmx.min.js").status_code == 200
+        assert anonymous.get("/memos").status_code == 200
+        # a change needs the token in the header: the cookie alone (a cross-site form) is refused
+        assert anonymous.post("/decide", data={"i": 0, "action": "accept"}).status_code == 403
+    assert ws.store.decisions_frame().empty
+
+
+def test_serve_changes_need_the_header_this_host_and_this_origin(client, ws):
+    form = {"i": 0, "action": "accept"}
+    assert client.post("/decide", data=form, headers={"X-Pilah-Token": "nope"}).status_code == 403
+    assert client.post("/decide", data=form, headers={"Origin": "http://evil.example"}).status_code == 403
+    assert client.post("/decide", data=form, headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+    assert client.post("/decide", data=form, headers={"Host": "evil.example"}).status_code == 403
+    assert client.get("/", headers={"Host": "rebound.example"}).status_code == 403  # DNS rebinding
+    assert ws.store.decisions_frame().empty
+    assert post(client, "/decide", **form).status_code == 200
+    assert len(ws.store.decisions_frame()) == 1
+
+
+def test_serve_opens_on_the_first_pending_suggestion_with_its_context(client, ws):
+    page = client.get("/").text
+    first = ws.items[0]
+    assert ws.first_pending() == 0 and first.code == "training"
+    assert 'id="item"' in page and "autofocus" in page
+    assert "Training and mentoring" in page  # the label in the project's language (en)
+    assert ws.codebook.codes["training"].definition.split()[0] in page
+    assert '<mark class="evidence">Pelatihan</mark>' in page  # the evidence highlighted
+    assert "Bagaimana pelatihan untuk UMKM di sini?" in page  # the turn before
+    assert "Apa hambatannya?" in page  # the turn after
+    assert "Jawa Tengah" in page and "Bu Ani" in page and "0.91" in page
+
+
+def test_serve_decisions_go_to_the_store_as_a_sheet_import_would(client, ws, project):
+    training, funding = index_of(ws, "training"), index_of(ws, "funding")
+    assert post(client, "/decide", i=training, action="accept").status_code == 200
+    post(client, "/decide", i=funding, action="reject")
+    post(client, "/decide", i=index_of(ws, "regulation"), action="edit", code="coordination", direction="neutral")
+    post(client, "/decide", i=index_of(ws, "promotion"), action="direction", direction="constraining")
+    decisions = project.store.decisions_frame()
+    assert [(d.key, d.decision, d.code, d.direction, d.reviewer, d.source) for d in decisions.itertuples()] == [
+        ("training", "accept", "training", "supporting", "ani", "workspace"),
+        ("funding", "reject", "funding", "constraining", "ani", "workspace"),
+        ("regulation", "edit", "coordination", "neutral", "ani", "workspace"),
+        ("promotion", "edit", "promotion", "constraining", "ani", "workspace"),
+    ]
+    status = review_status(project.store)
+    assert status["decisions"] == 4 and status["pending"] == 3
+    assert status["per_code"]["funding"]["rejected"] == 1 and status["per_code"]["training"]["accepted"] == 1
+    sheet, _ = review_frame(project.store, project.codebook)
+    prefilled = {(r.code, r.decision, r.corrected_code, r.corrected_direction, r.reviewer)
+                 for r in sheet.itertuples() if r.decision}
+    assert prefilled == {("training", "accept", "", "", "ani"), ("funding", "reject", "", "", "ani"),
+                         ("regulation", "edit", "coordination", "neutral", "ani"),
+                         ("promotion", "edit", "", "constraining", "ani")}
+    codings = project.store.codings_frame()
+    assert sorted(codings["code"]) == ["coordination", "promotion", "training"]
+
+
+def test_serve_decision_moves_on_to_the_next_pending(client, ws):
+    page = post(client, "/decide", i=0, action="accept").text
+    assert re.search(r'data-index="1"', page) and ws.items[0].status == "accepted"
+    assert "digitalisation" in page.split('id="item"')[1][:400] or "Digitalisation" in page
+
+
+def test_serve_undo_appends_and_never_deletes(client, ws, project):
+    post(client, "/decide", i=0, action="accept")
+    post(client, "/undo", i=1)
+    records = project.store.decisions_frame(in_force=False)
+    assert list(records["decision"]) == ["accept", "undo"]
+    assert project.store.decisions_frame().empty  # nothing in force: pending again
+    assert ws.items[0].status == "pending"
+    assert review_status(project.store)["pending"] == 7
+    assert project.store.codings_frame().empty and len(project.store.codings_frame(current=False)) == 1
+    sheet, _ = review_frame(project.store, project.codebook)
+    assert not (sheet["decision"] != "").any()
+    # undo after an edit restores the accept before it
+    post(client, "/decide", i=0, action="accept")
+    post(client, "/decide", i=0, action="edit", code="training", direction="neutral")
+    post(client, "/undo", i=0)
+    records = project.store.decisions_frame(in_force=False)
+    assert list(records["decision"]) == ["accept", "undo", "accept", "edit", "accept"]
+    in_force = project.store.decisions_frame()
+    assert list(zip(in_force["decision"], in_force["direction"])) == [("accept", "supporting")]
+    assert list(project.store.codings_frame()["direction"]) == ["supporting"]
+
+
+def test_serve_span_coding_keeps_exact_code_point_offsets(client, ws, project):
+    document, segments = documents()[0]
+    segment = segments[1]  # holds an emoji: UTF-16 would count it twice
+    phrase = "digital dari dinas 😀 sangat"
+    start = document.text.index(phrase)  # Python counts code points, as REFI-QDA does
+    end = start + len(phrase)
+    answer = post(client, "/span", document_id=document.id, segment_id=segment.id, start=start, end=end,
+                  code="technology", direction="supporting")
+    assert answer.status_code == 200 and "Not saved" not in answer.text
+    coding = project.store.codings_frame().iloc[0]
+    assert (coding.start, coding.end, coding.text, coding.code, coding.coder) == (start, end, phrase, "technology", "ani")
+    assert document.text[coding.start:coding.end] == coding.text
+    assert f'<mark class="coded"' in answer.text and "technology · ani" in answer.text
+    # accepting a suggestion on just a span: the suggestion is decided, the coding is the span
+    word = document.text.index("online")
+    post(client, "/span", document_id=document.id, segment_id=segment.id, start=word, end=word + 6,
+         code="digitalisation", suggestion_id=ws.items[index_of(ws, "digitalisation")].suggestion_id)
+    decided = project.store.decisions_frame()
+    assert list(decided["decision"]) == ["add", "accept"]
+    span = project.store.codings_frame().set_index("code").loc["digitalisation"]
+    assert (span.start, span.end, span.text) == (word, word + 6, "online")
+    assert review_status(project.store)["pending"] == 6
+    # a span outside its segment is refused, and nothing is written
+    refused = post(client, "/span", document_id=document.id, segment_id=segment.id, start=0, end=end, code="technology")
+    assert "Not saved" in refused.text and len(project.store.decisions_frame(in_force=False)) == 2
+
+
+def test_serve_escapes_every_text(client, ws, project):
+    funding = index_of(ws, "funding")
+    page = client.get(f"/queue?i={funding}").text
+    assert HOSTILE not in page and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+    doc = client.get("/document", params={"id": "interviews/ani.txt"}).text
+    assert "<script>alert" not in doc and "&lt;b&gt;bold&lt;/b&gt;" in doc
+    post(client, "/memos", target="project", text='<img src=x onerror="alert(1)">')
+    memos = client.get("/memos").text
+    assert "<img src=x" not in memos and "&lt;img src=x onerror=" in memos
+    assert client.get("/document", params={"id": "<script>"}).status_code == 404
+
+
+def test_serve_memos_are_stored_searchable_and_edited_by_appending(client, ws, project):
+    post(client, "/memos", target="project", text="Tema besar: pendanaan daerah")
+    post(client, "/memos", target="code", target_id="funding", text="Anggaran APBD vs hibah")
+    post(client, "/memos", target="segment", target_id=ws.items[0].segment_id, text="Catatan: kutipan kuat",
+         back="queue", i=0)
+    post(client, "/memos", target="document", target_id="interviews/ani.txt", text="Wawancara pertama")
+    memos = project.store.memos_frame()
+    assert sorted(memos["target"]) == ["code", "document", "project", "segment"]
+    assert set(memos["author"]) == {"ani"}
+    found = client.get("/memos", params={"q": "ANGGARAN"}, headers={"HX-Request": "true"}).text
+    assert "Anggaran APBD" in found and "Wawancara pertama" not in found
+    first = int(memos.set_index("target").loc["code", "memo_id"])
+    post(client, "/memos", target="code", target_id="funding", text="Anggaran APBD, hibah dan CSR", replaces=first)
+    assert list(project.store.memos_frame(target="code")["text"]) == ["Anggaran APBD, hibah dan CSR"]
+    assert len(project.store.db.execute("SELECT * FROM memos").fetchall()) == 5  # the old text is kept
+    assert "Catatan: kutipan kuat" in client.get("/queue?i=0").text
+    assert "Wawancara pertama" in client.get("/document", params={"id": "interviews/ani.txt"}).text
+    assert "needs some text" in post(client, "/memos", target="project", text="  ").text
+
+
+def test_serve_switches_language_and_decision_words(client, ws):
+    assert "accept" in client.get("/").text
+    assert post(client, "/settings", lang="id").headers["HX-Refresh"] == "true"
+    page = client.get("/").text
+    assert "terima" in page and "tolak" in page and "ubah" in page and "pendukung" in page
+    assert "Pelatihan dan pendampingan" in page and 'lang="id"' in page
+
+
+def test_serve_filters_the_queue(client, ws):
+    client.get("/queue", params={"status": "pending", "direction": "constraining"})
+    assert {i.code for i in ws.items} == {"funding", "regulation", "language_culture"}
+    client.get("/queue", params={"status": "pending", "case": "Hainan"})
+    assert {i.code for i in ws.items} == {"exchange", "language_culture"}
+    client.get("/queue", params={"status": "pending", "confidence": "low"})
+    assert [i.code for i in ws.items] == ["regulation"]
+    client.get("/queue", params={"status": "pending", "speaker": "Mr Budi", "code": "exchange"})
+    assert [i.code for i in ws.items] == ["exchange"]
+    post(client, "/decide", i=0, action="reject")
+    client.get("/queue", params={"status": "rejected"})
+    assert [i.code for i in ws.items] == ["exchange"]
+    client.get("/queue", params={"status": "pending", "document": "interviews/budi.txt"})
+    assert [i.code for i in ws.items] == ["language_culture"]
+
+
+def test_serve_two_coders_side_by_side_with_kappa(client, ws, project):
+    from pipeline.store import Decision
+
+    items = {i.code: i for i in ws.items}
+    store = project.store
+    for reviewer, rejects in (("ani", {"funding"}), ("budi", {"funding", "training", "promotion"})):
+        store.add_decisions([Decision(i.segment_id, i.suggestion_id, "reject" if code in rejects else "accept",
+                                      code, i.direction, reviewer) for code, i in items.items()])
+    page = client.get("/coders", params={"a": "ani", "b": "budi"}).text
+    assert "Segments where the coders differ (2 / 5)" in page
+    view = ws.disagreements("ani", "budi")
+    assert {r["segment_id"] for r in view["rows"]} == {items["training"].segment_id, items["promotion"].segment_id}
+    assert view["kappa"]["funding"]["kappa"] is None and view["kappa"]["funding"]["percent"] == 1.0
+    # blind: only the reviewer's own decisions
+    post(client, "/settings", blind="1")
+    ws_items = {i.code: i.status for i in ws.items} if ws.filters.status == "all" else None
+    client.get("/queue", params={"status": "all"})
+    assert {i.code: i.status for i in ws.items}["training"] == "accepted"  # ani's, not budi's reject
+
+
+def test_serve_progress_shows_codes_and_the_distance_to_ready(client, ws):
+    post(client, "/decide", i=0, action="accept")
+    from pipeline.agreement import READY_KAPPA
+
+    page = client.get("/progress").text
+    assert "Training and mentoring" in page and "Retrain" in page and f"κ ≥ {READY_KAPPA}" in page
+    figures = ws.progress()
+    row = {r["code"]: r for r in figures["rows"]}["digitalisation"]  # proposed on the reviewed segment, not coded
+    assert row["model_kappa"] == 0.0 and row["to_ready"] == round(READY_KAPPA, 3)
+    assert row["pending"] == 1 and {r["code"]: r for r in figures["rows"]}["training"]["accepted"] == 1
+
+
+def test_serve_sheet_saved_before_a_workspace_decision_cannot_overrule_it(client, ws, project, tmp_path):
+    training = index_of(ws, "training")
+    post(client, "/decide", i=training, action="accept")
+    sheet, _ = review_frame(project.store, project.codebook)
+    path = write_xlsx(sheet, tmp_path / "suggestions.xlsx", project.codebook)  # pre-filled: accept, by ani
+    saved = path.stat().st_mtime
+    time.sleep(1.1)  # decisions are stamped to the second
+    post(client, "/decide", i=training, action="reject")  # later, in the browser
+    report = import_sheet(project.store, path, project.codebook, "ani")  # e.g. `pilah run` importing out/
+    assert report.added == 0
+    in_force = project.store.decisions_frame().set_index("key")
+    assert in_force.loc["training", "decision"] == "reject"
+    assert any("workspace" in reason for _, reason in report.problems)
+    assert path.stat().st_mtime == saved
+
+
+def test_serve_decision_waits_for_a_concurrent_run_and_is_kept(client, ws, project):
+    client.get("/")  # the workspace's connection is open
+    locked, done = threading.Event(), threading.Event()
+
+    def run():  # another process's `pilah run`: a group of documents in one transaction, then all again
+        other = Store(project.root)
+        other.db.execute("BEGIN IMMEDIATE")
+        other.db.execute("UPDATE documents SET updated_at = 'now'")
+        locked.set()
+        time.sleep(0.5)
+        other.db.commit()
+        run_id = other.start_run("corpus")
+        for document, segments in documents():
+            other.save_document(document, segments, [1] * len(segments), [], "key2", run_id, None)
+        other.finish_run(run_id, {})
+        other.close()
+        done.set()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    locked.wait(5)
+    started = time.perf_counter()
+    assert post(client, "/decide", i=0, action="accept").status_code == 200
+    assert time.perf_counter() - started >= 0.3  # it waited for the run's transaction, then was written
+    thread.join(10)
+    assert done.is_set()
+    in_force = project.store.decisions_frame()
+    assert list(in_force["decision"]) == ["accept"] and not in_force["stale"].any()
+    assert review_status(project.store)["decisions"] == 1
+
+
+def test_serve_static_files_are_only_the_packages(client):
+    assert client.get("/static/../../pilah.toml").status_code == 404
+    assert client.get("/static/%2e%2e/%2e%2e/pilah.toml").status_code == 404
+    readme = (Path(__file__).resolve().parents[1] / "pipeline/serve/static/README.md").read_text(encoding="utf-8")
+    vendored = client.get("/static/htmx.min.js").content
+    assert hashlib.sha256(vendored).hexdigest() in readme and "2.0.11" in readme
+
+
+def test_serve_sheets_take_the_workspaces_indonesian_decision_words(project, ws, tmp_path):
+    sheet, _ = review_frame(project.store, project.codebook)
+    words = {"training": ("terima", "", ""), "funding": ("tolak", "", ""),
+             "regulation": ("ubah", "coordination", "netral"), "promotion": ("Terima", "", "penghambat")}
+    for n, row in sheet.iterrows():
+        if row["code"] in words:
+            sheet.loc[n, ["decision", "corrected_code", "corrected_direction"]] = words[row["code"]]
+    path = write_xlsx(sheet, tmp_path / "diisi.xlsx", project.codebook)
+    report = import_sheet(project.store, path, project.codebook, "siti")
+    assert report.problems == [] and report.added == 4
+    in_force = project.store.decisions_frame().set_index("key")
+    assert in_force.loc["training", "decision"] == "accept" and in_force.loc["funding", "decision"] == "reject"
+    assert tuple(in_force.loc["regulation", ["decision", "code", "direction"]]) == ("edit", "coordination", "neutral")
+    assert tuple(in_force.loc["promotion", ["decision", "direction"]]) == ("edit", "constraining")
+    from openpyxl import load_workbook
+
+    lists = [v.formula1 for v in load_workbook(path)["Suggestions"].data_validations.dataValidation]
+    assert any("terima" in f and "tambah" in f for f in lists) and any("penghambat" in f for f in lists)
