@@ -158,7 +158,7 @@ def read_document(
         cleaned, removed = text.strip_controls(text.normalise(reading.text or ""))
         warnings += removed
         stored = text.tidy(cleaned)
-        parsed = transcript.parse_transcript(stored, transcript.compile_turn_pattern(settings.get("turn_pattern")))
+        parsed = transcript.parse_transcript(stored, transcript.turn_patterns(settings))
         is_transcript, header = parsed.is_transcript, parsed.header
         blocks = tuple(parsed.blocks) if is_transcript else ()
     if not stored.strip():

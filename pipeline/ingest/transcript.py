@@ -9,23 +9,58 @@ A turn starts at a line that :data:`~pipeline.records.TURN_PATTERN` (or a projec
     00:01 - Ani: ...              Ani (00:05):  (text on the next line)
     **Ani:** ...                  Dr. O'Brien-Smith: ...
 
-A **header** is the run of ``Field: value`` lines before the first turn (``Informan:``,
-``Tanggal:``, ``Lokasi:``...): a field counts as header when its name is a usual header
-field (date, place, duration...) or when it never speaks again below and its value is
-short and ends no sentence. Header fields become document metadata (``header``); their
-lines stay in the text, as a paragraph without a speaker, so that nothing is lost.
+Chat exports and meeting transcripts are read too (:data:`CHAT_TURNS`)::
+
+    [12/03/24 10.15.02] Pak Budi: ...        WhatsApp on an iPhone (Indonesian settings)
+    [12/03/24, 10:15:02 AM] Pak Budi: ...    WhatsApp on an iPhone (English settings)
+    12/03/24 10.15 - Pak Budi: ...           WhatsApp on Android (Indonesian settings)
+    12/03/24, 10:15 - Pak Budi: ...          WhatsApp on Android (English settings)
+    [Pak Budi] 10:15:02 ...                  Zoom's saved live transcript
+
+A message that runs over several lines stays one turn; a WhatsApp system line (``12/03/24
+10.14 - Pak Budi menambahkan Ani``) is a paragraph of its own, without a speaker. A time on
+a line of its own (``00:05:12``, as Google Meet's transcript writes every few minutes) is a
+time mark, not text: the next turn gets its time, and no turn's text runs over it.
+
+A **header** is the run of ``Field: value`` lines at the top, before the first turn
+(``Informan:``, ``Hari/Tanggal :``, ``Lokasi:``...), learnt from its place: a field counts
+as header when its name is a usual header field (date, place, duration...) or when it never
+speaks again below and its value is short and ends no sentence; the run ends at a blank
+line, at a line that is no field, or at a field that speaks again (a turn). Header fields
+become document metadata (``header``), never speakers; their lines stay in the text, as a
+paragraph without a speaker, so that nothing is lost.
+
+A project's own ``[ingest] turn_pattern`` is added to the built-in patterns (and tried first
+on each line); with ``[ingest] turn_pattern_replaces = true`` it is the only one.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 
-from pipeline.records import LABEL_LINE_PATTERNS, TURN_PATTERN, Block
+from pipeline.records import LABEL_LINE_PATTERNS, TIME_PATTERN, TURN_PATTERN, Block
 
 DEFAULT_TURN = re.compile(TURN_PATTERN, re.MULTILINE)
 LABEL_LINES = tuple(re.compile(pattern, re.MULTILINE) for pattern in LABEL_LINE_PATTERNS)
-DEFAULT_TURNS = (DEFAULT_TURN, *LABEL_LINES)
+_DATE = r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}"
+_CLOCK = r"\d{1,2}[.:]\d{2}(?:[.:]\d{2})?(?:[ \u202f\u00a0]?[AaPp]\.?[Mm]\.?)?"
+# Chat and meeting exports (see the module docstring): date and time as one timestamp.
+CHAT_TURNS = (
+    re.compile(rf"^\u200e?\[(?P<timestamp>{_DATE},?[ \t]+{_CLOCK})\][ \t]*(?P<speaker>[^:\n\[\]]{{1,60}}?)[ \t]*:"
+               r"(?:[ \t]+|$)", re.MULTILINE),
+    re.compile(rf"^(?P<timestamp>{_DATE},?[ \t]+{_CLOCK})[ \t]+[-–][ \t]+(?P<speaker>[^:\n]{{1,60}}?)[ \t]*:"
+               r"(?:[ \t]+|$)", re.MULTILINE),
+    re.compile(rf"^\[(?P<speaker>[^\]\n:]{{1,60}})\][ \t]+(?P<timestamp>\d{{1,2}}:\d{{2}}:\d{{2}})(?:[ \t]+|$)",
+               re.MULTILINE),
+)
+# A WhatsApp system line (no speaker): "12/03/24 10.14 - Pak Budi menambahkan Ani".
+CHAT_NOTICE = re.compile(rf"^\u200e?\[?(?P<timestamp>{_DATE},?[ \t]+{_CLOCK})\]?[ \t]+(?:[-–][ \t]+)?(?=\S)",
+                         re.MULTILINE)
+# A time on a line of its own: a time mark of the turns below it (Google Meet).
+TIME_MARK = re.compile(rf"^[ \t]*[\[(]?(?P<timestamp>{TIME_PATTERN})[\])]?[ \t]*$", re.MULTILINE)
+DEFAULT_TURNS = (*CHAT_TURNS, DEFAULT_TURN, *LABEL_LINES)
 # Share of the non-empty lines (or of the paragraphs) that must start turns.
 TRANSCRIPT_SHARE = 0.6
 # Field names that head a transcript but never speak in one.
@@ -49,13 +84,22 @@ class Transcript:
     is_transcript: bool = False
 
 
-def compile_turn_pattern(pattern: str | None) -> tuple[re.Pattern, ...]:
-    """The turn patterns of a project: its own (``[ingest] turn_pattern``) or the built-in ones.
+def compile_turn_pattern(pattern: str | None, replaces: bool = False) -> tuple[re.Pattern, ...]:
+    """The turn patterns of a project: its own (``[ingest] turn_pattern``) first, then the
+    built-in ones; only its own with ``replaces`` (``[ingest] turn_pattern_replaces``).
 
     A project's pattern must have a ``speaker`` group and may have ``timestamp`` and
     ``end_time`` groups (checked when the configuration is loaded).
     """
-    return (re.compile(pattern, re.MULTILINE),) if pattern else DEFAULT_TURNS
+    if not pattern:
+        return DEFAULT_TURNS
+    own = re.compile(pattern, re.MULTILINE)
+    return (own,) if replaces else (own, *DEFAULT_TURNS)
+
+
+def turn_patterns(settings: dict) -> tuple[re.Pattern, ...]:
+    """The turn patterns the ``[ingest]`` settings ask for (:func:`compile_turn_pattern`)."""
+    return compile_turn_pattern(settings.get("turn_pattern"), bool(settings.get("turn_pattern_replaces", False)))
 
 
 def parse_transcript(text: str, patterns: tuple[re.Pattern, ...] = DEFAULT_TURNS) -> Transcript:
@@ -85,36 +129,64 @@ def parse_transcript(text: str, patterns: tuple[re.Pattern, ...] = DEFAULT_TURNS
     result = Transcript(header=header)
     if not turns:
         return result
+    chat = [m for m in turns if m.re in CHAT_TURNS]
+    # time marks, but not in a chat, where a line "10.30" is part of a message
+    marks = {} if chat else {m.start(): m for m in TIME_MARK.finditer(text)}
+    if chat:  # a chat's system lines are turns without a speaker
+        taken = {m.start() for m in turns} | set(header_lines)
+        turns = sorted(turns + [m for m in CHAT_NOTICE.finditer(text) if m.start() not in taken],
+                       key=lambda m: m.start())
     lines = [line for line in text.split("\n") if line.strip()]
     starts = len(turns)
     paragraphs = len(_BLOCK.findall(text)) - (1 if header_lines else 0)
-    rest = max(len(lines) - len(header_lines), 1)
+    rest = max(len(lines) - len(header_lines) - len(marks), 1)
     result.is_transcript = starts >= 2 and (
         starts >= TRANSCRIPT_SHARE * rest or starts >= TRANSCRIPT_SHARE * max(paragraphs, 1)
+        or len(chat) >= 2 and _starts_with_turn(text, chat[0], header_lines)
     )
     if not result.is_transcript:
         return result
-    result.blocks.extend(_paragraphs(text, 0, turns[0].start()))
+    result.blocks.extend(_paragraphs(text, 0, min([turns[0].start(), *(m for m in marks if m < turns[0].start())])))
+    ends = sorted([m.start() for m in turns] + list(marks) + [len(text)])
+    mark_times = sorted((start, m["timestamp"]) for start, m in marks.items())
     line, counted = 1, 0  # line numbers counted as we go: text.count from 0 each time is quadratic
-    for match, following in zip(turns, turns[1:] + [None]):
+    for match in turns:
         line += text.count("\n", counted, match.start())
         counted = match.start()
-        end = following.start() if following else len(text)
+        end = ends[bisect.bisect_right(ends, match.start())]  # the next turn or time mark
         body = text[match.end():end]
         start = match.end() + len(body) - len(body.lstrip())
         stop = match.end() + len(body.rstrip())
         if stop <= start:
             continue
         groups = match.groupdict()
+        timestamp = groups.get("timestamp") or groups.get("time_after") or _mark_before(mark_times, match, turns)
         result.blocks.append(Block(
             start=start,
             end=stop,
-            speaker=" ".join(groups["speaker"].split()),
-            timestamp=groups.get("timestamp") or groups.get("time_after"),
+            speaker=" ".join(groups["speaker"].split()) if groups.get("speaker") else None,
+            timestamp=timestamp,
             end_time=groups.get("end_time"),
             metadata={"line": line},
         ))
     return result
+
+
+def _mark_before(mark_times: list[tuple[int, str]], match: re.Match, turns: list[re.Match]) -> str | None:
+    """The time of the time mark right above a turn (with no other turn between them)."""
+    index = bisect.bisect_left(mark_times, (match.start(), "")) - 1
+    if index < 0:
+        return None
+    position, time = mark_times[index]
+    between = [t for t in turns if position < t.start() < match.start()]
+    return None if between else time
+
+
+def _starts_with_turn(text: str, first: re.Match, header_lines: set[int]) -> bool:
+    """Whether nothing but a header and blank lines stands before a chat's first message
+    (a chat export starts with its messages, or WhatsApp's notice about encryption)."""
+    before = [line for line in text[:first.start()].split("\n") if line.strip()]
+    return len(before) <= len(header_lines) + 2
 
 
 def _matches(text: str, patterns: tuple[re.Pattern, ...]) -> list[re.Match]:
@@ -137,24 +209,34 @@ def _text_follows(text: str, end: int) -> bool:
 def _header(text: str, matches: list[re.Match]) -> tuple[set[int], dict[str, str]]:
     """The header before the first real turn: (line starts, {field: value}).
 
-    A header is a run of ``Field: value`` lines on consecutive lines at the top, each a
-    usual header field or a quiet one (never speaks below, short value ending no sentence),
-    with turns after it; a run of one quiet line is not enough (``A: satu`` is a turn).
+    Learnt from its place: the run of ``Field: value`` lines on consecutive lines at the top
+    (after a title, if any), each a usual header field or a quiet one (never speaks below,
+    short value ending no sentence), ending at a blank line, at a line that is no field or
+    at a turn; turns must follow it. A run of one quiet line is not enough (``A: satu`` is a
+    turn); a field line with a time (``[00:01] A: ...``) is a turn.
     """
-    speakers = [" ".join(m["speaker"].split()).casefold() for m in matches]
+    by_start = {m.start(): m for m in matches}
+    starts = sorted(by_start)
+    speakers = [" ".join(by_start[start]["speaker"].split()).casefold() if by_start[start]["speaker"] else ""
+                for start in starts]
     run: list[tuple[int, str, str, bool]] = []
-    previous_end = None
-    for index, match in enumerate(matches):
-        line_end = text.find("\n", match.start())
-        line_end = len(text) if line_end < 0 else line_end
-        found = _FIELD.match(text[match.start():line_end])
-        groups = match.groupdict()
-        if found is None or groups.get("timestamp") or groups.get("time_after"):
-            break
-        if previous_end is not None and match.start() != previous_end + 1:
-            break  # a header's fields stand on consecutive lines
+    position = 0
+    for line in text.split("\n"):
+        here, position = position, position + len(line) + 1
+        if not line.strip():
+            if run:
+                break
+            continue
+        match = by_start.get(here)
+        found = _FIELD.match(line)
+        if match is not None and (match.groupdict().get("timestamp") or match.groupdict().get("time_after")):
+            break  # a timed turn
+        if found is None:
+            if run or match is not None:
+                break
+            continue  # a title above the header
         key, value = found["key"].strip(), found["value"]
-        later = speakers[index + 1:]
+        later = speakers[bisect.bisect_right(starts, here):]
         usual = key.casefold() in HEADER_FIELDS
         quiet = (
             key.casefold() not in later
@@ -163,8 +245,7 @@ def _header(text: str, matches: list[re.Match]) -> tuple[set[int], dict[str, str
         )
         if not later or not (usual or quiet):
             break
-        run.append((match.start(), key, value, usual))
-        previous_end = line_end
+        run.append((here, key, value, usual))
     if not run or (len(run) < 2 and not run[0][3]):
         return set(), {}
     return {start for start, *_ in run}, {key: value for _, key, value, _ in run}

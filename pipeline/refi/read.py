@@ -36,7 +36,7 @@ from lxml import etree
 from pipeline.codebook import Codebook, parse_codebook
 from pipeline.engine import Stages, settings_key
 from pipeline.ingest import text as ingest_text
-from pipeline.ingest.transcript import compile_turn_pattern, parse_transcript
+from pipeline.ingest.transcript import parse_transcript, turn_patterns
 from pipeline.records import Block, Document, Segment
 from pipeline.refi.archive import Archive, RefiError, parse_xml
 from pipeline.outputs import writable_text
@@ -183,7 +183,7 @@ def _import_project(root, ns, archive: Archive, project_dir: Path, config, codeb
     users = _users(root, ns)
     report.users = sorted(set(users.values()))
     context = {"users": users, "cases": _cases(root, ns), "names": Counter(),
-               "turn_pattern": compile_turn_pattern(config.section("ingest").get("turn_pattern")),
+               "turn_pattern": turn_patterns(config.section("ingest")),
                "variables": {normal_guid(v.get("guid", "")): v.get("name", "") for v in root.iter(f"{ns}Variable")}}
     with run_lock(project_dir), Store(project_dir) as store:  # an import writes documents as a run does
         model, meta, _ = project_model(store, config, codebook)
