@@ -28,7 +28,7 @@ import pandas as pd
 
 from pipeline.codebook import Codebook
 from pipeline.errors import InputError
-from pipeline.records import DECISIONS, DIRECTIONS
+from pipeline.records import DECISIONS, DECISIONS_ID, DIRECTIONS
 from pipeline.store import Decision, Store
 
 # Directions as analysts may write them (the Indonesian terms of the field included).
@@ -38,6 +38,8 @@ _DIRECTION_WORDS = {
     "penghambat": "constraining", "faktor penghambat": "constraining", "constraint": "constraining",
     "hambatan": "constraining", "-": "constraining", "netral": "neutral",
 }
+# Decisions as analysts may write them: the workspace's Indonesian words too.
+_DECISION_WORDS = {**{d: d for d in DECISIONS}, **dict(zip(DECISIONS_ID, DECISIONS))}
 DEFAULT_REVIEWER = "analyst"
 
 
@@ -125,6 +127,7 @@ def import_sheet(store: Store, path: Path, codebook: Codebook, reviewer: str | N
     segments = store.segment_texts([s.strip() for s in frame["segment_id"] if s.strip()]
                                    + [seen["segment_id"] for seen in suggestions.values()])
     in_force = _in_force(store)
+    later = _decided_in_workspace_since(store, path)
     for index, row in frame.iterrows():
         line = int(index) + 2
         try:
@@ -141,6 +144,10 @@ def import_sheet(store: Store, path: Path, codebook: Codebook, reviewer: str | N
             report.unchanged += 1  # a row without a reviewer that says what someone already decided
             continue
         key = (decision.reviewer, decision.segment_id, key_code)
+        if key in later and later[key] != content:  # the sheet was saved before; the browser's decision stands
+            report.problems.append((line, f"not imported: {decision.reviewer} decided this suggestion in the "
+                                          f"workspace after the sheet was saved ({later[key][0]}, kept)"))
+            continue
         if key in rows:  # two rows decide on one suggestion (or added code): the later row wins
             report.overridden.append((rows[key][0], line))
         rows[key] = (line, decision)
@@ -161,11 +168,25 @@ def _in_force(store: Store) -> dict[tuple[str, str], set[tuple]]:
     return found
 
 
+def _decided_in_workspace_since(store: Store, path: Path) -> dict[tuple[str, str, str], tuple]:
+    """``{(reviewer, segment_id, code decided on): (decision, code, direction, comment)}`` of
+    the decisions in force made in the workspace (``pilah serve``) after ``path`` was last
+    saved: a row of that sheet cannot overrule them (it was written before them)."""
+    from datetime import datetime
+
+    saved = Path(path).stat().st_mtime
+    frame = store.decisions_frame(in_force=True)
+    frame = frame[frame["source"] == "workspace"]
+    return {(r.reviewer, r.segment_id, r.key): (r.decision, r.code, r.direction if isinstance(r.direction, str) else None,
+                                                r.comment)
+            for r in frame.itertuples(index=False) if datetime.fromisoformat(r.decided_at).timestamp() > saved}  # to the second
+
+
 def _decision(row: pd.Series, suggestions: dict, segments: dict, codebook: Codebook, reviewer: str) -> Decision | None:
     """One row as a Decision, ``None`` for a row left undecided; ``ValueError`` says why a
     row cannot be taken."""
     get = lambda name: str(row.get(name, "")).strip()  # noqa: E731
-    decision = get("decision").lower()
+    decision = _DECISION_WORDS.get(get("decision").lower(), get("decision").lower())
     corrected_code, corrected_direction = get("corrected_code"), get("corrected_direction")
     if not decision:
         if corrected_code or corrected_direction:

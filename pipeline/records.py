@@ -143,6 +143,9 @@ SUGGESTION_COLUMNS: tuple[str, ...] = (
 # What an analyst writes in the ``decision`` column. ``add`` puts the code written in
 # ``corrected_code`` on the row's segment (on a row with no suggestion, or beside one).
 DECISIONS: tuple[str, ...] = ("accept", "reject", "edit", "add")
+# The same decisions and directions in Indonesian, as the workspace shows them and sheets accept.
+DECISIONS_ID: tuple[str, ...] = ("terima", "tolak", "ubah", "tambah")
+DIRECTIONS_ID: tuple[str, ...] = ("pendukung", "penghambat", "netral")
 
 # A time as transcribers type it: h:mm, mm:ss or hh:mm:ss, with ":" or "." between the
 # parts and optional fractions of a second ("1:05.5", "00:01:02,500", "00.00.28").

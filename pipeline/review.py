@@ -30,7 +30,7 @@ from openpyxl.utils import get_column_letter
 from pipeline.codebook import Codebook
 from pipeline.outputs import (CELL_LIMIT, FORMULA_START, csv_safe, digest, replacing, safe_text, workbook,
                               write_value, writing)
-from pipeline.records import DECISIONS, DIRECTIONS, SUGGESTION_COLUMNS
+from pipeline.records import DECISIONS, DECISIONS_ID, DIRECTIONS, DIRECTIONS_ID, SUGGESTION_COLUMNS
 
 _WIDTHS = {"segment_text": 70, "evidence": 28, "code_label": 28, "document": 30, "suggestion_id": 14,
            "segment_id": 14, "comment": 30, "corrected_code": 18, "corrected_direction": 13, "case": 20,
@@ -219,10 +219,11 @@ class XlsxSheet:
         sheet, columns, last = self.sheet, self.columns, max(self.rows, 1)
         codes = self.codebook.codable()
         lists = {
-            "decision": (list(DECISIONS), "Decision", f"Choose one of: {', '.join(DECISIONS)}"),
+            "decision": (list(DECISIONS + DECISIONS_ID), "Decision", f"Choose one of: {', '.join(DECISIONS + DECISIONS_ID)}"),
             "corrected_code": (f"=Codebook!$A$2:$A${len(codes) + 1}", "Corrected code",
                                "Choose a code from the Codebook sheet"),
-            "corrected_direction": (list(DIRECTIONS), "Corrected direction", f"Choose one of: {', '.join(DIRECTIONS)}"),
+            "corrected_direction": (list(DIRECTIONS + DIRECTIONS_ID), "Corrected direction",
+                                    f"Choose one of: {', '.join(DIRECTIONS + DIRECTIONS_ID)}"),
         }
         for name, (source, title, message) in lists.items():
             column = columns.index(name)

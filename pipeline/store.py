@@ -133,6 +133,13 @@ CREATE TABLE IF NOT EXISTS code_history (
 -- Derived from code_history (rebuilt from it on every rename or merge): the code each old
 -- code is read as. Codings, decisions and suggestions keep the code they were stored with.
 CREATE TABLE IF NOT EXISTS code_map (old TEXT PRIMARY KEY, new TEXT NOT NULL);
+-- workspace: memos (pipeline.serve). A memo is on the project (target_id ''), a document, a
+-- code or a segment; editing one appends a new row that ``replaces`` it, nothing is deleted.
+CREATE TABLE IF NOT EXISTS memos (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL, target_id TEXT NOT NULL DEFAULT '',
+    text TEXT NOT NULL, author TEXT NOT NULL, created_at TEXT NOT NULL, replaces INTEGER REFERENCES memos(id)
+);
+CREATE INDEX IF NOT EXISTS memos_target ON memos(target, target_id);
 -- embed: vectors (pipeline.embed). A cache: each text's sentence vector per encoder and
 -- kind (passage / query), float16 bytes; what it holds can always be computed again.
 CREATE TABLE IF NOT EXISTS vectors (
@@ -144,6 +151,10 @@ CREATE TABLE IF NOT EXISTS vectors (
 # The origin of a coding: from an accepted or edited suggestion, added by an analyst, or
 # brought in from another tool or a labelled table.
 ORIGINS = {"accept": "accepted", "edit": "edited", "add": "added"}
+# A decision that takes the reviewer's earlier decision on a suggestion (or added code) back:
+# appended by the workspace's undo when there was no decision before; the suggestion is
+# pending again for that reviewer and no decision of theirs on it is in force.
+UNDO = "undo"
 # The sources of the suggestions code work asks to review (``Store.add_review_suggestions``:
 # a split's new codes, an adopted candidate's segments): a re-run does not retire them, as
 # no model or rule proposes them.
@@ -175,6 +186,9 @@ class Decision:
     reviewer: str
     comment: str = ""
     source: str = ""
+    # (start, end) in the document's text, code points, within the segment: the coding is
+    # on this span only (the workspace's span coding); None: on the whole segment
+    span: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         # clean at the door: what a sheet, the workspace or another tool typed is stored
@@ -622,7 +636,7 @@ class Store:
                 key_code = seen["code"] if seen and d.decision != "add" else d.code
                 key = (d.reviewer, d.segment_id, key_code)
                 current = in_force.get(key)
-                if current is not None and tuple(current[:4]) == (d.decision, d.code, d.direction, d.comment):
+                if current is not None and d.span is None and tuple(current[:4]) == (d.decision, d.code, d.direction, d.comment):
                     counts["unchanged"] += 1
                     continue
                 text = texts[d.segment_id][0]
@@ -956,11 +970,56 @@ class VectorReader:
     def __getstate__(self) -> dict:
         return {"path": self.path, "made": {}, "_db": None, "_pid": None}
 
+    # -- workspace: memos and reading one document (pipeline.serve) -------------------
+    def add_memo(self, target: str, target_id: str, text: str, author: str, replaces: int | None = None) -> int:
+        """Append a memo on the project (``target_id`` ``""``), a document, a code or a
+        segment; ``replaces``: the memo it is a new version of (which is kept). Returns its id."""
+        if target not in MEMO_TARGETS:
+            raise StoreError(f"{self.path}: a memo is on one of {', '.join(MEMO_TARGETS)}, not {target!r}")
+        with self.db:
+            cursor = self.db.execute(
+                "INSERT INTO memos (target, target_id, text, author, created_at, replaces) VALUES (?, ?, ?, ?, ?, ?)",
+                (target, target_id, text, author, now(), replaces))
+        return int(cursor.lastrowid)
+
+    def memos_frame(self, target: str | None = None, target_id: str | None = None,
+                    search: str | None = None) -> pd.DataFrame:
+        """The memos in force (no later version replaces them), newest first; ``search``:
+        those whose text holds it, regardless of case."""
+        where, params = ["NOT EXISTS (SELECT 1 FROM memos AS later WHERE later.replaces = memos.id)"], []
+        if target is not None:
+            where.append("target = ?")
+            params.append(target)
+        if target_id is not None:
+            where.append("target_id = ?")
+            params.append(target_id)
+        frame = read_frame(self.db, "SELECT id AS memo_id, target, target_id, text, author, created_at, replaces "
+                                    f"FROM memos WHERE {' AND '.join(where)} ORDER BY id DESC", params)
+        if search:
+            frame = frame[frame["text"].str.casefold().str.contains(search.casefold(), regex=False)]
+        return frame.reset_index(drop=True)
+
+    def document_text(self, document_id: str) -> dict | None:
+        """One document's path, metadata (a dict), current version and text; None if unknown."""
+        row = self.db.execute(
+            "SELECT documents.path, documents.metadata, documents.version, document_versions.text FROM documents "
+            "JOIN document_versions ON document_versions.document_id = documents.id "
+            "AND document_versions.version = documents.version WHERE documents.id = ?", (document_id,)).fetchone()
+        if row is None:
+            return None
+        return {"document_id": document_id, "path": row[0], "metadata": json.loads(row[1] or "{}"),
+                "version": row[2], "text": row[3]}
+
+
+MEMO_TARGETS = ("project", "document", "code", "segment")
+
+
 # A decision's key within a reviewer and segment: the suggestion's code it decides on, or
 # the code it adds.
 _DECISION_KEY = "COALESCE(decisions.seen_code, decisions.code)"
 # Each reviewer's latest decision per segment and key: the decisions in force.
-_IN_FORCE = f"WHERE decisions.id IN (SELECT MAX(id) FROM decisions GROUP BY reviewer, segment_id, {_DECISION_KEY})"
+_IN_FORCE = (f"WHERE decisions.id IN (SELECT MAX(id) FROM decisions GROUP BY reviewer, segment_id, {_DECISION_KEY}) "
+             f"AND decisions.decision != '{UNDO}'")  # an undo leaves no decision in force
 
 
 def recode(db: sqlite3.Connection, decision_id: int, d: Decision, key_code: str, stamp: str) -> None:
@@ -972,7 +1031,15 @@ def recode(db: sqlite3.Connection, decision_id: int, d: Decision, key_code: str,
         f"AND decision_id IN (SELECT id FROM decisions WHERE {_DECISION_KEY} = ?)",
         (decision_id, d.reviewer, d.segment_id, key_code),
     )
-    if d.decision in ORIGINS:
+    if d.decision in ORIGINS and d.span is not None:  # on a span of the segment (SQLite's substr counts code points)
+        db.execute(
+            'INSERT INTO codings (document_id, version, segment_id, start, "end", text, code, direction, coder, '
+            "origin, decision_id, created_at) SELECT document_id, version, id, ?, ?, substr(text, ? - start + 1, ? - ?), "
+            "?, ?, ?, ?, ?, ? FROM segments WHERE id = ?",
+            (d.span[0], d.span[1], d.span[0], d.span[1], d.span[0], d.code, d.direction, d.reviewer,
+             ORIGINS[d.decision], decision_id, stamp, d.segment_id),
+        )
+    elif d.decision in ORIGINS:
         db.execute(
             'INSERT INTO codings (document_id, version, segment_id, start, "end", text, code, direction, coder, '
             "origin, decision_id, created_at) SELECT document_id, version, id, start, \"end\", text, ?, ?, ?, ?, ?, ? "
@@ -1018,9 +1085,13 @@ def _suggestions_filter(document_ids: list[str] | None, pending: bool, reviewer:
     """The documents' suggestions; ``pending``: those whose code on their segment nobody (or
     ``reviewer``) has decided on yet (codes compared as ``code`` reads them: ``Store._code``)."""
     where, params = _document_filter(document_ids)
-    if pending:
+    if pending:  # a decision taken back by a later undo of its reviewer settles nothing
         where += (" AND NOT EXISTS (SELECT 1 FROM decisions WHERE decisions.segment_id = suggestions.segment_id "
-                  f"AND {code(_DECISION_KEY)} = {code('suggestions.code')}{' AND decisions.reviewer = ?' if reviewer is not None else ''})")
+                  f"AND {code(_DECISION_KEY)} = {code('suggestions.code')}{' AND decisions.reviewer = ?' if reviewer is not None else ''} "
+                  f"AND decisions.decision != '{UNDO}' AND NOT EXISTS (SELECT 1 FROM decisions AS later "
+                  "WHERE later.segment_id = decisions.segment_id AND later.reviewer = decisions.reviewer "
+                  f"AND COALESCE(later.seen_code, later.code) = {_DECISION_KEY} AND later.id > decisions.id "
+                  f"AND later.decision = '{UNDO}'))")
         params += [reviewer] if reviewer is not None else []
     return where, params
 
