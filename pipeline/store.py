@@ -909,6 +909,50 @@ class Store:
         return int(self.db.execute("SELECT COUNT(*) FROM vectors WHERE encoder = ?", (encoder,)).fetchone()[0])
 
 
+    # -- workspace: memos and reading one document (pipeline.serve) -------------------
+    def add_memo(self, target: str, target_id: str, text: str, author: str, replaces: int | None = None) -> int:
+        """Append a memo on the project (``target_id`` ``""``), a document, a code or a
+        segment; ``replaces``: the memo it is a new version of (which is kept). Returns its id."""
+        if target not in MEMO_TARGETS:
+            raise StoreError(f"{self.path}: a memo is on one of {', '.join(MEMO_TARGETS)}, not {target!r}")
+        with self.db:
+            cursor = self.db.execute(
+                "INSERT INTO memos (target, target_id, text, author, created_at, replaces) VALUES (?, ?, ?, ?, ?, ?)",
+                (target, target_id, text, author, now(), replaces))
+        return int(cursor.lastrowid)
+
+    def memos_frame(self, target: str | None = None, target_id: str | None = None,
+                    search: str | None = None) -> pd.DataFrame:
+        """The memos in force (no later version replaces them), newest first; ``search``:
+        those whose text holds it, regardless of case."""
+        where, params = ["NOT EXISTS (SELECT 1 FROM memos AS later WHERE later.replaces = memos.id)"], []
+        if target is not None:
+            where.append("target = ?")
+            params.append(target)
+        if target_id is not None:
+            where.append("target_id = ?")
+            params.append(target_id)
+        frame = read_frame(self.db, "SELECT id AS memo_id, target, target_id, text, author, created_at, replaces "
+                                    f"FROM memos WHERE {' AND '.join(where)} ORDER BY id DESC", params)
+        if search:
+            frame = frame[frame["text"].str.casefold().str.contains(search.casefold(), regex=False)]
+        return frame.reset_index(drop=True)
+
+    def document_text(self, document_id: str) -> dict | None:
+        """One document's path, metadata (a dict), current version and text; None if unknown."""
+        row = self.db.execute(
+            "SELECT documents.path, documents.metadata, documents.version, document_versions.text FROM documents "
+            "JOIN document_versions ON document_versions.document_id = documents.id "
+            "AND document_versions.version = documents.version WHERE documents.id = ?", (document_id,)).fetchone()
+        if row is None:
+            return None
+        return {"document_id": document_id, "path": row[0], "metadata": json.loads(row[1] or "{}"),
+                "version": row[2], "text": row[3]}
+
+
+MEMO_TARGETS = ("project", "document", "code", "segment")
+
+
 # -- embed: the vector cache, read by worker processes --------------------------------
 _VECTOR_LOOKUP = 900  # keys per query
 
@@ -969,50 +1013,6 @@ class VectorReader:
 
     def __getstate__(self) -> dict:
         return {"path": self.path, "made": {}, "_db": None, "_pid": None}
-
-    # -- workspace: memos and reading one document (pipeline.serve) -------------------
-    def add_memo(self, target: str, target_id: str, text: str, author: str, replaces: int | None = None) -> int:
-        """Append a memo on the project (``target_id`` ``""``), a document, a code or a
-        segment; ``replaces``: the memo it is a new version of (which is kept). Returns its id."""
-        if target not in MEMO_TARGETS:
-            raise StoreError(f"{self.path}: a memo is on one of {', '.join(MEMO_TARGETS)}, not {target!r}")
-        with self.db:
-            cursor = self.db.execute(
-                "INSERT INTO memos (target, target_id, text, author, created_at, replaces) VALUES (?, ?, ?, ?, ?, ?)",
-                (target, target_id, text, author, now(), replaces))
-        return int(cursor.lastrowid)
-
-    def memos_frame(self, target: str | None = None, target_id: str | None = None,
-                    search: str | None = None) -> pd.DataFrame:
-        """The memos in force (no later version replaces them), newest first; ``search``:
-        those whose text holds it, regardless of case."""
-        where, params = ["NOT EXISTS (SELECT 1 FROM memos AS later WHERE later.replaces = memos.id)"], []
-        if target is not None:
-            where.append("target = ?")
-            params.append(target)
-        if target_id is not None:
-            where.append("target_id = ?")
-            params.append(target_id)
-        frame = read_frame(self.db, "SELECT id AS memo_id, target, target_id, text, author, created_at, replaces "
-                                    f"FROM memos WHERE {' AND '.join(where)} ORDER BY id DESC", params)
-        if search:
-            frame = frame[frame["text"].str.casefold().str.contains(search.casefold(), regex=False)]
-        return frame.reset_index(drop=True)
-
-    def document_text(self, document_id: str) -> dict | None:
-        """One document's path, metadata (a dict), current version and text; None if unknown."""
-        row = self.db.execute(
-            "SELECT documents.path, documents.metadata, documents.version, document_versions.text FROM documents "
-            "JOIN document_versions ON document_versions.document_id = documents.id "
-            "AND document_versions.version = documents.version WHERE documents.id = ?", (document_id,)).fetchone()
-        if row is None:
-            return None
-        return {"document_id": document_id, "path": row[0], "metadata": json.loads(row[1] or "{}"),
-                "version": row[2], "text": row[3]}
-
-
-MEMO_TARGETS = ("project", "document", "code", "segment")
-
 
 # A decision's key within a reviewer and segment: the suggestion's code it decides on, or
 # the code it adds.
