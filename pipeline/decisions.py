@@ -76,6 +76,12 @@ def read_sheet(path: Path) -> pd.DataFrame:
             from openpyxl import load_workbook
             from openpyxl.utils.escape import unescape
 
+            from pipeline.config import load_config
+            from pipeline.ingest.files import Limits, check_workbook
+
+            # a zip bomb or a file that is no zip is refused before openpyxl opens it
+            check_workbook(path, Limits.from_settings(load_config().section("ingest")))
+
             names = load_workbook(path, read_only=True).sheetnames
             sheet = "Suggestions" if "Suggestions" in names else names[0]
             frame = pd.read_excel(path, sheet_name=sheet, dtype=str).fillna("")

@@ -13,6 +13,7 @@ import multiprocessing as mp
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 from pipeline.codebook import Codebook
 from pipeline.config import Config
 from pipeline.engine import InProcess, Processed, Stages, batches, process_documents
+from pipeline.errors import InputError
 from pipeline.records import Document, Failure
 
 IN_FLIGHT_PER_WORKER = 3  # batches
@@ -115,16 +117,18 @@ class Dask:
         self.stages = stages
         self.scheduler = scheduler
         self.workers = workers
+        if scheduler is not None:
+            check_scheduler(scheduler)  # at once, in one line, before the run starts
 
     def map(self, documents: Iterable[Document]) -> Iterator[tuple[Document, Processed | Failure]]:
-        from distributed import Client, LocalCluster
+        from distributed import LocalCluster
 
         cluster = None
         if self.scheduler is None:
             cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
                                    host="127.0.0.1", dashboard_address=":0")
         try:
-            with Client(self.scheduler or cluster) as client:
+            with _client(self.scheduler or cluster) as client:
                 settings = self.stages.config
                 spec = StageSpec(f"{settings.hash}|{self.stages.suggester.codebook.hash}|{id(self.stages)}",
                                  settings, self.stages.suggester.codebook, self.stages.suggester.model,
@@ -165,6 +169,56 @@ def _in_order(documents: Iterable[Document], submit, workers: int,
 
 def _ready(outcome) -> bool:
     return isinstance(outcome, list) or outcome.done()
+
+
+SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+CONNECT_SECONDS = 5.0
+
+
+def check_scheduler(address: str) -> None:
+    """Refuse a Dask scheduler address that is not one (``tcp://host:port``), or where
+    nothing answers within ``CONNECT_SECONDS``: one line, instead of Dask's traceback after
+    its 30-second timeout.
+
+    Raises
+    ------
+    InputError
+        Naming the address and the problem.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    expected = "expected a scheduler address such as tcp://192.168.1.10:8786 (or leave --scheduler out for a " \
+               "local cluster)"
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in SCHEDULER_SCHEMES or not parts.hostname or port is None or parts.path not in ("", "/"):
+        raise InputError(f"--scheduler {address!r}", f"not a scheduler address; {expected}")
+    if parts.scheme == "ucx":
+        return
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=CONNECT_SECONDS):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InputError(f"--scheduler {address!r}", f"no Dask scheduler answers there ({reason}); start one "
+                                                    "(`dask scheduler`) or check the address") from None
+
+
+@contextmanager
+def _client(address):
+    """A Dask client; a scheduler that cannot be reached is an InputError in one line."""
+    from distributed import Client
+
+    try:
+        client = Client(address, timeout=f"{CONNECT_SECONDS:g}s")
+    except (OSError, TimeoutError) as exc:
+        raise InputError(f"--scheduler {address!r}", f"cannot connect to the Dask scheduler: {exc}") from None
+    with client:
+        yield client
 
 
 def make_executor(stages: Stages, engine: str = "local", workers: int | None = None, scheduler: str | None = None):

@@ -120,6 +120,27 @@ def check_unpacked_size(path: Path, limits: Limits) -> None:
         )
 
 
+def check_workbook(path: Path, limits: Limits) -> None:
+    """Refuse an ``.xlsx`` that is no zip archive, or whose parts would expand beyond
+    ``max_unpacked_mb`` (:func:`check_unpacked_size`), before a spreadsheet library opens
+    it: a review sheet is checked as a corpus file is.
+
+    Raises
+    ------
+    InputError
+        Naming the file and the problem.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            archive.infolist()
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise InputError(path, f"is not a readable .xlsx workbook (not a zip archive: {exc}); save it again "
+                               "from Excel or LibreOffice as .xlsx") from None
+    check_unpacked_size(path, limits)
+
+
 def check_text_size(path: Path, text: str, limits: Limits) -> None:
     """Refuse a document whose text is longer than ``max_text_mb`` million characters."""
     if len(text) > limits.max_text_chars:
