@@ -1,25 +1,36 @@
 """The ``discover`` stage: candidate new codes from the segments no code covers.
 
 Segments that neither the codebook rules nor the model coded (or whose every suggestion an
-analyst rejected) are grouped by the words they share. Each group large enough becomes a
-*candidate code* for the analyst to check: a short label from its most distinctive words, in
-the segments' own language, its size, and the three segments nearest its centre. Nothing is
-added to the codebook; the analyst decides.
+analyst rejected) are grouped by what they say. Each group large enough becomes a
+*candidate code* for the analyst to check: a short label from its most distinctive words,
+its size, and the three segments nearest its centre. Nothing is added to the codebook; the
+analyst decides.
 
-How a candidate is made, per language group (Indonesian, English):
+With a sentence encoder (``[suggest] encoder``, ``pipeline.embed``) the segments are grouped
+by their vectors, Indonesian and English together: the encoder places a sentence near its
+translation, so a candidate may hold both languages (its ``language`` is then ``id+en``)
+and its exemplars then show both. Without one, they are grouped by the words they share,
+per language group (Indonesian, English). How a candidate is made:
 
 1. Words: the lemmas of content words, as the suggestion model sees them
    (``pipeline.suggest.features.featurize``), minus stop words of both languages, fillers,
-   clitics and numbers. A segment with fewer than ``min_terms`` such words is left out.
-2. Vectors: TF-IDF over the lemmas found in at least two segments of the group
-   (sublinear counts), reduced by truncated SVD (LSA) and scaled to unit length.
+   back-channel words and forms of address (*iya, nggih, monggo, mas, silakan*), clitics and
+   numbers. A segment with fewer than ``min_terms`` such words is left out, and so is one
+   sharing no word with another. Back-channel words never label a candidate; by meaning, a
+   segment needs ``min_terms`` words besides them, so that greetings and back-channel turns
+   (*"Monggo, silakan Mas"*) never make one.
+2. Vectors: the segments' sentence vectors (cached in the project store, never embedded
+   twice), centred on their mean and scaled to unit length; without an encoder, TF-IDF
+   over the lemmas found in at least two segments of the group (sublinear counts), reduced
+   by truncated SVD (LSA) and scaled to unit length.
 3. Clusters: k-means for every k from 2 to ``min(max_candidates, n // min_size)``; the k
    with the highest mean silhouette (cosine) wins. Clusters under ``min_size`` are dropped.
 4. Labels: class-based TF-IDF (a word's share of the cluster's words times
    ``log(1 + mean words per cluster / the word's count in the group)``), words found in at
    least two of the cluster's segments first; each lemma is shown as the word the cluster's
    segments most often use for it (*pelatihan*, not the lemma *latih*).
-5. Exemplars: the three segments nearest the cluster centre (cosine).
+5. Exemplars: the three segments nearest the cluster centre (cosine); in a candidate of
+   both languages, at least one of each.
 6. Cohesion: mean cosine similarity of the cluster's segments to its centre (0–1).
 
 Everything runs with one BLAS thread and fixed seeds, so one seed gives one output.
@@ -69,13 +80,22 @@ CANDIDATE_COLUMNS: tuple[str, ...] = (
     "segment_ids",
 )
 LANGUAGE_GROUPS: tuple[str, ...] = ("id", "en")
+BOTH = "id+en"  # the language of a candidate with segments of both groups (encoder clusters only)
+_ORDER = (*LANGUAGE_GROUPS, BOTH)
 EXEMPLARS = 3
 # Indonesian clitics split off by the tokenizer (*programnya* → *program* + *nya*).
 _CLITICS = frozenset({"nya", "ku", "mu", "kah", "lah", "pun", "tah"})
+# Back-channel words, greetings and forms of address of spoken Indonesian (Javanese-tinged)
+# and English interviews: never a candidate's label, and not content words.
+_TALK = frozenset({"iya", "ya", "yah", "nggih", "inggih", "enggih", "monggo", "mangga", "mas", "mbak", "silakan",
+                   "silahkan", "oh", "ohh", "hmm", "hm", "eh", "ehm", "nah", "wah", "lho", "kok", "sih", "dong", "deh",
+                   "toh", "matur", "nuwun", "sugeng", "yeah", "yep", "uh", "um",
+                   "ma", "sila"})  # the lemmas the tokenizer gives "mas" and "silakan" / "monggo"
 _STOP = frozenset(STOP_WORDS) | _CLITICS
 _ID_ONLY = frozenset(ID_STOP_WORDS) - frozenset(EN_STOP_WORDS)
 _EN_ONLY = frozenset(EN_STOP_WORDS) - frozenset(ID_STOP_WORDS)
 _SILHOUETTE_SAMPLE = 3000
+_OWN_CENTRE = 10  # rows a language group needs for its vectors to be centred on its own mean
 
 
 def discover(
@@ -133,20 +153,25 @@ def discover(
     started = time.perf_counter()
     table = segments.reset_index(drop=True)
     units = _content_units(table, stages)
+    vectors = _segment_vectors(table, units, stages, min_terms)
     counts = {"uncovered": len(table), "too_short": 0, "clustered": 0, "unclustered": 0}
     groups: dict[str, list[int]] = defaultdict(list)
     for i, unit in enumerate(units):
-        if len(unit["terms"]) < min_terms:
+        if (unit["said"] if vectors is not None else len(unit["terms"])) < min_terms:
             counts["too_short"] += 1
         else:
             groups[unit["group"]].append(i)
     rows = []
     with threadpool_limits(limits=1):
-        for language in LANGUAGE_GROUPS:
-            members = groups.get(language, [])
-            rows += _candidates_of_group(language, members, units, table, seed, max_candidates, min_size)
-    rows.sort(key=lambda r: (-r["size"], -r["cohesion"], LANGUAGE_GROUPS.index(r["language"]), r["_first"]))
-    kept = sorted(rows[:max_candidates], key=lambda r: (LANGUAGE_GROUPS.index(r["language"]), -r["size"], r["_first"]))
+        if vectors is not None:  # by meaning, both languages together
+            members = sorted(i for language in LANGUAGE_GROUPS for i in groups.get(language, []))
+            rows += _candidates_of_group("", members, units, table, seed, max_candidates, min_size, vectors)
+        else:
+            for language in LANGUAGE_GROUPS:
+                members = groups.get(language, [])
+                rows += _candidates_of_group(language, members, units, table, seed, max_candidates, min_size)
+    rows.sort(key=lambda r: (-r["size"], -r["cohesion"], _ORDER.index(r["language"]), r["_first"]))
+    kept = sorted(rows[:max_candidates], key=lambda r: (_ORDER.index(r["language"]), -r["size"], r["_first"]))
     numbers: Counter = Counter()
     for row in kept:
         numbers[row["language"]] += 1
@@ -230,8 +255,34 @@ def _content_units(table: pd.DataFrame, stages: Stages) -> list[dict]:
         lemmas = features.text.lower().split()
         forms = _written_forms(doc)
         terms = [t for t in lemmas if _is_content(t)]
-        units.append({"terms": terms, "forms": forms, "group": _group(segment.language, doc)})
+        said = sum(term not in _TALK for term in terms)  # content words beyond back-channel and address
+        units.append({"terms": terms, "said": said, "forms": forms, "group": _group(segment.language, doc)})
     return units
+
+
+def _segment_vectors(table: pd.DataFrame, units: list[dict], stages: Stages, min_terms: int) -> np.ndarray | None:
+    """The sentence vectors of the rows long enough to cluster (zeros elsewhere), through the
+    stages' vector cache; ``None`` without an encoder."""
+    if stages.encoder is None:
+        return None
+    wanted = [i for i, unit in enumerate(units) if unit["said"] >= min_terms]
+    vectors = np.zeros((len(table), stages.encoder.dim), dtype=np.float32)
+    if wanted:
+        vectors[wanted] = stages.vectors([str(table.at[i, "text"]) for i in wanted])
+    return vectors
+
+
+def _centred(vectors: np.ndarray, groups: list[str]) -> np.ndarray:
+    """Sentence vectors minus the mean of their language group's, at unit length. An
+    encoder's vectors share a common direction (e5's cosines mostly lie between 0.7 and
+    0.9), and each language adds its own: left in, the first split of a bilingual set is by
+    language, whatever the segments say."""
+    centred = np.array(vectors, dtype=np.float64)
+    means = {group: centred[[i for i, g in enumerate(groups) if g == group]].mean(axis=0) for group in set(groups)}
+    sizes, overall = Counter(groups), centred.mean(axis=0)
+    for i, group in enumerate(groups):  # a group of a few rows is centred on all rows' mean
+        centred[i] -= means[group] if sizes[group] >= _OWN_CENTRE else overall
+    return normalize(centred)
 
 
 def _is_content(term: str) -> bool:
@@ -258,7 +309,9 @@ def _group(language: str, doc: Doc) -> str:
 
 
 # -- clusters -------------------------------------------------------------------------
-def _candidates_of_group(language, members, units, table, seed, max_candidates, min_size) -> list[dict]:
+def _candidates_of_group(language, members, units, table, seed, max_candidates, min_size, sentence_vectors=None):
+    """The candidates of one group of rows (``members``): clustered by their ``sentence_vectors``
+    when given (``language`` then follows each cluster's rows), else by LSA vectors."""
     if len(members) < min_size:
         return []
     docs = [units[i]["terms"] for i in members]
@@ -272,7 +325,10 @@ def _candidates_of_group(language, members, units, table, seed, max_candidates, 
     counts = counts[shared]
     if len(members) < min_size:
         return []
-    vectors = _vectors(counts, seed)
+    if sentence_vectors is None:
+        vectors = _vectors(counts, seed)
+    else:
+        vectors = _centred(sentence_vectors[members], [units[i]["group"] for i in members])
     labels = _clusters(vectors, min(max_candidates, len(members) // min_size), seed)
     vocabulary = counter.get_feature_names_out()
     weights = _class_tfidf(counts, labels)
@@ -283,14 +339,16 @@ def _candidates_of_group(language, members, units, table, seed, max_candidates, 
             continue
         centre = vectors[inside].mean(axis=0)
         similarity = vectors[inside] @ (centre / (np.linalg.norm(centre) or 1.0))
-        nearest = inside[np.argsort(-similarity, kind="stable")[:EXEMPLARS]]
+        groups = [units[members[i]]["group"] for i in inside]
+        nearest = inside[_exemplars(similarity, groups)]
         in_segments = np.asarray((counts[inside] > 0).sum(axis=0)).ravel()
-        ranked = [j for j in np.argsort(-weights[cluster], kind="stable") if weights[cluster][j] > 0]
+        ranked = [j for j in np.argsort(-weights[cluster], kind="stable")
+                  if weights[cluster][j] > 0 and vocabulary[j] not in _TALK]
         order = sorted(ranked, key=lambda j: in_segments[j] < 2)[:8]  # words of one segment only last
         forms = _cluster_forms([units[members[i]]["forms"] for i in inside])
         terms = [_shown(vocabulary[j], forms) for j in order]
         rows.append({
-            "language": language,
+            "language": language or (groups[0] if len(set(groups)) == 1 else BOTH),
             "label": " / ".join(terms[:3]),
             "top_terms": ", ".join(terms),
             "size": len(inside),
@@ -301,6 +359,18 @@ def _candidates_of_group(language, members, units, table, seed, max_candidates, 
             "_first": members[inside[0]],
         })
     return rows
+
+
+def _exemplars(similarity: np.ndarray, groups: list[str]) -> list[int]:
+    """Positions of the ``EXEMPLARS`` rows nearest the centre (highest ``similarity``); where
+    the rows are of both language groups, the nearest of the group missing among them
+    takes the last place."""
+    order = [int(k) for k in np.argsort(-similarity, kind="stable")]
+    chosen = order[:EXEMPLARS]
+    for language in LANGUAGE_GROUPS:
+        if language in groups and all(groups[k] != language for k in chosen):
+            chosen[-1] = next(k for k in order if groups[k] == language)
+    return chosen
 
 
 def _identity(terms: list[str]) -> list[str]:

