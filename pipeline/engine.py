@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import inspect
 import os
 import time
 from collections import Counter
@@ -49,9 +48,6 @@ YOUNG_COLLECTIONS_EVERY = 10_000  # new objects between the garbage collector's 
 # 50,000 (six alternating runs on 1,000 documents), with little more memory.
 BATCH_DOCUMENTS = 256
 BATCH_CHARACTERS = 200_000
-# Until pipeline.suggest takes vectors (issue 23, in progress): the stage embeds, the
-# suggester does not read them yet.
-_TAKES_VECTORS = "vectors" in inspect.signature(Suggester.__call__).parameters
 SEGMENTS_AT_ONCE = 1_000  # a longer document's segments go through spaCy and the suggester in parts
 
 
@@ -92,10 +88,7 @@ class Stages:
         self._loaded = False
 
     def _suggester(self, codebook: Codebook, model: Scorer | None) -> Suggester:
-        settings = self.config.section("suggest")
-        if self.code_vectors is None or not _TAKES_VECTORS:
-            return Suggester(codebook, model, settings)
-        return Suggester(codebook, model, settings, code_vectors=self.code_vectors)
+        return Suggester(codebook, model, self.config.section("suggest"), code_vectors=self.code_vectors)
 
     @property
     def encoder_id(self) -> str | None:
@@ -178,7 +171,7 @@ class Stages:
             raise _StageFailed("embed", exc) from exc
         started = time.perf_counter()
         try:
-            return self.suggester(items) if vectors is None or not _TAKES_VECTORS else self.suggester(items, vectors)
+            return self.suggester(items, vectors)
         except _DOCUMENT_ERRORS as exc:
             raise _StageFailed("suggest", exc) from exc
         finally:
