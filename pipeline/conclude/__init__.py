@@ -77,6 +77,21 @@ def conclusions_from_view(view, codebook, skip_speakers: Sequence[str] = (), sou
     return build_conclusions(evidence, codebook, None, _memos(store, evidence, view), store.code_map())
 
 
+def write_conclusions_docx(project, out, lang: str | None = None, pseudonymize: bool | None = None,
+                           attribute: str | None = None, source: str | None = None):
+    """``pilah report --format docx``: the conclusion displays of ``project`` as a Word
+    document at ``out``, labelled in ``lang`` (default ``[report] lang``)."""
+    from pipeline.conclude.docx import write_docx
+    from pipeline.errors import InputError
+    from pipeline.report.labels import REPORT_LANGUAGES, Labels
+
+    lang = lang or project.lang()
+    if lang not in REPORT_LANGUAGES:
+        raise InputError(out, f"--lang: expected one of {', '.join(REPORT_LANGUAGES)}, found {lang!r}")
+    conclusions = project_conclusions(project, pseudonymize, attribute, source)
+    return write_docx(conclusions, Labels(lang, project.codebook), out, project.root.resolve().name)
+
+
 def _memos(store, evidence, view):
     if not hasattr(store, "memos_frame"):
         return None
@@ -89,4 +104,4 @@ def _memos(store, evidence, view):
 
 
 __all__ = ["CaseTable", "Conclusions", "build_conclusions", "evidence_frame", "project_cases", "project_evidence",
-           "project_conclusions", "conclusions_from_view", "statuses_of"]
+           "project_conclusions", "conclusions_from_view", "statuses_of", "write_conclusions_docx"]

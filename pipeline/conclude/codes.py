@@ -78,6 +78,12 @@ def write_codebook(raw: dict, codebook: Codebook, root: Path, action: str) -> Co
     from pipeline.store import STORE_DIR
 
     path = Path(codebook.source)
+    try:
+        path.resolve().relative_to(Path(root).resolve())
+    except ValueError:
+        raise CodeWorkError(f"{path}: the codebook lies outside the project folder {root} (shared, or Pilah's own); "
+                            "give the project its own copy first (`pilah init` makes one, or copy it and name it "
+                            "in pilah.toml under [suggest] codebook)") from None
     new = parse_codebook(raw, source=str(path))  # raises ConfigError listing every problem
     if path.exists():
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")

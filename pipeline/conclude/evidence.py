@@ -77,8 +77,10 @@ def evidence_frame(store, codebook: Codebook, cases: CaseTable, statuses: Sequen
     units["language"] = at["language"].to_numpy()
     units["place"] = [f"[{t}]" if isinstance(t, str) and t else f"¶ {int(i) + 1}"
                       for t, i in zip(at["timestamp"], at["idx"])]
-    if skip and len(units):  # the interviewer's own turns are no one's evidence
-        units = units[[s.casefold() not in skip for s in units["speaker"]]].reset_index(drop=True)
+    researcher = set(places.index[places["segment_role"] == "researcher"]) if "segment_role" in places else set()
+    if (skip or researcher) and len(units):  # the researcher's own turns are no one's evidence
+        units = units[[s.casefold() not in skip and i not in researcher
+                       for s, i in zip(units["speaker"], units["segment_id"])]].reset_index(drop=True)
     rows = [resolved.of(d, p, metadata.get(d, {}), s) for d, p, s in
             zip(units["document_id"], units["document"], units["speaker"])]
     for attribute in ["case", *resolved.attributes]:
@@ -106,7 +108,7 @@ def _reviewed_by_case(store, segments: pd.DataFrame, resolved, metadata: dict, s
     counts: dict[str, int] = {}
     for row in segments.itertuples(index=False):
         speaker = row.speaker if isinstance(row.speaker, str) else ""
-        if speaker.casefold() in skip:
+        if speaker.casefold() in skip or getattr(row, "segment_role", "") == "researcher":
             continue
         case = resolved.of(row.document_id, row.document, metadata.get(row.document_id, {}), speaker)["case"]
         case = pseudonymizer.text(case) if pseudonymizer is not None else case

@@ -68,6 +68,10 @@ def export_qdpx(store: Store, codebook: Codebook, out: Path, with_suggestions: b
     codebook_element.append(codes_element(f"{P}Codes", roots, codebook))
     metadata = {row.document_id: json.loads(row.metadata or "{}") for row in documents.itertuples(index=False)}
     variables = _variables(metadata)
+    on_cases, case_of = _case_table(store, documents)
+    for values in on_cases.values():
+        for key in values:
+            variables.setdefault(key, "Text")
     if variables:
         element = etree.SubElement(project, f"{P}Variables")
         for key, kind in variables.items():
@@ -75,12 +79,19 @@ def export_qdpx(store: Store, codebook: Codebook, out: Path, with_suggestions: b
     cases = defaultdict(list)
     source_guid = {d: str(m.get("refi_guid") or guid("source", d)) for d, m in metadata.items()}
     for document_id, meta in metadata.items():
-        if str(meta.get("case") or "").strip():
-            cases[str(meta["case"]).strip()].append(source_guid[document_id])
+        case = case_of.get(document_id) or str(meta.get("case") or "").strip()
+        if case:
+            cases[case].append(source_guid[document_id])
+    for case in on_cases:
+        cases.setdefault(case, [])
     if cases:
         element = etree.SubElement(project, f"{P}Cases")
         for case, members in cases.items():
             case_element = etree.SubElement(element, f"{P}Case", guid=guid("case", case), name=case)
+            for variable, value in on_cases.get(case, {}).items():  # variables on the case (REFI-QDA 1.5)
+                value_element = etree.SubElement(case_element, f"{P}VariableValue")
+                etree.SubElement(value_element, f"{P}VariableRef", targetGUID=guid("variable", variable))
+                etree.SubElement(value_element, f"{P}TextValue").text = value
             for member in members:
                 etree.SubElement(case_element, f"{P}SourceRef", targetGUID=member)
     files: dict[str, bytes] = {}
@@ -192,6 +203,30 @@ def _suggestions(source, document, suggestions, targets, user_guid, P) -> None:
         coding = etree.SubElement(selection, f"{P}Coding", guid=guid("suggestion coding", row.suggestion_id),
                                   creatingUser=user_guid[SUGGESTION_USER])
         etree.SubElement(coding, f"{P}CodeRef", targetGUID=targets[(row.code, row.direction or None)])
+
+
+def _case_table(store, documents: pd.DataFrame) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """The project's case table (``pilah cases``; the copy its store keeps): ``{case:
+    {variable: value}}`` and ``{document id: case}`` for the documents it assigns. Read
+    from the store under a (pseudonymised) view, its values pseudonymised like the rest."""
+    real = getattr(store, "store", None) or getattr(store, "_store", None) or store
+    rows = real.case_table_rows() if hasattr(real, "case_table_rows") else []
+    pseudonymizer = getattr(store, "pseudonymizer", None)
+    shown = pseudonymizer.text if pseudonymizer is not None else (lambda value: value)
+    ids = {path: document_id for document_id, path in zip(documents["document_id"], documents["path"])}
+    ids.update({document_id: document_id for document_id in documents["document_id"]})
+    if pseudonymizer is not None:  # the table names documents by their real path
+        ids.update({key: store.document_id(key) for key in {r[1] for r in rows if r[0] == "document"}})
+    on_cases: dict[str, dict[str, str]] = {}
+    case_of: dict[str, str] = {}
+    for kind, key, attribute, value in rows:
+        if kind == "case" and attribute != "case":
+            on_cases.setdefault(shown(key), {})[attribute] = shown(value)
+        elif kind == "case":
+            on_cases.setdefault(shown(key), {})
+        elif kind == "document" and attribute == "case" and key in ids:
+            case_of[ids[key]] = shown(value)
+    return on_cases, case_of
 
 
 def _variables(metadata: dict[str, dict]) -> dict[str, str]:

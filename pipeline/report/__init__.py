@@ -40,8 +40,13 @@ def write_report(
     skip_speakers: tuple[str, ...] | list[str] = (),
     quotes_per_code: int = 8,
     project_name: str | None = None,
+    conclusions=None,
 ) -> dict:
     """Write the report (and ``xlsx_path``, when given) of the project in ``store``.
+
+    ``conclusions`` (``pipeline.conclude.Conclusions``): the conclusion displays, counting
+    accepted codings only unless they were built otherwise; by default they are built here
+    from ``store`` and the project's case table, accepted codings only, whatever ``source``.
 
     When the report at ``html_path`` was written from the same displays, settings and
     code (its content key), nothing is rewritten (``"unchanged": True``).
@@ -57,19 +62,23 @@ def write_report(
         raise InputError(html_path, "; ".join(problems))
     started = time.perf_counter()
     displays = build_displays(store, codebook, source, skip_speakers)
+    if conclusions is None:
+        from pipeline.conclude import conclusions_from_view
+
+        conclusions = conclusions_from_view(store, codebook, skip_speakers)
     built = time.perf_counter()
     labels = Labels(lang, codebook)
     project = project_name or str(store.path.parent.parent.resolve().name or store.path)
-    key = content_key(displays, codebook, lang, quotes_per_code, project)
+    key = content_key(displays, codebook, lang, quotes_per_code, project + conclusions.digest())
     outputs = [html_path] + ([xlsx_path] if xlsx_path is not None else [])
     unchanged = written_key(html_path) == key and all(p.exists() for p in outputs)
     if not unchanged:
         meta = {"project": project, "codebook": f"{codebook.name} {codebook.version}", "key": key}
-        html = render_html(displays, labels, meta, quotes_per_code)
+        html = render_html(displays, labels, meta, quotes_per_code, conclusions)
         write_text(html_path, html)  # all or nothing (pipeline.outputs)
     rendered = time.perf_counter()
     if xlsx_path is not None and not unchanged:
-        write_displays_xlsx(displays, labels, xlsx_path)
+        write_displays_xlsx(displays, labels, xlsx_path, conclusions)
     done = time.perf_counter()
     return {
         "outputs": [str(p) for p in outputs],

@@ -26,10 +26,16 @@ _ENV = Environment(loader=FileSystemLoader(Path(__file__).parent), autoescape=se
 _RGB = {"supporting": (27, 127, 75), "constraining": (184, 50, 39), "neutral": (120, 120, 120), "heat": (74, 60, 140)}
 
 
-def render_html(displays: Displays, labels: Labels, meta: dict, quotes_per_code: int = 8) -> str:
+def render_html(displays: Displays, labels: Labels, meta: dict, quotes_per_code: int = 8, conclusions=None) -> str:
     """The report's HTML text. ``meta``: ``project``, ``codebook`` (name and version) and
-    optionally ``generated`` (a time stamp)."""
+    optionally ``generated`` (a time stamp); ``conclusions``: the conclusion displays
+    (``pipeline.conclude``), shown after the factor matrices."""
+    from pipeline.conclude.render import html_section
+    from pipeline.conclude.words import WORDS
+
     context = {
+        "conclusions": html_section(conclusions, labels) if conclusions is not None else "",
+        "conclusions_title": WORDS[labels.lang]["conclusions"],
         "t": labels,
         "lang": labels.lang,
         "csp": CSP,

@@ -25,10 +25,15 @@ from pipeline.outputs import replacing, workbook, write_value
 QUOTES_AT_ONCE = 5_000
 
 
-def write_displays_xlsx(displays: Displays, labels: Labels, path: Path) -> Path:
-    """Write the displays to ``path``, all or nothing (``pipeline.outputs.replacing``)."""
+def write_displays_xlsx(displays: Displays, labels: Labels, path: Path, conclusions=None) -> Path:
+    """Write the displays to ``path``, all or nothing (``pipeline.outputs.replacing``);
+    ``conclusions`` (``pipeline.conclude.Conclusions``): their sheets after the others."""
     with replacing(path) as (temporary, _), workbook(temporary) as book:
         _write_sheets(book, displays, labels)
+        if conclusions is not None:
+            from pipeline.conclude.render import add_sheets
+
+            add_sheets(book, conclusions, labels)
     return path
 
 
