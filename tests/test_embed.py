@@ -334,3 +334,35 @@ def test_embed_e5_in_forked_workers(e5, tmp_path, monkeypatch):
         assert set(a.vectors(keys, e5.id, "passage")) == set(keys)
         for key in keys:
             assert np.array_equal(a.vectors([key], e5.id, "passage")[key], b.vectors([key], e5.id, "passage")[key])
+
+
+# -- review next -------------------------------------------------------------------------
+def test_embed_review_next_covers_what_the_corpus_says_instead_of_one_thing_four_ways(tmp_path, monkeypatch):
+    """Without a model every pending segment is as uncertain as the next; the vectors then
+    keep near-repeats of one chosen segment out of the sheet."""
+    from pipeline.project import Project
+    from pipeline.retrain import next_for_review
+    from pipeline.run import run
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    training = "Pelatihan ekspor dari dinas sangat membantu {} memahami dokumen ekspor ke {}."
+    texts = [training.format("kami", "Jepang"), training.format("kami", "Osaka"),
+             training.format("para perajin", "Jepang"), training.format("kami semua", "Jepang"),
+             "Anggaran program dipotong sehingga kunjungan dagang ke Osaka harus ditunda.",
+             "Biaya pengiriman kontainer lewat laut terlalu mahal untuk usaha kecil seperti kami."]
+    for k, text in enumerate(texts):
+        (corpus / f"{k}.txt").write_text(text + "\n", encoding="utf-8")
+    (tmp_path / "rules.toml").write_text('[suggest]\nmodel = "no-model"\n', encoding="utf-8")
+
+    def chosen(encoder: str, root: Path) -> list[str]:
+        monkeypatch.setenv("PILAH_ENCODER", encoder)
+        with Project.init(root, [corpus], None, tmp_path / "rules.toml") as project:
+            run(project)
+            segments = project.store.segments_frame()
+            assert project.store.suggestions_frame(places=False)["segment_id"].nunique() == len(texts)  # all pending
+            document = dict(zip(segments["segment_id"], segments["document"]))
+            return [document[s] for s in next_for_review(project, 3)]
+
+    assert chosen("none", tmp_path / "words") == ["0.txt", "1.txt", "2.txt"]  # in reading order
+    assert chosen("stand-in", tmp_path / "vectors") == ["0.txt", "4.txt", "5.txt"]
