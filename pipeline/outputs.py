@@ -69,6 +69,18 @@ def writable_text(value: object) -> object:
     return CONTROL_CHARACTERS.sub("", _LINE_BREAKS.sub("\n", value))
 
 
+def one_line(value: object) -> object:
+    """A name (a reviewer, a coder, a code) as the store keeps it: :func:`writable_text` on
+    one line, its runs of white space (tabs and line breaks among them) one space.
+
+    Examples
+    --------
+    >>> one_line(" Rina\\t\\nS.\\x07 ")
+    'Rina S.'
+    """
+    return " ".join(value.split()) if isinstance(value := writable_text(value), str) else value
+
+
 def digest(path: Path) -> str | None:
     """The SHA-256 of a file's bytes; ``None`` when there is no such file."""
     try:

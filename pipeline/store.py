@@ -45,7 +45,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from pipeline.errors import PilahError
-from pipeline.outputs import writable_text
+from pipeline.outputs import one_line, writable_text
 from pipeline.records import Document, Failure, Segment, Suggestion
 
 STORE_DIR = ".pilah"
@@ -194,8 +194,9 @@ class Decision:
         # clean at the door: what a sheet, the workspace or another tool typed is stored
         # without control characters, so that every exporter can write it (a BEL in a
         # comment once broke every later qdpx export)
-        for name in ("code", "direction", "reviewer", "comment"):
-            object.__setattr__(self, name, writable_text(getattr(self, name)))
+        for name in ("code", "direction", "reviewer"):
+            object.__setattr__(self, name, one_line(getattr(self, name)))
+        object.__setattr__(self, "comment", writable_text(self.comment))
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,7 @@ class ImportedCoding:
 
     def __post_init__(self) -> None:  # clean at the door, as Decision
         for name in ("code", "direction", "coder"):
-            object.__setattr__(self, name, writable_text(getattr(self, name)))
+            object.__setattr__(self, name, one_line(getattr(self, name)))
 
 
 GROUP_DOCUMENTS = 100  # processed documents committed together (Store.derived_writes)

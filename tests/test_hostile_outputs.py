@@ -3,6 +3,7 @@ half-way. Nothing an analyst typed is lost and no old export is left truncated."
 
 from __future__ import annotations
 
+import csv
 import errno
 import json
 import sqlite3
@@ -170,3 +171,90 @@ def test_hostile_outputs_full_disk_is_one_line_from_the_cli(project, monkeypatch
     flat = result.output.replace("\n", "")  # the terminal's wrapping undone
     assert "suggestions.csv: the disk is full" in flat and "Traceback" not in flat
     assert result.output.strip().startswith("error:")
+
+
+C0 = [chr(c) for c in range(0x20)]
+
+
+def test_hostile_outputs_every_c0_control_in_a_sheet_is_cleaned_at_the_door(project):
+    """A comment or reviewer cell holding any C0 control character (BEL broke every later
+    `pilah export` with "All strings must be XML compatible") is stored without it, and
+    every exporter writes the project afterwards."""
+    import pandas as pd
+    from cli_helpers import invoke
+
+    _run(project)
+    sheet = pd.read_csv(project / "out" / "suggestions.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    rows = sheet[sheet["suggestion_id"] != ""].head(1)
+    rows = pd.concat([rows] * len(C0), ignore_index=True)
+    rows["decision"] = "accept"
+    rows["comment"] = [f"catatan{char}akhir {number}" for number, char in enumerate(C0)]
+    rows["reviewer"] = [f"rev{number:02d}{char}x" for number, char in enumerate(C0)]
+    reviewed = project / "reviewed.csv"
+    rows.to_csv(reviewed, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_ALL)  # a lone CR stays in its cell
+    invoke("review", "import", reviewed, "--project", project)
+    with sqlite3.connect(project / ".pilah" / "pilah.sqlite") as db:
+        stored = db.execute("SELECT reviewer, comment FROM decisions").fetchall()
+    assert len(stored) == len(C0)
+    for reviewer, comment in stored:
+        assert not any(char in reviewer + comment for char in C0 if char not in "\t\n"), (reviewer, comment)
+    # names on one line: a tab or line break in a reviewer cell is a space
+    assert {reviewer for reviewer, _ in stored} == {f"rev{n:02d}{' ' if n in (9, 10, 13) else ''}x"
+                                                    for n in range(len(C0))}
+    outputs = project / "exported"
+    for name in ("review.xlsx", "review.csv"):
+        invoke("review", "export", "--out", outputs / name, "--project", project)
+    invoke("export", "--out", outputs / "project.qdpx", "--project", project)
+    invoke("report", "--out", outputs / "report.html", "--project", project)
+    assert {p.name for p in outputs.iterdir()} >= {"review.xlsx", "review.csv", "project.qdpx", "report.html"}
+    invoke("review", "export", "--reviewer", "rev07x", "--out", outputs / "rev07.xlsx", "--project", project)
+    exported = pd.read_excel(outputs / "rev07.xlsx", dtype=str).fillna("")
+    assert "catatanakhir 7" in set(exported["comment"])  # the BEL row, as the store holds it
+
+
+G = "0000000{}-0000-4000-8000-00000000000{}"
+# XML 1.0 holds no C0 control but tab, LF and CR (as &#13;); C1 controls and DEL it does hold.
+CONTROLLED_QDE = f"""<?xml version="1.0" encoding="utf-8"?>
+<Project xmlns="urn:QDA-XML:project:1.0" name="kontrol">
+  <Users><User guid="{G.format(1, 1)}" name="Ana\x85&#13;Rahma\x9b"/></Users>
+  <CodeBook><Codes>
+    <Code guid="{G.format(2, 1)}" name="biaya\x7fkirim" isCodable="true"><Description>Ongkos&#13;\x80mahal</Description></Code>
+  </Codes></CodeBook>
+  <Sources>
+    <TextSource guid="{G.format(3, 1)}" name="wawancara\x90.txt" plainTextPath="internal://{G.format(4, 1)}.txt">
+      <PlainTextSelection guid="{G.format(5, 1)}" startPosition="0" endPosition="26">
+        <Coding guid="{G.format(6, 1)}" creatingUser="{G.format(1, 1)}"><CodeRef targetGUID="{G.format(2, 1)}"/></Coding>
+      </PlainTextSelection>
+    </TextSource>
+  </Sources>
+  <Cases><Case guid="{G.format(7, 1)}" name="Kasus\x9c1"><SourceRef targetGUID="{G.format(3, 1)}"/></Case></Cases>
+</Project>"""
+
+
+def test_hostile_outputs_control_characters_in_a_qdpx_are_cleaned_at_the_door(project, tmp_path):
+    """User names, code names and descriptions, source names and case names of a REFI-QDA
+    project come in without control characters (C1, DEL, CR), so that the project exports
+    again to every format with names a spreadsheet shows."""
+    import zipfile
+
+    from cli_helpers import invoke
+
+    _run(project)
+    archive = tmp_path / "kontrol.qdpx"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.writestr("project.qde", CONTROLLED_QDE.encode("utf-8"))
+        handle.writestr(f"Sources/{G.format(4, 1)}.txt", "Biaya kirim mahal sekali\x07 di desa.".encode())
+    invoke("import", archive, "--project", project)
+    with sqlite3.connect(project / ".pilah" / "pilah.sqlite") as db:
+        values = [v for row in db.execute("SELECT coder, code, text FROM codings") for v in row]
+        values += [v for row in db.execute("SELECT id, path, metadata FROM documents WHERE format = 'refi'") for v in row]
+    assert len(values) == 6, values
+    assert not [value for value in values if CONTROL.search(value)]
+    assert "Ana Rahma" in values or "AnaRahma" in values
+    codebook = (project / "codebook.yaml") if (project / "codebook.yaml").exists() else None
+    invoke("export", "--out", tmp_path / "again.qdpx", "--project", project)
+    invoke("review", "export", "--out", tmp_path / "again.xlsx", "--project", project)
+    invoke("report", "--out", tmp_path / "report.html", "--project", project)
+
+
+CONTROL = __import__("re").compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")

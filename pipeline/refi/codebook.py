@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from pipeline.codebook import Codebook
+from pipeline import outputs
 from pipeline.outputs import writable_text
 from pipeline.records import DIRECTIONS
 
@@ -270,10 +271,10 @@ def one_line(value: str | None) -> str:
 
     Examples
     --------
-    >>> one_line("Ana\x85\rRahma\x9b ")
+    >>> one_line("Ana\\x85\\rRahma\\x9b ")
     'Ana Rahma'
     """
-    return " ".join(str(writable_text(value or "")).split())
+    return str(outputs.one_line(value or ""))
 
 
 def parse_description(text: str) -> dict | None:
