@@ -258,3 +258,25 @@ def test_hostile_outputs_control_characters_in_a_qdpx_are_cleaned_at_the_door(pr
 
 
 CONTROL = __import__("re").compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def test_hostile_outputs_suggest_table_writes_no_live_formula(tmp_path):
+    """`pilah suggest --out X.xlsx` writes through the one safe cell writer: a text that
+    starts like a formula is a text cell (with Excel's quote prefix), in xlsx and csv."""
+    import pandas as pd
+    from cli_helpers import invoke
+
+    from pipeline.config import PROJECT_ROOT
+
+    table = tmp_path / "jawaban.csv"
+    pd.DataFrame({"text": ['=HYPERLINK("http://contoh.invalid","modal kurang")', "+62 812 biaya kirim mahal",
+                           "@SUM(1+1) pelatihan membantu", "-1 anggaran dipotong"]}).to_csv(table, index=False)
+    for name in ("saran.xlsx", "saran.csv"):
+        invoke("suggest", "--input", table, "--model", PROJECT_ROOT / "models" / "default", "--out", tmp_path / name)
+    book = load_workbook(tmp_path / "saran.xlsx")
+    cells = [cell for row in book.active.iter_rows() for cell in row if cell.value is not None]
+    assert [c.coordinate for c in cells if c.data_type == "f"] == []
+    texts = [c for c in cells if isinstance(c.value, str) and c.value.startswith(("=", "+", "@", "-"))]
+    assert len(texts) == 4 and all(c.data_type == "s" and c.quotePrefix for c in texts)
+    lines = (tmp_path / "saran.csv").read_text(encoding="utf-8-sig").splitlines()[1:]
+    assert all(line.startswith(("\"'", "'")) for line in lines), lines
