@@ -225,8 +225,8 @@ def adopt(store, codebook: Codebook, root: Path, candidates: pd.DataFrame, candi
         if factor_type not in codebook.factor_types:
             raise CodeWorkError(f"factor type {factor_type!r}: expected one of {', '.join(codebook.factor_types)}")
         entry["factor_type"] = factor_type
-    if terms:
-        entry["keywords"] = {language if language in ("id", "en") else "id": terms}
+    if terms:  # a candidate of both languages ("id+en") gives its words to both
+        entry["keywords"] = {lang: terms for lang in ("id", "en") if lang in language.split("+")} or {"id": terms}
     if examples:
         entry["examples"] = examples
     if parent:
