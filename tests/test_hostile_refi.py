@@ -102,3 +102,15 @@ def test_hostile_refi_duplicate_guids_are_refused_naming_each(project, tmp_path)
     assert "'Ana', 'Budi'" in flat and "'biaya', 'modal'" in flat
     assert not any(_stored(project).values())
     assert not (project / "codebook.yaml").exists()
+
+
+def test_hostile_refi_renamed_code_is_named_on_the_console(project, tmp_path):
+    path = tmp_path / "nama.qdc"
+    path.write_text('<?xml version="1.0"?><CodeBook xmlns="urn:QDA-XML:codebook:1.0"><Codes>'
+                    f'<Code guid="{G.format(2, 1)}" name="magang; kerja" isCodable="true"/></Codes></CodeBook>',
+                    encoding="utf-8")
+    result = runner.invoke(app, ["import", str(path), "--project", str(project)])
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "renamed code 'magang; kerja' → id 'magang_ kerja'" in flat
+    assert "'name' → id 'id'" not in flat
