@@ -164,12 +164,15 @@ def train(
         # each fold (the search was most of the training time on long documents)
         chosen_C = getattr(model, "direction_C_", None)
         fold_model = clone(model).set_params(direction_Cs=(chosen_C,)) if chosen_C is not None else clone(model)
+        if chosen_C is not None and getattr(model, "vector_mean_", None) is not None:
+            fold_model.set_params(direction_vector_weight=model.direction_vector_weight_)
         evaluation = cross_validate(fold_model, features, parsed, X, Y, codebook, stages, groups, folds,
                                     code_vectors)
     seconds["cross_validation"] = round(time.perf_counter() - started, 2)
     data_hash = hashlib.sha256(labels[["text", "codes"]].to_csv(index=False).encode()).hexdigest()
     settings = {**{k: v for k, v in model.get_params().items() if isinstance(v, (int, float, str, bool))},
-                "direction_C": getattr(model, "direction_C_", None)}
+                "direction_C": getattr(model, "direction_C_", None),
+                "direction_vector_weight": getattr(model, "direction_vector_weight_", None)}
     present = Y.notna()
     build = hashlib.sha256(f"{data_hash}|{codebook.hash}|{sorted(settings.items())}".encode()).hexdigest()
     meta = {

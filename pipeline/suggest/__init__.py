@@ -62,8 +62,9 @@ class Suggester:
         self.max_codes = int(settings.get("max_codes_per_segment", 4))
         self.sources = getattr(model, "sources_", {}) or {}
         self.code_vectors = code_vectors
-        self.zero_shot = (ZeroShot(code_vectors, self.codes) if code_vectors is not None and code_vectors.dim
-                          else None)
+        keyworded = frozenset(code.id for code in codebook.codable() if any(code.keywords.values()))
+        self.zero_shot = (ZeroShot(code_vectors, self.codes, keyworded=keyworded)
+                          if code_vectors is not None and code_vectors.dim else None)
         self.needs_vectors = (getattr(model, "vector_mean", None) is not None
                               or getattr(model, "vector_mean_", None) is not None)
 
@@ -123,7 +124,9 @@ class Suggester:
                     said = evidence_text(self.codebook, code, self.code_vectors.sources[row], self.code_vectors.texts[row])
                     evidence = f"{evidence}; {said}" if evidence else said
                 if not evidence:
-                    evidence = "model: " + ", ".join(explanations.get((i, code), []))
+                    words = explanations.get((i, code), [])
+                    # no word weighed for it: the sentence vector did (a code learned in another language)
+                    evidence = "model: " + (", ".join(words) if words else "the segment's meaning (sentence vector)")
                 proposals[-1].append(
                     dict(
                         code=code,

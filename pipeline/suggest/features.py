@@ -15,6 +15,7 @@ from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
 from spacy.lang.id.stop_words import STOP_WORDS as ID_STOP_WORDS
 from spacy.tokens import Doc
 
+from pipeline.caches import WordCache
 from pipeline.nlp.extensions import FILLERS
 from pipeline.records import Segment
 from pipeline.suggest.rules import CUE_COLUMNS, NEGATION_WINDOW, TEXTS, CodebookRules, Match, RuleMatches, cue_counts
@@ -36,16 +37,14 @@ _WORD = re.compile(WORD_PATTERN)
 _STOP_WORDS = frozenset(STOP_WORDS)
 
 
-_TERM_TOKENS: dict[str, list[str]] = {}  # per written word, its tokens that are not stop words
-_TERM_TOKENS_KEPT = 500_000
+_TERM_TOKENS: dict[str, list[str]] = WordCache()  # per written word, its tokens that are not stop words
 
 
 def _terms(words: str) -> tuple[str, ...]:
     """The 1-2-grams of ``WORD_PATTERN``'s tokens of the lower-cased words, stop words left
     out. A token never spans white space, so the text's tokens are its words' tokens in
     order: each written word's are found once and kept."""
-    if len(_TERM_TOKENS) > _TERM_TOKENS_KEPT:
-        _TERM_TOKENS.clear()
+    _TERM_TOKENS.make_room()
     tokens: list[str] = []
     for word in words.split():
         kept = _TERM_TOKENS.get(word)

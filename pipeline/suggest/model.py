@@ -36,12 +36,18 @@ from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
 
 from pipeline.checksums import file_sha256
+from pipeline.metrics import cohen_kappa, ready
 from pipeline.records import DIRECTIONS
 from pipeline.suggest.features import direction_rows
 from pipeline.suggest.scoring import (MODEL_FILE, MODEL_FORMAT, META_FILE, PresenceScoring, Scorer, TermWeights, focus,
                                       vector_block, vector_rows)
 
 DIRECTION_CS = (2.0, 8.0, 32.0)  # candidates for the direction model, chosen by CV
+# Candidates for the length of the sentence vector beside the direction model's words,
+# chosen with C by CV: a whole-segment vector says how a NusaX sentence feels (0.45 -> 0.65
+# macro-F1 at 25 rows, held-out train rows) but misleads where one review praises one
+# aspect and faults another (HoASA at 25 rows: 0.44 -> 0.40 with a fixed length of 3).
+DIRECTION_VECTOR_WEIGHTS = (0.0, 1.0, 3.0)
 CV_FOLDS = 5
 
 
@@ -112,7 +118,6 @@ LONG_TEXT_CHARS = 2_000
 # of 4.6 s, on 200 HoASA reviews 0.39 s instead of 0.54 s; the dual's solves cost
 # O(rows^3), and on 900 reviews liblinear was faster (2.0 s against 3.3 s).
 GRAM_SVM_MAX_ROWS = 500
-READY_KAPPA = 0.4  # codes whose suggestions agree less with the analyst are "low confidence"
 
 
 class SuggestionModel(PresenceScoring, BaseEstimator):
@@ -163,13 +168,15 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
     vector_weight, direction_vector_weight : float
         With a ``vector`` column in the code frame (sentence vectors from the encoder), the
         length of each segment's centred vector beside the word, character and rule
-        features of the presence and the direction model (0: vectors left out).
+        features of the presence and the direction model (0: vectors left out);
+        ``direction_vector_weight=None`` chooses it from ``DIRECTION_VECTOR_WEIGHTS`` with
+        the direction model's C, by cross-validated macro-F1.
     """
 
     def __init__(self, min_examples: int = 3, C: float = 0.5, char_ngrams: bool | str = "auto",
                  threshold_shrinkage: float = 1000.0, min_precision: float = 0.3, direction_Cs: tuple = DIRECTION_CS,
                  classifier: str = "auto", alpha: float = 1.0, random_state: int = 0,
-                 vector_weight: float = 1.0, direction_vector_weight: float = 1.0):
+                 vector_weight: float = 1.0, direction_vector_weight: float | None = None):
         self.min_examples = min_examples
         self.vector_weight = vector_weight
         self.direction_vector_weight = direction_vector_weight
@@ -373,7 +380,7 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
             use_model = "model" in entry and entry["model"]["f1"] > entry["rules"]["f1"]
             entry["use"] = "model" if use_model else "rules"
             chosen = entry[entry["use"]]
-            entry["ready"] = chosen["kappa"] >= READY_KAPPA
+            entry["ready"] = ready(chosen["kappa"])  # else "low confidence" (pipeline.metrics)
             entry["suggest"] = chosen["predicted"] < 2 * self.min_examples or chosen["precision"] >= self.min_precision
             sources[code] = entry
         return sources
@@ -404,12 +411,21 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
                 ("cues", MaxAbsScaler(), cue_columns),
             ]
         )
-        # the features are built once; only the classifier's C is searched over them (the
-        # vocabularies then include the inner validation rows: 15 refits of the character
-        # n-grams of long documents cost more than all the rest of training)
-        matrix = self._direction_matrix(X, features, fit=True)
-        self.direction_C_ = self._choose_direction_C(matrix, y, int(counts.min()))
-        self.direction_ = self._direction_classifier(self.direction_C_).fit(matrix, y)
+        # the features are built once; only the classifier's C (and the vectors' length) is
+        # searched over them (the vocabularies then include the inner validation rows: 15
+        # refits of the character n-grams of long documents cost more than all the rest)
+        self.direction_vector_weight_ = 0.0
+        words = self._direction_matrix(X, features, fit=True)
+        weights = [0.0]
+        if self.vector_mean_ is not None:
+            unit = vector_block(X, self.vector_mean_, 1.0)
+            weights = list(DIRECTION_VECTOR_WEIGHTS if self.direction_vector_weight is None
+                           else [self.direction_vector_weight])
+        matrices = [words if not w else sparse.hstack([words, unit * w], format="csr") for w in weights]
+        scores = [self._choose_direction_C(m, y, int(counts.min())) for m in matrices]
+        best = max(range(len(weights)), key=lambda k: (scores[k][1], -k))  # the shorter of ties
+        self.direction_C_, self.direction_vector_weight_ = scores[best][0], float(weights[best])
+        self.direction_ = self._direction_classifier(self.direction_C_).fit(matrices[best], y)
 
     def _direction_matrix(self, X: pd.DataFrame, features=None, fit: bool = False):
         """The direction features of focused (segment, code) rows: the direction model's own
@@ -425,25 +441,25 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
                 rows, texts = pd.factorize(X["raw"].astype(str))
                 segment = sparse.csr_matrix(self.features_.named_transformers_["chars"].transform(texts))[rows]
             blocks.append(segment)
-        if self.vector_mean_ is not None and self.direction_vector_weight:
-            blocks.append(vector_block(X, self.vector_mean_, self.direction_vector_weight))
+        if not fit and self.vector_mean_ is not None and self.direction_vector_weight_:
+            blocks.append(vector_block(X, self.vector_mean_, self.direction_vector_weight_))
         return sparse.hstack(blocks, format="csr") if len(blocks) > 1 else blocks[0]
 
-    def _choose_direction_C(self, matrix, y: np.ndarray, smallest_class: int) -> float:
+    def _choose_direction_C(self, matrix, y: np.ndarray, smallest_class: int) -> tuple[float, float]:
         """The C of ``direction_Cs`` with the best macro-F1 over stratified folds (the first
-        of ties, as ``GridSearchCV`` takes); in each fold the fits go from the smallest C up,
-        each starting from the last one's weights."""
+        of ties, as ``GridSearchCV`` takes) and that macro-F1 summed over the folds; in each
+        fold the fits go from the smallest C up, each starting from the last one's weights."""
         Cs = list(self.direction_Cs)
         folds = min(CV_FOLDS, smallest_class)
         if folds < 2 or len(Cs) < 2:
-            return float(Cs[len(Cs) // 2])
+            return float(Cs[len(Cs) // 2]), 0.0
         scores = np.zeros(len(Cs))
         for train, test in StratifiedKFold(folds, shuffle=True, random_state=self.random_state).split(matrix, y):
             classifier = self._direction_classifier(1.0).set_params(warm_start=True)
             for j in np.argsort(Cs, kind="stable"):
                 classifier.set_params(C=Cs[j]).fit(matrix[train], y[train])
                 scores[j] += f1_score(y[test], classifier.predict(matrix[test]), average="macro")
-        return float(Cs[int(np.argmax(scores))])
+        return float(Cs[int(np.argmax(scores))]), float(scores.max())
 
     @staticmethod
     def _direction_classifier(C: float) -> LogisticRegression:
@@ -478,7 +494,7 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
                         feature_names_=self.feature_names_, weights_=self.weights_, intercepts_=self.intercepts_,
                         slopes_=self.slopes_, offsets_=self.offsets_, word_weights_=self.word_weights_,
                         vector_mean=getattr(self, "vector_mean_", None), vector_weight=float(self.vector_weight),
-                        direction_vector_weight=float(self.direction_vector_weight),
+                        direction_vector_weight=float(getattr(self, "direction_vector_weight_", 0.0)),
                         encoder_id=getattr(self, "encoder_id_", ""))
         if self.direction_ is not None:
             fitted = self.direction_features_.named_transformers_
@@ -521,15 +537,11 @@ def agreement(gold: np.ndarray, predicted: np.ndarray) -> dict:
     gold, predicted = np.asarray(gold, bool), np.asarray(predicted, bool)
     tp = int((gold & predicted).sum())
     fp, fn = int(predicted.sum()) - tp, int(gold.sum()) - tp
-    n = len(gold)
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-    observed = (n - fp - fn) / n if n else 1.0
-    expected = ((gold.sum() * predicted.sum()) + ((n - gold.sum()) * (n - predicted.sum()))) / n**2 if n else 1.0
-    kappa = 1.0 if expected == 1 else (observed - expected) / (1 - expected)
     return {"f1": round(f1, 4), "precision": round(precision, 4), "recall": round(recall, 4),
-            "kappa": round(float(kappa), 4), "predicted": int(predicted.sum())}
+            "kappa": cohen_kappa(gold, predicted), "predicted": int(predicted.sum())}
 
 
 def _solve(gram: np.ndarray, alpha: float, targets: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ import numpy as np
 from spacy.attrs import LEMMA, LOWER, NORM
 from spacy.tokens import Doc
 
+from pipeline.caches import WordCache, WordSet
 from pipeline.codebook import LEMMA_PREFIX, Codebook
 from pipeline.nlp.extensions import FILLERS
 
@@ -28,7 +29,6 @@ CUE_COLUMNS = ("supporting", "constraining", "supporting_negated", "constraining
 # as a lemma, and from ``_PHRASES`` on the phrases it starts, per attribute of ``_ATTRS``.
 _SURFACE, _LEMMA, _PHRASES = 0, 1, 2
 _ROLES = _PHRASES + len(_ATTRS)
-_WORDS_KEPT = 1_000_000  # string hashes whose matches (and texts, ``TEXTS``) are kept between batches
 
 
 class _Texts:
@@ -36,12 +36,11 @@ class _Texts:
     text in every pipeline's string store; one that ``strings`` lacks reads as ""."""
 
     def __init__(self):
-        self.known: dict[int, str] = {}
+        self.known: dict[int, str] = WordCache()  # bounded (pipeline.caches)
 
     def __call__(self, keys: list[int], strings) -> list[str]:
         known = self.known
-        if len(known) > _WORDS_KEPT:
-            known.clear()
+        known.make_room()
         found = []
         for key in keys:
             text = known.get(key)
@@ -127,7 +126,7 @@ class _WordIndex:
 
     def _forget(self) -> None:
         """Empty what is known of the words seen (``_learn``)."""
-        self._seen: set[int] = set()  # string hashes looked up
+        self._seen: set[int] = WordSet()  # string hashes looked up (bounded: pipeline.caches)
         # per role (_SURFACE, _LEMMA, then the phrases' first words by attribute): string hash
         # -> what it matches, for the hashes that match something, and those hashes sorted
         self._found: list[dict[int, tuple]] = [{} for _ in range(_ROLES)]
@@ -185,7 +184,7 @@ class _WordIndex:
         """Look up the words among ``distinct`` (string hashes) not seen before: their
         single-word labels as a text or normalised form and as a lemma, and the phrases they
         start per attribute."""
-        if len(self._seen) > _WORDS_KEPT:
+        if len(self._seen) > self._seen.limit:
             self._forget()
         new = set(distinct.tolist()).difference(self._seen)
         if not new:

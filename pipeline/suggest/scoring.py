@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from pipeline.caches import WordCache
 from pipeline.checksums import file_sha256
 from pipeline.errors import ModelError
 
@@ -42,7 +43,6 @@ META_FILE = "meta.json"
 MODEL_FORMAT = 3
 VECTOR = "vector"  # a code frame's column of segment vectors (``pipeline.embed``), one array or None per row
 NEGATED = "NOT_"  # prefix of a word inside a negation's scope in ``features.SegmentFeatures.marked``
-_WORD_CACHE_LIMIT = 500_000  # distinct words whose character n-grams are kept between batches
 
 
 def word_ngrams(tokens: list[str], ngram_range: tuple[int, int], stop_words: frozenset[str] = frozenset()) -> list[str]:
@@ -89,7 +89,8 @@ class TermWeights:
     token_pattern: str = r"\S+"
     lowercase: bool = True
     sublinear_tf: bool = True
-    _word_columns: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    # distinct words' character n-grams, kept between batches (bounded: pipeline.caches)
+    _word_columns: dict[str, np.ndarray] = field(default_factory=WordCache, repr=False, compare=False)
 
     @property
     def size(self) -> int:
@@ -99,7 +100,7 @@ class TermWeights:
         return {k: v for k, v in self.__dict__.items() if k != "_word_columns"}
 
     def __setstate__(self, state):
-        self.__dict__.update(state, _word_columns={})
+        self.__dict__.update(state, _word_columns=WordCache())
 
     def transform(self, documents) -> sparse.csr_matrix:
         """TF-IDF rows (float32, unit length) of ``documents``."""
@@ -144,8 +145,7 @@ class TermWeights:
         counts times (distinct words x n-grams) counts of each word's n-grams. A text's
         words are those ``analyzer="char_wb"`` reads: split at white space."""
         columns = self._word_columns
-        if len(columns) > _WORD_CACHE_LIMIT:
-            columns.clear()
+        columns.make_room()
         split = [text.lower().split() for text in texts]
         numbers, words = pd.factorize(pd.Series(list(itertools.chain.from_iterable(split)), dtype=object))
         words = words.tolist()
