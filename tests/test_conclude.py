@@ -171,7 +171,6 @@ def test_conclude_query_errors_are_one_line(project_dir):
 
 
 def test_conclude_report_and_docx_show_every_display(project_dir, project, tmp_path):
-    from pipeline.conclude import write_conclusions_docx
     from pipeline.report import write_report
 
     summary = write_report(project.view(), project.codebook, tmp_path / "report.html", lang="id",
@@ -187,7 +186,8 @@ def test_conclude_report_and_docx_show_every_display(project_dir, project, tmp_p
     book = openpyxl.load_workbook(tmp_path / "displays.xlsx")
     for name in ("Kesimpulan", "Faktor x atribut", "Triangulasi", "Bukti negatif", "Memo"):
         assert name in book.sheetnames
-    out = write_conclusions_docx(project, tmp_path / "findings.docx", lang="id", attribute="sektor")
+    out = tmp_path / "findings.docx"
+    invoke("report", "--format", "docx", "--by", "sektor", "--lang", "id", "--out", out, "--project", project_dir)
     word = WordDocument(str(out))
     assert len(word.tables) == 6
     captions = [p.text for p in word.paragraphs if p.style.name == "Caption"]

@@ -280,8 +280,8 @@ def check_cases(table: CaseTable, store) -> CaseCheck:
         entry = members[attributes["case"]]
         entry["documents"].add(row.document)
         entry["segments"] += 1
-        if isinstance(row.speaker, str):
-            entry["speakers"].add(row.speaker)
+        if isinstance(row.speaker, str) and getattr(row, "segment_role", "") != "researcher":
+            entry["speakers"].add(row.speaker)  # the interviewer is no one's informant
     for document_id, path in paths.items():
         case = resolved.of(document_id, path, metadata[document_id], "")["case"]
         if case == NO_CASE:
@@ -302,9 +302,10 @@ def check_cases(table: CaseTable, store) -> CaseCheck:
                 name = row.get("speaker") or row.get("document") or row.get("case")
                 problems.append(f"{table.source}: {kind} {name!r} has no value for {', '.join(missing)}")
     cases = []
+    on_cases = [a for a in table.attributes if any(a in row for row in case_rows.values())]
     for case in sorted(set(members) | set(case_rows)):
         entry = members.get(case, {"documents": set(), "speakers": set(), "segments": 0})
-        cases.append({"case": case, **{a: case_rows.get(case, {}).get(a, "") for a in table.attributes},
+        cases.append({"case": case, **{a: case_rows.get(case, {}).get(a, "") for a in on_cases},
                       "documents": len(entry["documents"]), "speakers": len(entry["speakers"]),
                       "segments": entry["segments"]})
     return CaseCheck(cases, problems)
