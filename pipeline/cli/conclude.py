@@ -144,7 +144,7 @@ def _code_work(project, action, retrain: bool, **kwargs) -> None:
             report["retrained"] = {"version": outcome["version"], "switched": outcome["switched"]}
     into = report["into"] if isinstance(report["into"], str) else ", ".join(report["into"])
     out.print(f"{action}: {', '.join(report['codes'])} → {escape(into)}; codebook written to {escape(report['codebook'])}")
-    for key in ("codings", "segments", "suggestions", "keywords", "examples"):
+    for key in ("coded segments", "segments", "suggestions", "keywords", "examples"):
         if key in report:
             out.print(f"  {key}: {escape(str(report[key]))}")
     if "retrained" in report:

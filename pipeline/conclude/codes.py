@@ -104,7 +104,7 @@ def rename(store, codebook: Codebook, root: Path, old: str, new: str, reviewer: 
     _check_new_id(new, entries)
     book = write_codebook(raw, codebook, root, "rename")
     store.add_code_change("rename", [old], [new], reviewer, mapping={old: new})
-    return {"action": "rename", "codes": [old], "into": new, "codebook": book.source, "codings": _count(store, new)}
+    return {"action": "rename", "codes": [old], "into": new, "codebook": book.source, "coded segments": _count(store, new)}
 
 
 def merge(store, codebook: Codebook, root: Path, codes: list[str], into: str, reviewer: str,
@@ -143,7 +143,7 @@ def merge(store, codebook: Codebook, root: Path, codes: list[str], into: str, re
             holder.remove(entry)
     book = write_codebook(raw, codebook, root, "merge")
     store.add_code_change("merge", codes, [into], reviewer, mapping={c: into for c in codes if c != into})
-    return {"action": "merge", "codes": codes, "into": into, "codebook": book.source, "codings": _count(store, into)}
+    return {"action": "merge", "codes": codes, "into": into, "codebook": book.source, "coded segments": _count(store, into)}
 
 
 def _pool(target: dict, entry: dict) -> None:
@@ -248,4 +248,6 @@ def adopt(store, codebook: Codebook, root: Path, candidates: pd.DataFrame, candi
 
 
 def _count(store, code: str) -> int:
-    return int((store.codings_frame()["code"] == code).sum())
+    """The segments holding a coding in force of ``code`` (as codes read now)."""
+    codings = store.codings_frame()
+    return int(codings.loc[codings["code"] == code, "segment_id"].nunique())

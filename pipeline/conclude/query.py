@@ -123,7 +123,9 @@ def run_query(evidence: pd.DataFrame, expression: str, codebook: Codebook, quote
                              f"{', '.join(sorted(known - {'segment_id', 'document_id', 'title', 'place', 'origin', 'score', 'evidence', 'language', 'quote'}))}")
         mask &= _match(evidence, term, codebook)
     rows = evidence[mask].copy()
-    rows["quote"] = [cut_quote(t, e, quote_limit) for t, e in zip(rows["text"], rows["evidence"])]
+    searched = "; ".join(v for t in terms if t.field == "text" and t.op != "!=" for v in t.values)
+    rows["quote"] = [cut_quote(t, "; ".join(p for p in (searched, e) if p), quote_limit)  # around the words asked for
+                     for t, e in zip(rows["text"], rows["evidence"])]
     counts = {"codings": int(len(rows)), "segments": int(rows["segment_id"].nunique()),
               "informants": int(rows["informant"].nunique()), "cases": int(rows["case"].nunique()),
               "documents": int(rows["document"].nunique())}
