@@ -85,7 +85,7 @@ def test_serve_opens_on_the_first_pending_suggestion_with_its_context(client, ws
     page = client.get("/").text
     first = ws.items[0]
     assert ws.first_pending() == 0 and first.code == "training"
-    assert 'id="item"' in page and "autofocus" in page
+    assert 'id="item" class="item pending" tabindex="-1"' in page  # focused by workspace.js on load
     assert "Training and mentoring" in page  # the label in the project's language (en)
     assert ws.codebook.codes["training"].definition.split()[0] in page
     assert '<mark class="evidence">Pelatihan</mark>' in page  # the evidence highlighted

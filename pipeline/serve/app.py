@@ -236,6 +236,7 @@ def create_app(workspace: Workspace, token: str, hosts: tuple[str, ...] = ("127.
         Route("/span", span, methods=["POST"]), Route("/memos", memos), Route("/memos", add_memo, methods=["POST"]),
         Route("/coders", coders), Route("/progress", progress), Route("/retrain", retrain, methods=["POST"]),
         Route("/settings", settings, methods=["POST"]), Route("/state", state),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(Guard, token=token, hosts=hosts, cookie=cookie)],

@@ -538,7 +538,8 @@ class Workspace:
         return found.label_in("en" if self.lang == "en" else "id") if found else code
 
     def code_choices(self) -> list[dict]:
-        return [{"id": c.id, "label": c.label_in("en" if self.lang == "en" else "id"), "definition": c.definition}
+        return [{"id": c.id, "label": c.label_in("en" if self.lang == "en" else "id"), "definition": c.definition,
+                 "search": " ".join([*c.label.values(), c.definition])}  # found by either language's label
                 for c in self.codebook.codable()]
 
 

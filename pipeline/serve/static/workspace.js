@@ -36,11 +36,31 @@
       return;
     }
     if (event.ctrlKey || event.metaKey || event.altKey) return;
-    var button = document.querySelector('#queue [data-key="' + CSS.escape(event.key) + '"]');
-    if (!button) return;
+    if (!document.querySelector('#queue [data-key="' + CSS.escape(event.key) + '"]')) return;
     event.preventDefault();
-    button.click();
+    waiting.push(event.key);
+    if (!busy) nextKey();
   });
+
+  // Keys are taken one at a time, in order: a key pressed while a decision is on its way
+  // waits for the answer and acts on the item that answer shows, never on the one before.
+  var waiting = [], busy = false;
+  function nextKey() {
+    var key = waiting.shift();
+    if (key === undefined) return;
+    if (document.querySelector("#queue .panel:not([hidden])")) { waiting = []; return; }  // a panel has the keys
+    var button = document.querySelector('#queue [data-key="' + CSS.escape(key) + '"]');
+    if (!button) { nextKey(); return; }
+    if (button.hasAttribute("hx-post") || button.hasAttribute("hx-get")) {
+      busy = true;
+      htmx.process(button);
+    }
+    button.click();
+    if (!busy) nextKey();
+  }
+  document.addEventListener("htmx:afterSettle", function () { busy = false; nextKey(); });
+  document.addEventListener("htmx:responseError", function () { busy = false; waiting = []; });
+  document.addEventListener("htmx:sendError", function () { busy = false; waiting = []; });
 
   document.addEventListener("click", function (event) {
     var opener = event.target.closest("[data-open]");
@@ -56,7 +76,7 @@
     var list = event.target.form.querySelector(".code-list");
     var first = null;
     Array.prototype.forEach.call(list.options, function (option) {
-      var text = (option.textContent + " " + option.title).toLowerCase();
+      var text = (option.textContent + " " + (option.getAttribute("data-search") || "")).toLowerCase();
       var shown = words.every(function (w) { return text.indexOf(w) >= 0; });
       option.hidden = !shown;
       if (shown && first === null) first = option;
@@ -82,7 +102,7 @@
 
   document.addEventListener("mouseup", function (event) {
     var form = document.getElementById("spanform");
-    if (!form || event.target.closest(".panel")) return;
+    if (!form || (event.target.closest && event.target.closest(".panel"))) return;
     var selection = window.getSelection();
     if (!selection || selection.isCollapsed || selection.rangeCount === 0) return;
     var range = selection.getRangeAt(0);
@@ -120,6 +140,8 @@
   });
 
   document.addEventListener("htmx:afterSwap", function () {
+    // the new item takes the keys, unless the analyst is typing in a panel meanwhile
+    if (typing(document.activeElement) && document.activeElement.closest(".panel:not([hidden])")) return;
     var item = document.getElementById("item");
     if (item) item.focus();
   });
