@@ -221,6 +221,7 @@ class Pseudonymizer:
         self.persons = list(dict.fromkeys([*(v for k, v in self.pseudonyms if k == "person"),
                                            *(n for n in (strip_honorifics(n) for n in names) if n)]))
         self.speakers: set[str] = set()
+        self.aliases: dict[str, str] = {}  # a full name → the one-word known person it is (canonical)
         self._known = self._tokens = None  # patterns of the known persons, rebuilt when one is added
 
     # -- the mapping ------------------------------------------------------------------
@@ -249,6 +250,7 @@ class Pseudonymizer:
         for label in labels:
             value = self._speaker_value(label)
             if value:
+                value = self.canonical(value)  # "Bu Sari" is Sari Anggraini of the names file
                 self.speakers.add(value)
                 if value not in self.persons:
                     self.persons.append(value)
@@ -286,7 +288,9 @@ class Pseudonymizer:
         persons = []  # every rule's candidates; the longest at each place wins
         known = self._known_pattern()
         if known is not None:
-            persons += [(m.start(), m.end(), m.group("name") or m.group("part")) for m in known.finditer(text)]
+            for m in known.finditer(text):  # with the surname after it: never "Person C Anggraini"
+                end, surname = self._surname(text, m.end())
+                persons.append((m.start(), end, " ".join([m.group("name") or m.group("part"), *surname])))
         for pattern in self.NAME_RULES:
             for m in pattern.finditer(text):
                 words = self._name_words(m.group("name"))
@@ -301,6 +305,17 @@ class Pseudonymizer:
             take(start, end, "person", self.canonical(name))
         return sorted(taken, key=lambda f: f.start)
 
+    def _surname(self, text: str, end: int, joiner: str = r"[ \t]+") -> tuple[int, list[str]]:
+        """The name words right after a known name at ``end`` (at most two, none that is an
+        office, an institution, a common word or an acronym): a surname the known name
+        leaves behind; returns the new end and the words."""
+        words: list[str] = []
+        following = re.compile(rf"{joiner}(?P<word>{_NAME_WORD})(?![^\W_])")
+        while len(words) < 2 and (m := following.match(text, end)) and self._name_words(m.group("word")):
+            words.append(m.group("word"))
+            end = m.end()
+        return end, words
+
     def _name_words(self, name: str) -> list[str]:
         """The words of a candidate name up to the first that cannot be part of one."""
         words = []
@@ -313,10 +328,21 @@ class Pseudonymizer:
 
     def canonical(self, name: str) -> str:
         """A name as the store knows it: ``Budi`` is ``Budi Santoso`` when only one known
-        person has that first or last name."""
+        person has that first or last name; ``Sari Anggraini`` is ``Sari`` (the speaker
+        ``Bu Sari``) when ``Sari`` is the only known one-word person it starts or ends with,
+        so that one informant never gets two pseudonyms, one by label and one by full name."""
         name = " ".join(name.split())
-        if name in self.persons or " " in name:
+        if name in self.persons:
             return name
+        words = name.split()
+        if len(words) > 1:
+            matches = [p for p in self.persons if " " not in p and p in (words[0], words[-1])]
+            if len(matches) != 1:
+                return name
+            if self.aliases.get(name) != matches[0]:  # its words are that person's in file names too
+                self.aliases[name] = matches[0]
+                self._tokens = None
+            return matches[0]
         matches = [p for p in self.persons if name in (p.split()[0], p.split()[-1])]
         return matches[0] if len(matches) == 1 else name
 
@@ -365,16 +391,33 @@ class Pseudonymizer:
         then the text rules."""
         if not isinstance(value, str) or not value:
             return value
-        pattern = self._token_pattern()
-        if pattern is not None:
-            value = pattern.sub(lambda m: self.pseudonym("person", self._lookup(m.group())).replace(" ", joiner), value)
-        return self.text(value)
+        return self.text(self._known_tokens(value, joiner))
 
     def path(self, value: object) -> object:
-        return self.tokens(value, joiner="_")
+        """A file name or path: what :meth:`text` finds in it with ``_`` read as a space
+        (``wawancara_Budi_Santoso_081234567890.txt``: the name with its surname, the phone),
+        then known names in any case (:meth:`tokens`); pseudonyms joined by ``_``."""
+        if not isinstance(value, str) or not value:
+            return value
+        spaced = value.replace("_", " ")  # the same length: what is found in it is found in value
+        parts, at = [], 0
+        for found in self.find(spaced):
+            parts += [value[at:found.start], self.pseudonym(found.kind, found.value).replace(" ", "_")]
+            at = found.end
+        parts.append(value[at:])
+        return self._known_tokens("".join(parts), joiner="_")
+
+    def _known_tokens(self, value: str, joiner: str) -> str:
+        pattern = self._token_pattern()
+        if pattern is None:
+            return value
+        return pattern.sub(lambda m: self.pseudonym("person", self._lookup(m.group())).replace(" ", joiner), value)
 
     def _lookup(self, written: str) -> str:
         words = re.findall(r"[^\W\d_]+", written.casefold())
+        for alias, person in self.aliases.items():
+            if re.findall(r"[^\W\d_]+", alias.casefold()) == words or written.casefold() in alias.casefold().split():
+                return person
         for person in self.persons:
             if re.findall(r"[^\W\d_]+", person.casefold()) == words:
                 return person
@@ -388,7 +431,7 @@ class Pseudonymizer:
 
     def _build_token_pattern(self) -> re.Pattern | None:
         alternatives = set()
-        for person in self.persons:
+        for person in [*self.persons, *self.aliases]:
             words = re.findall(r"[^\W\d_]+", person)
             alternatives.add(r"[\W_]+".join(map(re.escape, words)))
             alternatives.update(re.escape(w) for w in words if len(w) > 2 and w.casefold() not in self.keep
@@ -587,19 +630,61 @@ def codebook_words(codebook) -> list[str]:
     return words
 
 
-def pseudonymizer_for(store: Store, config, codebook, names: Path | None = None) -> Pseudonymizer:
+def pseudonymizer_for(store: Store, config, codebook, names: Path | None = None,
+                      keep_codebook: bool = True) -> Pseudonymizer:
     """The project's pseudonymizer: the names file (``names``, else ``[privacy] names``;
-    the shipped example holds none), the codebook's and ``[privacy] keep``'s words kept,
-    ``[suggest] skip_speakers`` left as roles."""
+    the shipped example holds none), the codebook's (unless not ``keep_codebook``) and
+    ``[privacy] keep``'s words kept, ``[suggest] skip_speakers`` left as roles."""
     settings = config.section("privacy")
     path = names or Path(settings["names"])
     return Pseudonymizer(store, read_names(path) if names or path.is_file() else [],
-                         keep=[*codebook_words(codebook), *settings["keep"]],
+                         keep=[*(codebook_words(codebook) if keep_codebook else []), *settings["keep"]],
                          exempt_speakers=config.section("suggest").get("skip_speakers", []))
 
 
+def codebook_identifiers(codebook, pseudonymizer: Pseudonymizer) -> list[str]:
+    """Where a codebook names a person (known, or by the name rules) or holds an e-mail,
+    phone, NIK or address: ``code 'x' label (id): 'Budi Santoso' (person)`` per finding.
+    A code id is read as a file name is (``bantuan_budi`` as ``bantuan budi``)."""
+    found = []
+    speakers = pseudonymizer.store.segments_frame()["speaker"] if hasattr(pseudonymizer.store, "segments_frame") else []
+    pseudonymizer.add_speakers(dict.fromkeys(s for s in speakers if isinstance(s, str)))
+    for code in codebook.codes.values():
+        fields = {"id": code.id.replace("_", " "), "label (id)": code.label.get("id", ""),
+                  "label (en)": code.label.get("en", ""), "definition": code.definition, "include": code.include,
+                  "exclude": code.exclude, **{f"keywords ({lang})": "; ".join(words)
+                                              for lang, words in code.keywords.items()}}
+        for field, text in fields.items():
+            for hit in pseudonymizer.find(str(text or "")):
+                found.append(f"code {code.id!r} {field}: {text[hit.start:hit.end]!r} ({hit.kind})")
+    for factor_type, labels in codebook.factor_types.items():
+        for lang, text in labels.items():
+            for hit in pseudonymizer.find(str(text or "")):
+                found.append(f"factor type {factor_type!r} label ({lang}): {text[hit.start:hit.end]!r} ({hit.kind})")
+    return found
+
+
+def check_codebook(store: Store, config, codebook, names: Path | None = None) -> None:
+    """Refuse to pseudonymise exports whose codebook names someone: a codebook goes out whole
+    (code names in the sheets, the qdpx, the report's charts), and its words are kept from
+    pseudonymisation, so a name in it would leave as written and stay in the texts too.
+
+    Raises
+    ------
+    InputError
+        Naming the codebook file and each code and field that holds an identifier.
+    """
+    found = codebook_identifiers(codebook, pseudonymizer_for(store, config, codebook, names, keep_codebook=False))
+    if found:
+        raise InputError(codebook.source, f"--pseudonymize would export {len(found)} identifier(s) of the codebook as "
+                                          f"written: {'; '.join(found[:10])}{' …' if len(found) > 10 else ''}; "
+                                          "reword these codes (a codebook names topics, not people), then export again")
+
+
 def pseudonymised(store: Store, config, codebook, names: Path | None = None) -> PseudonymisedStore:
-    """The store as pseudonymised exports read it (see :class:`PseudonymisedStore`)."""
+    """The store as pseudonymised exports read it (see :class:`PseudonymisedStore`); a
+    codebook that names someone is refused (:func:`check_codebook`)."""
+    check_codebook(store, config, codebook, names)
     return PseudonymisedStore(store, pseudonymizer_for(store, config, codebook, names))
 
 

@@ -120,17 +120,20 @@ def test_privacy_store_migrates_version_2_to_the_current_one(tmp_path):
     with Store(tmp_path) as store:  # version 2: no pseudonyms, nor version 4's documents.source_key
         store.db.execute("DROP TABLE pseudonyms")
         store.db.execute("ALTER TABLE documents DROP COLUMN source_key")
+        for table, column in (("segments", "role"), ("failures", "traceback")):  # nor version 5's columns
+            if column in {row[1] for row in store.db.execute(f"PRAGMA table_info({table})")}:
+                store.db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         store.db.execute("PRAGMA user_version = 2")
         store.db.commit()
     with Store(tmp_path) as store:
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert "source_key" in {row[1] for row in store.db.execute("PRAGMA table_info(documents)")}
         store.add_pseudonyms([("email", "a@b.id", "[EMAIL-1]")])
         assert store.pseudonyms_frame()["pseudonym"].tolist() == ["[EMAIL-1]"]
     fresh = tmp_path / "fresh"
     with Store(fresh):
         pass
-    assert sqlite3.connect(fresh / ".pilah" / "pilah.sqlite").execute("PRAGMA user_version").fetchone()[0] == 4
+    assert sqlite3.connect(fresh / ".pilah" / "pilah.sqlite").execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 # -- end to end: a pseudonymised run, every byte scanned ------------------------------
@@ -333,3 +336,94 @@ def test_privacy_config_default_and_candidates(pseudonymised_run, tmp_path):
         warsini = store.pseudonyms_frame().set_index("value").at["Warsini", "pseudonym"]
     assert shown.at[0, "label"] == f"{warsini} / batik" and shown.at[0, "top_terms"].startswith(f"{warsini}, batik")
     assert "7766" not in shown.at[0, "exemplar_1"] and "Warsini" not in shown.at[0, "exemplar_1"]
+
+
+# -- round 3: what leaked around the texts ---------------------------------------------
+LEAKY_SETTINGS = ('[project]\ncorpus = ["corpus"]\nout = "out"\n\n[suggest]\nmodel = "no-model-yet"\n'
+                  'encoder = "none"\n')
+
+
+@pytest.fixture(scope="module")
+def leaky_run(tmp_path_factory):
+    """A pseudonymised project whose leaks were around the texts: a name and a phone in a
+    file name, an informant named by label (Bu Sari) and by full name (Sari Anggraini), her
+    surname after her first name alone."""
+    root = tmp_path_factory.mktemp("bocor")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    (corpus / "wawancara_Budi_Santoso_081234567890.txt").write_text(
+        "Pewawancara: Apa kendala koperasi, Pak?\n\n"
+        "Pak Budi: Modal kurang dan biaya kirim mahal, pelatihan dari dinas membantu.\n", encoding="utf-8")
+    (corpus / "wawancara_sari.txt").write_text(
+        "Pewawancara: Silakan perkenalkan diri, Bu.\n\n"
+        "Bu Sari: Nama saya Sari Anggraini, saya membuat keripik.\n\n"
+        "Pewawancara: Siapa yang membantu pemasaran?\n\n"
+        "Bu Sari: Anak saya. Kata orang desa, Sari Anggraini paling rajin ikut pelatihan.\n", encoding="utf-8")
+    (root / "pilah.toml").write_text(LEAKY_SETTINGS, encoding="utf-8")
+    invoke("run", "--project", root, "--pseudonymize")
+    out = root / "out"
+    invoke("export", "--pseudonymize", "--with-suggestions", "--project", root, "--out", out / "project.qdpx")
+    invoke("review", "export", "--pseudonymize", "--project", root, "--out", out / "review.csv")
+    return root, out
+
+
+def test_privacy_file_names_surnames_and_full_names_leave_nothing(leaky_run):
+    root, out = leaky_run
+    files = readable_bytes(out)
+    assert {Path(f.split("!")[0]).name for f in files} >= {"suggestions.xlsx", "suggestions.csv", "report.html",
+                                                           "displays.xlsx", "run.json", "project.qdpx", "review.csv"}
+    text = {f: d.decode("utf-8", errors="replace") for f, d in files.items()}
+    for secret in ("Santoso", "081234567890", "0812", "Anggraini", "Budi", "Sari"):
+        leaks = [f for f, t in text.items() if _present(secret, t) or _present(secret.lower(), t)]
+        assert leaks == [], f"{secret} is in {leaks}"
+    assert not any(re.search(r"(Informan|Person)[ _]\w+[ _]Anggraini", t) for t in text.values())
+
+
+def test_privacy_one_informant_has_one_pseudonym(leaky_run):
+    root, _ = leaky_run
+    with Store(root) as store:
+        mapping = store.pseudonyms_frame()
+    persons = dict(zip(mapping.loc[mapping["kind"] == "person", "value"],
+                       mapping.loc[mapping["kind"] == "person", "pseudonym"]))
+    assert "Sari Anggraini" not in persons and persons["Sari"].startswith("Informan")
+    assert sorted(persons) == ["Budi", "Sari"]
+
+
+LEAKY_CODE = {"id": "bantuan_budi_santoso", "label": {"id": "Bantuan Pak Budi Santoso", "en": "Support from Mr Budi Santoso"},
+              "definition": "Dana dari koperasi; hubungi 0812 3456 7890 atau budi@desa.id.", "factor_type": "funding",
+              "keywords": {"id": ["modal", "dana"], "en": ["capital", "fund*"]}}
+
+
+def _leaky_codebook(path: Path) -> Path:
+    """The sample codebook with one code that names a person, a phone and an e-mail."""
+    from pipeline.config import PROJECT_ROOT
+
+    raw = yaml.safe_load((PROJECT_ROOT / "configs" / "codebook.yaml").read_text(encoding="utf-8"))
+    raw["codes"].append(LEAKY_CODE)
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_privacy_codebook_naming_someone_is_refused_with_the_code_named(tmp_path):
+    from cli_helpers import runner
+
+    from pipeline.cli import app
+
+    root = tmp_path / "proyek"
+    (root / "corpus").mkdir(parents=True)
+    (root / "corpus" / "a.txt").write_text("Pewawancara: Modalnya?\n\nBu Ani: Modal kurang, pelatihan membantu.\n",
+                                           encoding="utf-8")
+    _leaky_codebook(root / "kode.yaml")
+    (root / "pilah.toml").write_text(LEAKY_SETTINGS + 'codebook = "kode.yaml"\n', encoding="utf-8")
+    refused = runner.invoke(app, ["run", "--project", str(root), "--pseudonymize"])
+    assert refused.exit_code == 2, refused.output
+    flat = refused.output.replace("\n", "")
+    assert "kode.yaml" in flat and "code 'bantuan_budi_santoso' label (id): 'Pak Budi Santoso' (person)" in flat
+    assert "(phone)" in flat and "(email)" in flat and "Traceback" not in flat
+    assert not (root / "out" / "suggestions.xlsx").exists()
+    invoke("run", "--project", root)  # without --pseudonymize the codebook is the analyst's own business
+    for args in (["export", "--out", root / "p.qdpx"], ["report", "--out", root / "r.html"],
+                 ["review", "export", "--out", root / "s.xlsx"]):
+        result = runner.invoke(app, [str(a) for a in [*args, "--project", root, "--pseudonymize"]])
+        assert result.exit_code == 2 and "bantuan_budi_santoso" in result.output.replace("\n", ""), result.output
+        assert not Path(args[-1]).exists()
