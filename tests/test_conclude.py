@@ -249,3 +249,20 @@ def test_conclude_qdpx_with_case_variables_is_valid_refi_qda(project, tmp_path):
     schema = etree.XMLSchema(etree.parse(str(SHARED_DATA / "refi_qda" / "Project-mrt2019.xsd")))
     assert schema.validate(root), schema.error_log
     assert root.find(".//{urn:QDA-XML:project:1.0}Case/{urn:QDA-XML:project:1.0}VariableValue") is not None
+
+
+@pytest.mark.browser
+def test_conclude_report_section_renders_offline_in_chromium(project, tmp_path):
+    import chromium  # tests/chromium.py
+
+    from pipeline.report import write_report
+
+    write_report(project.view(), project.codebook, tmp_path / "report.html", lang="en")
+    dom, requests = chromium.render(tmp_path / "report.html", tmp_path)
+    assert requests == []
+    section = dom[dom.index('<section id="conclusions">'):]
+    section = section[:section.index("</section>")]
+    for key in ("conclusions", "factor-matrix", "factor-attribute", "triangulation", "negative", "memos"):
+        assert f'id="concl-{key}"' in section
+    assert section.count("<tr>") > 40 and "Accepted codings only" in section
+    assert "Triangulation: the sources and informants that attest each factor" in section
