@@ -204,10 +204,11 @@ class Resolved:
 
 
 def source_type_of(path: str) -> str:
-    """A document's source type from its first folder (``interviews/a.txt`` → interview)."""
-    parts = Path(path).parts
-    folder = parts[0].casefold() if len(parts) > 1 else ""
-    return FOLDER_TYPES.get(folder, folder or "document")
+    """A document's source type from its folders: the first one ``FOLDER_TYPES`` knows
+    (``wave2/interviews/a.txt`` → interview), else its first folder, else ``document``."""
+    folders = [part.casefold() for part in Path(path).parts[:-1]]
+    known = [FOLDER_TYPES[f] for f in folders if f in FOLDER_TYPES]
+    return known[0] if known else (folders[0] if folders else "document")
 
 
 def resolve(table: CaseTable, documents) -> Resolved:
