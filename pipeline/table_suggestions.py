@@ -88,11 +88,14 @@ def _propose_in_pieces(table: pd.DataFrame, model, codebook: Codebook, stages: S
         for piece in text_pieces(str(text)):
             owner.append(row)
             pieces.append(piece)
+    # with an encoder: each row's sentence vector, and the codebook's texts by meaning (issue 23)
+    suggester = Suggester(codebook, model, settings, getattr(stages, "code_vectors", None))
+    vectors = getattr(stages, "vectors", lambda texts: None)
     if owner == list(range(len(table))) and pieces == [str(t) for t in table["text"]]:
-        return Suggester(codebook, model, settings).propose(table_features(table, stages))
+        return suggester.propose(table_features(table, stages), vectors=vectors(pieces))
     cut = table.iloc[owner].assign(text=pieces).reset_index(drop=True)
     best: list[dict[str, dict]] = [{} for _ in range(len(table))]
-    for row, proposals in zip(owner, Suggester(codebook, model, settings).propose(table_features(cut, stages))):
+    for row, proposals in zip(owner, suggester.propose(table_features(cut, stages), vectors=vectors(pieces))):
         for proposal in proposals:
             if proposal["score"] > best[row].get(proposal["code"], {}).get("score", -1.0):
                 best[row][proposal["code"]] = proposal

@@ -238,6 +238,10 @@ def evaluate_labels(labels: pd.DataFrame, model: SuggestionModel, codebook: Code
     their ``table_features`` when the caller has them. ``predicted`` holds the suggested
     ``{code: direction}`` of each row."""
     parsed = [parse_codes(v) for v in labels["codes"]]
+    if vectors is None and (getattr(model, "vector_mean", None) is not None
+                            or getattr(model, "vector_mean_", None) is not None):
+        # a model trained on sentence vectors: the rows' vectors through the stages' encoder
+        vectors = getattr(stages, "vectors", lambda texts: None)([str(t) for t in labels["text"]])
     if features is None:
         features = table_features(labels.reset_index(drop=True), stages)
     codes = [c.id for c in codebook.codable()]
