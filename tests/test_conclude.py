@@ -266,3 +266,21 @@ def test_conclude_report_section_renders_offline_in_chromium(project, tmp_path):
         assert f'id="concl-{key}"' in section
     assert section.count("<tr>") > 40 and "Accepted codings only" in section
     assert "Triangulation: the sources and informants that attest each factor" in section
+
+
+def test_conclude_query_in_the_workspace(project, project_dir):
+    from starlette.testclient import TestClient
+
+    from pipeline.serve.app import create_app
+    from pipeline.serve.workspace import Workspace
+
+    ws = Workspace(project.store, project.codebook, project.config, project.root, "analyst", "en")
+    with TestClient(create_app(ws, "tok", hosts=("testserver",)), base_url="http://testserver") as client:
+        client.headers["X-Pilah-Token"] = "tok"
+        page = client.get("/query", params={"q": "factor=market_access direction=constraining sektor=food reviewer=gold"}).text
+        rows = [r for r in gold_factor_rows()
+                if (r["factor_type"], r["sektor"], r["direction"]) == ("market_access", "food", "constraining")]
+        assert f"segments: {hand_count(rows)['segments']}" in page
+        assert page.count("<blockquote>") == len({(r["document"], r["quote"], r["code"]) for r in rows})  # one per coding
+        page = client.get("/query", params={"q": 'case="<script>'}).text
+        assert "<script>" not in page.split("<body", 1)[1].replace("<script src", "") and "close every quote" in page

@@ -228,7 +228,7 @@ _CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-act
 def result_html(result: QueryResult, codebook: Codebook, lang: str = "en") -> str:
     """A standalone HTML page of the result: counts, then each quote with its place."""
     e = html.escape
-    words = _WORDS[lang if lang in _WORDS else "en"]
+    words = QUERY_WORDS[lang if lang in QUERY_WORDS else "en"]
     counts = " · ".join(f"{words[k]}: {v}" for k, v in result.counts.items())
     items = []
     for row in result.rows.itertuples(index=False):
@@ -251,7 +251,7 @@ code{{background:#f5f6f8;padding:2px 5px}} li{{margin:0 0 12px}} blockquote{{mar
 """
 
 
-_WORDS = {
+QUERY_WORDS = {
     "en": {"title": "Pilah query", "codings": "codings", "segments": "segments", "informants": "informants",
            "cases": "cases", "documents": "documents", "none": "Nothing found.",
            "note": "Accepted codings only, unless the query names a status; quotes are whole sentences."},

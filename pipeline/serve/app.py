@@ -219,6 +219,27 @@ def create_app(workspace: Workspace, token: str, hosts: tuple[str, ...] = ("127.
             response.headers["HX-Refresh"] = "true"
         return response
 
+    async def query(request: Request) -> Response:
+        """``pilah query`` in the workspace (``pipeline.conclude.query``): the same expressions."""
+        from pipeline.conclude import project_evidence
+        from pipeline.conclude.query import QUERY_WORDS, run_query
+
+        expression, result, rows, error = request.query_params.get("q", "").strip(), None, [], ""
+        if expression:
+            try:
+                with ws.project() as project:
+                    result = run_query(project_evidence(project, False, ("accepted", "pending")), expression,
+                                       project.codebook)
+            except PilahError as exc:
+                error = str(exc)
+        if result is not None:
+            rows = [{**row, "where": " · ".join(str(row[k]) for k in ("case", "informant", "title", "place") if row[k])}
+                    for row in result.rows.head(200).to_dict("records")]
+        more = max(0, len(result.rows) - len(rows)) if result is not None else 0
+        words_ = QUERY_WORDS[ws.lang] | {"run": "Cari" if ws.lang == "id" else "Search"}
+        return render(request, "query.html.j2", q=expression, result=result, rows=rows, more=more, error=error,
+                      qw=words_)
+
     async def state(request: Request) -> Response:
         """The workspace's figures as JSON (for scripts and tests)."""
         return JSONResponse({"reviewer": ws.reviewer, "lang": ws.lang, "blind": ws.blind, "items": len(ws.items),
@@ -235,7 +256,7 @@ def create_app(workspace: Workspace, token: str, hosts: tuple[str, ...] = ("127.
         Route("/undo", undo, methods=["POST"]), Route("/document", document), Route("/documents", documents),
         Route("/span", span, methods=["POST"]), Route("/memos", memos), Route("/memos", add_memo, methods=["POST"]),
         Route("/coders", coders), Route("/progress", progress), Route("/retrain", retrain, methods=["POST"]),
-        Route("/settings", settings, methods=["POST"]), Route("/state", state),
+        Route("/settings", settings, methods=["POST"]), Route("/state", state), Route("/query", query),
         Route("/favicon.ico", lambda request: Response(status_code=204)),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
