@@ -29,7 +29,7 @@ import pandas as pd
 from pipeline.codebook import Codebook
 from pipeline.errors import InputError
 from pipeline.records import DECISIONS, DECISIONS_ID, DIRECTIONS
-from pipeline.store import Decision, Store
+from pipeline.store import CARRIED, Decision, Store
 
 # Directions as analysts may write them (the Indonesian terms of the field included).
 _DIRECTION_WORDS = {
@@ -251,19 +251,26 @@ def review_status(store: Store) -> dict:
     decisions = store.decisions_frame(in_force=True)
     pending = store.suggestion_counts(pending=True)
     kinds = {"accept": "accepted", "reject": "rejected", "edit": "edited", "add": "added"}
-    empty = {"suggested": 0, "accepted": 0, "rejected": 0, "edited": 0, "added": 0, "pending": 0, "stale": 0}
+    empty = {"suggested": 0, "accepted": 0, "rejected": 0, "edited": 0, "added": 0, "pending": 0, "stale": 0,
+             "carried": 0}
     per_code: dict[str, Counter] = {}
     per_reviewer: dict[str, Counter] = {}
     for code, n in suggestions.items():
         per_code.setdefault(code, Counter())["suggested"] = n
     for code, n in pending.items():
         per_code.setdefault(code, Counter())["pending"] = n
+    carried_from = set(store.carried_segments())  # stale segments whose decisions were carried to the new text
+    decisions = decisions[~(decisions["stale"] & decisions["segment_id"].isin(carried_from))]
     for row in decisions.itertuples(index=False):
         what = "stale" if row.stale else kinds[row.decision]
         per_code.setdefault(row.key, Counter())[what] += 1
         per_reviewer.setdefault(row.reviewer, Counter())[what] += 1
+        if row.source == CARRIED and not row.stale:
+            per_code[row.key]["carried"] += 1
+            per_reviewer[row.reviewer]["carried"] += 1
     return {
         "decisions": int(len(decisions)),
+        "carried": int(((decisions["source"] == CARRIED) & ~decisions["stale"]).sum()),
         "decision_records": int(store.db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]),
         "codings": int(store.db.execute("SELECT COUNT(*) FROM codings WHERE retracted_by IS NULL").fetchone()[0]),
         "suggested": sum(suggestions.values()),

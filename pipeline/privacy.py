@@ -599,6 +599,9 @@ class PseudonymisedStore:
     def suggestion_counts(self, pending: bool = False) -> dict[str, int]:
         return self.store.suggestion_counts(pending)  # codes name no one
 
+    def carried_segments(self) -> dict[str, str]:
+        return self.store.carried_segments()  # segment ids name no one
+
     def suggestions_frame(self, document_ids: list[str] | None = None, pending: bool = False,
                           reviewer: str | None = None, places: bool = True) -> pd.DataFrame:
         frame = self.store.suggestions_frame(self._raw_ids(document_ids), pending, reviewer, places)

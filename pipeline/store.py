@@ -140,6 +140,11 @@ CREATE TABLE IF NOT EXISTS memos (
     text TEXT NOT NULL, author TEXT NOT NULL, created_at TEXT NOT NULL, replaces INTEGER REFERENCES memos(id)
 );
 CREATE INDEX IF NOT EXISTS memos_target ON memos(target, target_id);
+-- hostile: carried. A segment whose text a small edit changed (Store.carry_small_edits): its
+-- decisions in force were carried to the new segment, in this run, across this edit distance.
+CREATE TABLE IF NOT EXISTS carried_segments (
+    old_id TEXT PRIMARY KEY, new_id TEXT NOT NULL, run_id INTEGER NOT NULL, distance INTEGER NOT NULL
+);
 -- embed: vectors (pipeline.embed). A cache: each text's sentence vector per encoder and
 -- kind (passage / query), float16 bytes; what it holds can always be computed again.
 CREATE TABLE IF NOT EXISTS vectors (
@@ -155,6 +160,11 @@ ORIGINS = {"accept": "accepted", "edit": "edited", "add": "added"}
 # appended by the workspace's undo when there was no decision before; the suggestion is
 # pending again for that reviewer and no decision of theirs on it is in force.
 UNDO = "undo"
+# The source of a decision carried to a segment's new text across a small edit
+# (``Store.carry_small_edits``), and how small: see ``carry_limit``.
+CARRIED = "carried"
+CARRY_SHARE, CARRY_MIN, CARRY_MAX = 0.02, 1, 5
+CARRY_REACH = 3  # segments apart in the document, at most
 # The sources of the suggestions code work asks to review (``Store.add_review_suggestions``:
 # a split's new codes, an adopted candidate's segments): a re-run does not retire them, as
 # no model or rule proposes them.
@@ -431,12 +441,16 @@ class Store:
             # a document stored for the first time has nothing to retire
             stored = self.db.execute("SELECT 1 FROM segments WHERE document_id = ? LIMIT 1",
                                      (document.id,)).fetchone() is not None
+            kept: set[str] = set()
             if stored:
                 self.db.execute(
                     f"UPDATE segments SET active = 0, retired_run = ? WHERE document_id = ? AND active = 1 "
                     f"AND id NOT IN {_IN_LIST}",
                     (run_id, document.id, json.dumps([s.id for s in segments])),
                 )
+                kept = {row[0] for row in self.db.execute(  # the segments this version keeps as they were
+                    f"SELECT id FROM segments WHERE document_id = ? AND id IN {_IN_LIST}",
+                    (document.id, json.dumps([s.id for s in segments])))}
             self.db.executemany(
                 'INSERT INTO segments (id, document_id, version, idx, start, "end", text, speaker, timestamp, '
                 "language, language_score, tokens, active, retired_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, NULL) "
@@ -461,6 +475,8 @@ class Store:
                 [(key, s.segment_id, s.code, s.direction, s.factor_type, s.score, s.source, s.evidence,
                   getattr(s, "confidence", ""), model_version, run_id, stamp) for key, s in rows],
             )
+            if stored:  # decisions on a segment a small edit changed go with it (see carry_small_edits)
+                self.carry_small_edits(document.id, [s for s in segments if s.id not in kept], run_id, stamp)
 
     def touch_document(self, document: Document, source_key: str | None = None) -> None:
         """Record a skipped (unchanged) document's current path, metadata and file
@@ -887,6 +903,86 @@ class Store:
         )
         return int(cursor.lastrowid)
 
+    # -- hostile: decisions carried over small edits ------------------------------------
+    def carry_small_edits(self, document_id: str, new_segments: Sequence[Segment], run_id: int, stamp: str) -> int:
+        """Carry the decisions in force (and so their codings) from each segment of this
+        document that ``run_id`` retired to the new segment whose text is nearly the same.
+
+        Nearly the same: the same speaker, at most ``CARRY_REACH`` places away in the
+        document, and an edit distance (Levenshtein, in characters) of at most
+        :func:`carry_limit` of the old text: 2 %, at least 1 and at most 5 characters (a
+        comma fixed, a typo corrected, a word respelt). A larger edit leaves the decisions
+        stale, as before. Each carried decision is a new decision row of the same reviewer,
+        decision, code, direction and comment, ``source = "carried"``, on the new segment
+        (on the new suggestion of the same code where the run proposed one; an accept or
+        edit without one becomes an ``add`` of its code, a reject without one is not
+        carried); a coding on part of the segment keeps its span, its offsets mapped through
+        the edit. The old decisions stay as they were; ``carried_segments`` records the
+        pair. Runs inside ``save_document``'s transaction. Returns the decisions carried.
+        """
+        if not new_segments:
+            return 0
+        retired = self.db.execute(
+            'SELECT id, idx, start, "end", text, speaker FROM segments WHERE document_id = ? AND retired_run = ? '
+            "AND active = 0 AND id IN (SELECT segment_id FROM decisions) AND id NOT IN "
+            "(SELECT old_id FROM carried_segments)", (document_id, run_id)).fetchall()
+        free = {s.id: s for s in new_segments}
+        carried = 0
+        for old_id, idx, old_start, _, old_text, speaker in retired:
+            best = None
+            for new in free.values():
+                if new.speaker != speaker or abs(new.index - idx) > CARRY_REACH:
+                    continue
+                distance = edit_distance(old_text, new.text, carry_limit(old_text))
+                if distance is not None and (best is None or distance < best[0]):
+                    best = (distance, new)
+            if best is None:
+                continue
+            distance, new = best
+            del free[new.id]
+            self.db.execute("INSERT INTO carried_segments (old_id, new_id, run_id, distance) VALUES (?, ?, ?, ?)",
+                            (old_id, new.id, run_id, distance))
+            carried += self._carry_decisions(old_id, int(old_start), old_text, new, stamp)
+        return carried
+
+    def _carry_decisions(self, old_id: str, old_start: int, old_text: str, new: Segment, stamp: str) -> int:
+        decisions = self.db.execute(
+            f"SELECT id, decision, code, direction, reviewer, comment, {_DECISION_KEY} FROM decisions "
+            f"{_IN_FORCE} AND decisions.segment_id = ? ORDER BY id", (old_id,)).fetchall()
+        proposed = {code: (sid, direction, score, evidence, model) for sid, code, direction, score, evidence, model in
+                    self.db.execute("SELECT id, code, direction, score, evidence, model_version FROM suggestions "
+                                    "WHERE segment_id = ? AND retired_run IS NULL", (new.id,))}
+        count = 0
+        for decision_id, decision, code, direction, reviewer, comment, key in decisions:
+            if decision not in ("accept", "reject", "edit", "add"):
+                continue  # an undo carries nothing
+            seen = proposed.get(key) if decision != "add" else None
+            if seen is None and decision == "reject":
+                continue  # nothing proposed to reject on the new text
+            if seen is None:
+                decision = "add"
+            span = self.db.execute('SELECT start, "end" FROM codings WHERE decision_id = ? AND retracted_by IS NULL '
+                                   "AND segment_id = ? LIMIT 1", (decision_id, old_id)).fetchone()
+            mapped = None
+            if span is not None and (span[0], span[1]) != (old_start, old_start + len(old_text)):
+                a, b = map_span(old_text, new.text, span[0] - old_start, span[1] - old_start)
+                mapped = (new.start + a, new.start + b) if b > a else None
+            d = Decision(new.id, seen[0] if seen else None, decision, code, direction, reviewer, comment, CARRIED,
+                         span=mapped)
+            cursor = self.db.execute(
+                "INSERT INTO decisions (segment_id, suggestion_id, decision, code, direction, seen_code, "
+                "seen_direction, seen_score, seen_evidence, seen_model_version, segment_text, comment, "
+                "reviewer, decided_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (d.segment_id, d.suggestion_id, d.decision, d.code, d.direction, key if seen else None,
+                 *(seen[1:] if seen else (None, None, None, None)), new.text, d.comment, d.reviewer, stamp, CARRIED))
+            recode(self.db, int(cursor.lastrowid), d, key if seen else d.code, stamp)
+            count += 1
+        return count
+
+    def carried_segments(self) -> dict[str, str]:
+        """``{old segment id: new segment id}`` of every small edit decisions were carried across."""
+        return dict(self.db.execute("SELECT old_id, new_id FROM carried_segments"))
+
     # -- embed: the vector cache (pipeline.embed) --------------------------------------
     def vectors(self, keys: Sequence[str], encoder: str, kind: str) -> dict[str, np.ndarray]:
         """The cached vectors (float16) of these text keys (``pipeline.embed.text_key``)
@@ -1136,3 +1232,69 @@ def check_writable(project_dir: Path) -> None:
                 store.db.execute("DROP TABLE _write_check")
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: cannot write the project database: {exc}") from None
+
+
+# -- hostile: how near a new text is to the old one -------------------------------------
+def carry_limit(text: str) -> int:
+    """The largest edit a segment's decisions are carried across: 2 % of its characters,
+    at least 1 and at most 5 (a comma, a typo, a respelt word; a word added or taken out is
+    more, and leaves the decisions stale).
+
+    >>> carry_limit("Modal kurang, Bu."), carry_limit("x" * 200), carry_limit("x" * 2000)
+    (1, 4, 5)
+    """
+    return max(CARRY_MIN, min(CARRY_MAX, int(CARRY_SHARE * len(text))))
+
+
+def edit_distance(a: str, b: str, limit: int) -> int | None:
+    """The Levenshtein distance of ``a`` and ``b`` (insertions, deletions and substitutions
+    of characters), or ``None`` when it is above ``limit``; computed in a band of width
+    ``2 * limit + 1``, so a long segment costs its length times the band, not its square.
+
+    >>> edit_distance("Modal kurang Bu.", "Modal kurang, Bu.", 2), edit_distance("abc", "xyz", 2)
+    (1, None)
+    """
+    if abs(len(a) - len(b)) > limit:
+        return None
+    if a == b:
+        return 0
+    big = limit + 1
+    previous = [j if j <= limit else big for j in range(len(b) + 1)]
+    for i in range(1, len(a) + 1):
+        low, high = max(1, i - limit), min(len(b), i + limit)
+        current = [big] * (len(b) + 1)
+        current[0] = i if i <= limit else big
+        row_best = current[0]
+        for j in range(low, high + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            current[j] = value if value <= limit else big
+            row_best = min(row_best, current[j])
+        if row_best > limit:
+            return None
+        previous = current
+    return previous[len(b)] if previous[len(b)] <= limit else None
+
+
+def map_span(old: str, new: str, start: int, end: int) -> tuple[int, int]:
+    """A span ``[start, end)`` of ``old`` carried to ``new`` through the edit between them
+    (difflib's opcodes): a boundary in unchanged text moves with it; one inside a changed
+    stretch goes to the same place in its replacement, within its length; text inserted
+    at a boundary stays outside the span.
+
+    >>> old, new = "Modal kurang Bu.", "Modal kurang, Bu."
+    >>> map_span(old, new, 6, 12), map_span(old, new, 13, 16), map_span(old, new, 0, 16)
+    ((6, 12), (14, 17), (0, 17))
+    """
+    from difflib import SequenceMatcher
+
+    opcodes = SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
+
+    def place(position: int, closing: bool) -> int:
+        for tag, i1, i2, j1, j2 in opcodes:
+            inside = i1 < position <= i2 if closing else i1 <= position < i2
+            if inside and tag != "insert":
+                return j1 + (position - i1 if tag == "equal" else min(position - i1, j2 - j1))
+        return 0 if closing and position == 0 else len(new) if not closing else len(new)
+
+    return place(start, False), place(end, True)

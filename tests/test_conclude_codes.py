@@ -5,6 +5,8 @@ analyst decided rewritten."""
 from __future__ import annotations
 
 import csv
+import json
+import re
 import zipfile
 
 import pandas as pd
@@ -108,7 +110,12 @@ def test_conclude_codes_merge_pools_codes_and_codings(study):
         before = project.store.codings_frame()
         expected = set(before[before["code"].isin(["hr_capacity", "training"])]["segment_id"])
         keywords = set(project.codebook.codes["training"].keywords["id"]) | set(project.codebook.codes["hr_capacity"].keywords["id"])
-    invoke("codes", "merge", "hr_capacity", "training", "--into", "sdm", "--label", "Sumber daya manusia", "--project", study)
+    result = invoke("codes", "merge", "hr_capacity", "training", "--into", "sdm", "--label", "Sumber daya manusia",
+                    "--retrain", "--project", study)
+    # the model told: a version trained on the codings as they now read, which knows sdm and not the old codes
+    version = re.search(r"model (\S+) trained on the codings as they now read", result.stdout).group(1)
+    meta = json.loads((study / ".pilah" / "models" / version / "meta.json").read_text(encoding="utf-8"))
+    assert "sdm" in meta["code_sources"] and not {"training", "hr_capacity"} & set(meta["code_sources"])
     with Project.open(study) as project:
         code = project.codebook.codes["sdm"]
         assert code.factor_type == "human_resources" and set(code.keywords["id"]) == keywords
