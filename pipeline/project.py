@@ -60,6 +60,7 @@ class ProjectView(Protocol):
                           reviewer: str | None = None) -> pd.DataFrame: ...
     def decisions_frame(self, in_force: bool = True, reviewer: str | None = None) -> pd.DataFrame: ...
     def codings_frame(self, current: bool = True) -> pd.DataFrame: ...
+    def carried_segments(self) -> dict[str, str]: ...
 
 
 class PlainView:
@@ -99,6 +100,9 @@ class PlainView:
 
     def codings_frame(self, current: bool = True) -> pd.DataFrame:
         return self._store.codings_frame(current)
+
+    def carried_segments(self) -> dict[str, str]:
+        return self._store.carried_segments()
 
 
 class Project:

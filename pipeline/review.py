@@ -30,6 +30,7 @@ from openpyxl.utils import get_column_letter
 from pipeline.codebook import Codebook
 from pipeline.outputs import (CELL_LIMIT, FORMULA_START, csv_safe, digest, replacing, safe_text, workbook,
                               write_value, writing)
+from pipeline.store import CARRIED
 from pipeline.records import DECISIONS, DECISIONS_ID, DIRECTIONS, DIRECTIONS_ID, SUGGESTION_COLUMNS
 
 _WIDTHS = {"segment_text": 70, "evidence": 28, "code_label": 28, "document": 30, "suggestion_id": 14,
@@ -62,7 +63,8 @@ def review_frame(
     decisions = store.decisions_frame(in_force=True, reviewer=reviewer)
     if document_ids is not None:
         decisions = decisions[decisions["document_id"].isin(document_ids)]
-    stale = decisions[decisions["stale"]]
+    carried_from = set(store.carried_segments())  # stale, but their decisions live on on the edited text
+    stale = decisions[decisions["stale"] & ~decisions["segment_id"].isin(carried_from)]
     decided = decisions[~decisions["stale"]].drop_duplicates(["segment_id", "key"], keep="last")
     decided = decided[decided["segment_id"].isin(segments["segment_id"])]
     pending = store.suggestions_frame(document_ids, pending=True, reviewer=reviewer, places=False)
@@ -76,7 +78,8 @@ def review_frame(
         "score": decided["seen_score"],
         "confidence": decided["seen_confidence"].fillna(""),
         "evidence": decided["seen_evidence"].fillna(""),
-        "source": decided["seen_source"].fillna("analyst"),
+        "source": [CARRIED if source == CARRIED else "analyst" if pd.isna(seen) else seen  # carried: said so
+                   for source, seen in zip(decided["source"], decided["seen_source"])],
         "decision": decided["decision"],
         "corrected_code": [c if d == "add" or c != k else "" for d, c, k in
                            zip(decided["decision"], decided["code"], decided["key"])],
