@@ -24,10 +24,17 @@ from pipeline.codebook import load_codebook
 from pipeline.config import PROJECT_ROOT, load_config
 from pipeline.records import Document, Segment, Suggestion
 from pipeline.report import write_report
+from pipeline.project import Project
 from pipeline.run import run
 from pipeline.segment import segment_id
 from pipeline.store import Decision, Store
 
+
+
+def _run(corpus, config, out, project):
+    """``pilah run CORPUS --config CONFIG --out OUT --project PROJECT``."""
+    with Project.open(project, config=config, new_ok=True) as opened:
+        return run(opened, corpus, out)
 
 def review(store: Store) -> int:
     suggestions = store.suggestions_frame()
@@ -85,7 +92,7 @@ def main() -> None:
     skip = config.section("suggest")["skip_speakers"]
     with tempfile.TemporaryDirectory() as tmp:
         sample_dir, big_dir = Path(tmp) / "sample", Path(tmp) / "big"
-        run(PROJECT_ROOT / "corpus", None, sample_dir / "out", sample_dir)
+        _run(PROJECT_ROOT / "corpus", None, sample_dir / "out", sample_dir)
         with Store(sample_dir) as sample:
             decided = review(sample)
             figures = timed_report(sample, codebook, sample_dir / "out", skip)

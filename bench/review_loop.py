@@ -27,10 +27,17 @@ from pipeline.decisions import import_sheet
 from pipeline.engine import Stages
 from pipeline.labels import parse_codes
 from pipeline.retrain import retrain
+from pipeline.project import Project
 from pipeline.run import run
 from pipeline.store import Store
 from pipeline.train import labels_from_gold
 
+
+
+def _run(corpus, config, out, project):
+    """``pilah run CORPUS --config CONFIG --out OUT --project PROJECT``."""
+    with Project.open(project, config=config, new_ok=True) as opened:
+        return run(opened, corpus, out)
 
 def review_as_gold(sheet: pd.DataFrame, truth: dict[str, dict]) -> pd.DataFrame:
     """The sheet as a reviewer who codes like the gold coding fills it in."""
@@ -66,7 +73,7 @@ def main() -> None:
         rules.write_text('[suggest]\nmodel = "no-model"\n', encoding="utf-8")
         stages = Stages(load_config(rules), codebook, None)
         project = tmp / "sample"
-        run(corpus, rules, project / "out", project)
+        _run(corpus, rules, project / "out", project)
         truth = {r.segment_id: parse_codes(r.codes) for r in labels_from_gold(corpus, corpus / "gold.csv", stages).itertuples()}
         sheet = pd.read_csv(project / "out" / "suggestions.csv", dtype=str, keep_default_na=False)
         reviewed = review_as_gold(sheet, truth)
@@ -76,7 +83,8 @@ def main() -> None:
             report = import_sheet(store, tmp / "reviewed.csv", codebook, "gold")
             print(f"sample corpus: {report.added} decisions imported in {time.perf_counter() - started:.2f} s "
                   f"({(reviewed['decision'] != '').sum()} decided rows, {len(report.problems)} problems)")
-        figures = retrain(project, codebook, stages)
+        with Project.open(project, config=rules) as opened:
+            figures = retrain(opened)
         for name in ("before", "after"):
             f = figures[name]
             print(f"  {name}: {f['scheme']}: P {f['precision']:.3f} R {f['recall']:.3f} F1 {f['f1']:.3f} "
@@ -91,7 +99,7 @@ def main() -> None:
         for copy in range(10):
             shutil.copytree(corpus, big / f"copy{copy:02d}", ignore=shutil.ignore_patterns("gold.csv", "manifest.csv"))
         started = time.perf_counter()
-        run(big, rules, tmp / "bigproject" / "out", tmp / "bigproject")
+        _run(big, rules, tmp / "bigproject" / "out", tmp / "bigproject")
         print(f"10 copies of the sample corpus: run {time.perf_counter() - started:.1f} s")
         sheet = pd.read_csv(tmp / "bigproject" / "out" / "suggestions.csv", dtype=str, keep_default_na=False)
         sheet = sheet[sheet["suggestion_id"] != ""].head(5000).copy()

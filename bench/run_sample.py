@@ -14,8 +14,15 @@ import time
 from pathlib import Path
 
 from pipeline.config import PROJECT_ROOT
+from pipeline.project import Project
 from pipeline.run import run
 
+
+
+def _run(corpus, config, out, project):
+    """``pilah run CORPUS --config CONFIG --out OUT --project PROJECT``."""
+    with Project.open(project, config=config, new_ok=True) as opened:
+        return run(opened, corpus, out)
 
 def main() -> None:
     corpus = PROJECT_ROOT / "corpus"
@@ -23,7 +30,7 @@ def main() -> None:
         project = Path(tmp)
         for label in ("cold", "warm"):
             started = time.perf_counter()
-            summary = run(corpus, None, project / "out", project)
+            summary = _run(corpus, None, project / "out", project)
             wall = time.perf_counter() - started
             counts, seconds = summary["counts"], summary["seconds"]
             print(

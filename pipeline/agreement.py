@@ -8,10 +8,12 @@ a coder on the segments that coder reviewed. Segments whose text changed since (
 left out. **Direction** is compared separately, on the segment × code units both coded,
 as supporting / constraining / neutral.
 
-Cohen's κ for each pair; Krippendorff's α (nominal) over all coders, on the segments at
-least two of them reviewed (a coder who did not review a segment is a missing value);
-percent agreement beside both. A code whose model agrees with the coders at κ below
-``READY_KAPPA`` is flagged *not ready for bulk suggestion*.
+Cohen's κ for each pair (``pipeline.metrics.cohen_kappa``, the one κ of Pilah);
+Krippendorff's α (nominal) over all coders, on the segments at least two of them reviewed
+(a coder who did not review a segment is a missing value); percent agreement beside both.
+A code whose suggestions agree with the coders at a mean κ below ``READY_KAPPA`` is flagged
+*not ready for bulk suggestion* (``pipeline.metrics.ready``, the one readiness rule: the
+same that marks a code low confidence when a model is trained).
 """
 
 from __future__ import annotations
@@ -20,11 +22,9 @@ from collections import defaultdict
 from itertools import combinations
 
 import numpy as np
-from sklearn.metrics import cohen_kappa_score
+from pipeline.metrics import READY_KAPPA, cohen_kappa, ready
+from pipeline.project import Project
 
-from pipeline.store import Store
-
-READY_KAPPA = 0.65
 MODEL = "model"
 
 
@@ -68,10 +68,16 @@ def krippendorff_alpha(data: np.ndarray) -> float | None:
     return float(1 - observed / expected)
 
 
-def agreement(store: Store, coders: list[str] | None = None) -> dict:
+def agreement(project: Project, coders: list[str] | None = None) -> dict:
+    """The ``pilah agreement`` workflow: :func:`coder_agreement` of the project's store."""
+    return coder_agreement(project.store, coders)
+
+
+def coder_agreement(store, coders: list[str] | None = None) -> dict:
     """Per code: κ and percent agreement for each pair of coders and for the model against
     each coder, α over all coders, direction agreement, and whether the code is ready for
-    bulk suggestion. See the module docstring for the unit."""
+    bulk suggestion. See the module docstring for the unit. ``store``: a ``Store`` (or the
+    workspace's connection of its own to it)."""
     decisions = store.decisions_frame(in_force=True)
     decisions = decisions[~decisions["stale"]]
     codings = store.codings_frame()
@@ -106,7 +112,7 @@ def agreement(store: Store, coders: list[str] | None = None) -> dict:
         entry["alpha"] = _alpha(code, coders, reviewed, coded)
         model_kappas = [m["kappa"] for m in entry["model"].values() if m["kappa"] is not None]
         entry["model_kappa"] = round(float(np.mean(model_kappas)), 3) if model_kappas else None
-        entry["ready"] = entry["model_kappa"] is not None and entry["model_kappa"] >= READY_KAPPA
+        entry["ready"] = ready(entry["model_kappa"])
         per_code[code] = entry
     return {
         "unit": "segment × code presence, on the segments both coders reviewed (the model: the segments the coder "
@@ -130,9 +136,7 @@ def _labels(a: list, b: list) -> dict:
     if not a:
         return {"units": 0, "kappa": None, "percent": None}
     percent = float(np.mean([x == y for x, y in zip(a, b)]))
-    kappa = None if len(set(a) | set(b)) < 2 else float(cohen_kappa_score(a, b))
-    if kappa is not None and np.isnan(kappa):
-        kappa = None
+    kappa = cohen_kappa(a, b)
     return {"units": len(a), "kappa": None if kappa is None else round(kappa, 3), "percent": round(percent, 3)}
 
 

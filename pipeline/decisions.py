@@ -115,12 +115,20 @@ def pending_decisions(path: Path) -> int:
     return int((read_sheet(path)["decision"].str.strip() != "").sum())
 
 
-def import_sheet(store: Store, path: Path, codebook: Codebook, reviewer: str | None = None) -> ImportReport:
+def import_sheet(store: Store, path: Path, codebook: Codebook, reviewer: str | None = None,
+                 default: str = DEFAULT_REVIEWER) -> ImportReport:
     """Append the decisions of a reviewed sheet to the project; see the module docstring.
 
-    ``reviewer`` fills rows whose ``reviewer`` cell is empty (default ``"analyst"``).
+    Whose decisions: a row's ``reviewer`` cell; else ``reviewer`` (``--reviewer NAME``), else
+    the reviewer the sheet was exported for (``sheet_reviewer``), else ``default`` (the
+    project's ``[review] reviewer``). With ``reviewer`` or a sheet's own reviewer, every
+    decision of the sheet is that reviewer's, also where it says what another reviewer
+    decided (a blind second coder agreeing with the first). Otherwise a row without a
+    reviewer that says what someone already decided is that decision, already in the
+    project (a sheet imported once with ``--reviewer`` and read again by ``pilah run``).
     """
     frame = read_sheet(path)
+    owner = reviewer or sheet_reviewer(frame)
     if "comment" in frame.columns and len(store.pseudonyms_frame()):
         from pipeline.privacy import Pseudonymizer
 
@@ -137,7 +145,7 @@ def import_sheet(store: Store, path: Path, codebook: Codebook, reviewer: str | N
     for index, row in frame.iterrows():
         line = int(index) + 2
         try:
-            decision = _decision(row, suggestions, segments, codebook, reviewer or DEFAULT_REVIEWER)
+            decision = _decision(row, suggestions, segments, codebook, owner or default)
         except ValueError as exc:
             report.problems.append((line, str(exc)))
             continue
@@ -146,7 +154,8 @@ def import_sheet(store: Store, path: Path, codebook: Codebook, reviewer: str | N
             continue
         key_code = suggestions[decision.suggestion_id]["code"] if decision.decision != "add" else decision.code
         content = (decision.decision, decision.code, decision.direction, decision.comment)
-        if not str(row.get("reviewer", "")).strip() and content in in_force.get((decision.segment_id, key_code), ()):
+        if (not owner and not str(row.get("reviewer", "")).strip()
+                and content in in_force.get((decision.segment_id, key_code), ())):
             report.unchanged += 1  # a row without a reviewer that says what someone already decided
             continue
         key = (decision.reviewer, decision.segment_id, key_code)
@@ -161,6 +170,25 @@ def import_sheet(store: Store, path: Path, codebook: Codebook, reviewer: str | N
     counts = store.add_decisions([decision for _, decision in sorted(rows.values(), key=lambda r: r[0])])
     report.added, report.unchanged = counts["added"], report.unchanged + counts["unchanged"]
     return report
+
+
+def sheet_reviewer(frame: pd.DataFrame) -> str | None:
+    """The reviewer a sheet was exported for (``pilah review export --reviewer NAME`` writes
+    NAME in every row's ``reviewer`` cell), or ``None``: every filled cell names one
+    reviewer, and so do the undecided rows (an analyst types a name only where they decide).
+
+    >>> sheet = pd.DataFrame({"decision": ["accept", "", ""], "reviewer": ["dewi", "dewi", "dewi"]})
+    >>> sheet_reviewer(sheet), sheet_reviewer(sheet.assign(reviewer=["dewi", "", ""]))
+    ('dewi', None)
+    """
+    if "reviewer" not in frame.columns or frame.empty:
+        return None
+    cells = frame["reviewer"].astype(str).str.strip()
+    names = set(cells[cells != ""])
+    undecided = cells[frame["decision"].astype(str).str.strip() == ""]
+    if len(names) != 1 or not ((undecided != "").any() or (cells != "").all()):
+        return None
+    return names.pop()
 
 
 def _in_force(store: Store) -> dict[tuple[str, str], set[tuple]]:
@@ -271,8 +299,7 @@ def review_status(store: Store) -> dict:
     return {
         "decisions": int(len(decisions)),
         "carried": int(((decisions["source"] == CARRIED) & ~decisions["stale"]).sum()),
-        "decision_records": int(store.db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]),
-        "codings": int(store.db.execute("SELECT COUNT(*) FROM codings WHERE retracted_by IS NULL").fetchone()[0]),
+        **store.record_counts(),
         "suggested": sum(suggestions.values()),
         "pending": sum(pending.values()),
         "stale": int(decisions["stale"].sum()),

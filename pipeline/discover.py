@@ -41,7 +41,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 import numpy as np
@@ -56,11 +56,16 @@ from spacy.lang.id.stop_words import STOP_WORDS as ID_STOP_WORDS
 from spacy.tokens import Doc
 from threadpoolctl import threadpool_limits
 
-from pipeline.engine import Stages
 from pipeline.errors import InputError
 from pipeline.segment import segment_ids
-from pipeline.store import STORE_DIR, STORE_FILE, Store
+from pipeline.project import Project
+from pipeline.records import RESEARCHER
+from pipeline.review import export_candidates
+from pipeline.store import Store
 from pipeline.suggest.features import STOP_WORDS, featurize_many
+
+if TYPE_CHECKING:
+    from pipeline.engine import Stages
 
 log = logging.getLogger(__name__)
 
@@ -186,43 +191,35 @@ def discover(
     return frame
 
 
-def uncovered_segments(project_dir: Path, skip_speakers: Iterable[str] = ()) -> pd.DataFrame:
-    """The stored segments no code covers, in reading order.
+def uncovered_segments(store: Store) -> pd.DataFrame:
+    """The stored segments no code covers, in reading order (``Store.uncovered_segments``),
+    without the researcher's own turns (``Segment.role``). Columns: ``segment_id``,
+    ``document``, ``speaker``, ``lang``, ``text``."""
+    frame = store.uncovered_segments()
+    return frame[frame["segment_role"] != RESEARCHER].drop(columns="segment_role").reset_index(drop=True)
 
-    A segment is covered when it has a coding in force, or a suggestion in force whose
-    latest decision is not ``reject`` (an open, accepted or edited suggestion). Turns of ``skip_speakers`` (the researcher's
-    own questions) are left out. Columns: ``segment_id``, ``document``, ``speaker``,
-    ``lang``, ``text``.
 
-    Raises
-    ------
-    InputError
-        When ``project_dir`` holds no project database.
-    """
-    path = Path(project_dir) / STORE_DIR / STORE_FILE
-    if not path.exists():
-        raise InputError(path, "no project database here; run `pilah run --project DIR` first, or give --input TABLE")
-    query = """
-        SELECT segments.id AS segment_id, documents.path AS document, segments.speaker,
-               segments.language AS lang, segments.text
-        FROM segments JOIN documents ON documents.id = segments.document_id
-        WHERE segments.active = 1
-          AND NOT EXISTS (SELECT 1 FROM codings WHERE codings.segment_id = segments.id AND codings.retracted_by IS NULL)
-          AND NOT EXISTS (
-            SELECT 1 FROM suggestions
-            WHERE suggestions.segment_id = segments.id AND suggestions.retired_run IS NULL
-              AND COALESCE((SELECT decisions.decision FROM decisions
-                            WHERE decisions.segment_id = suggestions.segment_id
-                              AND COALESCE(decisions.seen_code, decisions.code) = suggestions.code
-                            ORDER BY decisions.id DESC LIMIT 1), 'open') != 'reject'
-        )
-        ORDER BY documents.path, segments.start
-    """
-    with Store(project_dir) as store:
-        frame = pd.read_sql_query(query, store.db).fillna("")
-    skip = {s.casefold() for s in skip_speakers}
-    keep = [speaker.casefold() not in skip for speaker in frame["speaker"]]
-    return frame.loc[keep].reset_index(drop=True)
+def discover_candidates(project: Project, out: Path, table: pd.DataFrame | None = None, source: Path | None = None,
+                        seed: int = 0, max_candidates: int = 10, min_size: int = 5,
+                        pseudonymize: bool | None = None) -> tuple[pd.DataFrame, list[Path]]:
+    """The ``pilah discover`` workflow: candidate codes from the project's uncoded segments
+    (or from ``table``'s uncoded rows, read from ``source``), written to ``out``
+    (candidates.csv/.xlsx, and a sheet of suggestions.xlsx there). Returns the candidates
+    and the files written. Raises ``InputError`` when nothing is uncoded."""
+    if table is not None:
+        segments, source = uncovered_rows(table, source), source
+    else:
+        segments, source = uncovered_segments(project.store), project.store.path
+    if segments.empty:
+        raise InputError(source, "no uncoded segments: every segment has a code or a suggestion, so there is "
+                                 "nothing to discover")
+    candidates = discover(segments, project.stages(), seed=seed, max_candidates=max_candidates, min_size=min_size)
+    if table is None and project.pseudonymize(pseudonymize):
+        from pipeline.privacy import pseudonymize_candidates
+
+        candidates = pseudonymize_candidates(candidates, project.store, project.config, project.codebook,
+                                             project.names)
+    return candidates, export_candidates(candidates, out)
 
 
 def uncovered_rows(table: pd.DataFrame, source: str | Path) -> pd.DataFrame:

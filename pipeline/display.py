@@ -36,7 +36,7 @@ import pandas as pd
 from pipeline.codebook import Codebook
 from pipeline.decisions import review_status
 from pipeline.errors import InputError
-from pipeline.records import DIRECTIONS
+from pipeline.records import DIRECTIONS, RESEARCHER
 from pipeline.store import Store
 
 SOURCES = ("accepted", "suggested", "all")
@@ -79,7 +79,6 @@ def build_displays(
     store: Store,
     codebook: Codebook,
     source: str = "all",
-    skip_speakers: tuple[str, ...] | list[str] = (),
 ) -> Displays:
     """Read the project and build every display from ``source`` (accepted / suggested / all).
 
@@ -98,7 +97,7 @@ def build_displays(
     if "accepted" in statuses:
         frames.append(_accepted_units(store, codebook, places))
     if "pending" in statuses:
-        frames.append(_pending_units(store, codebook, places, skip_speakers, DOCUMENTS_AT_ONCE))
+        frames.append(_pending_units(store, codebook, places, DOCUMENTS_AT_ONCE))
     units = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(UNIT_COLUMNS))
     units = units.reindex(columns=list(UNIT_COLUMNS))
     codes = _code_order(codebook, units)
@@ -167,6 +166,7 @@ def _place_columns(segments: pd.DataFrame) -> pd.DataFrame:
         "timestamp": _shared(segments["timestamp"].fillna("")),
         "language": _shared(segments["language"]),
         "tokens": segments["tokens"].to_numpy(),
+        "segment_role": _shared(segments["segment_role"]),
     }, index=pd.Index(segments["segment_id"].to_numpy(), name="segment_id"))
     for key in ("case", "actor", "role"):
         places[key] = [str(metadata[doc].get(key) or NO_VALUE) for doc in places["document"]]
@@ -201,17 +201,17 @@ def _accepted_units(store: Store, codebook: Codebook, places: pd.DataFrame) -> p
     return _with_factor_type(units, codebook)
 
 
-def _pending_units(store: Store, codebook: Codebook, places: pd.DataFrame, skip_speakers,
+def _pending_units(store: Store, codebook: Codebook, places: pd.DataFrame,
                    documents_at_once: int) -> pd.DataFrame:
     """The suggestions in force no decision in force has settled: the review sheet's
     undecided suggestion rows (``Store.suggestions_frame(pending=True)``, the one rule the
-    sheet and ``pilah review status`` share), without the turns of ``skip_speakers``.
+    sheet and ``pilah review status`` share), without the researcher's own turns
+    (``Segment.role``).
 
     Read ``documents_at_once`` documents at a time, in the order of the whole read (path,
     segment, score), keeping only the columns shown: the whole read was 30 MB at 10,000
     documents."""
-    skip = {s.casefold() for s in skip_speakers}
-    shown = places.index[[str(speaker).casefold() not in skip for speaker in places["speaker"]]]
+    shown = places.index[places["segment_role"] != RESEARCHER]
     parts = []
     for documents in _document_parts(store, documents_at_once):
         pending = store.suggestions_frame(documents, pending=True, places=False)

@@ -13,6 +13,7 @@ import gc
 import hashlib
 import os
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -34,7 +35,7 @@ from pipeline.errors import PilahError
 from pipeline.ingest import iter_documents
 from pipeline.language import LanguageSettings, detect_segments, language_code
 from pipeline.nlp import tokenize_segments
-from pipeline.records import Document, Failure, Segment, Suggestion, Unread
+from pipeline.records import RESEARCHER, Document, Failure, Segment, Suggestion, Unread
 from pipeline.segment import segment_document, segment_ids
 from pipeline.store import Store
 from pipeline.suggest import Scorer, Suggester
@@ -76,6 +77,8 @@ class Stages:
         self.nlp_settings = config.section("nlp")
         self.language_settings = LanguageSettings(**config.section("language"))
         self.lexicon = self.nlp_settings.get("colloquial_lexicon")
+        # the researcher's own turns: Segment.role, decided here once, read by every consumer
+        self.researchers = tuple(config.section("suggest").get("skip_speakers", []))
         self.encoder = configured_encoder(config.section("suggest"))
         self.code_vectors = code_vectors
         self.suggester = self._suggester(codebook, model)
@@ -137,8 +140,8 @@ class Stages:
         return cache.take() if cache is not None and hasattr(cache, "take") else {}
 
     def embeds(self, segment: Segment) -> bool:
-        """Whether a segment gets a vector: not an interviewer's turn."""
-        return (segment.speaker or "").casefold() not in self.suggester.skip_speakers
+        """Whether a segment gets a vector: not the researcher's own turn."""
+        return segment.role != RESEARCHER
 
     def embed(self, segments: Sequence[Segment], seconds: Counter) -> np.ndarray | None:
         """One vector per segment, aligned (zeros for the turns not embedded), or ``None``
@@ -179,7 +182,7 @@ class Stages:
 
     def segment(self, document: Document, seconds: Counter) -> list[Segment]:
         started = time.perf_counter()
-        segments = segment_document(document)
+        segments = segment_document(document, self.researchers)
         seconds["segment"] += time.perf_counter() - started
         return self.detect_language(segments, seconds)
 
@@ -357,7 +360,7 @@ def process_documents(documents: Sequence[Document], stages: Stages) -> list[Pro
         try:
             outcomes.append(stages.segment(document, seconds))
         except _DOCUMENT_ERRORS as exc:
-            outcomes.append(Failure(document.path, "segment", f"{type(exc).__name__}: {exc}"))
+            outcomes.append(failure(document.path, "segment", exc))
     segmented = [i for i, outcome in enumerate(outcomes) if isinstance(outcome, list)]
     segments = [segment for i in segmented for segment in outcomes[i]]
     try:
@@ -411,6 +414,7 @@ class _StageFailed(Exception):
     def __init__(self, stage: str, error: Exception):
         super().__init__(f"{type(error).__name__}: {error}")
         self.stage = stage
+        self.error = error
 
 
 def _process_alone(document: Document, segments: list[Segment], stages: Stages) -> Processed | Failure:
@@ -419,10 +423,19 @@ def _process_alone(document: Document, segments: list[Segment], stages: Stages) 
         counts, suggestions = _tokenize_and_suggest(segments, stages, seconds)
         return Processed(segments, counts, suggestions, seconds)
     except _StageFailed as failed:
-        return Failure(document.path, failed.stage, str(failed))
+        return failure(document.path, failed.stage, failed.error)
 
 
-_DOCUMENT_ERRORS = (PilahError, ValueError, OSError, RuntimeError)
+# The per-document boundary: whatever one document raises is its failure, and the run goes
+# on with the next (a KeyError in one document must not stop a 10,000-document run).
+_DOCUMENT_ERRORS = (Exception,)
+
+
+def failure(path: str, stage: str, error: Exception) -> Failure:
+    """``error`` as ``path``'s failure at ``stage``: bad input (a ``PilahError``) by its
+    message, anything else (a bug) with its traceback, for the report to show."""
+    trace = "" if isinstance(error, PilahError) else "".join(traceback.format_exception(error))
+    return Failure(path, stage, f"{type(error).__name__}: {error}", trace)
 
 
 def batches(documents: Iterable[Document], characters: int = BATCH_CHARACTERS,

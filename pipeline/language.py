@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
 from spacy.lang.id.stop_words import STOP_WORDS as ID_STOP_WORDS
 
+from pipeline.caches import WordCache, memo
 from pipeline.records import Segment
 from pipeline.vocabulary import KnownWords, read_word_list
 
@@ -229,9 +230,8 @@ def _count(
     if not words:
         return 0, 0
     first, later = _markers(lexicon, settings.detector, settings.word_confidence)
-    if len(first) + len(later) > _MARKS_KEPT:
-        first.clear()
-        later.clear()
+    first.make_room()  # and later, linked to it
+    later.make_room()
     total = first.get(words[0])
     if total is None:
         total = first[words[0]] = _marker(words[0], True, settings, lexicon, english_share)
@@ -279,7 +279,6 @@ def _balance(id_words: int, en_words: int) -> float:
     return round(1 - abs(2 * id_words / total - 1), 3) if total else 0.0
 
 
-_MARKS_KEPT = 500_000  # written words whose marks are kept between sentences
 _ENGLISH = 1 << 32  # a mark is Indonesian words + English words * _ENGLISH
 
 
@@ -287,8 +286,10 @@ _ENGLISH = 1 << 32  # a mark is Indonesian words + English words * _ENGLISH
 def _markers(lexicon: str | None, detector: str, word_confidence: float) -> tuple[dict[str, int], dict[str, int]]:
     """Per written word, its ``_marker`` as a sentence's first word and elsewhere, each
     worked out once: a sentence's marks are then summed in one pass (a word's marks take
-    its lower case and four vocabulary look-ups, and the detector is the costly part)."""
-    return {}, {}
+    its lower case and four vocabulary look-ups, and the detector is the costly part);
+    bounded (``pipeline.caches``)."""
+    later = WordCache()
+    return WordCache(linked=(later,)), later
 
 
 @lru_cache(maxsize=4)
@@ -331,7 +332,7 @@ def _lingua(low_accuracy: bool) -> Callable[[str], float]:
     builder = builder.with_preloaded_language_models()
     detector = (builder.with_low_accuracy_mode() if low_accuracy else builder).build()
 
-    @lru_cache(maxsize=65536)
+    @memo(maxsize=65536)
     def english_share(text: str) -> float:
         return detector.compute_language_confidence(text, Language.ENGLISH)
 
@@ -344,7 +345,7 @@ def _py3langid() -> Callable[[str], float]:
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     identifier.set_languages(["id", "ms", "en"])
 
-    @lru_cache(maxsize=65536)
+    @memo(maxsize=65536)
     def english_share(text: str) -> float:
         return float(dict(identifier.rank(text))["en"])
 

@@ -1,10 +1,48 @@
-"""Agreement between suggested and gold codes: per code and overall, and for direction."""
+"""Agreement between suggested and gold codes: per code and overall, and for direction; and
+Pilah's one Cohen's κ and one readiness rule, which training, evaluation and ``pilah
+agreement`` all use (docs/agreement.md).
+
+**κ.** Cohen's kappa of two label lists (scikit-learn's ``cohen_kappa_score``): the
+agreement beyond what chance gives, 1 for perfect agreement, 0 for chance. It is undefined
+(``None``) when there is no unit, or when both give one and the same label throughout.
+
+**Ready.** A code is *ready* for bulk suggestion when its suggestions agree with the
+analysts at κ ≥ ``READY_KAPPA`` (0.6, the lower bound of "substantial" agreement in Landis
+and Koch's reading, about Krippendorff's tentative 0.667): the agreement one asks of a
+second human coder before trusting their coding. Below it, the code's suggestions are marked
+low confidence in the review sheet and listed as not ready by ``pilah agreement``; a code
+whose κ is undefined (never suggested, never coded) is not ready.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 
 from sklearn.metrics import cohen_kappa_score, f1_score
+
+READY_KAPPA = 0.6
+
+
+def cohen_kappa(a, b) -> float | None:
+    """Cohen's κ of two label lists, rounded to 4 places; ``None`` when undefined.
+
+    >>> cohen_kappa([1, 1, 0, 0], [1, 0, 0, 0]), cohen_kappa([0, 0], [0, 0])
+    (0.5, None)
+    """
+    a, b = list(a), list(b)
+    if not a or len(set(a) | set(b)) < 2:
+        return None
+    kappa = float(cohen_kappa_score(a, b))
+    return None if kappa != kappa else round(kappa, 4)
+
+
+def ready(kappa: float | None) -> bool:
+    """Whether a code whose suggestions agree with the analysts at ``kappa`` is ready for bulk suggestion.
+
+    >>> ready(0.61), ready(0.59), ready(None)
+    (True, False, False)
+    """
+    return kappa is not None and kappa >= READY_KAPPA
 
 
 def code_metrics(gold: list[set[str]], predicted: list[set[str]], codes: list[str]) -> dict:
@@ -23,8 +61,7 @@ def code_metrics(gold: list[set[str]], predicted: list[set[str]], codes: list[st
         fp = sum(b and not a for a, b in zip(g, p))
         fn = sum(a and not b for a, b in zip(g, p))
         totals.update(tp=tp, fp=fp, fn=fn)
-        kappa = cohen_kappa_score(g, p) if len(set(g) | set(p)) > 1 else 1.0
-        per_code[code] = {**_prf(tp, fp, fn), "kappa": round(float(kappa), 4), "support": sum(g)}
+        per_code[code] = {**_prf(tp, fp, fn), "kappa": cohen_kappa(g, p), "support": sum(g)}
     supported = [m["f1"] for m in per_code.values() if m["support"]]
     return {
         "per_code": per_code,

@@ -522,7 +522,7 @@ class PseudonymisedStore:
     """
 
     def __init__(self, store: Store, pseudonymizer: Pseudonymizer):
-        self.store, self.db, self.path, self.pseudonymizer = store, store.db, store.path, pseudonymizer
+        self.store, self.path, self.pseudonymizer = store, store.path, pseudonymizer
         p = pseudonymizer
         documents = store.documents_frame()
         segments = store.segments_frame()
@@ -596,6 +596,9 @@ class PseudonymisedStore:
         return {key: (self._segments[key][2] if key in self._segments else self.pseudonymizer.text(text), active)
                 for key, (text, active) in self.store.segment_texts(segment_ids).items()}
 
+    def record_counts(self) -> dict[str, int]:
+        return self.store.record_counts()  # counts name no one
+
     def suggestion_counts(self, pending: bool = False) -> dict[str, int]:
         return self.store.suggestion_counts(pending)  # codes name no one
 
@@ -637,12 +640,13 @@ def pseudonymizer_for(store: Store, config, codebook, names: Path | None = None,
                       keep_codebook: bool = True) -> Pseudonymizer:
     """The project's pseudonymizer: the names file (``names``, else ``[privacy] names``;
     the shipped example holds none), the codebook's (unless not ``keep_codebook``) and
-    ``[privacy] keep``'s words kept, ``[suggest] skip_speakers`` left as roles."""
+    ``[privacy] keep``'s words kept, the speaker labels of the researcher's own turns
+    (``Segment.role``) left as they are."""
     settings = config.section("privacy")
     path = names or Path(settings["names"])
     return Pseudonymizer(store, read_names(path) if names or path.is_file() else [],
                          keep=[*(codebook_words(codebook) if keep_codebook else []), *settings["keep"]],
-                         exempt_speakers=config.section("suggest").get("skip_speakers", []))
+                         exempt_speakers=store.researcher_speakers())
 
 
 def codebook_identifiers(codebook, pseudonymizer: Pseudonymizer) -> list[str]:

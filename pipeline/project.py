@@ -37,6 +37,7 @@ PROJECT_FILE = "pilah.toml"
 PROJECT_SECTION = "project"  # the table of pilah.toml that is the project's own: corpus, out
 DEFAULT_OUT = "out"
 CODEBOOK_SETTING = "codebook:last"  # store setting: the codes of the codebook the last run used
+ROLES_SETTING = "roles:researchers"  # store setting: the researcher's labels the segments' roles follow
 
 
 class ProjectView(Protocol):
@@ -56,15 +57,23 @@ class ProjectView(Protocol):
     def segments_frame(self, document_ids: list[str] | None = None, active: bool = True) -> pd.DataFrame: ...
     def segment_texts(self, segment_ids: Sequence[str]) -> dict[str, tuple[str, bool]]: ...
     def suggestion_counts(self, pending: bool = False) -> dict[str, int]: ...
+    def record_counts(self) -> dict[str, int]: ...
     def suggestions_frame(self, document_ids: list[str] | None = None, pending: bool = False,
-                          reviewer: str | None = None) -> pd.DataFrame: ...
+                          reviewer: str | None = None, places: bool = True) -> pd.DataFrame: ...
     def decisions_frame(self, in_force: bool = True, reviewer: str | None = None) -> pd.DataFrame: ...
     def codings_frame(self, current: bool = True) -> pd.DataFrame: ...
     def carried_segments(self) -> dict[str, str]: ...
 
 
+# The store's methods a view passes on as they are (ProjectView's, less document_id).
+_VIEW_METHODS = frozenset({"setting", "document_paths", "documents_frame", "segments_frame", "segment_texts",
+                           "suggestion_counts", "record_counts", "suggestions_frame", "decisions_frame",
+                           "codings_frame", "carried_segments"})
+
+
 class PlainView:
-    """The store as exporters read it, real text and all: only :class:`ProjectView`'s methods."""
+    """The store as exporters read it, real text and all: :class:`ProjectView`'s methods and
+    nothing else (any other attribute is an ``AttributeError``, the database included)."""
 
     def __init__(self, store: Store):
         self._store = store
@@ -73,36 +82,10 @@ class PlainView:
     def document_id(self, raw: str) -> str:
         return raw
 
-    def setting(self, key: str) -> str | None:
-        return self._store.setting(key)
-
-    def document_paths(self, document_ids: list[str] | None = None) -> dict[str, str]:
-        return self._store.document_paths(document_ids)
-
-    def documents_frame(self) -> pd.DataFrame:
-        return self._store.documents_frame()
-
-    def segments_frame(self, document_ids: list[str] | None = None, active: bool = True) -> pd.DataFrame:
-        return self._store.segments_frame(document_ids, active)
-
-    def segment_texts(self, segment_ids: Sequence[str]) -> dict[str, tuple[str, bool]]:
-        return self._store.segment_texts(segment_ids)
-
-    def suggestion_counts(self, pending: bool = False) -> dict[str, int]:
-        return self._store.suggestion_counts(pending)
-
-    def suggestions_frame(self, document_ids: list[str] | None = None, pending: bool = False,
-                          reviewer: str | None = None) -> pd.DataFrame:
-        return self._store.suggestions_frame(document_ids, pending=pending, reviewer=reviewer)
-
-    def decisions_frame(self, in_force: bool = True, reviewer: str | None = None) -> pd.DataFrame:
-        return self._store.decisions_frame(in_force, reviewer)
-
-    def codings_frame(self, current: bool = True) -> pd.DataFrame:
-        return self._store.codings_frame(current)
-
-    def carried_segments(self) -> dict[str, str]:
-        return self._store.carried_segments()
+    def __getattr__(self, name: str):
+        if name in _VIEW_METHODS:
+            return getattr(self._store, name)
+        raise AttributeError(f"{name!r} is not part of a project's view (ProjectView)")
 
 
 class Project:
@@ -153,7 +136,7 @@ class Project:
         settings_file = root / PROJECT_FILE
         own = settings_file if settings_file.is_file() else None
         if own is None and not new_ok and not (root / STORE_DIR / STORE_FILE).exists():
-            raise InputError(root, "not a Pilah project: no pilah.toml and no .pilah/ database here; make one with "
+            raise InputError(root, "not a Pilah project: no pilah.toml and no .pilah/pilah.sqlite here; make one with "
                                    "`pilah init DIR --corpus FOLDER --codebook FILE`, or run `pilah run CORPUS --project DIR`")
         if own is None and (root / STORE_DIR / STORE_FILE).exists() and config is None:
             log.warning("%s has no pilah.toml: it uses the bundled settings and codebook (%s); `pilah init %s "
@@ -226,7 +209,22 @@ class Project:
         """The project's store, opened on first use."""
         if self._store is None:
             self._store = Store(self.root)
+            self._sync_roles()
         return self._store
+
+    def researchers(self) -> list[str]:
+        """The speaker labels of the researcher's own turns: ``[suggest] skip_speakers``."""
+        return list(self.config.section("suggest").get("skip_speakers", []))
+
+    def _sync_roles(self) -> None:
+        """Segments stored before roles were (schema 4), or under another list of the
+        researcher's labels, get their role now; new segments get it at segmentation."""
+        wanted = json.dumps(sorted({r.casefold() for r in self.researchers()}), ensure_ascii=False)
+        if self._store.setting(ROLES_SETTING) != wanted:
+            changed = self._store.assign_roles(self.researchers())
+            self._store.set_setting(ROLES_SETTING, wanted)
+            if changed:
+                log.info("%s: %d segment(s) got their role for [suggest] skip_speakers", self._store.path, changed)
 
     def store_exists(self) -> bool:
         """Whether the project has a store yet (a first ``pilah run`` makes it)."""
@@ -240,39 +238,54 @@ class Project:
         """The language of the report's labels: ``[report] lang``, "id" or "en"."""
         return self.config.section("report")["lang"]
 
-    def model(self):
+    def model(self, codebook: Codebook | None = None):
         """The model the project suggests with: ``(scorer, meta, model_dir)``.
 
         The version chosen with ``pilah models use`` (or made by ``pilah retrain``), else the
         configured one; ``(None, None, dir)`` when there is none, or when it was trained with
-        another codebook (the codebook's rules suggest alone).
+        another codebook than the project's (or ``codebook``, e.g. one an import merged
+        codes into): the codebook's rules suggest alone.
         """
+        if codebook is not None and codebook.hash != self.codebook.hash:
+            return self._load_model(codebook)
         if self._model is None:
-            from pipeline.suggest import load_model
-
-            chosen = self.store.setting("model")
-            model_dir = Path(chosen) if chosen else self.config.path("suggest", "model")
-            self._model = (None, None, model_dir)
-            if (model_dir / "meta.json").exists():
-                model, meta = load_model(model_dir)
-                if meta["codebook"]["sha256"] == self.codebook.hash:
-                    self._model = (model, meta, model_dir)
-                else:
-                    log.warning("model %s was trained with another codebook; using codebook rules only", model_dir)
+            self._model = self._load_model(self.codebook)
         return self._model
+
+    def _load_model(self, codebook: Codebook):
+        from pipeline.suggest import load_model
+
+        chosen = self.store.setting("model") if self.store_exists() else None
+        model_dir = Path(chosen) if chosen else self.config.path("suggest", "model")
+        if not (model_dir / "meta.json").exists():
+            return None, None, model_dir
+        model, meta = load_model(model_dir)
+        if meta["codebook"]["sha256"] != codebook.hash:
+            log.warning("model %s was trained with another codebook; using codebook rules only", model_dir)
+            return None, None, model_dir
+        return model, meta, model_dir
 
     def forget_model(self) -> None:
         """Drop the model read by :meth:`model` (another version was chosen since)."""
         self._model, self._stages = None, None
 
-    def stages(self):
-        """The condense stages with the project's settings, codebook and model, built once."""
-        if self._stages is None:
-            from pipeline.engine import Stages
+    def stages(self, codebook: Codebook | None = None, model=None):
+        """The condense stages with the project's settings, codebook and model, built once.
 
-            # vectors are looked up in (and added to) the project's cache
-            self._stages = Stages(self.config, self.codebook, self.model()[0]).use_store(self.store)
+        With another ``codebook`` (a table's own codes, codes just renamed or merged) or a
+        ``model`` of its own (a model directory's, ``pilah suggest``): stages for them with
+        the project's settings, built anew (without ``model``, the codebook's rules alone)."""
+        from pipeline.engine import Stages
+
+        # vectors are looked up in (and added to) the project's cache, where it has a store
+        if model is not None or (codebook is not None and codebook.hash != self.codebook.hash):
+            return Stages(self.config, codebook or self.codebook, model).use_store(self._cache())
+        if self._stages is None:
+            self._stages = Stages(self.config, self.codebook, self.model()[0]).use_store(self._cache())
         return self._stages
+
+    def _cache(self) -> Store | None:
+        return self.store if self.store_exists() else None
 
     def pseudonymize(self, flag: bool | None = None) -> bool:
         """Whether exports are pseudonymised: ``flag`` (``--pseudonymize/--no-pseudonymize``), else ``[privacy] pseudonymize``."""
@@ -297,6 +310,32 @@ class Project:
     def remember_codebook(self) -> None:
         """Record the codes of the codebook in use, for :meth:`codebook_changes` next time."""
         self.store.set_setting(CODEBOOK_SETTING, json.dumps(_codebook_summary(self.codebook), ensure_ascii=False))
+
+    def use_codebook(self, path: Path) -> None:
+        """Make ``path`` the project's codebook from now on: its ``pilah.toml`` names it (the
+        file is written when the folder has none). Used when an import merged codes into a
+        new codebook file."""
+        settings_file = self.root / PROJECT_FILE
+        line = f"codebook = {_toml_value(_relative(self.root, Path(path).resolve()))}"
+        text = settings_file.read_text(encoding="utf-8") if settings_file.exists() else ""
+        lines = text.splitlines()
+        section, done = None, False
+        for i, current in enumerate(lines):
+            stripped = current.strip()
+            if stripped.startswith("["):
+                section = stripped.strip("[] ")
+            elif section == "suggest" and stripped.split("=")[0].strip() == "codebook":
+                lines[i], done = line, True
+        if not done:
+            index = next((i for i, current in enumerate(lines) if current.strip() == "[suggest]"), None)
+            if index is None:
+                lines += ["", "[suggest]", line]
+            else:
+                lines.insert(index + 1, line)
+        settings_file.write_text("\n".join(lines).lstrip("\n") + "\n", encoding="utf-8")
+        self.settings_file = settings_file
+        self.codebook = load_codebook(path)
+        self._model, self._stages = None, None
 
     def close(self) -> None:
         if self._store is not None:

@@ -72,6 +72,19 @@ class Unread:
     path: str
 
 
+RESEARCHER = "researcher"  # Segment.role of the researcher's own turns
+
+
+def role_of(speaker: str | None, researchers: set[str]) -> str:
+    """A turn's role: ``RESEARCHER`` when ``speaker`` is one of ``researchers`` (casefolded
+    labels), else "".
+
+    >>> role_of("Pewawancara", {"pewawancara"}), role_of("Bu Ani", {"pewawancara"})
+    ('researcher', '')
+    """
+    return RESEARCHER if speaker and speaker.casefold() in researchers else ""
+
+
 @dataclass(frozen=True)
 class Segment:
     """A speaker turn, paragraph or answer: ``text == document.text[start:end]``."""
@@ -88,6 +101,9 @@ class Segment:
     language_score: float = 0.0
     end_time: str | None = None
     metadata: dict = field(default_factory=dict, hash=False)  # e.g. a table row's other columns
+    # RESEARCHER for the researcher's own turns (``[suggest] skip_speakers``), decided once at
+    # segmentation and stored: they get no suggestions and are no one's evidence; "" otherwise
+    role: str = ""
 
 
 @dataclass(frozen=True)
@@ -111,6 +127,8 @@ class Failure:
     path: str
     stage: str
     reason: str
+    # where an unexpected error (a bug, not bad input) was raised: its Python traceback
+    traceback: str = ""
 
 
 # The review sheet's columns, in order (suggestions.xlsx and suggestions.csv): what the

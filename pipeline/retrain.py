@@ -1,5 +1,7 @@
-"""The retrain workflow: the project's codings → a new model version, scored before and after;
-and the segments whose review would teach the model most (``pilah review next``).
+"""The model workflows of a project: train a model (``pilah train``), retrain it on the
+project's codings (``pilah retrain``: a new version, scored before and after), list and
+choose versions (``pilah models``), and the segments whose review would teach the model
+most (``pilah review next``).
 
 Training rows are the segments analysts reviewed (at least one decision in force): their
 codes are the codings in force of every coder (direction from the latest), so a segment
@@ -16,25 +18,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.codebook import Codebook
-from pipeline.engine import Stages
+from pipeline.codebook import Codebook, codebook_for_codes, load_codebook
 from pipeline.errors import InputError
 from pipeline.labels import format_codes, read_labels
-from pipeline.run import project_model
+from pipeline.project import Project
+from pipeline.records import RESEARCHER, role_of
+from pipeline.review import review_frame, write_sheet
 from pipeline.store import STORE_DIR, Store
 from pipeline.suggest.features import code_frame
-from pipeline.train import evaluate_labels, save_model, table_features, train
+from pipeline.train import evaluate_labels, labels_from_gold, save_model, table_features, train
 
 MODELS_DIR = "models"
 
 
 def codings_table(store: Store) -> pd.DataFrame:
-    """One row per reviewed segment: ``document``, ``segment_id``, ``speaker``, ``lang``,
-    ``text`` and ``codes`` (``code=direction;…``) from the codings in force."""
+    """One row per reviewed segment: ``document``, ``segment_id``, ``speaker``, ``role``,
+    ``lang``, ``text`` and ``codes`` (``code=direction;…``) from the codings in force."""
     decisions = store.decisions_frame(in_force=True)
     codings = store.codings_frame()
     codings = codings[codings["segment_id"].notna()]
-    units = decisions[["segment_id", "document_id", "speaker", "language", "segment_text", "decision_id"]]
+    units = decisions[["segment_id", "document_id", "speaker", "segment_role", "language", "segment_text",
+                       "decision_id"]]
     units = units.sort_values("decision_id").drop_duplicates("segment_id", keep="last")
     texts = dict(zip(codings["segment_id"], codings["text"]))
     segments = store.segment_texts(list(units["segment_id"]))
@@ -47,68 +51,142 @@ def codings_table(store: Store) -> pd.DataFrame:
             "document": unit.document_id,
             "segment_id": unit.segment_id,
             "speaker": unit.speaker or "",
+            "role": unit.segment_role or "",
             "lang": unit.language or "",
             "text": current if active else texts.get(unit.segment_id, unit.segment_text),
             "codes": format_codes({c: (d or None) for c, d in codes.items()}),
         })
-    return pd.DataFrame(rows, columns=["document", "segment_id", "speaker", "lang", "text", "codes"])
+    return pd.DataFrame(rows, columns=["document", "segment_id", "speaker", "role", "lang", "text", "codes"])
 
 
-def retrain(
-    project_dir: Path,
-    codebook: Codebook,
-    stages: Stages,
-    labels: Path | None = None,
-) -> dict:
+def train_model(project: Project, out: Path | None = None, labels: Path | None = None, corpus: Path | None = None,
+                gold: Path | None = None, codebook: Path | None = None, text_column: str = "text",
+                codes_column: str = "codes") -> tuple[dict, Path]:
+    """The ``pilah train`` workflow: fit the suggestion model on a labelled table
+    (``labels``) or on the gold coding of a corpus (``gold``, default ``CORPUS/gold.csv``;
+    ``corpus`` default the project's first), cross-validate it and save it to ``out``
+    (default the configured ``[suggest] model``). Returns its ``meta.json`` and the folder.
+
+    With ``labels`` and no ``codebook``, the codes are those of the table; the direction
+    cues come from the project's codebook.
+    """
+    if labels is not None and out is None:
+        raise InputError(labels, "give --out DIR for a model trained on a labelled table "
+                                 "(the default model belongs to the sample corpus)")
+    if labels is not None and codebook is None:
+        table = read_labels(labels, require_codes=True, text_column=text_column, codes_column=codes_column)
+        book = codebook_for_codes(sorted(set().union(*table["labels"])), project.codebook, shown(labels))
+    else:
+        book = load_codebook(codebook) if codebook is not None else project.codebook
+        if labels is not None:
+            table = read_labels(labels, set(book.codes), require_codes=True, text_column=text_column,
+                                codes_column=codes_column)
+    stages = project.stages(book)
+    if labels is None:
+        corpus = corpus or (project.corpus[0] if project.corpus else None)
+        if corpus is None:
+            raise InputError(project.root, "the project names no corpus: give --corpus FOLDER or --labels TABLE")
+        gold = gold or corpus / "gold.csv"
+        table, source = labels_from_gold(corpus, gold, stages), f"{shown(gold)} over {shown(corpus)}"
+    else:
+        table, source = with_roles(table, project), shown(labels)
+    model, meta = train(table, book, stages, source, **vector_features(table, stages))
+    target = out or project.config.path("suggest", "model")
+    return save_model(model, meta, book, target), target
+
+
+def vector_features(table: pd.DataFrame, stages) -> dict:
+    """What ``train`` takes of the encoder for a labelled table: the rows' sentence vectors
+    (through the vector cache, so a text a run embedded is not embedded again), the
+    encoder's id and the codebook's vectors; ``vectors`` ``None`` without an encoder. The
+    researcher's own turns are not embedded (their rows are zeros; training leaves them out)."""
+    if stages.encoder is None:
+        return {"vectors": None, "encoder_id": "", "code_vectors": None}
+    wanted = np.flatnonzero(table["role"].astype(str).to_numpy() != RESEARCHER) if "role" in table.columns \
+        else np.arange(len(table))
+    vectors = np.zeros((len(table), stages.encoder.dim), dtype=np.float32)
+    if len(wanted):
+        vectors[wanted] = stages.vectors(table["text"].astype(str).iloc[wanted].tolist())
+    return {"vectors": vectors, "encoder_id": stages.encoder_id, "code_vectors": stages.code_vectors}
+
+
+def with_roles(table: pd.DataFrame, project: Project) -> pd.DataFrame:
+    """A labelled table's rows with their ``role`` (``Segment.role``) from their ``speaker``
+    column, as segmentation decides it; the table as it is without one."""
+    if "speaker" not in table.columns or "role" in table.columns:
+        return table
+    researchers = {r.casefold() for r in project.researchers()}
+    return table.assign(role=[role_of(str(s), researchers) for s in table["speaker"]])
+
+
+def shown(path: Path) -> str:
+    """A path as recorded in meta.json: relative to Pilah's folder when inside it."""
+    from pipeline.config import PROJECT_ROOT
+
+    try:
+        return path.resolve().relative_to(PROJECT_ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def retrain(project: Project, labels: Path | None = None, codebook: Codebook | None = None) -> dict:
     """Train a new model version on the project's codings (and ``labels``), score the model
     in use and the new one on the same rows, keep the new version in the project and switch
-    to it when it scores at least as well. Returns the report (also for ``--json``)."""
+    to it when it scores at least as well. Returns the report (also for ``--json``).
+
+    ``codebook``: the codebook to train with when it is not the project's own (codes just
+    renamed or merged, ``pilah codes``)."""
     started = time.perf_counter()
-    with Store(project_dir) as store:
-        table = codings_table(store)
-        source = f"{len(table)} reviewed segments of {store.path}"
-        if labels is not None:
-            extra = read_labels(labels, set(codebook.codes)).drop(columns=["labels"])
-            table = pd.concat([table, extra], ignore_index=True).fillna("")
-            source += f" + {labels}"
-        if not len(table) or not (table["codes"] != "").any():
-            raise InputError(store.path, "no coding to learn from: review some suggestions first "
-                                         "(`pilah review import SHEET`) or give --labels TABLE")
-        old_model, old_meta, old_dir = project_model(store, stages.config, codebook)
-        before = None
-        if old_model is not None:
-            before = evaluate_labels(table, old_model, codebook, stages)
-        model, meta = train(table, codebook, stages, source)
-        target = Path(project_dir) / STORE_DIR / MODELS_DIR / meta["version"]
-        meta = save_model(model, meta, codebook, target)
-        after = meta["metrics"]
-        score = lambda m: m["suggestions"]["micro"]["f1"] if m else -1.0  # noqa: E731
-        switched = after is not None and score(after) >= (score(before) if before else after["rules_only"]["f1"])
-        if before is None and after is not None:  # no model in use: the codebook rules suggest alone
-            rules = after["rules_only"]
-            before_figures = {"model": None, "scheme": "codebook rules alone (no model in use)",
-                              **{k: rules[k] for k in ("precision", "recall", "f1", "macro_f1")},
-                              "direction_accuracy": after["direction_cues_only"]["accuracy"],
-                              "direction_macro_f1": after["direction_cues_only"]["macro_f1"], "per_code": {}}
-        else:
-            before_figures = _figures(before, old_meta["version"] if old_meta else None, "model in use, on every row")
-        report = {
-            "version": meta["version"],
-            "path": str(target),
-            "rows": len(table),
-            "coded_rows": int((table["codes"] != "").sum()),
-            "documents": int(table["document"].nunique()),
-            "before": before_figures,
-            "after": _figures(after, meta["version"], after["scheme"] if after else "no cross-validation"),
-            "rules_only": after["rules_only"] if after else None,
-            "codes": _code_choice(meta),
-            "in_use": meta["version"] if switched else (old_meta["version"] if old_meta else None),
-            "switched": switched,
-            "seconds": round(time.perf_counter() - started, 1),
-        }
-        store.add_model(meta["version"], str(target.resolve()), source, report)
-        if switched:
-            store.set_setting("model", str(target.resolve()))
+    codebook = codebook or project.codebook
+    stages = project.stages(codebook)
+    store = project.store
+    table = codings_table(store)
+    source = f"{len(table)} reviewed segments of {store.path}"
+    if labels is not None:
+        extra = with_roles(read_labels(labels, set(codebook.codes)).drop(columns=["labels"]), project)
+        table = pd.concat([table, extra], ignore_index=True).fillna("")
+        source += f" + {labels}"
+    if not len(table) or not (table["codes"] != "").any():
+        raise InputError(store.path, "no coding to learn from: review some suggestions first "
+                                     "(`pilah review import SHEET`) or give --labels TABLE")
+    old_model, old_meta, old_dir = project.model(codebook)
+    before = None
+    encoded = vector_features(table, stages)  # from the project's cache: reviewed segments were embedded by the run
+    if old_model is not None:
+        before = evaluate_labels(table, old_model, codebook, stages, vectors=encoded["vectors"],
+                                 code_vectors=encoded["code_vectors"])
+    model, meta = train(table, codebook, stages, source, **encoded)
+    target = project.root / STORE_DIR / MODELS_DIR / meta["version"]
+    meta = save_model(model, meta, codebook, target)
+    after = meta["metrics"]
+    score = lambda m: m["suggestions"]["micro"]["f1"] if m else -1.0  # noqa: E731
+    switched = after is not None and score(after) >= (score(before) if before else after["rules_only"]["f1"])
+    if before is None and after is not None:  # no model in use: the codebook rules suggest alone
+        rules = after["rules_only"]
+        before_figures = {"model": None, "scheme": "codebook rules alone (no model in use)",
+                          **{k: rules[k] for k in ("precision", "recall", "f1", "macro_f1")},
+                          "direction_accuracy": after["direction_cues_only"]["accuracy"],
+                          "direction_macro_f1": after["direction_cues_only"]["macro_f1"], "per_code": {}}
+    else:
+        before_figures = _figures(before, old_meta["version"] if old_meta else None, "model in use, on every row")
+    report = {
+        "version": meta["version"],
+        "path": str(target),
+        "rows": len(table),
+        "coded_rows": int((table["codes"] != "").sum()),
+        "documents": int(table["document"].nunique()),
+        "before": before_figures,
+        "after": _figures(after, meta["version"], after["scheme"] if after else "no cross-validation"),
+        "rules_only": after["rules_only"] if after else None,
+        "codes": _code_choice(meta),
+        "in_use": meta["version"] if switched else (old_meta["version"] if old_meta else None),
+        "switched": switched,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    store.add_model(meta["version"], str(target.resolve()), source, report)
+    if switched:
+        store.set_setting("model", str(target.resolve()))
+        project.forget_model()
     return report
 
 
@@ -137,60 +215,98 @@ def _code_choice(meta: dict) -> dict:
     return {code: {"use": "model" if code in learned else "rules", "model": per_code.get(code)} for code in meta["labels"]}
 
 
-def use_model(project_dir: Path, version: str) -> str:
+def use_model(project: Project, version: str) -> str:
     """Make a kept model version the one the project suggests with; returns its path."""
-    with Store(project_dir) as store:
-        models = store.models_frame()
-        found = models[models["version"] == version]
-        if found.empty:
-            known = ", ".join(models["version"]) or "none yet (run `pilah retrain`)"
-            raise InputError(store.path, f"no model version {version!r} in this project; known: {known}")
-        path = found["path"].iloc[0]
-        store.set_setting("model", path)
+    store = project.store
+    models = store.models_frame()
+    found = models[models["version"] == version]
+    if found.empty:
+        known = ", ".join(models["version"]) or "none yet (run `pilah retrain`)"
+        raise InputError(store.path, f"no model version {version!r} in this project; known: {known}")
+    path = found["path"].iloc[0]
+    store.set_setting("model", path)
+    project.forget_model()
     return path
 
 
-def next_for_review(project_dir: Path, codebook: Codebook, stages: Stages, n: int = 50,
-                    skip_speakers: list[str] | tuple[str, ...] = ()) -> list[str]:
+def model_versions(project: Project) -> tuple[pd.DataFrame, str | None]:
+    """The project's model versions (``Store.models_frame``) and the one chosen, if any."""
+    return project.store.models_frame(), project.store.setting("model")
+
+
+def next_for_review(project: Project, n: int = 50) -> list[str]:
     """The ``n`` unreviewed segments whose review would teach the model most.
 
     A segment's uncertainty is how close the model's probability for its most uncertain code
     is to that code's threshold (1 at the threshold, 0 far from it); without a learned model,
     segments with a pending rule suggestion come first. The choice is spread: each pick lowers
-    the priority of other segments of the same document and with the same uncertain code.
+    the priority of other segments of the same document and with the same uncertain code
+    and, with a sentence encoder, of segments that say what a chosen one says (the cosine
+    of their vectors, centred on the segments' mean, times ``DIVERSITY``): the sheet covers
+    what the corpus talks about instead of ten ways of one thing. The vectors come from the
+    project's cache (a run embedded them). The researcher's own turns (``Segment.role``)
+    are never chosen.
     """
-    with Store(project_dir) as store:
-        segments = store.segments_frame()
-        decided = set(store.decisions_frame(in_force=True)["segment_id"])
-        pending = set(store.suggestions_frame(places=False)["segment_id"])
-        model, _, _ = project_model(store, stages.config, codebook)
-    skip = {s.casefold() for s in skip_speakers}
-    segments = segments.loc[[s not in decided and str(sp or "").casefold() not in skip
-                         for s, sp in zip(segments["segment_id"], segments["speaker"])]].reset_index(drop=True)
+    store = project.store
+    segments = store.segments_frame()
+    decided = set(store.decisions_frame(in_force=True)["segment_id"])
+    pending = set(store.suggestions_frame(places=False)["segment_id"])
+    model, _, _ = project.model()
+    segments = segments.loc[[s not in decided and role != RESEARCHER
+                             for s, role in zip(segments["segment_id"], segments["segment_role"])]].reset_index(drop=True)
     if segments.empty:
         return []
-    uncertainty, focus = _uncertainty(segments, model, stages, pending)
+    stages = project.stages()
+    vectors = stages.vectors(segments["segment_text"].tolist())  # None without an encoder
+    uncertainty, focus = _uncertainty(segments, model, stages, pending, vectors)
     chosen, by_document, by_code = [], Counter(), Counter()
     available = np.ones(len(segments), dtype=bool)
     documents = segments["document_id"].to_numpy()
+    spread = _centred(vectors)
+    nearest = np.zeros(len(segments))  # each segment's highest cosine to a chosen one
     for _ in range(min(n, len(segments))):
         penalty = np.array([0.15 * by_document[d] + 0.15 * by_code[c] for d, c in zip(documents, focus)])
-        priority = np.where(available, uncertainty - penalty, -np.inf)
+        priority = np.where(available, uncertainty - penalty - DIVERSITY * np.maximum(nearest, 0), -np.inf)
         best = int(np.argmax(priority))
         available[best] = False
         chosen.append(segments["segment_id"][best])
         by_document[documents[best]] += 1
         by_code[focus[best]] += 1
+        if spread is not None:
+            nearest = np.maximum(nearest, spread @ spread[best])
     return chosen
 
 
-def _uncertainty(segments: pd.DataFrame, model, stages: Stages, pending: set) -> tuple[np.ndarray, list[str]]:
+DIVERSITY = 0.5  # review next: how much a segment's likeness to one already chosen lowers its priority
+
+
+def _centred(vectors: np.ndarray | None) -> np.ndarray | None:
+    """Sentence vectors minus their mean, at unit length (their cosines then spread over
+    -1..1 instead of e5's 0.7-0.9); ``None`` stays ``None``."""
+    if vectors is None or not len(vectors):
+        return None
+    centred = vectors - vectors.mean(axis=0, keepdims=True)
+    return centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-9)
+
+
+def next_sheet(project: Project, out: Path, n: int = 50, pseudonymize: bool | None = None) -> tuple[Path, int, int]:
+    """The ``pilah review next`` workflow: the ``n`` segments of :func:`next_for_review` as a
+    review sheet at ``out``, in that order. Returns the file, the segments and the rows."""
+    chosen = next_for_review(project, n)
+    frame, _ = review_frame(project.view(pseudonymize), project.codebook)
+    rank = {segment: i for i, segment in enumerate(chosen)}
+    frame = frame[frame["segment_id"].isin(rank)]
+    frame = frame.iloc[frame["segment_id"].map(rank).argsort(kind="stable")].reset_index(drop=True)
+    return write_sheet(frame, out, project.codebook), len(chosen), len(frame)
+
+
+def _uncertainty(segments: pd.DataFrame, model, stages, pending: set, vectors=None) -> tuple[np.ndarray, list[str]]:
     learned = list(getattr(model, "scored_", []) or []) if model is not None else []
     if not learned:
         return np.array([0.5 if s in pending else 0.3 for s in segments["segment_id"]]), [""] * len(segments)
     features = table_features(pd.DataFrame({"text": segments["segment_text"], "lang": segments["language"]}), stages)
     codes = [c.id for c in stages.suggester.codebook.codable()]
-    proba = model.predict_proba(code_frame(features, codes))
+    proba = model.predict_proba(code_frame(features, codes, vectors))
     thresholds = np.array([model.thresholds_[c] for c in proba.columns])
     distance = np.abs(proba.to_numpy() - thresholds) / np.maximum(thresholds, 1 - thresholds)
     closest = distance.argmin(axis=1)

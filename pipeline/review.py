@@ -31,7 +31,7 @@ from pipeline.codebook import Codebook
 from pipeline.outputs import (CELL_LIMIT, FORMULA_START, csv_safe, digest, replacing, safe_text, workbook,
                               write_value, writing)
 from pipeline.store import CARRIED
-from pipeline.records import DECISIONS, DECISIONS_ID, DIRECTIONS, DIRECTIONS_ID, SUGGESTION_COLUMNS
+from pipeline.records import DECISIONS, DECISIONS_ID, DIRECTIONS, DIRECTIONS_ID, RESEARCHER, SUGGESTION_COLUMNS
 
 _WIDTHS = {"segment_text": 70, "evidence": 28, "code_label": 28, "document": 30, "suggestion_id": 14,
            "segment_id": 14, "comment": 30, "corrected_code": 18, "corrected_direction": 13, "case": 20,
@@ -49,17 +49,15 @@ def review_frame(
     codebook: Codebook,
     document_ids: list[str] | None = None,
     reviewer: str | None = None,
-    skip_speakers: tuple[str, ...] | list[str] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The review table (``SUGGESTION_COLUMNS``) and the stale decisions of these documents.
 
     ``reviewer``: pre-fill only this reviewer's decisions (a blind sheet for a second
     coder); by default each row shows the latest decision in force, whoever made it.
-    Turns of ``skip_speakers`` get no blank row.
+    The researcher's own turns (``Segment.role``) get no blank row.
     """
     segments = store.segments_frame(document_ids)
-    skip = {s.casefold() for s in skip_speakers}
-    segments = segments.loc[[str(s or "").casefold() not in skip for s in segments["speaker"]]]
+    segments = segments[segments["segment_role"] != RESEARCHER]
     decisions = store.decisions_frame(in_force=True, reviewer=reviewer)
     if document_ids is not None:
         decisions = decisions[decisions["document_id"].isin(document_ids)]
@@ -339,7 +337,7 @@ class ReviewExport:
 
 
 def export_review(store, codebook: Codebook, document_ids: list[str], out_dir: Path, formats: list[str],
-                  skip_speakers: tuple[str, ...] | list[str] = (), documents_at_once: int = 500,
+                  documents_at_once: int = 500,
                   read: dict[str, str | None] | None = None) -> ReviewExport:
     """``export_suggestions(*review_frame(...))`` for a whole corpus, ``documents_at_once``
     documents at a time in the sheet's order (by path), so memory does not grow with the
@@ -364,7 +362,7 @@ def export_review(store, codebook: Codebook, document_ids: list[str], out_dir: P
             sheets.append(open_sheets.enter_context(CsvSheet(temporary, columns) if fmt == "csv"
                                                     else XlsxSheet(temporary, codebook, columns)))
         for part in _in_sheet_order(store, document_ids, documents_at_once):
-            frame, stale = review_frame(store, codebook, part, skip_speakers=skip_speakers)
+            frame, stale = review_frame(store, codebook, part)
             for sheet, fmt in zip(sheets, wanted):
                 with writing(paths[fmt]):
                     sheet.add(frame)

@@ -17,47 +17,46 @@ import spacy
 
 import pipeline
 from pipeline.checksums import file_sha256
-from pipeline.codebook import load_codebook
-from pipeline.config import load_config
-from pipeline.engine import Stages, process_corpus
+from pipeline.engine import process_corpus
 from pipeline.errors import InputError
 from pipeline.decisions import import_sheet, pending_decisions
 from pipeline.executors import make_executor
-from pipeline.privacy import pseudonymised, pseudonymizer_for, wanted
+from pipeline.outputs import digest, write_text
+from pipeline.privacy import pseudonymizer_for
+from pipeline.project import Project
 from pipeline.store import Store, check_writable, run_lock
-from pipeline.suggest import load_model
 from pipeline.suggest.scoring import model_checksum
 
 log = logging.getLogger(__name__)
 
 
 def run(
-    corpus: Path,
-    config_path: Path | None = None,
-    out_dir: Path = Path("out"),
-    project_dir: Path = Path("."),
+    project: Project,
+    corpus: Path | list[Path] | None = None,
+    out_dir: Path | None = None,
     on_document: Callable[[str], None] | None = None,
-    codebook_path: Path | None = None,
     workers: int | None = None,
     engine: str = "local",
     scheduler: str | None = None,
     pseudonymize: bool | None = None,
-    names: Path | None = None,
     read_all: bool = False,
 ) -> dict:
-    """Process ``corpus`` into the project store of ``project_dir`` and write the exports.
+    """Process the project's corpus (or ``corpus``) into its store and write the exports to
+    ``out_dir`` (default the project's ``out/``).
 
     Before anything is processed, decisions typed into the review sheets at ``out_dir``
     that the project does not hold yet are imported (the sheets are about to be rewritten),
-    and the output folder and the project database are checked.
+    and the output folder and the project database are checked. A project without a corpus
+    (none named in its ``pilah.toml``, none given) is an ``InputError``: nothing else, such
+    as the bundled sample, is read in its place.
 
     ``workers`` processes run the per-document stages (default: one per CPU); with
     ``engine="dask"`` they run on the Dask cluster at ``scheduler`` (or a local one). Only
     this process writes to the store, and only one run at a time works on a project.
 
     ``pseudonymize`` (default ``[privacy] pseudonymize``): every file written names no one
-    (``pipeline.privacy``; ``names``: the project's names file); the store keeps the real
-    text, and the summary returned is the real one.
+    (``pipeline.privacy``; the names file is the project's); the store keeps the real text,
+    and the summary returned is the real one.
 
     ``read_all``: read every file, also those whose signature shows them unchanged since
     they were stored (``pipeline.ingest.source_signature``).
@@ -65,97 +64,110 @@ def run(
     Returns the run summary that is also written to ``out_dir / "run.json"``.
     """
     started = time.perf_counter()
-    if not corpus.exists():
-        raise InputError(corpus, "corpus folder not found")
-    config = load_config(config_path)
-    codebook = load_codebook(codebook_path or config.path("suggest", "codebook"))
+    corpora = project.corpus if corpus is None else [corpus] if isinstance(corpus, (str, Path)) else list(corpus)
+    if not corpora:
+        raise InputError(project.settings_file or project.root,
+                         "the project names no corpus: give one (`pilah run FOLDER`) or name it in pilah.toml "
+                         "([project] corpus = [\"FOLDER\"], written by `pilah init --corpus FOLDER`)")
+    for folder in map(Path, corpora):
+        if not folder.exists():
+            raise InputError(folder, "corpus folder not found")
+    out_dir = project.out_dir if out_dir is None else Path(out_dir)
+    config, codebook, names, project_dir = project.config, project.codebook, project.names, project.root
     check_output_folder(out_dir)
-    settings = config.section("suggest")
     with run_lock(project_dir):
         check_writable(project_dir)
-        with Store(project_dir) as store:
-            record = ExportRecord.load(store, out_dir)
-            imported = import_pending_sheets(store, out_dir, codebook, config.section("review").get("reviewer") or None,
-                                             record)
-            model, meta, model_dir = project_model(store, config, codebook)
-            model_version = meta["version"] if meta else None
-            stages = Stages(config, codebook, model)
-            run_id = store.start_run(str(corpus))
-            checksum = model_checksum(meta)
-            executor = make_executor(stages, engine, workers, scheduler)
-            processing, cpu = time.perf_counter(), time.process_time()
-            stats = process_corpus(corpus, stages, store, run_id, model_version, checksum, on_document, executor,
-                                   read_all=read_all)
-            processing, cpu = time.perf_counter() - processing, time.process_time() - cpu
-            private = wanted(config, pseudonymize)
-            fingerprint = exports_fingerprint(store, config, codebook, stats.document_ids,
-                                              private and _content_digest(names or Path(config.section("privacy")["names"])))
-            # processing_cpu and load_cpu: this process's CPU seconds (not its workers')
-            seconds = dict(stats.seconds) | {"processing": processing, "processing_cpu": cpu}
-            unchanged = record.current(fingerprint)
-            if unchanged:
-                written, rows = record.paths(), record.rows
-            else:
-                # imported here: the report's charts import matplotlib (1 s), which a re-run
-                # with nothing changed does not need
-                from pipeline.report import DISPLAYS_FILE, REPORT_FILE, report_settings, write_report
-                from pipeline.review import export_review
+        store = project.store
+        record = ExportRecord.load(store, out_dir)
+        sheets_read: dict[str, str | None] = {}  # each review sheet's digest as this run read it
+        imported = import_pending_sheets(store, out_dir, codebook, config.section("review").get("reviewer") or None,
+                                         record, sheets_read)
+        model, meta, model_dir = project.model()
+        model_version = meta["version"] if meta else None
+        stages = project.stages()
+        executor = make_executor(stages, engine, workers, scheduler)  # a scheduler not answering: before any run row
+        if project.pseudonymize(pseudonymize):  # a codebook that names someone: refused before any work
+            from pipeline.privacy import check_codebook
 
-                exported, document_ids = store, stats.document_ids
-                if private:  # the view rewrites every document: only when the exports are written
-                    exported = pseudonymised(store, config, codebook, names)
-                    document_ids = [exported.document_id(d) for d in stats.document_ids]
-                export_started = time.perf_counter()
-                review = export_review(exported, codebook, document_ids, out_dir, config.section("review")["formats"],
-                                       skip_speakers=settings.get("skip_speakers", []))
-                seconds["export"] = time.perf_counter() - export_started
-                report = write_report(exported, codebook, out_dir / REPORT_FILE, xlsx_path=out_dir / DISPLAYS_FILE,
-                                      skip_speakers=settings.get("skip_speakers", []), **report_settings(config))
-                seconds["report"] = report["seconds"]["total"]
-                written = [*review.paths, *map(Path, report["outputs"])]
-                rows = {"review_rows": review.rows, "decisions_prefilled": review.prefilled,
-                        "stale_decisions": review.stale,
-                        "suggestions_per_document": dict(sorted(review.suggestions_per_document.items()))}
-                ExportRecord(out_dir, fingerprint, {Path(p).name: file_sha256(p) for p in written}, rows).save(store)
-            counts = store.document_counts(stats.document_ids)
-            summary = {
-                "run_id": run_id,
-                "corpus": str(corpus),
-                "project_store": str(store.path),
-                "counts": {
-                    "documents": stats.counts["documents"],
-                    "documents_processed": stats.counts["documents_processed"],
-                    "documents_unchanged": stats.counts["documents_unchanged"],
-                    "documents_unread": stats.counts["documents_unread"],
-                    **counts,
-                    "review_rows": rows["review_rows"],
-                    "decisions_prefilled": rows["decisions_prefilled"],
-                    "stale_decisions": rows["stale_decisions"],
-                    "failures": len(stats.failures),
-                },
-                "imported_decisions": [report.as_dict() for report in imported],
-                "suggestions_per_document": rows["suggestions_per_document"],
-                "exports_unchanged": unchanged,
-                "engine": {"name": engine, "workers": getattr(executor, "workers", 1), "scheduler": scheduler},
-                "seconds": {k: round(v, 3) for k, v in seconds.items()} | {"total": round(time.perf_counter() - started, 3)},
-                "versions": {
-                    "pilah": pipeline.__version__,
-                    "python": platform.python_version(),
-                    "spacy": spacy.__version__,
-                    "scikit-learn": version("scikit-learn"),
-                    "pandas": pd.__version__,
-                },
-                "config": {"sources": list(config.sources), "sha256": config.hash},
-                "codebook": {"source": codebook.source, "sha256": codebook.hash},
-                "model": {"path": str(model_dir), "version": model_version} if meta else None,
-                "failures": [asdict(f) for f in stats.failures],
-                "outputs": [str(p) for p in written],
-                "pseudonymized": private,
-            }
-            store.finish_run(run_id, summary)
-            # the mapping is in the store: a re-run that wrote no export needs no rewritten documents
-            shown = pseudonymizer_for(store, config, codebook, names).json(summary) if private else summary
-        (out_dir / "run.json").write_text(json.dumps(shown, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            check_codebook(store, config, codebook, names)
+        run_id = store.start_run(", ".join(map(str, corpora)))
+        checksum = model_checksum(meta)
+        processing, cpu = time.perf_counter(), time.process_time()
+        stats = process_corpus(corpora, stages, store, run_id, model_version, checksum, on_document, executor,
+                               read_all=read_all)
+        processing, cpu = time.perf_counter() - processing, time.process_time() - cpu
+        private = project.pseudonymize(pseudonymize)
+        fingerprint = exports_fingerprint(store, config, codebook, stats.document_ids,
+                                          private and _content_digest(names or Path(config.section("privacy")["names"])))
+        # processing_cpu and load_cpu: this process's CPU seconds (not its workers')
+        seconds = dict(stats.seconds) | {"processing": processing, "processing_cpu": cpu}
+        unchanged = record.current(fingerprint)
+        if unchanged:
+            written, rows = record.paths(), record.rows
+        else:
+            # imported here: the report's charts import matplotlib (1 s), which a re-run
+            # with nothing changed does not need
+            from pipeline.report import DISPLAYS_FILE, REPORT_FILE, report_settings, write_report
+            from pipeline.review import export_review
+
+            exported = project.view(private)  # pseudonymised: every document rewritten, only when written
+            document_ids = [exported.document_id(d) for d in stats.document_ids]
+            export_started = time.perf_counter()
+            # a sheet saved while the run worked: its decisions first, then it is replaced
+            imported += import_pending_sheets(store, out_dir, codebook,
+                                              config.section("review").get("reviewer") or None, None, sheets_read)
+            review = export_review(exported, codebook, document_ids, out_dir, config.section("review")["formats"],
+                                   read=sheets_read)
+            seconds["export"] = time.perf_counter() - export_started
+            report = write_report(exported, codebook, out_dir / REPORT_FILE, xlsx_path=out_dir / DISPLAYS_FILE,
+                                  **report_settings(config))
+            seconds["report"] = report["seconds"]["total"]
+            written = [*review.paths, *map(Path, report["outputs"])]
+            rows = {"review_rows": review.rows, "decisions_prefilled": review.prefilled,
+                    "stale_decisions": review.stale,
+                    "suggestions_per_document": dict(sorted(review.suggestions_per_document.items()))}
+            ExportRecord(out_dir, fingerprint, {Path(p).name: file_sha256(p) for p in written}, rows).save(store)
+        counts = store.document_counts(stats.document_ids)
+        summary = {
+            "run_id": run_id,
+            "corpus": ", ".join(map(str, corpora)),
+            "project_store": str(store.path),
+            "counts": {
+                "documents": stats.counts["documents"],
+                "documents_processed": stats.counts["documents_processed"],
+                "documents_unchanged": stats.counts["documents_unchanged"],
+                "documents_unread": stats.counts["documents_unread"],
+                **counts,
+                "review_rows": rows["review_rows"],
+                "decisions_prefilled": rows["decisions_prefilled"],
+                "stale_decisions": rows["stale_decisions"],
+                "failures": len(stats.failures),
+            },
+            "imported_decisions": [report.as_dict() for report in imported],
+            "suggestions_per_document": rows["suggestions_per_document"],
+            "exports_unchanged": unchanged,
+            "engine": {"name": engine, "workers": getattr(executor, "workers", 1), "scheduler": scheduler},
+            "seconds": {k: round(v, 3) for k, v in seconds.items()} | {"total": round(time.perf_counter() - started, 3)},
+            "versions": {
+                "pilah": pipeline.__version__,
+                "python": platform.python_version(),
+                "spacy": spacy.__version__,
+                "scikit-learn": version("scikit-learn"),
+                "pandas": pd.__version__,
+            },
+            "config": {"sources": list(config.sources), "sha256": config.hash},
+            "codebook": {"source": codebook.source, "sha256": codebook.hash},
+            "model": {"path": str(model_dir), "version": model_version} if meta else None,
+            "failures": [asdict(f) for f in stats.failures],
+            "outputs": [str(p) for p in written],
+            "sheets_kept_beside": [str(p) for p in (review.kept_beside if not unchanged else [])],
+            "pseudonymized": private,
+        }
+        store.finish_run(run_id, summary)
+        project.remember_codebook()
+        # the mapping is in the store: a re-run that wrote no export needs no rewritten documents
+        shown = pseudonymizer_for(store, config, codebook, names).json(summary) if private else summary
+        write_text(out_dir / "run.json", json.dumps(shown, indent=2, ensure_ascii=False) + "\n")
     return summary
 
 
@@ -176,7 +188,7 @@ REVIEW_SHEETS = ("suggestions.xlsx", "suggestions.csv")
 
 
 def import_pending_sheets(store: Store, out_dir: Path, codebook, reviewer: str | None,
-                          record: ExportRecord | None = None):
+                          record: ExportRecord | None = None, seen: dict[str, str | None] | None = None):
     """Import the decisions of the review sheets at ``out_dir`` before they are rewritten.
 
     A sheet that cannot be read, or rows that cannot be imported, stop the run
@@ -184,10 +196,19 @@ def import_pending_sheets(store: Store, out_dir: Path, codebook, reviewer: str |
     review work. The good rows are imported all the same; importing is idempotent, so
     decisions already in the project add nothing. A sheet still as the last run wrote it
     (``record``) holds only decisions the project has, and is not read.
+
+    ``seen``: each sheet's digest (by name) as last read, updated here; a sheet whose digest
+    is there already and unchanged is not read again (the run calls this once before it
+    processes and once before it writes the sheets, for a sheet saved meanwhile).
     """
     reports = []
+    seen = {} if seen is None else seen
     for name in REVIEW_SHEETS:
         path = out_dir / name
+        current = digest(path)
+        if name in seen and seen[name] == current:
+            continue
+        seen[name] = current
         if record is not None and record.unchanged(path):
             continue
         if pending_decisions(path):
@@ -252,18 +273,3 @@ def exports_fingerprint(store: Store, config, codebook, document_ids: list[str],
 
 def _content_digest(path: Path | None) -> str:
     return file_sha256(path) if path is not None and Path(path).is_file() else "-"
-
-
-def project_model(store: Store, config, codebook):
-    """The model the project uses: the version chosen with ``pilah models use`` (or made by
-    ``pilah retrain``), else the configured one; ``(None, None, dir)`` when it was trained
-    with another codebook (the codebook rules suggest alone)."""
-    chosen = store.setting("model")
-    model_dir = Path(chosen) if chosen else config.path("suggest", "model")
-    if not (model_dir / "meta.json").exists():
-        return None, None, model_dir
-    model, meta = load_model(model_dir)
-    if meta["codebook"]["sha256"] != codebook.hash:
-        log.warning("model %s was trained with another codebook; using codebook rules only", model_dir)
-        return None, None, model_dir
-    return model, meta, model_dir

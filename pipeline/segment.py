@@ -18,9 +18,9 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
-from pipeline.records import Document, Segment
+from pipeline.records import Document, Segment, role_of
 
 # Longest segment, in characters: about 800 words, longer than almost any spoken turn;
 # spaCy's memory grows with the length of one text (its own limit is 1,000,000).
@@ -64,8 +64,12 @@ def segment_ids(document_ids: list[str], texts: list[str]) -> list[str]:
     return ids
 
 
-def segment_document(document: Document) -> list[Segment]:
+def segment_document(document: Document, researchers: Iterable[str] = ()) -> list[Segment]:
     """Return the segments of ``document`` in reading order.
+
+    Turns whose speaker is one of ``researchers`` (the project's ``[suggest]
+    skip_speakers``, compared without regard to case) get the role ``RESEARCHER``: the
+    researcher's own questions, stored and exported with the rest, never suggested for.
 
     Examples
     --------
@@ -75,7 +79,10 @@ def segment_document(document: Document) -> list[Segment]:
     ...                blocks=(Block(5, 10, "Ani"), Block(18, 27, "Budi")))
     >>> [(s.speaker, s.text) for s in segment_document(doc)]
     [('Ani', 'Halo.'), ('Budi', 'Hai juga.')]
+    >>> [s.role for s in segment_document(doc, researchers=["ani"])]
+    ['researcher', '']
     """
+    researchers = {r.casefold() for r in researchers}
     blocks = document.blocks
     if not blocks and document.layout == "transcript":
         # A transcript built by hand, not by ingest: parse its turns with the built-in pattern.
@@ -109,6 +116,7 @@ def segment_document(document: Document) -> list[Segment]:
             timestamp=block.timestamp if block else None,
             end_time=block.end_time if block else None,
             metadata=dict(block.metadata) if block else {},
+            role=role_of(block.speaker if block else None, researchers),
         ))
         seen[text] += 1
     return segments

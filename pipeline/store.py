@@ -46,11 +46,11 @@ from filelock import FileLock, Timeout
 
 from pipeline.errors import PilahError
 from pipeline.outputs import one_line, writable_text
-from pipeline.records import Document, Failure, Segment, Suggestion
+from pipeline.records import RESEARCHER, Document, Failure, Segment, Suggestion, role_of
 
 STORE_DIR = ".pilah"
 STORE_FILE = "pilah.sqlite"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Schema version 3: one pseudonym per real value, for the life of the project.
 PSEUDONYMS_SCHEMA = """
@@ -74,7 +74,8 @@ CREATE TABLE IF NOT EXISTS segments (
     id TEXT PRIMARY KEY, document_id TEXT NOT NULL REFERENCES documents(id), version TEXT NOT NULL,
     idx INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL,
     speaker TEXT, timestamp TEXT, language TEXT NOT NULL, language_score REAL NOT NULL,
-    tokens INTEGER NOT NULL, active INTEGER NOT NULL DEFAULT 1, retired_run INTEGER
+    tokens INTEGER NOT NULL, active INTEGER NOT NULL DEFAULT 1, retired_run INTEGER,
+    role TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS segments_document ON segments(document_id);
 CREATE TABLE IF NOT EXISTS suggestions (
@@ -105,7 +106,8 @@ CREATE TABLE IF NOT EXISTS runs (
     corpus TEXT NOT NULL, summary TEXT
 );
 CREATE TABLE IF NOT EXISTS failures (
-    run_id INTEGER NOT NULL, path TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT NOT NULL
+    run_id INTEGER NOT NULL, path TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT NOT NULL,
+    traceback TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS models (
     version TEXT PRIMARY KEY, path TEXT NOT NULL, created_at TEXT NOT NULL, source TEXT NOT NULL,
@@ -288,12 +290,14 @@ class Store:
             from pipeline.store_migrations import migrate_v1
 
             migrate_v1(self.db, _SCHEMA)
-        elif version in (2, 3):
-            from pipeline.store_migrations import migrate_v2, migrate_v3
+        elif version in (2, 3, 4):
+            from pipeline.store_migrations import migrate_v2, migrate_v3, migrate_v4
 
             if version == 2:
                 migrate_v2(self.db, PSEUDONYMS_SCHEMA)
-            migrate_v3(self.db)
+            if version <= 3:
+                migrate_v3(self.db)
+            migrate_v4(self.db)
         # Every table is created IF NOT EXISTS: tables added to _SCHEMA since a project was
         # made are created the next time it is opened, without a new schema version.
         self.db.executescript(_SCHEMA)
@@ -331,8 +335,8 @@ class Store:
 
     def add_failure(self, run_id: int, failure: Failure) -> None:
         with self.db:
-            self.db.execute("INSERT INTO failures (run_id, path, stage, reason) VALUES (?, ?, ?, ?)",
-                            (run_id, *asdict(failure).values()))
+            self.db.execute("INSERT INTO failures (run_id, path, stage, reason, traceback) VALUES (?, ?, ?, ?, ?)",
+                            (run_id, failure.path, failure.stage, failure.reason, failure.traceback))
 
     # -- documents -------------------------------------------------------------------
     def processing_key(self, document_id: str) -> str | None:
@@ -453,13 +457,14 @@ class Store:
                     (document.id, json.dumps([s.id for s in segments])))}
             self.db.executemany(
                 'INSERT INTO segments (id, document_id, version, idx, start, "end", text, speaker, timestamp, '
-                "language, language_score, tokens, active, retired_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, NULL) "
+                "language, language_score, tokens, active, retired_run, role) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, NULL, ?) "
                 'ON CONFLICT(id) DO UPDATE SET version = excluded.version, idx = excluded.idx, start = excluded.start, '
                 '"end" = excluded."end", speaker = excluded.speaker, timestamp = excluded.timestamp, '
                 "language = excluded.language, language_score = excluded.language_score, tokens = excluded.tokens, "
-                "active = 1, retired_run = NULL",
+                "active = 1, retired_run = NULL, role = excluded.role",
                 [(s.id, s.document_id, document.version, s.index, s.start, s.end, s.text, s.speaker, s.timestamp,
-                  s.language, s.language_score, n) for s, n in zip(segments, tokens)],
+                  s.language, s.language_score, n, s.role) for s, n in zip(segments, tokens)],
             )
             rows = [(suggestion_id(s, model_version), s) for s in suggestions]
             if stored:
@@ -537,7 +542,7 @@ class Store:
                    documents.metadata, segments.version, segments.idx, segments.start AS segment_start,
                    segments."end" AS segment_end, segments.text AS segment_text, segments.speaker,
                    segments.timestamp, segments.language, segments.language_score, segments.tokens,
-                   segments.active
+                   segments.active, segments.role AS segment_role
             FROM segments JOIN documents ON documents.id = segments.document_id
             WHERE {'segments.active = 1 AND ' if active else ''}{where}
             ORDER BY documents.path, segments.active DESC, segments.start
@@ -613,7 +618,7 @@ class Store:
                    decisions.seen_model_version, decisions.segment_text, decisions.comment,
                    decisions.reviewer, decisions.decided_at, decisions.source, {self._code(_DECISION_KEY)} AS key,
                    segments.document_id, documents.path AS document, documents.metadata, segments.speaker,
-                   segments.timestamp, segments.language, segments.start AS segment_start,
+                   segments.role AS segment_role, segments.timestamp, segments.language, segments.start AS segment_start,
                    segments."end" AS segment_end, segments.active = 0 AS stale, seen.source AS seen_source,
                    seen.confidence AS seen_confidence
             FROM decisions
@@ -674,16 +679,6 @@ class Store:
                 counts["added"] += 1
         return counts
 
-    def add_coding(self, segment_id: str, code: str, direction: str | None, coder: str, origin: str = "imported") -> None:
-        """A coding that comes from elsewhere (another tool, a labelled table), not a decision."""
-        with self.db:
-            self.db.execute(
-                'INSERT INTO codings (document_id, version, segment_id, start, "end", text, code, direction, coder, '
-                "origin, decision_id, created_at) SELECT document_id, version, id, start, \"end\", text, ?, ?, ?, ?, NULL, ? "
-                "FROM segments WHERE id = ?",
-                (code, direction, coder, origin, now(), segment_id),
-            )
-
     def codings_frame(self, current: bool = True) -> pd.DataFrame:
         """Codings in force (not retracted) with their segment's state and document."""
         query = f"""
@@ -713,6 +708,52 @@ class Store:
     def failures_frame(self, run_id: int) -> pd.DataFrame:
         return read_frame(self.db, "SELECT path, stage, reason FROM failures WHERE run_id = ? ORDER BY rowid",
                           (run_id,))
+
+    # -- the project's questions (pipeline.project and its workflows) ------------------
+    def record_counts(self) -> dict[str, int]:
+        """``decision_records`` (every decision ever appended) and ``codings`` (not retracted)."""
+        return {
+            "decision_records": int(self.db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]),
+            "codings": int(self.db.execute("SELECT COUNT(*) FROM codings WHERE retracted_by IS NULL").fetchone()[0]),
+        }
+
+    def assign_roles(self, researchers: Sequence[str]) -> int:
+        """Give every stored segment its role for this list of the researcher's speaker
+        labels (casefolded): for a project whose segments were stored before roles were (a
+        schema-4 store) or under another list. Returns the segments whose role changed."""
+        labels = {r.casefold() for r in researchers}
+        changed = [(role_of(speaker, labels), segment) for segment, speaker, role in
+                   self.db.execute("SELECT id, speaker, role FROM segments") if role_of(speaker, labels) != role]
+        with self.db:
+            self.db.executemany("UPDATE segments SET role = ? WHERE id = ?", changed)
+        return len(changed)
+
+    def researcher_speakers(self) -> list[str]:
+        """The speaker labels of the researcher's turns (``Segment.role``), as written."""
+        return [row[0] for row in self.db.execute(
+            f"SELECT DISTINCT speaker FROM segments WHERE role = '{RESEARCHER}' ORDER BY speaker")]
+
+    def uncovered_segments(self) -> pd.DataFrame:
+        """The current segments no code covers, in reading order: no coding in force, and
+        no suggestion in force that is open or that a decision in force does not reject.
+        Columns ``segment_id``, ``document``, ``speaker``, ``segment_role``, ``lang``, ``text``."""
+        query = f"""
+            SELECT segments.id AS segment_id, documents.path AS document, segments.speaker, segments.role AS segment_role,
+                   segments.language AS lang, segments.text
+            FROM segments JOIN documents ON documents.id = segments.document_id
+            WHERE segments.active = 1
+              AND NOT EXISTS (SELECT 1 FROM codings WHERE codings.segment_id = segments.id AND codings.retracted_by IS NULL)
+              AND NOT EXISTS (
+                SELECT 1 FROM suggestions
+                WHERE suggestions.segment_id = segments.id AND suggestions.retired_run IS NULL
+                  AND (NOT EXISTS (SELECT 1 FROM decisions {_IN_FORCE} AND decisions.segment_id = suggestions.segment_id
+                                   AND {_DECISION_KEY} = suggestions.code)
+                       OR EXISTS (SELECT 1 FROM decisions {_IN_FORCE} AND decisions.segment_id = suggestions.segment_id
+                                  AND {_DECISION_KEY} = suggestions.code AND decisions.decision != 'reject'))
+              )
+            ORDER BY documents.path, segments.start
+        """
+        return read_frame(self.db, query).fillna("")
 
     # -- model versions --------------------------------------------------------------
     def add_model(self, version: str, path: str, source: str, summary: dict) -> None:

@@ -21,6 +21,10 @@ Version 3 adds the table ``pseudonyms`` (``pipeline.privacy``); ``migrate_v2`` c
 Version 4 adds ``documents.source_key``, the signature of the file a document was read
 from, by which a run knows an unchanged file without reading it; ``migrate_v3`` adds the
 column, empty: the next run reads every file once more and fills it.
+Version 5 adds ``segments.role`` (``RESEARCHER`` for the researcher's own turns, decided at
+segmentation) and ``failures.traceback`` (where an unexpected error was raised);
+``migrate_v4`` adds both, empty, and the project fills the roles from its settings when it
+opens the store (``pipeline.project.Project``; ``Store.assign_roles``).
 """
 
 from __future__ import annotations
@@ -148,6 +152,15 @@ def migrate_v2(db: sqlite3.Connection, pseudonyms_schema: str) -> None:
 def migrate_v3(db: sqlite3.Connection) -> None:
     """Bring a version-3 database to version 4 (``documents.source_key``) in one transaction."""
     _in_one_transaction(db, "ALTER TABLE documents ADD COLUMN source_key TEXT; PRAGMA user_version = 4;")
+
+
+def migrate_v4(db: sqlite3.Connection) -> None:
+    """Bring a version-4 database to version 5 (``segments.role``, ``failures.traceback``) in
+    one transaction; a column a table has already is left as it is."""
+    script = "".join(f"ALTER TABLE {table} ADD COLUMN {column} TEXT NOT NULL DEFAULT ''; "
+                     for table, column in (("segments", "role"), ("failures", "traceback"))
+                     if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")})
+    _in_one_transaction(db, script + "PRAGMA user_version = 5;")
 
 
 def _in_one_transaction(db: sqlite3.Connection, script: str) -> None:

@@ -17,3 +17,13 @@ def invoke(*args):
 def said(result) -> str:
     """The command's output with the terminal's line wrapping undone."""
     return " ".join(result.output.split())
+
+
+def run_corpus(corpus, config=None, out=None, project=None, **options):
+    """``pilah run CORPUS --project PROJECT --out OUT --config CONFIG`` as a function call:
+    the run workflow on the project at ``project`` (made there when new)."""
+    from pipeline.project import Project
+    from pipeline.run import run
+
+    with Project.open(project, config=config, new_ok=True) as opened:
+        return run(opened, corpus, out, **options)

@@ -9,18 +9,20 @@ import json
 import pandas as pd
 
 from pipeline.display import NO_VALUE, STATUSES, UNIT_COLUMNS
+from pipeline.records import RESEARCHER
 
 
-def units_read_whole(store, codebook, source: str, skip_speakers=()) -> pd.DataFrame:
+def units_read_whole(store, codebook, source: str) -> pd.DataFrame:
     """One row per status × segment × code shown (``UNIT_COLUMNS`` and ``text``), in the
-    order the displays hold them."""
+    order the displays hold them; pending suggestions on the researcher's own turns left out."""
     segments = store.segments_frame()
     metadata = {doc: json.loads(m) for doc, m in zip(segments["document"], segments["metadata"])}
     places = pd.DataFrame({"document": segments["document"].to_numpy(),
                            "speaker": segments["speaker"].fillna("").to_numpy(),
                            "timestamp": segments["timestamp"].fillna("").to_numpy(),
                            "language": segments["language"].to_numpy(),
-                           "text": segments["segment_text"].to_numpy()},
+                           "text": segments["segment_text"].to_numpy(),
+                           "segment_role": segments["segment_role"].to_numpy()},
                           index=pd.Index(segments["segment_id"].to_numpy(), name="segment_id"))
     for key in ("case", "actor", "role"):
         places[key] = [str(metadata[doc].get(key) or NO_VALUE) for doc in places["document"]]
@@ -37,8 +39,7 @@ def units_read_whole(store, codebook, source: str, skip_speakers=()) -> pd.DataF
             "evidence": codings["decision_id"].map(decisions["seen_evidence"]).fillna("").to_numpy()}))
     if "pending" in STATUSES[source]:
         pending = store.suggestions_frame(pending=True, places=False)
-        skip = {s.casefold() for s in skip_speakers}
-        shown = places.index[[str(s).casefold() not in skip for s in places["speaker"]]]
+        shown = places.index[places["segment_role"] != RESEARCHER]
         pending = pending[pending["segment_id"].isin(shown)]
         frames.append(pd.DataFrame({
             "status": "pending", "segment_id": pending["segment_id"].to_numpy(), "code": pending["code"].to_numpy(),

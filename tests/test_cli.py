@@ -44,8 +44,10 @@ def test_cli_run_writes_reviewable_sheet_for_every_document(sample_run, sample_c
     assert blank and all(r["segment_id"] and not r["code"] for r in blank)
     assert len({r["segment_id"] for r in rows}) == len(rows) - len(suggested) + len({r["segment_id"] for r in suggested})
     lists = {v.formula1: str(v.sqref) for v in sheet.data_validations.dataValidation}
-    assert lists['"accept,reject,edit,add"'] == f"K2:K{len(rows) + 1 + 500}"
-    assert lists['"supporting,constraining,neutral"'] == f"M2:M{len(rows) + 1 + 500}"
+    decisions = next(f for f in lists if f.startswith('"accept,reject,edit,add'))  # and their Indonesian words
+    assert lists[decisions] == f"K2:K{len(rows) + 1 + 500}"
+    directions = next(f for f in lists if f.startswith('"supporting,constraining,neutral'))
+    assert lists[directions] == f"M2:M{len(rows) + 1 + 500}"
     assert sheet.column_dimensions["C"].width >= 60 and sheet["C2"].alignment.wrap_text
     english = next(r for r in suggested if r["language"] == "en")
     assert english["code_label"] == english["code_label"].strip() and english["code_label"][0].isupper()

@@ -126,7 +126,7 @@ def test_discover_rejected_suggestions_leave_a_segment_uncovered(sample_project,
     copy = sqlite3.connect(tmp_path / ".pilah" / "pilah.sqlite")
     source.backup(copy)
     skip = config.section("suggest")["skip_speakers"]
-    before = set(uncovered_segments(tmp_path, skip)["segment_id"])
+    before = set(_uncovered(tmp_path)["segment_id"])
     segment, count = copy.execute(
         "SELECT segment_id, COUNT(*) FROM suggestions GROUP BY segment_id HAVING COUNT(*) >= 2 ORDER BY segment_id LIMIT 1"
     ).fetchone()
@@ -135,12 +135,17 @@ def test_discover_rejected_suggestions_leave_a_segment_uncovered(sample_project,
     copy.close()
     with Store(tmp_path) as store:
         store.add_decisions(rejections[1:])
-    assert segment not in set(uncovered_segments(tmp_path, skip)["segment_id"])  # one suggestion still open
+    assert segment not in set(_uncovered(tmp_path)["segment_id"])  # one suggestion still open
     with Store(tmp_path) as store:
         store.add_decisions(rejections[:1])
-    after = uncovered_segments(tmp_path, skip)
+    after = _uncovered(tmp_path)
     assert set(after["segment_id"]) == before | {segment}
     assert not ({s.casefold() for s in after["speaker"]} & {s.casefold() for s in skip})
+
+
+def _uncovered(project):
+    with Store(project) as store:
+        return uncovered_segments(store)
 
 
 # -- real tables ------------------------------------------------------------------------

@@ -131,9 +131,9 @@ def test_display_units_read_a_document_at_a_time_are_those_of_one_whole_read(pro
     """The units are read one part of the documents at a time and held without their text;
     with the text read back by segment id they are the units of one whole read, row for row."""
     monkeypatch.setattr(display, "DOCUMENTS_AT_ONCE", 1)
-    displays = build_displays(project, codebook, source, ["Pewawancara"])
+    displays = build_displays(project, codebook, source)
     assert "text" not in displays.units.columns
-    whole = units_read_whole(project, codebook, source, ["Pewawancara"])
+    whole = units_read_whole(project, codebook, source)
     assert len(whole) == sum(displays.overview["units"].values()) > 0
     pd.testing.assert_frame_equal(with_text(displays.units, displays.texts), whole)
 

@@ -5,7 +5,7 @@ import shutil
 from pipeline.codebook import load_codebook
 from pipeline.config import PROJECT_ROOT, load_config
 from pipeline.engine import settings_key
-from pipeline.run import run
+from cli_helpers import run_corpus as run  # tests/cli_helpers.py
 
 
 def test_engine_settings_key_follows_file_contents_not_paths(tmp_path):
@@ -63,10 +63,10 @@ def test_engine_a_batch_gives_each_document_what_it_gets_alone_and_keeps_a_failu
         def __getattr__(self, name):
             return getattr(suggester, name)
 
-        def __call__(self, items):
+        def __call__(self, items, *vectors):
             if any("Minamiura Prefecture" in segment.text for segment, _ in items):
-                raise ValueError("cannot read this one")
-            return suggester(items)
+                raise KeyError("cannot read this one")  # any exception: the boundary is per document
+            return suggester(items, *vectors)
 
     stages.suggester = Fussy()
     try:
@@ -75,7 +75,9 @@ def test_engine_a_batch_gives_each_document_what_it_gets_alone_and_keeps_a_failu
         stages.suggester = suggester
     failed = [d.path for d, o in zip(documents, outcomes) if isinstance(o, Failure)]
     assert len(failed) == 1 and "03_minamiura" in failed[0]
-    assert [o for o in outcomes if isinstance(o, Failure)][0].stage == "suggest"
+    [failure] = [o for o in outcomes if isinstance(o, Failure)]
+    assert failure.stage == "suggest" and failure.reason == "KeyError: 'cannot read this one'"
+    assert "Traceback" in failure.traceback and "in __call__" in failure.traceback  # a bug: where it was raised
     kept = [(o, a) for o, a in zip(outcomes, alone) if not isinstance(o, Failure)]
     assert len(kept) == len(documents) - 1 and all(o.suggestions == a.suggestions for o, a in kept)
     sizes = [sum(len(d.text) for d in batch) for batch in batches(documents * 3, characters=30_000)]
@@ -196,7 +198,7 @@ def test_engine_a_version_3_store_reads_each_file_once_more_then_no_more(tmp_pat
     import sqlite3
 
     import pipeline.ingest
-    from pipeline.store import STORE_DIR, STORE_FILE, Store
+    from pipeline.store import SCHEMA_VERSION, STORE_DIR, STORE_FILE, Store
 
     monkeypatch.setattr(pipeline.ingest, "RECENT_SECONDS", 0.0)
     corpus = tmp_path / "corpus"
@@ -211,7 +213,7 @@ def test_engine_a_version_3_store_reads_each_file_once_more_then_no_more(tmp_pat
     db.commit()
     db.close()
     with Store(tmp_path) as store:
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert store.db.execute("SELECT id, path, metadata, version, processing_key FROM documents "
                                 "ORDER BY id").fetchall() == documents
         assert {store.source_key(d[0]) for d in documents} == {None}

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from pipeline.run import run
+from cli_helpers import run_corpus as run  # tests/cli_helpers.py
 from pipeline.store import STORE_DIR, STORE_FILE, StoreError, run_lock
 
 INTERVIEWS = ["01_kabid_umkm_dinas.txt", "02_pengusaha_kopi_lembah_hijau.txt", "03_minamiura_international_affairs.txt",

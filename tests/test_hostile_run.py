@@ -17,7 +17,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 @pytest.fixture(scope="module")
 def hostile_run(tmp_path_factory):
-    from pipeline.run import run
+    from cli_helpers import run_corpus as run  # tests/cli_helpers.py
 
     root = tmp_path_factory.mktemp("hostile")
     good, bad = build(root)

@@ -240,7 +240,7 @@ def test_refi_import_atlasti_reports_what_it_cannot_use_and_keeps_the_rest(tmp_p
 # -- Pilah's own project --------------------------------------------------------------
 @pytest.fixture(scope="module")
 def pilah_project(tmp_path_factory, sample_corpus):
-    from pipeline.run import run
+    from cli_helpers import run_corpus as run  # tests/cli_helpers.py
 
     project = tmp_path_factory.mktemp("pilah")
     run(sample_corpus, None, project / "out", project)
@@ -292,14 +292,14 @@ def test_refi_pilah_project_round_trip(pilah_project, tmp_path, config, codebook
     meta = json.loads(documents.set_index("document_id").loc["interviews/02_pengusaha_kopi_lembah_hijau.txt", "metadata"])
     assert meta["actor"] == "Mas Dimas" and meta["case"] == "Kabupaten Lembah Hijau" and meta["date"] == "2024-08-27"
     # the codings count for retraining and agreement in the new project, directions included
-    from pipeline.agreement import agreement
+    from pipeline.agreement import coder_agreement
     from pipeline.retrain import codings_table
 
     with Store(pilah_project) as store:
         old = dict(zip(codings_table(store)["segment_id"], codings_table(store)["codes"]))
     with Store(fresh) as store:
         new = dict(zip(codings_table(store)["segment_id"], codings_table(store)["codes"]))
-        figures = agreement(store, ["rina", "budi"])
+        figures = coder_agreement(store, ["rina", "budi"])
     assert {s: c for s, c in old.items() if c} == new
     assert figures["segments_reviewed"]["rina"] == 6 and figures["segments_reviewed"]["budi"] == 4
     # importing the same file again adds nothing

@@ -164,7 +164,7 @@ def test_report_rejects_unknown_lang_and_source(reviewed, tmp_path):
     project, _ = reviewed
     for option, value in (("--lang", "fr"), ("--source", "gold")):
         result = runner.invoke(app, ["report", "--project", str(project), "--out", str(tmp_path / "r.html"), option, value])
-        assert result.exit_code == 2 and value in result.output and "expected one of" in result.output
+        assert result.exit_code == 2 and value in result.output and "is not one of" in result.output  # click.Choice
     result = runner.invoke(app, ["report", "--project", str(tmp_path / "none")])
     assert result.exit_code == 2 and "pilah run" in result.output
 
@@ -174,7 +174,9 @@ def test_report_displays_xlsx_has_every_matrix_per_status(reviewed):
     book = load_workbook(out / "displays.xlsx")
     assert book.sheetnames == ["Ikhtisar", "Kemajuan peninjauan", "Matriks faktor", "Faktor x kasus", "Faktor x aktor",
                                "Kode x dokumen", "Kode x kasus", "Kode x aktor", "Kode x peran", "Ko-okurensi",
-                               "Kode x arah", "Kode x bahasa", "Kutipan"]
+                               "Kode x arah", "Kode x bahasa", "Kutipan",
+                               # the conclusion displays (pipeline.conclude), accepted codings only
+                               "Kesimpulan", "Faktor x atribut", "Triangulasi", "Bukti negatif", "Memo"]
     factors = [[c.value for c in row] for row in book["Matriks faktor"].iter_rows()]
     assert factors[0][0].startswith("Ditampilkan: ")
     titles = [row[0] for row in factors if row[0] in ("Koding yang diterima analis", "Saran yang belum ditinjau")]
@@ -202,7 +204,7 @@ def test_report_read_in_parts_writes_the_files_of_pilah_run(reviewed, codebook, 
     monkeypatch.setattr(sheets, "QUOTES_AT_ONCE", 7)
     with Store(project) as store:
         write_report(store, codebook, tmp_path / "report.html", xlsx_path=tmp_path / "displays.xlsx",
-                     skip_speakers=config.section("suggest")["skip_speakers"], **report_settings(config))
+                     **report_settings(config))
     assert _cells(tmp_path / "displays.xlsx") == _cells(out / "displays.xlsx")
     generated = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC")
     written = [generated.sub("", (where / "report.html").read_text(encoding="utf-8")) for where in (tmp_path, out)]
@@ -215,7 +217,7 @@ def test_report_quotes_sheet_lists_every_unit_of_one_whole_read_with_its_text(re
     code, document and segment, with its segment's text and evidence."""
     project, out = reviewed
     with Store(project) as store:
-        whole = units_read_whole(store, codebook, "all", config.section("suggest")["skip_speakers"])
+        whole = units_read_whole(store, codebook, "all")
     rows = _cells(out / "displays.xlsx")["Kutipan"]
     for status, title in (("accepted", "Koding yang diterima analis"), ("pending", "Saran yang belum ditinjau")):
         start = [row[0] for row in rows].index(title) + 2
@@ -230,10 +232,9 @@ def test_report_quotes_sheet_lists_every_unit_of_one_whole_read_with_its_text(re
 
 def test_report_quotes_are_the_strongest_of_one_whole_read(reviewed, codebook, config):
     project, _ = reviewed
-    skip = config.section("suggest")["skip_speakers"]
     with Store(project) as store:
-        displays = build_displays(store, codebook, "all", skip)
-        whole = units_read_whole(store, codebook, "all", skip)
+        displays = build_displays(store, codebook, "all")
+        whole = units_read_whole(store, codebook, "all")
         sections = _quotes(displays, Labels("id", codebook), 8)
     assert [section["code"] for section in sections] == displays.codes
     shown = 0

@@ -66,7 +66,7 @@ def test_review_export_in_parts_writes_the_sheet_of_the_whole(tmp_path, sample_c
     import shutil
 
     from pipeline.review import export_review, export_suggestions, review_frame
-    from pipeline.run import run
+    from cli_helpers import run_corpus as run  # tests/cli_helpers.py
     from pipeline.store import Store
 
     corpus = tmp_path / "corpus"

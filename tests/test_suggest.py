@@ -1,9 +1,11 @@
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from pipeline.nlp import pipeline_for
-from pipeline.records import Segment
+from pipeline.records import RESEARCHER, Segment
 from pipeline.suggest import Suggester, featurize
 from pipeline.suggest.model import SuggestionModel
 from pipeline.suggest.features import code_frame, direction_frame, label_frame
@@ -70,7 +72,9 @@ def test_suggester_rules_only_gives_code_direction_type_and_evidence(config, cod
 def test_suggester_skips_the_interviewers_turns(config, codebook):
     suggester = Suggester(codebook, None, config.section("suggest"))
     segment = _segment(0, "Bagaimana dengan anggaran pelatihan?", speaker="Pewawancara")
-    assert suggester([(segment, _doc(config, segment.text))]) == []
+    assert suggester([(segment, _doc(config, segment.text))])  # the role, not the label, decides
+    researcher = replace(segment, role=RESEARCHER)  # as segmentation marks [suggest] skip_speakers' turns
+    assert suggester([(researcher, _doc(config, segment.text))]) == []
 
 
 def test_suggester_with_model_learns_codes_and_explains(config, codebook, rules):

@@ -7,7 +7,6 @@ import sqlite3
 from pathlib import Path
 from typing import Annotated, Callable, Optional, TypeVar
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -70,11 +69,6 @@ def describe_changes(changes: dict[str, list]) -> str:
     if changes["renamed"]:
         parts.append("renamed " + ", ".join(f"{a} → {b}" for a, b in changes["renamed"]))
     return "; ".join(parts)
-
-
-def choice(*values: str) -> click.Choice:
-    """A fixed set of values for an option (``click_type=choice(...)``)."""
-    return click.Choice(values)
 
 
 # Options several commands share, defined once.

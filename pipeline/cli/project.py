@@ -1,20 +1,23 @@
-"""`pilah init`: make a folder a project."""
+"""`pilah init` and `pilah status`: make a folder a project, and see where it stands."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
-from pipeline.cli.common import handle_errors
+from pipeline.cli.common import JsonPrintOption, ProjectOption, handle_errors, open_project
 from pipeline.project import Project
 
 
 def register(app: typer.Typer) -> None:
     app.command("init")(init_cli)
+    app.command("status")(status_cli)
 
 
 @handle_errors
@@ -38,3 +41,31 @@ def init_cli(
         out.print(f"corpus: {', '.join(escape(str(p)) for p in project.corpus)}")
         out.print(f"codebook: {escape(project.codebook.source)} ({len(project.codebook.codable())} codes)")
         out.print(f"exports go to {escape(str(project.out_dir))}; next: [bold]cd {escape(str(folder))} && pilah run[/]")
+
+
+@handle_errors
+def status_cli(project: ProjectOption = None, json_out: JsonPrintOption = False) -> None:
+    """The project at a glance: documents, segments, suggestions, decisions, and its runs with their failures."""
+    from pipeline.reviewing import project_status
+
+    with open_project(project) as opened:
+        figures = project_status(opened)
+        runs, path = opened.store.runs_frame(), opened.store.path
+    if json_out:
+        print(json.dumps(figures, indent=2, ensure_ascii=False))
+        return
+    out = Console()
+    out.print(f"{path}: {figures['documents']} documents, {figures['segments']} segments, {figures['tokens']} tokens, "
+              f"{figures['suggestions']} suggestions; {figures['decisions']} decisions ({figures['pending']} suggestions "
+              f"pending, {figures['stale']} stale)")
+    table = Table(title="Runs (newest first)")
+    for column in ("run", "corpus", "started", "finished", "documents", "processed", "failures"):
+        table.add_column(column)
+    for row in runs.head(10).itertuples(index=False):
+        summary = json.loads(row.summary) if row.summary else {}
+        c = summary.get("counts", {})
+        table.add_row(str(row.run), escape(row.corpus), row.started_at, row.finished_at or "[yellow]not finished",
+                      str(c.get("documents", "")), str(c.get("documents_processed", "")), str(row.failures))
+    out.print(table)
+    for failure in figures["last_run"]["failures"] if figures["last_run"] else []:
+        out.print(f"[yellow]failed[/] {escape(failure['path'])} ({failure['stage']}): {escape(failure['reason'])}")

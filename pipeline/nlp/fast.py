@@ -27,6 +27,7 @@ from spacy.attrs import LEMMA, NORM, ORTH, SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from pipeline.caches import WordCache
 from pipeline.nlp.extensions import FILLERS, SURFACE_IDS
 from pipeline.nlp.tokenizer import TOKENIZER_CONFIG, add_clitic_splitting
 from pipeline.vocabulary import lemma_table, read_word_list
@@ -35,7 +36,6 @@ from pipeline.vocabulary import lemma_table, read_word_list
 CLITIC_LEMMAS = {"nya": "nya", "-nya": "nya", "ku": "aku", "mu": "kamu", "kau": "engkau", "kah": "kah", "lah": "lah", "pun": "pun"}
 INDONESIAN_PREFIXES = ("di", "me", "men", "mem", "meng", "ter", "ber", "ke", "pe", "pen", "peng", "se")
 _REDUPLICATED_DIGIT = re.compile(r"^([^\W\d_]{2,})2$")
-_FORMS_KEPT = 500_000  # written forms whose norm and lemma are kept between documents
 
 
 
@@ -48,7 +48,8 @@ class Forms:
         self.lemma_tables = lemma_tables
         self.keep_name_case = keep_name_case
         self._lemmas: dict[str, str] = {}
-        self._forms: dict[int, tuple[int, int]] = {}  # written form -> (norm, lemma), where no place matters
+        # written form -> (norm, lemma), where no place matters; bounded (pipeline.caches)
+        self._forms: dict[int, tuple[int, int]] = WordCache()
 
     def __call__(self, doc: Doc) -> Doc:
         self._set_forms([doc])
@@ -74,8 +75,7 @@ class Forms:
         strings = docs[0].vocab.strings
         orths = [doc.to_array(ORTH) for doc in docs]
         keys, inverse = np.unique(np.concatenate(orths), return_inverse=True)
-        if len(self._forms) > _FORMS_KEPT:
-            self._forms.clear()
+        self._forms.make_room()
         kept = self._forms
         forms = [kept.get(orth) for orth in keys.tolist()]
         placed: dict[int, tuple[str, str]] = {}  # forms whose lemma depends on the place: text, norm

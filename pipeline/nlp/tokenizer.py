@@ -33,6 +33,7 @@ from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc
 from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex, registry
 
+from pipeline.caches import WordSet
 from pipeline.nlp.extensions import SURFACE_IDS
 from pipeline.vocabulary import english_words, indonesian_words
 
@@ -50,7 +51,6 @@ _ALWAYS = ("nya", "kah", "pun")  # split whenever the base is a known word
 _CLITIC_PREFIXES = ("kau", "ku")
 _HYPHENATED_WORD = re.compile(r"^[^\W_]+(?:-[^\W_]+)+$")
 _WHOLE = ("anak-anak", "UMKM-UMKM", "S/A", "minus/idn", "1960-an", "ke-5", "di-upgrade")
-_FORMS_KEPT = 1_000_000  # written forms whose split is kept between documents
 
 
 @registry.tokenizers("pilah.tokenizer.v1")
@@ -107,9 +107,11 @@ class CliticTokenizer:
         self.tokenizer = tokenizer
         self.known = known
         self.english = english
-        self._seen: set[int] = set()  # written forms (string hashes) already classified
         self._splits: dict[int, tuple[str, ...]] = {}  # those that split, and their parts
         self._nya: set[int] = set()  # those that are "-nya" (cut off a hyphenated word by spaCy)
+        # written forms (string hashes) already classified; bounded (pipeline.caches), the
+        # two above emptied with it
+        self._seen: set[int] = WordSet(linked=(self._splits, self._nya))
 
     def __call__(self, text: str) -> Doc:
         doc = self.tokenizer(text)
@@ -167,10 +169,7 @@ class CliticTokenizer:
     def _classify(self, orths: list[int], strings) -> None:
         """Record which of the written forms ``orths`` not seen yet split (``parts``) or
         are "-nya" (after forgetting every form once too many are kept)."""
-        if len(self._seen) > _FORMS_KEPT:
-            self._seen.clear()
-            self._splits.clear()
-            self._nya.clear()
+        self._seen.make_room()
         orths = set(orths).difference(self._seen)
         for orth in orths:
             word = strings[orth]

@@ -87,7 +87,7 @@ class ImportReport:
 
 
 def import_file(path: Path, project_dir: Path, config, codebook: Codebook, codebook_out: Path,
-                suggest: bool = True) -> ImportReport:
+                suggest: bool = True, model_for=None) -> ImportReport:
     """Import a ``.qdpx`` or ``.qdc`` into the project at ``project_dir``.
 
     New sources are segmented, their languages detected and (with ``suggest``) tokenized and
@@ -97,6 +97,9 @@ def import_file(path: Path, project_dir: Path, config, codebook: Codebook, codeb
     The merged codebook is written to ``codebook_out`` when the file brings codes or factor
     types the project's codebook lacks (the project's codebook file itself is never
     overwritten unless it is ``codebook_out``).
+
+    ``model_for(codebook)``: the project's model for the merged codebook, ``(scorer, meta,
+    dir)`` (``pipeline.project.Project.model``); ``None``: the codebook's rules suggest alone.
     """
     started = time.perf_counter()
     path = Path(path)
@@ -125,7 +128,7 @@ def import_file(path: Path, project_dir: Path, config, codebook: Codebook, codeb
             codebook_element = root.find(f"{ns}CodeBook")
             merged = _merge(codebook_element.find(f"{ns}Codes") if codebook_element is not None else None,
                             root.find(f"{ns}Sets"), ns, codebook, codebook_out, report, path)
-            _import_project(root, ns, archive, project_dir, config, merged, report, suggest)
+            _import_project(root, ns, archive, project_dir, config, merged, report, suggest, model_for)
     else:
         raise RefiError(path, f"expected a .qdpx (project) or .qdc (codebook), found {suffix or 'no extension'}")
     report.seconds = time.perf_counter() - started
@@ -177,16 +180,14 @@ def _merge(codes, sets, ns, codebook: Codebook, codebook_out: Path, report: Impo
 
 
 def _import_project(root, ns, archive: Archive, project_dir: Path, config, codebook: Codebook,
-                    report: ImportReport, suggest: bool) -> None:
-    from pipeline.run import project_model
-
+                    report: ImportReport, suggest: bool, model_for=None) -> None:
     users = _users(root, ns)
     report.users = sorted(set(users.values()))
     context = {"users": users, "cases": _cases(root, ns), "names": Counter(),
                "turn_pattern": turn_patterns(config.section("ingest")),
                "variables": {normal_guid(v.get("guid", "")): v.get("name", "") for v in root.iter(f"{ns}Variable")}}
     with run_lock(project_dir), Store(project_dir) as store:  # an import writes documents as a run does
-        model, meta, _ = project_model(store, config, codebook)
+        model, meta, _ = model_for(codebook) if model_for is not None else (None, None, None)
         stages = Stages(config, codebook, model).use_store(store)
         key = settings_key(config, codebook, model_checksum(meta), stages.encoder_id)
         run_id = store.start_run(f"import {archive.path}")

@@ -37,7 +37,6 @@ def write_report(
     lang: str = "id",
     source: str = "all",
     xlsx_path: Path | None = None,
-    skip_speakers: tuple[str, ...] | list[str] = (),
     quotes_per_code: int = 8,
     project_name: str | None = None,
     conclusions=None,
@@ -61,11 +60,11 @@ def write_report(
     if problems:
         raise InputError(html_path, "; ".join(problems))
     started = time.perf_counter()
-    displays = build_displays(store, codebook, source, skip_speakers)
+    displays = build_displays(store, codebook, source)
     if conclusions is None:
         from pipeline.conclude import conclusions_from_view
 
-        conclusions = conclusions_from_view(store, codebook, skip_speakers)
+        conclusions = conclusions_from_view(store, codebook)
     built = time.perf_counter()
     labels = Labels(lang, codebook)
     project = project_name or str(store.path.parent.parent.resolve().name or store.path)
