@@ -13,7 +13,7 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from pipeline.display import DIMENSIONS, Displays, keyword_in_context, quotes, with_text
+from pipeline.display import DIMENSIONS, Displays, evidence_words, keyword_in_context, quotes, with_text
 from pipeline.report import charts
 from pipeline.report.labels import Labels
 
@@ -72,8 +72,13 @@ def _shade(kind: str, n: float, top: float) -> str:
 
 
 def highlighted(text: str, evidence: object, width: int = 240) -> Markup:
-    """A quote in context with its evidence words in ``<mark>``; everything else escaped."""
-    window, spans = keyword_in_context(text or "", evidence, width)
+    """A quote in context, whole sentences around its first evidence word (about ``width``
+    characters, ``pipeline.conclude.evidence.cut_quote``), with its evidence words in
+    ``<mark>``; everything else escaped."""
+    from pipeline.conclude.evidence import cut_quote
+
+    quote = cut_quote(text or "", "; ".join(evidence_words(evidence)), width)
+    window, spans = keyword_in_context(quote, evidence, max(width, len(quote)))
     parts, at = [], 0
     for start, end in spans:
         parts.append(escape(window[at:start]))
