@@ -22,16 +22,14 @@ IMPORTED_CODEBOOK = "codebook.yaml"  # where an import that brings codes writes 
 
 
 def report(project: Project, out: Path | None = None, lang: str | None = None, source: str | None = None,
-           pseudonymize: bool | None = None, by: str | None = None) -> dict:
+           pseudonymize: bool | None = None, conclusions=None) -> dict:
     """Write the data display: ``out`` (default the project's ``out/report.html``) and
     displays.xlsx beside it. ``lang`` and ``source`` default to ``[report]``'s; the
-    conclusion displays count accepted codings only (``[conclude]``; ``by``: the attribute
-    of their factor × attribute matrix)."""
-    from pipeline.conclude import project_conclusions
-
+    conclusion displays are ``conclusions`` (``pipeline.conclude.project_conclusions``), by
+    default built from the project's store and case table, accepted codings only."""
     out = out or project.out_dir / REPORT_FILE
     return write_report(project.view(pseudonymize), project.codebook, out, xlsx_path=out.parent / DISPLAYS_FILE,
-                        conclusions=project_conclusions(project, pseudonymize, by),
+                        conclusions=conclusions,
                         **report_settings(project.config, lang, source))
 
 

@@ -43,8 +43,10 @@ def report_cli(
             written = write_conclusions_docx(opened, out or opened.out_dir / "report.docx", lang, pseudonymize, by)
         Console().print(f"wrote {written}")
         return
+    from pipeline.conclude import project_conclusions
+
     with open_project(project, config=config, names=names) as opened:
-        summary = report(opened, out, lang, source, pseudonymize, by)
+        summary = report(opened, out, lang, source, pseudonymize, project_conclusions(opened, pseudonymize, by))
     shown = ", ".join(f"{n} {status}" for status, n in summary["shown"].items()) or "nothing accepted or pending yet"
     state = "unchanged since it was written" if summary["unchanged"] else f"in {summary['seconds']['total']:.1f} s"
     Console().print(f"report of {summary['segments']} segments ({shown}) {state}")

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pipeline.conclude.cases import CaseTable, load_case_table
-from pipeline.conclude.displays import Conclusions, build_conclusions
+from pipeline.conclude.displays import Conclusions, build_conclusions, conclusions_from_view, memos_of
 from pipeline.conclude.evidence import evidence_frame
 
 DEFAULT_STATUSES = ("accepted",)
@@ -61,20 +61,7 @@ def project_conclusions(project, pseudonymize: bool | None = None, attribute: st
     chosen = settings(project.config)
     evidence = project_evidence(project, pseudonymize, statuses_of(source or chosen["source"]))
     return build_conclusions(evidence, project.codebook, attribute or chosen["by"] or None,
-                             _memos(project.store, evidence, project.view(pseudonymize)), project.store.code_map())
-
-
-def conclusions_from_view(view, codebook, skip_speakers: Sequence[str] = (), source: str = "accepted") -> Conclusions:
-    """The conclusion displays for ``pipeline.report.write_report``, from what it was given:
-    the plain or pseudonymised view of the store. The case table is the project folder's
-    ``cases.csv``, else the copy the store kept when it was last read."""
-    from pathlib import Path
-
-    store = getattr(view, "store", None) or getattr(view, "_store", None) or view
-    cases = load_case_table(Path(store.path).parent.parent, "", store)
-    evidence = evidence_frame(store, codebook, cases, statuses_of(source), skip_speakers,
-                              view=view if hasattr(view, "pseudonymizer") else None)
-    return build_conclusions(evidence, codebook, None, _memos(store, evidence, view), store.code_map())
+                             memos_of(project.store, project.view(pseudonymize)), project.store.code_map())
 
 
 def write_conclusions_docx(project, out, lang: str | None = None, pseudonymize: bool | None = None,
@@ -90,17 +77,6 @@ def write_conclusions_docx(project, out, lang: str | None = None, pseudonymize: 
         raise InputError(out, f"--lang: expected one of {', '.join(REPORT_LANGUAGES)}, found {lang!r}")
     conclusions = project_conclusions(project, pseudonymize, attribute, source)
     return write_docx(conclusions, Labels(lang, project.codebook), out, project.root.resolve().name)
-
-
-def _memos(store, evidence, view):
-    if not hasattr(store, "memos_frame"):
-        return None
-    memos = store.memos_frame()
-    pseudonymizer = getattr(view, "pseudonymizer", None)
-    if pseudonymizer is not None and len(memos):
-        memos = memos.assign(text=[pseudonymizer.text(t) for t in memos["text"]],
-                             author=[pseudonymizer.speaker(a) for a in memos["author"]])
-    return memos
 
 
 __all__ = ["CaseTable", "Conclusions", "build_conclusions", "evidence_frame", "project_cases", "project_evidence",

@@ -255,3 +255,34 @@ def _memos(memos: pd.DataFrame | None, codebook: Codebook, code_map: dict[str, s
         "code": [code_map.get(t, t) for t in memos["target_id"]],
         "text": memos["text"].to_numpy(), "author": memos["author"].to_numpy(),
         "created_at": memos["created_at"].to_numpy()}, columns=columns)
+
+
+def memos_of(store, view=None) -> pd.DataFrame | None:
+    """The memos in force of ``store`` (the workspace's), pseudonymised when ``view`` is the
+    pseudonymised view; ``None`` for a store without memos."""
+    if not hasattr(store, "memos_frame"):
+        return None
+    memos = store.memos_frame()
+    pseudonymizer = getattr(view, "pseudonymizer", None)
+    if pseudonymizer is not None and len(memos):
+        memos = memos.assign(text=[pseudonymizer.text(t) for t in memos["text"]],
+                             author=[pseudonymizer.speaker(a) for a in memos["author"]])
+    return memos
+
+
+def conclusions_from_view(view, codebook: Codebook, skip_speakers=(), source: str = "accepted") -> Conclusions:
+    """The conclusion displays for ``pipeline.report.write_report``, from what it was given:
+    the plain or pseudonymised view of a store. The case table is the project folder's
+    ``cases.csv``, else the copy the store kept when it was last read; accepted codings
+    only unless ``source`` is ``"all"``."""
+    from pathlib import Path
+
+    from pipeline.conclude.cases import load_case_table
+    from pipeline.conclude.evidence import evidence_frame
+
+    store = getattr(view, "store", None) or getattr(view, "_store", None) or view
+    cases = load_case_table(Path(store.path).parent.parent, "", store)
+    statuses = ("accepted", "pending") if source == "all" else ("accepted",)
+    evidence = evidence_frame(store, codebook, cases, statuses, skip_speakers,
+                              view=view if hasattr(view, "pseudonymizer") else None)
+    return build_conclusions(evidence, codebook, None, memos_of(store, view), store.code_map())

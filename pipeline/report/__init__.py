@@ -62,7 +62,7 @@ def write_report(
     started = time.perf_counter()
     displays = build_displays(store, codebook, source)
     if conclusions is None:
-        from pipeline.conclude import conclusions_from_view
+        from pipeline.conclude.displays import conclusions_from_view
 
         conclusions = conclusions_from_view(store, codebook)
     built = time.perf_counter()
