@@ -191,3 +191,21 @@ def test_hostile_cli_every_command_given_a_broken_file_says_one_line(healthy, tm
     assert runs == 1  # the healthy run only: no refused run left a row
     assert {k: v for k, v in _snapshot(root).items() if k.startswith("out")} == \
         {k: v for k, v in before.items() if k.startswith("out")}
+
+
+@pytest.mark.parametrize("sheet", ["bomb", "not a zip"])
+def test_hostile_cli_run_refuses_a_broken_sheet_in_out_before_any_work(healthy, tmp_path, sheet):
+    """`pilah run` imports the review sheets in out/ first: one that is a zip bomb or no zip
+    stops the run in one line, before anything is read or stored, and is left as it was."""
+    root = tmp_path / "proyek"
+    shutil.copytree(healthy, root)
+    target = root / "out" / "suggestions.xlsx"
+    _zip_bomb_sheet(target) if sheet == "bomb" else _not_a_zip(target)
+    kept = target.read_bytes()
+    (root / "corpus" / "b.txt").write_text(TRANSCRIPT.replace("Bu Sari", "Bu Tini"), encoding="utf-8")
+    result = runner.invoke(app, ["run", "--project", str(root)])
+    _one_line(result, "suggestions.xlsx", "max_unpacked_mb" if sheet == "bomb" else "not a readable .xlsx")
+    assert target.read_bytes() == kept
+    with sqlite3.connect(_store(root)) as db:
+        assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
+        assert db.execute("SELECT COUNT(*) FROM documents").fetchone()[0] == 1
