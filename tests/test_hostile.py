@@ -276,3 +276,21 @@ def test_hostile_reader_recursing_too_deep_is_one_failure_without_traceback(tmp_
     assert "nested too deeply to read" in results["dalam.html"].reason
     assert isinstance(results["baik.txt"], Document)
     assert not [r for r in caplog.records if r.exc_info]
+
+
+@pytest.mark.parametrize("turn, marks", [
+    ("[12/03/24 10.15.02] Pak Budi: Modal kurang.\nbiaya kirim mahal.\n[12/03/24 10.16.00] Bu Sari: Ya.\n", False),
+    ("Pak Budi: Modal kurang, biaya kirim mahal.\nBu Sari: Ya, pelatihan membantu.\n", True),
+    ("K{n}: pendek\n", False),  # a run of quiet fields at the top: the header scan stops early
+])
+def test_hostile_long_chat_and_meeting_are_read_in_linear_time(tmp_path, turn, marks):
+    import time
+
+    lines = [turn.replace("{n}", str(n)) + ("00:05:12\n" if marks and n % 10 == 0 else "") for n in range(12_000)]
+    path = tmp_path / "panjang.txt"
+    path.write_text("".join(lines), encoding="utf-8")
+    started = time.perf_counter()
+    document = read_document(path, tmp_path)
+    segment_document(document)
+    assert time.perf_counter() - started < 20  # a few seconds here; a quadratic scan takes minutes
+    assert document.layout == "transcript"

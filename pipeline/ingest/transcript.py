@@ -70,6 +70,7 @@ HEADER_FIELDS = frozenset(
     code transcriber notes""".split()
 )
 HEADER_VALUE_CHARS = 80
+HEADER_MAX_LINES = 40  # a header is a few lines; a longer run of fields is turns
 _FIELD = re.compile(r"^[ \t]*(?P<key>[A-Z][\w .'/-]{0,30}?)[ \t]*:[ \t]*(?P<value>.*?)[ \t]*$")
 _SENTENCE_END = re.compile(r"[.?!…][\"'”’)]*$")
 _BLOCK = re.compile(r"\S(?:.*\S)?(?:\n(?!\s*\n).*\S)*")  # text between blank lines
@@ -149,6 +150,7 @@ def parse_transcript(text: str, patterns: tuple[re.Pattern, ...] = DEFAULT_TURNS
     result.blocks.extend(_paragraphs(text, 0, min([turns[0].start(), *(m for m in marks if m < turns[0].start())])))
     ends = sorted([m.start() for m in turns] + list(marks) + [len(text)])
     mark_times = sorted((start, m["timestamp"]) for start, m in marks.items())
+    turn_starts = [m.start() for m in turns]
     line, counted = 1, 0  # line numbers counted as we go: text.count from 0 each time is quadratic
     for match in turns:
         line += text.count("\n", counted, match.start())
@@ -160,7 +162,7 @@ def parse_transcript(text: str, patterns: tuple[re.Pattern, ...] = DEFAULT_TURNS
         if stop <= start:
             continue
         groups = match.groupdict()
-        timestamp = groups.get("timestamp") or groups.get("time_after") or _mark_before(mark_times, match, turns)
+        timestamp = groups.get("timestamp") or groups.get("time_after") or _mark_before(mark_times, match, turn_starts)
         result.blocks.append(Block(
             start=start,
             end=stop,
@@ -172,13 +174,13 @@ def parse_transcript(text: str, patterns: tuple[re.Pattern, ...] = DEFAULT_TURNS
     return result
 
 
-def _mark_before(mark_times: list[tuple[int, str]], match: re.Match, turns: list[re.Match]) -> str | None:
+def _mark_before(mark_times: list[tuple[int, str]], match: re.Match, turn_starts: list[int]) -> str | None:
     """The time of the time mark right above a turn (with no other turn between them)."""
     index = bisect.bisect_left(mark_times, (match.start(), "")) - 1
     if index < 0:
         return None
     position, time = mark_times[index]
-    between = [t for t in turns if position < t.start() < match.start()]
+    between = bisect.bisect_left(turn_starts, match.start()) - bisect.bisect_right(turn_starts, position)
     return None if between else time
 
 
@@ -243,7 +245,7 @@ def _header(text: str, matches: list[re.Match]) -> tuple[set[int], dict[str, str
             and len(value) <= HEADER_VALUE_CHARS
             and not _SENTENCE_END.search(value)
         )
-        if not later or not (usual or quiet):
+        if not later or not (usual or quiet) or len(run) >= HEADER_MAX_LINES:
             break
         run.append((here, key, value, usual))
     if not run or (len(run) < 2 and not run[0][3]):
