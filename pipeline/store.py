@@ -967,12 +967,13 @@ class Store:
             'SELECT id, idx, start, "end", text, speaker FROM segments WHERE document_id = ? AND retired_run = ? '
             "AND active = 0 AND id IN (SELECT segment_id FROM decisions) AND id NOT IN "
             "(SELECT old_id FROM carried_segments)", (document_id, run_id)).fetchall()
-        free = {s.id: s for s in new_segments}
+        by_index = {s.index: s for s in new_segments}  # only the few places around each: linear in the document
+        taken: set[str] = set()
         carried = 0
         for old_id, idx, old_start, _, old_text, speaker in retired:
             best = None
-            for new in free.values():
-                if new.speaker != speaker or abs(new.index - idx) > CARRY_REACH:
+            for new in (by_index.get(i) for i in range(idx - CARRY_REACH, idx + CARRY_REACH + 1)):
+                if new is None or new.id in taken or new.speaker != speaker:
                     continue
                 distance = edit_distance(old_text, new.text, carry_limit(old_text))
                 if distance is not None and (best is None or distance < best[0]):
@@ -980,7 +981,7 @@ class Store:
             if best is None:
                 continue
             distance, new = best
-            del free[new.id]
+            taken.add(new.id)
             self.db.execute("INSERT INTO carried_segments (old_id, new_id, run_id, distance) VALUES (?, ?, ?, ?)",
                             (old_id, new.id, run_id, distance))
             carried += self._carry_decisions(old_id, int(old_start), old_text, new, stamp)
