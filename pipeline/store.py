@@ -988,9 +988,11 @@ class Store:
         return carried
 
     def _carry_decisions(self, old_id: str, old_start: int, old_text: str, new: Segment, stamp: str) -> int:
-        decisions = self.db.execute(
-            f"SELECT id, decision, code, direction, reviewer, comment, {_DECISION_KEY} FROM decisions "
-            f"{_IN_FORCE} AND decisions.segment_id = ? ORDER BY id", (old_id,)).fetchall()
+        in_force: dict[tuple[str, str], tuple] = {}  # each reviewer's latest decision per key (_IN_FORCE, for one segment)
+        for row in self.db.execute(f"SELECT id, decision, code, direction, reviewer, comment, {_DECISION_KEY} "
+                                   "FROM decisions WHERE segment_id = ? ORDER BY id", (old_id,)):
+            in_force[(row[4], row[6])] = row
+        decisions = sorted(in_force.values())
         proposed = {code: (sid, direction, score, evidence, model) for sid, code, direction, score, evidence, model in
                     self.db.execute("SELECT id, code, direction, score, evidence, model_version FROM suggestions "
                                     "WHERE segment_id = ? AND retired_run IS NULL", (new.id,))}
@@ -1167,8 +1169,8 @@ def recode(db: sqlite3.Connection, decision_id: int, d: Decision, key_code: str,
     the migration of schema-1 decisions."""
     db.execute(
         "UPDATE codings SET retracted_by = ? WHERE retracted_by IS NULL AND coder = ? AND segment_id = ? "
-        f"AND decision_id IN (SELECT id FROM decisions WHERE {_DECISION_KEY} = ?)",
-        (decision_id, d.reviewer, d.segment_id, key_code),
+        f"AND decision_id IN (SELECT id FROM decisions WHERE segment_id = ? AND {_DECISION_KEY} = ?)",
+        (decision_id, d.reviewer, d.segment_id, d.segment_id, key_code),  # the segment's decisions: indexed
     )
     if d.decision in ORIGINS and d.span is not None:  # on a span of the segment (SQLite's substr counts code points)
         db.execute(
