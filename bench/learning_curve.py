@@ -37,7 +37,9 @@ import pandas as pd
 sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parent.parent)]  # this checkout first
 from baseline import BaselineModel, old_baseline  # noqa: E402
 from suggest_benchmarks import ABSENT, DATA, FROM_DIRECTION, bench_config, bench_parser, load_set  # noqa: E402
-from vector_cache import VectorCache, encoder  # noqa: E402
+from vector_cache import VectorCache, encoder, vectors as cached_vectors  # noqa: E402
+
+from pipeline.suggest.semantic import CodeVectors  # noqa: E402
 from sklearn.metrics import f1_score  # noqa: E402
 
 from pipeline.labels import parse_codes  # noqa: E402
@@ -82,10 +84,15 @@ class Prepared:
 
 def score(name: str, model, prepared: Prepared, codes, book, config, vectors: bool) -> dict:
     """Which codes (micro-F1), direction on the gold codes (macro-F1) and, for HoASA and
-    CASA, IndoNLU's flat aspect x polarity macro-F1."""
+    CASA, IndoNLU's flat aspect x polarity macro-F1. With vectors, the codebook's texts
+    (here the code names) are matched by meaning too, as a project's run does."""
     table, features, found = prepared.take(range(len(prepared.table)))
+    code_vectors = None
+    if vectors:
+        model_id = encoder().id
+        code_vectors = CodeVectors.from_codebook(book, lambda t: cached_vectors(t, "query"), model_id)
     figures = evaluate_labels(table, model, book, Stages(config, book, None), vectors=found if vectors else None,
-                              features=features)
+                              features=features, code_vectors=code_vectors)
     result = {"direction_macro_f1": figures["direction"]["macro_f1"]}
     if len(codes) > 1:  # NusaX has one code on every row: only its direction is scored
         result["codes_micro_f1"] = figures["suggestions"]["micro"]["f1"]

@@ -65,6 +65,8 @@ def main() -> None:
     parser.set_defaults(only="napire,documents")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--params", default="", help="SuggestionModel settings to try, e.g. classifier=\"ridge\"")
+    parser.add_argument("--vectors", action="store_true",
+                        help="with the encoder's sentence vectors, read from bench/vector_cache.py's cache (issue 23)")
     args = parser.parse_args()
     settings = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.params.split(";"))} if args.params else {}
     config, frame_book = bench_config()
@@ -74,11 +76,17 @@ def main() -> None:
         codes = sorted({c for value in table["codes"] for c in parse_codes(value)})
         book = codebook_for_codes(codes, frame_book, name)
         started, cpu = time.perf_counter(), time.process_time()
+        vectors = None
+        if args.vectors:
+            from vector_cache import VectorCache, encoder
+
+            vectors = VectorCache(encoder().id).get(table["text"].tolist())
+        started, cpu = time.perf_counter(), time.process_time()
         _, meta = train(table, book, Stages(config, book, None), name, folds=args.folds,
-                        estimator=SuggestionModel(**settings))
+                        estimator=SuggestionModel(**settings), vectors=vectors, encoder_id="e5" if args.vectors else "")
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         words = int(table["text"].str.split().str.len().sum())
-        results.append({"set": name, "rows": len(table), "words": words, "codes": len(codes),
+        results.append({"set": name, "vectors": args.vectors, "rows": len(table), "words": words, "codes": len(codes),
                         "learned_codes": len(meta["learned_codes"]), "folds": args.folds,
                         "train_s": round(seconds, 1), "cpu_s": round(cpu, 1),
                         "seconds_by_step": meta.get("seconds", {})})

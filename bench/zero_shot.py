@@ -100,7 +100,7 @@ def run_gold(config, model, settings: dict) -> list[dict]:
 
 def napire_codebook(kind: str, frame_book):
     table = pd.read_csv(DATA / "napire2018" / "codebook.csv", dtype=str, keep_default_na=False)
-    table = table[table["kind"] == kind]
+    table = table[table["kind"] == kind].drop_duplicates("code_id")
     book = codebook_for_codes(list(table["code_id"]), frame_book, f"napire {kind}")
     raw = json.loads(json.dumps(book.raw))
     names = dict(zip(table["code_id"], table["name"]))

@@ -301,3 +301,28 @@ def test_codebook_by_meaning_on_real_segments(stages, codebook, e5):
         suggestion = by_meaning[(segment.id, expected[segment.text[:7]])]
         said = suggestion.evidence.split("; ")[-1]
         assert said.split(": ")[0] in {"label", "definition", "include"}, said
+
+
+def test_a_code_with_two_decisions_is_suggested_near_its_coded_examples(stages, codebook):
+    """Too few examples to learn a model of it: the coded examples themselves, kept in the
+    model, suggest the code for segments close to them, and say which example matched."""
+    raw = _raw(codebook, {"training", "infrastructure", "certification"})
+    for code in raw["codes"]:
+        code.pop("keywords", None)
+    book = parse_codebook(raw)
+    stages = Stages(stages.config, book, None)
+    encoder = StandInEncoder()
+    texts = ([f"Pelatihan pengemasan angkatan {i} diikuti dua puluh perajin." for i in range(10)]
+             + [f"Jalan kabupaten rusak sepanjang {i} kilometer." for i in range(10)]
+             + ["Sertifikat halal dari BPOM akhirnya keluar.", "Izin edar BPOM dan sertifikat halal sudah kami urus."])
+    codes = ["training=supporting"] * 10 + ["infrastructure=constraining"] * 10 + ["certification=supporting"] * 2
+    table = pd.DataFrame({"text": texts, "codes": codes, "lang": "id"})
+    model, _ = train(table, book, stages, "rare", folds=1, vectors=encoder.passages(texts), encoder_id=encoder.id)
+    assert "certification" not in model.learned_ and model.example_codes_ == ["certification"] * 2
+    scorer = model.scorer()
+    suggester = Suggester(book, scorer, stages.config.section("suggest"))
+    asked = ["Sertifikat halal BPOM untuk keripik kami keluar bulan lalu.", "Kami menanam padi di sawah."]
+    found = suggester(_items(stages, asked), encoder.passages(asked))
+    rare = [s for s in found if s.code == "certification"]
+    assert [s.segment_id for s in rare] == ["t:0"]
+    assert rare[0].source == "meaning" and rare[0].evidence.startswith("coded example: sertifikat halal")

@@ -19,11 +19,17 @@ from pipeline.suggest.chatter import is_chatter
 from pipeline.suggest.features import SegmentFeatures, code_frame, direction_rows, featurize, featurize_many
 from pipeline.suggest.rules import CodebookRules, cue_direction, rule_scores
 from pipeline.suggest.scoring import Scorer, load_model, vector_rows
-from pipeline.suggest.semantic import CodeVectors, ZeroShot, evidence_text, unit_rows
+from pipeline.suggest.semantic import CodeVectors, ZeroShot, evidence_text, examples_of, unit_rows
 
 # The estimator (``pipeline.suggest.model.SuggestionModel``) is imported by training only:
 # scoring needs the ``Scorer`` a model directory holds, without scikit-learn.
 __all__ = ["Suggester", "Scorer", "load_model", "featurize"]
+
+# How far (in spreads of unrelated training rows' cosines) a segment must stand closer to a
+# code's coded examples than to the other codes' (or, one code alone, to unrelated rows) for
+# the examples to suggest the code: the cosines between two passages sit higher and closer
+# together than a passage's to a codebook query (e5 here: 0.85 +- 0.01 between unrelated rows).
+EXAMPLE_MIN_Z = 4.0
 
 
 class Suggester:
@@ -67,6 +73,12 @@ class Suggester:
                           if code_vectors is not None and code_vectors.dim else None)
         self.needs_vectors = (getattr(model, "vector_mean", None) is not None
                               or getattr(model, "vector_mean_", None) is not None)
+        # the model's coded examples of codes too rare to learn: nearest examples, by meaning
+        examples = examples_of(model) if model is not None else None
+        self.by_examples = None
+        if examples is not None:
+            self.example_vectors = examples[0]
+            self.by_examples = ZeroShot(examples[0], self.codes, background=examples[1], min_z=EXAMPLE_MIN_Z)
 
     def __call__(self, items: Sequence[tuple[Segment, Doc]], vectors: np.ndarray | None = None) -> list[Suggestion]:
         """Suggestions for a batch of ``(segment, doc)`` pairs, in input order; ``vectors``:
@@ -107,21 +119,20 @@ class Suggester:
                              "encoder its meta.json names back on ([suggest] encoder), or retrain without one")
         matrix = self.model.transform(X) if self.model is not None and hasattr(self.model, "transform") else None
         chatter = np.array([is_chatter(item) for item in features], bool)
-        meaning = (self.zero_shot.choose(unit_rows(segment_vectors, len(features)))
-                   if self.zero_shot is not None and segment_vectors is not None else None)
+        meaning = self._by_meaning(segment_vectors, len(features))
         chosen = self._choose_codes(features, X, matrix, meaning, chatter)
         pairs = [(i, code) for i, codes in enumerate(chosen) for code, _, _ in codes]
         directions = iter(self._directions(features, X, pairs, matrix, segment_vectors))
         explanations = self._explanations(X, chosen, matrix)
-        matched = {(i, code): row for i, found in enumerate(meaning or []) for code, _, row in found}
+        matched = {(i, code): found for i, candidates in enumerate(meaning or []) for code, _, found in candidates}
         proposals = []
         for i, codes in enumerate(chosen):
             proposals.append([])
             for code, score, source in codes:
                 evidence = "; ".join(dict.fromkeys(s.text for s in features[i].evidence_spans(code)))
                 if "meaning" in source:
-                    row = matched[(i, code)]
-                    said = evidence_text(self.codebook, code, self.code_vectors.sources[row], self.code_vectors.texts[row])
+                    texts, row = matched[(i, code)]
+                    said = evidence_text(self.codebook, code, texts.sources[row], texts.texts[row])
                     evidence = f"{evidence}; {said}" if evidence else said
                 if not evidence:
                     words = explanations.get((i, code), [])
@@ -139,6 +150,24 @@ class Suggester:
                     )
                 )
         return proposals
+
+    def _by_meaning(self, vectors: np.ndarray | None, count: int) -> list[list[tuple]] | None:
+        """Per segment, ``(code, score, (CodeVectors, row))`` of the codes suggested by
+        meaning: from the codebook's texts and from the model's coded examples, the better
+        score of the two per code, best first (``None`` without vectors or texts)."""
+        vectors = unit_rows(vectors, count)
+        if vectors is None or (self.zero_shot is None and self.by_examples is None):
+            return None
+        found: list[dict] = [{} for _ in range(count)]
+        for matcher, texts in ((self.zero_shot, self.code_vectors),
+                               (self.by_examples, getattr(self, "example_vectors", None))):
+            if matcher is None:
+                continue
+            for i, chosen in enumerate(matcher.choose(vectors)):
+                for code, score, row in chosen:
+                    if score > found[i].get(code, (-1.0,))[0]:
+                        found[i][code] = (score, (texts, row))
+        return [sorted(((c, s, where) for c, (s, where) in row.items()), key=lambda x: -x[1]) for row in found]
 
     def confidence(self, code: str) -> str:
         """``"low"`` for a code whose suggestions agreed with the analyst's coding below

@@ -48,6 +48,11 @@ DIRECTION_CS = (2.0, 8.0, 32.0)  # candidates for the direction model, chosen by
 # macro-F1 at 25 rows, held-out train rows) but misleads where one review praises one
 # aspect and faults another (HoASA at 25 rows: 0.44 -> 0.40 with a fixed length of 3).
 DIRECTION_VECTOR_WEIGHTS = (0.0, 1.0, 3.0)
+# Coded examples kept per code the model cannot learn yet (fewer than ``min_examples``):
+# with the encoder, a segment close to one of them is suggested that code by meaning
+# (``semantic.examples_of``), in either language: nearest examples below the model.
+EXAMPLES_PER_CODE = 10
+EXAMPLE_TEXT_CHARS = 160
 CV_FOLDS = 5
 
 
@@ -252,6 +257,7 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
                 fitted[code], held_out[code] = self._fit_code(matrix, present[:, k].astype(int), gram)
         self._set_thresholds(present, held_out)
         self._stack_weights(fitted, present)
+        self._keep_examples(X, vectors, present)
         self.sources_ = self._sources(X, present, held_out)
         directed = [(i, code) for code in self.codes_ for i, d in enumerate(Y[code]) if d in DIRECTIONS]
         if directed and self.features_ is not None:
@@ -267,6 +273,36 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
         if self.vector_mean_ is not None:
             matrix = sparse.hstack([matrix, vector_block(X, self.vector_mean_, self.vector_weight)], format="csr")
         return matrix
+
+    def _keep_examples(self, X: pd.DataFrame, vectors: np.ndarray | None, present: np.ndarray) -> None:
+        """With vectors: for each code neither learned nor scored by its prior, up to
+        ``EXAMPLES_PER_CODE`` of its coded rows (vector and the start of the text), and the
+        mean and spread of the cosines between training rows that share no code (what
+        unrelated segments score)."""
+        self.example_codes_, self.example_texts_, self.example_vectors_ = [], [], None
+        self.example_background_ = None
+        if vectors is None or self.vector_mean_ is None:
+            return
+        has = vectors.any(axis=1)
+        kept = []
+        for k, code in enumerate(self.codes_):
+            if code in self.learned_ or code in self.prior_codes_:
+                continue
+            rows = np.flatnonzero(present[:, k] & has)[:EXAMPLES_PER_CODE]
+            kept += [(code, int(i)) for i in rows]
+        sample = np.flatnonzero(has)[:400]
+        if not kept or len(sample) < 3:
+            return
+        sims = vectors[sample] @ vectors[sample].T
+        coded = present[sample].astype(np.float32)
+        unrelated = (coded @ coded.T) == 0  # rows that share no code (nor are one row)
+        np.fill_diagonal(unrelated, False)
+        off = sims[unrelated] if unrelated.sum() >= 10 else sims[~np.eye(len(sample), dtype=bool)]
+        self.example_background_ = (float(off.mean()), max(float(off.std()), 1e-3))
+        raw = X["raw"].tolist()
+        self.example_codes_ = [code for code, _ in kept]
+        self.example_texts_ = [raw[i][:EXAMPLE_TEXT_CHARS] for _, i in kept]
+        self.example_vectors_ = vectors[[i for _, i in kept]].astype(np.float16)
 
     def _word_features(self) -> np.ndarray:
         return self._feature_names[1]
@@ -495,7 +531,11 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
                         slopes_=self.slopes_, offsets_=self.offsets_, word_weights_=self.word_weights_,
                         vector_mean=getattr(self, "vector_mean_", None), vector_weight=float(self.vector_weight),
                         direction_vector_weight=float(getattr(self, "direction_vector_weight_", 0.0)),
-                        encoder_id=getattr(self, "encoder_id_", ""))
+                        encoder_id=getattr(self, "encoder_id_", ""),
+                        example_codes=list(getattr(self, "example_codes_", [])),
+                        example_texts=list(getattr(self, "example_texts_", [])),
+                        example_vectors=getattr(self, "example_vectors_", None),
+                        example_background=getattr(self, "example_background_", None))
         if self.direction_ is not None:
             fitted = self.direction_features_.named_transformers_
             scorer.direction_terms = _term_weights(fitted["segment"].transformer_, "given")

@@ -348,6 +348,11 @@ class Scorer(PresenceScoring):
     vector_weight: float = 0.0
     direction_vector_weight: float = 0.0
     encoder_id: str = ""
+    # coded examples of the codes too rare to learn, matched by meaning (``semantic.examples_of``)
+    example_codes: list | None = None
+    example_texts: list | None = None
+    example_vectors: np.ndarray | None = None
+    example_background: tuple | None = None
 
     @property
     def has_direction(self) -> bool:

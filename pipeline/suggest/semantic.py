@@ -54,7 +54,10 @@ def code_texts(codebook: Codebook) -> list[tuple[str, str, str]]:
     """
     entries: list[tuple[str, str, str]] = []
     for code in codebook.codable():
-        labels = [text for text in dict.fromkeys((code.label.get("id", ""), code.label.get("en", ""))) if text.strip()]
+        # a label written as an identifier (``air_panas``, from a table's codes) read as words
+        labels = [text if " " in text else text.replace("_", " ")
+                  for text in (code.label.get("id", ""), code.label.get("en", ""))]
+        labels = [text for text in dict.fromkeys(labels) if text.strip()]
         entries += [(code.id, "label", text) for text in labels]
         name = code.label.get("en") or code.id
         for source, note in (("definition", code.definition), ("include", code.include)):
@@ -136,12 +139,13 @@ class ZeroShot:
 
     def __init__(self, code_vectors: CodeVectors, codes: list[str], min_lift: float = 0.0,
                  min_z: float = 1.0, max_codes: int = 2, direction_margin: float = 0.01,
-                 keyworded: frozenset = frozenset(), min_z_keyworded: float = 1.5):
+                 keyworded: frozenset = frozenset(), min_z_keyworded: float = 1.5,
+                 background: tuple[float, float] | None = None):
         self.vectors = code_vectors
         self.codes = [c for c in codes if len(code_vectors.rows_of(c))]
         self.max_codes = max_codes
         self.min_z = np.array([min_z_keyworded if c in keyworded else min_z for c in self.codes], np.float32)
-        self.unrelated, self.spread = unrelated_similarity(code_vectors, self.codes)
+        self.unrelated, self.spread = background or unrelated_similarity(code_vectors, self.codes)
         self.min_similarity = self.unrelated + min_lift
         self.direction_margin = direction_margin
         self._directions = code_vectors.direction_rows()
@@ -180,8 +184,8 @@ class ZeroShot:
         other codes, in units of the spread of similarities between unrelated texts (so
         that neither the number of codes nor the encoder's scale moves the cut)."""
         count = best.shape[1]
-        if count < 2:
-            return np.full(best.shape, np.inf)
+        if count < 2:  # nothing to set it against but what unrelated texts score
+            return (best - self.unrelated) / self.spread
         others = (best.sum(axis=1, keepdims=True) - best) / (count - 1)
         return (best - others) / self.spread
 
@@ -232,7 +236,28 @@ def evidence_text(codebook: Codebook, code: str, source: str, text: str, limit: 
         text = getattr(entry, source).strip()
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
-    return f"{source}: {text}"
+    return f"{SOURCE_NAMES.get(source, source)}: {text}"
+
+
+DECISION = "decision"  # the source of a coded example a model keeps (``examples_of``)
+SOURCE_NAMES = {DECISION: "coded example"}
+
+
+def examples_of(model) -> tuple[CodeVectors, tuple[float, float]] | None:
+    """The coded examples a model trained on vectors keeps for the codes it has too few
+    examples to learn (``SuggestionModel.example_*``, ``Scorer.example_*``): their vectors
+    as ``CodeVectors`` and the background similarity of its training rows; ``None``
+    without."""
+    vectors = getattr(model, "example_vectors", None)
+    if vectors is None:
+        vectors = getattr(model, "example_vectors_", None)
+    if vectors is None or not len(vectors):
+        return None
+    codes = getattr(model, "example_codes", None) or getattr(model, "example_codes_", [])
+    texts = getattr(model, "example_texts", None) or getattr(model, "example_texts_", [])
+    background = getattr(model, "example_background", None) or getattr(model, "example_background_", None)
+    return (CodeVectors(list(codes), [DECISION] * len(codes), list(texts), np.asarray(vectors, np.float32)),
+            tuple(background))
 
 
 def unit_rows(vectors: np.ndarray | None, count: int) -> np.ndarray | None:
