@@ -158,6 +158,11 @@ CREATE TABLE IF NOT EXISTS vectors (
 # The origin of a coding: from an accepted or edited suggestion, added by an analyst, or
 # brought in from another tool or a labelled table.
 ORIGINS = {"accept": "accepted", "edit": "edited", "add": "added"}
+# The sources of the suggestions code work asks to review (``Store.add_review_suggestions``:
+# a split's new codes, an adopted candidate's segments): a re-run does not retire them, as
+# no model or rule proposes them.
+SPLIT_SOURCE, ADOPT_SOURCE = "split", "adopt"
+REVIEW_SOURCES = (SPLIT_SOURCE, ADOPT_SOURCE)
 # A decision that takes the reviewer's earlier decision on a suggestion (or added code) back:
 # appended by the workspace's undo when there was no decision before; the suggestion is
 # pending again for that reviewer and no decision of theirs on it is in force.
@@ -167,11 +172,6 @@ UNDO = "undo"
 CARRIED = "carried"
 CARRY_SHARE, CARRY_MIN, CARRY_MAX = 0.02, 1, 5
 CARRY_REACH = 3  # segments apart in the document, at most
-# The sources of the suggestions code work asks to review (``Store.add_review_suggestions``:
-# a split's new codes, an adopted candidate's segments): a re-run does not retire them, as
-# no model or rule proposes them.
-SPLIT_SOURCE, ADOPT_SOURCE = "split", "adopt"
-REVIEW_SOURCES = (SPLIT_SOURCE, ADOPT_SOURCE)
 
 
 class StoreError(PilahError):
@@ -616,7 +616,7 @@ class Store:
                    decisions.decision, {self._code("decisions.code")} AS code, decisions.direction,
                    {self._code("decisions.seen_code")} AS seen_code, decisions.seen_direction, decisions.seen_score, decisions.seen_evidence,
                    decisions.seen_model_version, decisions.segment_text, decisions.comment,
-                   decisions.reviewer, decisions.decided_at, decisions.source, {self._code(_DECISION_KEY)} AS key,
+                   decisions.reviewer, decisions.decided_at, decisions.source, {_DECISION_KEY} AS key,
                    segments.document_id, documents.path AS document, documents.metadata, segments.speaker,
                    segments.role AS segment_role, segments.timestamp, segments.language, segments.start AS segment_start,
                    segments."end" AS segment_end, segments.active = 0 AS stale, seen.source AS seen_source,
@@ -646,19 +646,22 @@ class Store:
         in_force = {
             (row[0], row[1], row[2]): row[3:]
             for row in self.db.execute(
-                f"SELECT reviewer, segment_id, {_DECISION_KEY}, decision, code, direction, comment, id FROM decisions "
-                + _IN_FORCE.replace("decisions.id", "id")
+                f"SELECT reviewer, segment_id, {_DECISION_KEY}, decision, {self._code('decisions.code')}, direction, "
+                "comment, id FROM decisions " + _IN_FORCE.replace("decisions.id", "id")
             )
         }
         counts = {"added": 0, "unchanged": 0}
         stamp = now()
+        reads_as = self.code_map()  # keys and codes compared as they read after renames and merges
         with self.db:
             for d in decisions:
                 seen = suggestions.get(d.suggestion_id) if d.suggestion_id else None
                 key_code = seen["code"] if seen and d.decision != "add" else d.code
+                key_code = reads_as.get(key_code, key_code)
                 key = (d.reviewer, d.segment_id, key_code)
                 current = in_force.get(key)
-                if current is not None and d.span is None and tuple(current[:4]) == (d.decision, d.code, d.direction, d.comment):
+                if current is not None and d.span is None and tuple(current[:4]) == (
+                        d.decision, reads_as.get(d.code, d.code), d.direction, d.comment):
                     counts["unchanged"] += 1
                     continue
                 text = texts[d.segment_id][0]
@@ -674,7 +677,7 @@ class Store:
                      text, d.comment, d.reviewer, stamp, d.source),
                 )
                 decision_id = int(cursor.lastrowid)
-                in_force[key] = (d.decision, d.code, d.direction, d.comment, decision_id)
+                in_force[key] = (d.decision, reads_as.get(d.code, d.code), d.direction, d.comment, decision_id)
                 recode(self.db, decision_id, d, key_code, stamp)
                 counts["added"] += 1
         return counts
@@ -747,9 +750,9 @@ class Store:
                 SELECT 1 FROM suggestions
                 WHERE suggestions.segment_id = segments.id AND suggestions.retired_run IS NULL
                   AND (NOT EXISTS (SELECT 1 FROM decisions {_IN_FORCE} AND decisions.segment_id = suggestions.segment_id
-                                   AND {_DECISION_KEY} = suggestions.code)
+                                   AND {_DECISION_KEY} = {self._code("suggestions.code")})
                        OR EXISTS (SELECT 1 FROM decisions {_IN_FORCE} AND decisions.segment_id = suggestions.segment_id
-                                  AND {_DECISION_KEY} = suggestions.code AND decisions.decision != 'reject'))
+                                  AND {_DECISION_KEY} = {self._code("suggestions.code")} AND decisions.decision != 'reject'))
               )
             ORDER BY documents.path, segments.start
         """
@@ -1049,7 +1052,6 @@ class Store:
             return int(self.db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
         return int(self.db.execute("SELECT COUNT(*) FROM vectors WHERE encoder = ?", (encoder,)).fetchone()[0])
 
-
     # -- workspace: memos and reading one document (pipeline.serve) -------------------
     def add_memo(self, target: str, target_id: str, text: str, author: str, replaces: int | None = None) -> int:
         """Append a memo on the project (``target_id`` ``""``), a document, a code or a
@@ -1092,7 +1094,6 @@ class Store:
 
 
 MEMO_TARGETS = ("project", "document", "code", "segment")
-
 
 # -- embed: the vector cache, read by worker processes --------------------------------
 _VECTOR_LOOKUP = 900  # keys per query
@@ -1155,9 +1156,17 @@ class VectorReader:
     def __getstate__(self) -> dict:
         return {"path": self.path, "made": {}, "_db": None, "_pid": None}
 
+
+
+def _mapped(column: str) -> str:
+    """SQL: the code ``column`` holds, as it reads after renames and merges (``code_map``)."""
+    return f"COALESCE((SELECT code_map.new FROM code_map WHERE code_map.old = {column}), {column})"
+
+
 # A decision's key within a reviewer and segment: the suggestion's code it decides on, or
-# the code it adds.
-_DECISION_KEY = "COALESCE(decisions.seen_code, decisions.code)"
+# the code it adds, as codes read now (a decision on a code since renamed or merged is on
+# the new code: it settles the new code's suggestions, and a later decision replaces it).
+_DECISION_KEY = _mapped("COALESCE(decisions.seen_code, decisions.code)")
 # Each reviewer's latest decision per segment and key: the decisions in force.
 _IN_FORCE = (f"WHERE decisions.id IN (SELECT MAX(id) FROM decisions GROUP BY reviewer, segment_id, {_DECISION_KEY}) "
              f"AND decisions.decision != '{UNDO}'")  # an undo leaves no decision in force
@@ -1228,10 +1237,10 @@ def _suggestions_filter(document_ids: list[str] | None, pending: bool, reviewer:
     where, params = _document_filter(document_ids)
     if pending:  # a decision taken back by a later undo of its reviewer settles nothing
         where += (" AND NOT EXISTS (SELECT 1 FROM decisions WHERE decisions.segment_id = suggestions.segment_id "
-                  f"AND {code(_DECISION_KEY)} = {code('suggestions.code')}{' AND decisions.reviewer = ?' if reviewer is not None else ''} "
+                  f"AND {_DECISION_KEY} = {code('suggestions.code')}{' AND decisions.reviewer = ?' if reviewer is not None else ''} "
                   f"AND decisions.decision != '{UNDO}' AND NOT EXISTS (SELECT 1 FROM decisions AS later "
                   "WHERE later.segment_id = decisions.segment_id AND later.reviewer = decisions.reviewer "
-                  f"AND COALESCE(later.seen_code, later.code) = {_DECISION_KEY} AND later.id > decisions.id "
+                  f"AND {_mapped('COALESCE(later.seen_code, later.code)')} = {_DECISION_KEY} AND later.id > decisions.id "
                   f"AND later.decision = '{UNDO}'))")
         params += [reviewer] if reviewer is not None else []
     return where, params

@@ -96,6 +96,19 @@ def test_conclude_codes_rename_follows_everywhere(study, tmp_path):
     sheet = pd.read_csv(study / "out" / "suggestions.csv", dtype=str).fillna("")
     assert "financing" not in set(sheet["code"]) and "permodalan" in set(sheet["code"])
     assert summary["counts"]["failures"] == 0
+    # the sheet read back as it is adds nothing; a changed row replaces the decision it changes
+    unchanged = invoke("review", "import", study / "out" / "suggestions.csv", "--project", study)
+    assert " 0 decisions added" in unchanged.stdout, unchanged.stdout
+    row = sheet[(sheet["code"] == "permodalan") & (sheet["decision"] == "add")].index[0]
+    turned = "supporting" if sheet.at[row, "direction"] == "constraining" else "constraining"
+    sheet.at[row, "corrected_direction"] = turned
+    sheet.to_csv(tmp_path / "changed.csv", index=False)
+    changed = invoke("review", "import", tmp_path / "changed.csv", "--project", study)
+    assert " 1 decisions added" in changed.stdout or " 1 decision added" in changed.stdout, changed.stdout
+    with Project.open(study) as project:
+        codings = project.store.codings_frame()
+        here = codings[(codings["segment_id"] == sheet.at[row, "segment_id"]) & (codings["code"] == "permodalan")]
+        assert list(here["direction"]) == [turned]  # the coding under the old code is retracted, not doubled
     # the qdpx
     invoke("export", "--project", study, "--out", tmp_path / "study.qdpx")
     names, counts = qdpx_codes(tmp_path / "study.qdpx")
