@@ -284,3 +284,51 @@ def test_conclude_query_in_the_workspace(project, project_dir):
         assert page.count("<blockquote>") == len({(r["document"], r["quote"], r["code"]) for r in rows})  # one per coding
         page = client.get("/query", params={"q": 'case="<script>'}).text
         assert "<script>" not in page.split("<body", 1)[1].replace("<script src", "") and "close every quote" in page
+
+
+def test_conclude_memos_reach_the_conclusions_table_and_the_docx(project_dir, project, tmp_path):
+    from pipeline.conclude import project_conclusions
+
+    project.store.add_memo("code", "funding", "Refocusing 2020–2021 memotong anggaran: faktor penghambat utama.", "dewi")
+    shown = project_conclusions(project, attribute="sektor")
+    row = shown.conclusions.set_index(["factor_type", "direction"]).loc[("funding", "constraining")]
+    assert "Refocusing 2020–2021 memotong anggaran" in row["memo"] and "(dewi)" in row["memo"]
+    invoke("report", "--format", "docx", "--lang", "en", "--out", tmp_path / "f.docx", "--project", project_dir)
+    word = WordDocument(str(tmp_path / "f.docx"))
+    memos = word.tables[5]
+    assert [c.text for c in memos.rows[0].cells] == ["On", "Memo", "Author"]
+    assert any("Refocusing 2020–2021" in r.cells[1].text and r.cells[0].text == "Funding and budget"
+               for r in memos.rows[1:])
+    conclusions = word.tables[0]
+    assert any("Refocusing 2020–2021" in r.cells[6].text for r in conclusions.rows[1:])
+
+
+def test_conclude_case_table_named_in_the_settings(project_dir, tmp_path):
+    from pipeline.conclude import project_cases
+    from pipeline.project import Project
+
+    study = tmp_path / "elsewhere"
+    import shutil
+
+    shutil.copytree(project_dir, study)
+    (study / "data").mkdir()
+    (study / "cases.csv").rename(study / "data" / "kasus.csv")
+    with open(study / "pilah.toml", "a", encoding="utf-8") as handle:
+        handle.write('\n[conclude]\ncases = "data/kasus.csv"\nby = "kabupaten"\n')
+    with Project.open(study) as opened:
+        assert {row.get("sektor") for row in project_cases(opened).of_kind("case")} == {"food", "fashion", "pemerintahan"}
+        from pipeline.conclude import project_conclusions
+
+        assert project_conclusions(opened).attribute == "kabupaten"
+    (study / "data" / "kasus.csv").unlink()
+    result = runner.invoke(app, ["cases", "--project", str(study)])
+    assert result.exit_code == 2 and "kasus.csv" in result.output and "not found" in result.output
+
+
+def test_conclude_query_pseudonymised(project_dir, tmp_path):
+    result = invoke("query", "code=financing role=entrepreneur", "--pseudonymize", "--out", tmp_path / "q.csv",
+                    "--project", project_dir)
+    table = pd.read_csv(tmp_path / "q.csv", dtype=str).fillna("")
+    assert len(table) > 0
+    for name in ("Dimas", "Bu Sari"):
+        assert name not in result.stdout and not table.apply(lambda c: c.str.contains(name)).any().any()
