@@ -332,3 +332,20 @@ def test_conclude_query_pseudonymised(project_dir, tmp_path):
     assert len(table) > 0
     for name in ("Dimas", "Bu Sari"):
         assert name not in result.stdout and not table.apply(lambda c: c.str.contains(name)).any().any()
+
+
+def test_conclude_quotes_are_whole_sentences():
+    from pipeline.conclude.evidence import cut_quote, sentences
+
+    text = ("Awalnya lancar. " * 6 + "Tapi anggaran dipotong tujuh puluh persen pada 2020! "
+            + "Kami bingung? " * 6 + "Lalu program berhenti.")
+    quote = cut_quote(text, "anggaran", 120)
+    assert "Tapi anggaran dipotong tujuh puluh persen pada 2020!" in quote
+    assert quote.startswith("… ") and quote.endswith(" …") and len(quote) <= 124
+    inner = quote.removeprefix("… ").removesuffix(" …")
+    at = text.find(inner)
+    spans = sentences(text)
+    assert at in {a for a, _ in spans} and at + len(inner) in {b for _, b in spans}  # starts and ends with a sentence
+    long = "Satu kalimat panjang sekali " + "tanpa titik " * 40 + "akhirnya."
+    assert cut_quote("Pendek. " + long, "akhirnya", 100) == "… " + long  # a sentence is never cut inside
+    assert cut_quote("Tanpa tanda baca sama sekali " * 30, "", 50) == " ".join(("Tanpa tanda baca sama sekali " * 30).split())

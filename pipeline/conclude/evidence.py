@@ -161,7 +161,7 @@ def cut_quote(text: str, evidence: str = "", limit: int = 320) -> str:
 
     Examples
     --------
-    >>> cut_quote("Dana kurang. Pelatihan membantu kami. Pasar sulit.", "pelatihan", 40)
+    >>> cut_quote("Dana kurang. Pelatihan membantu kami. Pasar sulit.", "pelatihan", 30)
     '… Pelatihan membantu kami. …'
     """
     text = " ".join(str(text or "").split())
