@@ -1,5 +1,6 @@
-"""Shared fixtures: the default configuration, the sample codebook, built stages, and the
-location of the public data sets.
+"""Shared fixtures: the default configuration, the sample codebook, built stages, the sample
+corpus processed once per session (copied by each test that needs a processed project), and
+the location of the public data sets.
 
 Two groups of tests: the default run needs nothing beyond a clone (small cuts of the
 public sets live in ``tests/fixtures/shared``); tests marked ``shared_data`` need the full
@@ -11,6 +12,7 @@ unless ``PILAH_REQUIRE_SHARED_DATA=1`` (set by ``.ci/run``) makes the absence an
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -71,3 +73,26 @@ def stages(config, codebook):
 @pytest.fixture(scope="session")
 def sample_corpus() -> Path:
     return PROJECT_ROOT / "corpus"
+
+
+@pytest.fixture(scope="session")
+def processed_sample(tmp_path_factory, sample_corpus) -> tuple[Path, str]:
+    """The sample corpus processed once for the whole session, as a user does it: `pilah
+    init` (the sample's codebook, the default settings; the encoder is the stand-in, see
+    ``pytest_configure``) and `pilah run`. Returns the project folder and what the run
+    printed. Tests copy it (``sample_project``, or ``shutil.copytree`` in a module's own
+    fixture) instead of processing the corpus again; none changes this one."""
+    from cli_helpers import invoke  # tests/cli_helpers.py
+
+    root = tmp_path_factory.mktemp("sample") / "project"
+    invoke("init", root, "--corpus", sample_corpus, "--codebook", PROJECT_ROOT / "configs" / "codebook.yaml")
+    result = invoke("run", "--project", root)
+    return root, result.output
+
+
+@pytest.fixture()
+def sample_project(processed_sample, tmp_path) -> Path:
+    """A copy of the processed sample project of this session, this test's own."""
+    copy = tmp_path / "project"
+    shutil.copytree(processed_sample[0], copy)
+    return copy

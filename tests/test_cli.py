@@ -17,12 +17,11 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def sample_run(tmp_path_factory, sample_corpus):
-    project = tmp_path_factory.mktemp("project")
-    out = project / "exports"
-    result = runner.invoke(app, ["run", str(sample_corpus), "--project", str(project), "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    return project, out, result
+def sample_run(tmp_path_factory, processed_sample):
+    """The session's sample project (`pilah init` + `pilah run`, tests/conftest.py), copied."""
+    project = tmp_path_factory.mktemp("cli") / "project"
+    shutil.copytree(processed_sample[0], project)
+    return project, project / "out", processed_sample[1]
 
 
 def test_cli_run_writes_reviewable_sheet_for_every_document(sample_run, sample_corpus):
@@ -79,13 +78,13 @@ def test_cli_run_json_and_csv_agree(sample_run):
         assert counts["review_rows"] == len(list(csv.DictReader(handle))) > counts["suggestions"]
     assert set(summary["seconds"]) >= {"ingest", "segment", "language", "nlp", "suggest", "export", "total"}
     assert summary["config"]["sha256"] and summary["codebook"]["sha256"] and summary["model"]["version"]
-    assert "suggestions" in result.output
+    assert "suggestions" in result
 
 
 def test_cli_run_twice_is_idempotent(sample_run, sample_corpus):
     project, out, _ = sample_run
     before = (out / "suggestions.csv").read_text(encoding="utf-8-sig")
-    again = runner.invoke(app, ["run", str(sample_corpus), "--project", str(project), "--out", str(out)])
+    again = runner.invoke(app, ["run", "--project", str(project)])  # the project's own corpus and out/
     assert again.exit_code == 0, again.output
     summary = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert summary["counts"]["documents_unchanged"] == 10

@@ -114,7 +114,8 @@ def test_stanza_pipe_matches_call_and_handles_empty_text(backend):
     assert all(t.is_space for t in docs[1]) and all(t.is_space for t in docs[3])
     single = backend(CLITICS)
     assert [(t.text, t.lemma_, t.pos_) for t in docs[2]] == [(t.text, t.lemma_, t.pos_) for t in single]
-    assert list(backend(" ").sents) is not None
+    spaces = backend(" ")  # white space alone: one sentence of one space token
+    assert [(s.start, s.end, s.text) for s in spaces.sents] == [(0, 1, " ")] and [t.is_space for t in spaces] == [True]
 
 
 def test_stanza_checksum_mismatch_names_file_and_fix(tmp_path):

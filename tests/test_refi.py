@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -239,11 +240,9 @@ def test_refi_import_atlasti_reports_what_it_cannot_use_and_keeps_the_rest(tmp_p
 
 # -- Pilah's own project --------------------------------------------------------------
 @pytest.fixture(scope="module")
-def pilah_project(tmp_path_factory, sample_corpus):
-    from cli_helpers import run_corpus as run  # tests/cli_helpers.py
-
-    project = tmp_path_factory.mktemp("pilah")
-    run(sample_corpus, None, project / "out", project)
+def pilah_project(tmp_path_factory, processed_sample):
+    project = tmp_path_factory.mktemp("pilah") / "project"
+    shutil.copytree(processed_sample[0], project)  # the sample run once per session (tests/conftest.py)
     with Store(project) as store:
         suggestions = store.suggestions_frame()
         segments = store.segments_frame()
@@ -536,20 +535,19 @@ def test_refi_cli_new_user_flow_import_nvivo_retrain_run_export(tmp_path, sample
 
     said = invoke("import", NVIVO, "--project", project, "--no-suggest", "--json", tmp_path / "import.json")
     assert "2 sources imported" in said and "152 codes added" in said and "303 codings added" in said
-    assert f"--config{project / 'pilah.toml'}" in said.replace(" ", "")  # the terminal may wrap a long path
+    assert "its pilah.toml names it" in said  # the merged codebook is the project's from now on: no --config
     assert json.loads((tmp_path / "import.json").read_text(encoding="utf-8"))["skipped"] == []
-    config = project / "pilah.toml"
-    said = invoke("retrain", "--project", project, "--config", config)
+    said = invoke("retrain", "--project", project)
     assert "switched to" in said
-    invoke("run", sample_corpus, "--project", project, "--config", config, "--out", tmp_path / "out")
-    said = invoke("export", "--project", project, "--config", config, "--with-suggestions", "--out", tmp_path / "x.qdpx")
+    invoke("run", sample_corpus, "--project", project, "--out", tmp_path / "out")
+    said = invoke("export", "--project", project, "--with-suggestions", "--out", tmp_path / "x.qdpx")
     assert "12 sources" in said and "303 codings" in said and "pending suggestions" in said
     root = check_qdpx(tmp_path / "x.qdpx", project_schema)
     assert {"Gergo", "floriansipos", SUGGESTION_USER} <= users_of(root)
     invoke("export", "--format", "qdc", "--project", project, "--out", tmp_path / "x.qdc")
     assert "codes" in invoke("import", tmp_path / "x.qdc", "--project", tmp_path / "other")
     result = runner.invoke(app, ["export", "--format", "nvivo", "--project", str(project)])
-    assert result.exit_code == 2 and "expected one of qdpx, qdc" in result.output
+    assert result.exit_code == 2 and "'nvivo' is not one of 'qdpx', 'qdc'" in " ".join(result.output.split())
     result = runner.invoke(app, ["import", str(tmp_path / "import.json"), "--project", str(project)])
     assert result.exit_code == 2 and "expected a .qdpx (project) or .qdc (codebook)" in " ".join(result.output.split())
 

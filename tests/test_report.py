@@ -39,13 +39,14 @@ CHARTS = ("chart-factors", "chart-cooccurrence", "chart-direction", "chart-langu
 
 
 @pytest.fixture(scope="module")
-def reviewed(tmp_path_factory, sample_corpus):
-    """The sample corpus run, reviewed in part by 'rina', and run again."""
-    project = tmp_path_factory.mktemp("report")
+def reviewed(tmp_path_factory, processed_sample):
+    """The sample corpus run (once per session, tests/conftest.py), reviewed in part by
+    'rina', and run again."""
+    project = tmp_path_factory.mktemp("report") / "project"
+    shutil.copytree(processed_sample[0], project)
     out = project / "out"
-    first = invoke("run", sample_corpus, "--project", project, "--out", out)
     assert (out / "report.html").exists() and (out / "displays.xlsx").exists()
-    assert "report.html" in first.output
+    assert "report.html" in processed_sample[1]
     with Store(project) as store:
         suggestions = store.suggestions_frame()
         decisions = [Decision(row.segment_id, row.suggestion_id, "accept" if row.score >= 0.8 else "reject",
@@ -54,7 +55,7 @@ def reviewed(tmp_path_factory, sample_corpus):
         plain = suggestions[~suggestions["code"].eq("funding")].iloc[0]
         decisions.append(Decision(plain.segment_id, None, "add", "funding", "constraining", "rina"))
         store.add_decisions(decisions)
-    invoke("run", sample_corpus, "--project", project, "--out", out)
+    invoke("run", "--project", project)
     return project, out
 
 

@@ -160,8 +160,12 @@ def test_review_loop_end_to_end(loop):
     report = json.loads(report_path.read_text(encoding="utf-8"))
     assert report["rows"] >= 60 and report["coded_rows"] >= 30 and report["documents"] == len(DOCUMENTS)
     assert report["after"]["scheme"].endswith("whole documents held out")
-    assert 0 <= report["after"]["f1"] <= 1 and 0 <= report["before"]["f1"] <= 1
     assert report["before"]["scheme"].startswith("codebook rules alone")
+    assert report["before"]["f1"] == report["rules_only"]["f1"]  # no model in use: the rules, on the same rows
+    after = report["after"]
+    assert after["f1"] == pytest.approx(2 * after["precision"] * after["recall"] / (after["precision"] + after["recall"]),
+                                        abs=1e-3)
+    assert report["switched"] == (after["f1"] >= report["before"]["f1"])
     assert report["version"] in result.output
     assert report["version"] in invoke("models", "--project", project).output
     invoke("models", "use", report["version"], "--project", project)
@@ -257,3 +261,62 @@ def test_agreement_alpha_matches_the_krippendorff_package():
         data[rng.random(data.shape) < 0.25] = np.nan
         expected = krippendorff.alpha(reliability_data=data, level_of_measurement="nominal")
         assert krippendorff_alpha(data) == pytest.approx(expected, abs=1e-9)
+
+
+def test_review_two_coders_as_the_readme_says_agree_where_they_agree(loop, tmp_path):
+    """The README's recipe: the first coder reviews the run's sheet; a second coder gets a
+    blind sheet (`review export --reviewer dewi`), codes it alone, and it is imported
+    without --reviewer. Every one of her decisions is hers, also those that say what the
+    first coder decided (before, they were dropped as "already in the project" and κ fell
+    to chance); κ is that of the two codings, computed here by hand."""
+    from sklearn.metrics import cohen_kappa_score
+
+    root, corpus, truth, config = loop
+    out = tmp_path / "out"
+    invoke("run", corpus, "--project", tmp_path, "--out", out, "--config", config)
+    first = _fill(out / "suggestions.xlsx", truth, reviewer=None)
+    invoke("review", "import", out / "suggestions.xlsx", "--reviewer", "rina", "--project", tmp_path)
+
+    blind = out / "dewi.xlsx"
+    invoke("review", "export", "--reviewer", "dewi", "--out", blind, "--project", tmp_path, "--config", config)
+    sheet = pd.read_excel(blind, dtype=str).fillna("")
+    assert (sheet["decision"] == "").all() and set(sheet["reviewer"]) == {"dewi"}  # blind, and hers
+    second = _fill(blind, truth, reviewer=None, drop_code="training")  # she never uses one code
+    result = invoke("review", "import", blind, "--project", tmp_path)
+    assert f"{sum(second.values())} decisions added, 0 already in the project" in said(result)
+
+    figures_path = tmp_path / "agreement.json"
+    invoke("agreement", "--coders", "rina,dewi", "--project", tmp_path, "--json", figures_path)
+    figures = json.loads(figures_path.read_text(encoding="utf-8"))
+    with Store(tmp_path) as store:
+        decisions = store.decisions_frame()
+        codings = store.codings_frame()
+    assert sorted(decisions["reviewer"].value_counts().items()) == [("dewi", sum(second.values())),
+                                                                    ("rina", sum(first.values()))]
+    both = set(decisions.loc[decisions["reviewer"] == "rina", "segment_id"]) & set(
+        decisions.loc[decisions["reviewer"] == "dewi", "segment_id"])
+    for code in ("market_access", "training"):
+        coded = {c: set(codings.loc[(codings["coder"] == c) & (codings["code"] == code), "segment_id"])
+                 for c in ("rina", "dewi")}
+        units = sorted(both)
+        by_hand = cohen_kappa_score([u in coded["rina"] for u in units], [u in coded["dewi"] for u in units])
+        pair = figures["per_code"][code]["pairs"]["rina|dewi"]
+        assert pair["units"] == len(units) >= 60 and pair["kappa"] == pytest.approx(by_hand, abs=1e-3)
+    assert figures["per_code"]["market_access"]["pairs"]["rina|dewi"]["kappa"] == 1.0
+    assert figures["per_code"]["training"]["pairs"]["rina|dewi"]["kappa"] == 0.0
+
+
+def test_review_import_with_a_reviewer_records_every_row_as_theirs(loop, tmp_path):
+    """`review import SHEET --reviewer NAME` on a plain sheet (no names in it): every
+    decision is NAME's, also those equal to another reviewer's; without the flag the same
+    rows are the first reviewer's, already in the project."""
+    root, corpus, truth, config = loop
+    out = tmp_path / "out"
+    invoke("run", corpus, "--project", tmp_path, "--out", out, "--config", config)
+    made = _fill(out / "suggestions.xlsx", truth, reviewer=None)
+    shutil.copy(out / "suggestions.xlsx", tmp_path / "copy.xlsx")
+    invoke("review", "import", out / "suggestions.xlsx", "--reviewer", "rina", "--project", tmp_path)
+    again = invoke("review", "import", tmp_path / "copy.xlsx", "--project", tmp_path)
+    assert f"0 decisions added, {sum(made.values())} already in the project" in said(again)
+    second = invoke("review", "import", tmp_path / "copy.xlsx", "--reviewer", "dewi", "--project", tmp_path)
+    assert f"{sum(made.values())} decisions added, 0 already in the project" in said(second)

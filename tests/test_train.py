@@ -86,7 +86,12 @@ def test_shipped_model_matches_codebook_and_reports_cross_validated_metrics(code
     assert meta["codebook"]["sha256"] == codebook.hash, "retrain: pilah train"
     metrics = meta["metrics"]
     assert metrics["scheme"].endswith("whole documents held out")
-    assert 0 < metrics["suggestions"]["micro"]["precision"] <= 1
+    micro, per_code = metrics["suggestions"]["micro"], metrics["suggestions"]["per_code"]
+    assert micro["f1"] == pytest.approx(2 * micro["precision"] * micro["recall"] / (micro["precision"] + micro["recall"]),
+                                        abs=1e-3)
+    supported = [entry["f1"] for entry in per_code.values() if entry["support"]]
+    assert metrics["suggestions"]["macro_f1"] == pytest.approx(sum(supported) / len(supported), abs=1e-3)
+    assert set(per_code) == {code.id for code in codebook.codable()}  # every code the sheet can hold is scored
     assert json.dumps(meta)  # plain data only
 
 
