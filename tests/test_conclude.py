@@ -320,6 +320,11 @@ def test_conclude_case_table_named_in_the_settings(project_dir, tmp_path):
         from pipeline.conclude import project_conclusions
 
         assert project_conclusions(opened).attribute == "kabupaten"
+        from pipeline.report import report_settings, write_report
+
+        # the report pilah run writes reads the same settings
+        write_report(opened.view(), opened.codebook, tmp_path / "r.html", **report_settings(opened.config))
+        assert "Faktor × kabupaten — Hanya koding yang diterima analis" in (tmp_path / "r.html").read_text(encoding="utf-8")
     (study / "data" / "kasus.csv").unlink()
     result = runner.invoke(app, ["cases", "--project", str(study)])
     assert result.exit_code == 2 and "kasus.csv" in result.output and "not found" in result.output

@@ -71,7 +71,7 @@ def build_conclusions(evidence: pd.DataFrame, codebook: Codebook, attribute: str
     if attribute not in evidence.columns:
         from pipeline.errors import InputError
 
-        raise InputError("--by", f"unknown attribute {attribute!r}; known: {', '.join(attributes)}")
+        raise InputError("--by", f"unknown attribute {attribute!r} (--by, or [conclude] by); known: {', '.join(attributes)}")
     factors = evidence[evidence["direction"].isin(FACTOR_DIRECTIONS) & (evidence["factor_type"] != "")]
     factor_types = [f for f in codebook.factor_types if f in set(factors["factor_type"])] + sorted(
         set(factors["factor_type"]) - set(codebook.factor_types))
@@ -270,19 +270,21 @@ def memos_of(store, view=None) -> pd.DataFrame | None:
     return memos
 
 
-def conclusions_from_view(view, codebook: Codebook, skip_speakers=(), source: str = "accepted") -> Conclusions:
+def conclusions_from_view(view, codebook: Codebook, skip_speakers=(), source: str = "accepted", cases: str = "",
+                          by: str | None = None) -> Conclusions:
     """The conclusion displays for ``pipeline.report.write_report``, from what it was given:
-    the plain or pseudonymised view of a store. The case table is the project folder's
-    ``cases.csv``, else the copy the store kept when it was last read; accepted codings
-    only unless ``source`` is ``"all"``."""
+    the plain or pseudonymised view of a store. The case table is ``cases`` (``[conclude]
+    cases``, relative to the project folder) or the project folder's ``cases.csv``, else the
+    copy the store kept when it was last read; accepted codings only unless ``source`` is
+    ``"all"``; ``by``: the attribute of the factor × attribute display."""
     from pathlib import Path
 
     from pipeline.conclude.cases import load_case_table
     from pipeline.conclude.evidence import evidence_frame
 
     store = getattr(view, "store", None) or getattr(view, "_store", None) or view
-    cases = load_case_table(Path(store.path).parent.parent, "", store)
+    table = load_case_table(Path(store.path).parent.parent, cases, store)
     statuses = ("accepted", "pending") if source == "all" else ("accepted",)
-    evidence = evidence_frame(store, codebook, cases, statuses, skip_speakers,
+    evidence = evidence_frame(store, codebook, table, statuses, skip_speakers,
                               view=view if hasattr(view, "pseudonymizer") else None)
-    return build_conclusions(evidence, codebook, None, memos_of(store, view), store.code_map())
+    return build_conclusions(evidence, codebook, by, memos_of(store, view), store.code_map())

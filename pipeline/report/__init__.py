@@ -40,12 +40,14 @@ def write_report(
     quotes_per_code: int = 8,
     project_name: str | None = None,
     conclusions=None,
+    conclude: dict | None = None,
 ) -> dict:
     """Write the report (and ``xlsx_path``, when given) of the project in ``store``.
 
     ``conclusions`` (``pipeline.conclude.Conclusions``): the conclusion displays, counting
     accepted codings only unless they were built otherwise; by default they are built here
-    from ``store`` and the project's case table, accepted codings only, whatever ``source``.
+    from ``store`` and the project's case table, accepted codings only, whatever ``source``,
+    with the ``[conclude]`` settings ``conclude`` (``cases``, ``by``, ``source``).
 
     When the report at ``html_path`` was written from the same displays, settings and
     code (its content key), nothing is rewritten (``"unchanged": True``).
@@ -64,7 +66,9 @@ def write_report(
     if conclusions is None:
         from pipeline.conclude.displays import conclusions_from_view
 
-        conclusions = conclusions_from_view(store, codebook)
+        conclude = conclude or {}
+        conclusions = conclusions_from_view(store, codebook, source=conclude.get("source") or "accepted",
+                                            cases=conclude.get("cases", ""), by=conclude.get("by") or None)
     built = time.perf_counter()
     labels = Labels(lang, codebook)
     project = project_name or str(store.path.parent.parent.resolve().name or store.path)
@@ -126,7 +130,7 @@ def report_settings(config, lang: str | None = None, source: str | None = None) 
     """The ``[report]`` settings of ``config`` with the command line's choices over them."""
     settings = config.section("report")
     return {"lang": lang or settings["lang"], "source": source or settings["source"],
-            "quotes_per_code": int(settings["quotes_per_code"])}
+            "quotes_per_code": int(settings["quotes_per_code"]), "conclude": config.section("conclude")}
 
 
 __all__ = ["write_report", "report_settings", "REPORT_FILE", "DISPLAYS_FILE"]
