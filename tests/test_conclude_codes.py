@@ -197,3 +197,11 @@ def test_conclude_codes_refuse_what_cannot_be_done(study):
         result = runner.invoke(app, ["codes", *args, "--project", str(study)])
         assert result.exit_code == 2 and said in result.output and "Traceback" not in result.output, result.output
     assert raw_rows(study, "SELECT COUNT(*) FROM code_history") == [(0,)]
+    # a retired id is not taken again (its old codings read as the code it became); renaming back is fine
+    invoke("codes", "rename", "financing", "permodalan", "--project", study)
+    invoke("codes", "rename", "funding", "anggaran", "--project", study)
+    result = runner.invoke(app, ["codes", "rename", "anggaran", "financing", "--project", str(study)])
+    assert result.exit_code == 2 and "was renamed or merged into 'permodalan' before" in result.output
+    invoke("codes", "rename", "permodalan", "financing", "--project", study)
+    assert raw_rows(study, "SELECT old, new FROM code_map ORDER BY old") == [("funding", "anggaran"),
+                                                                           ("permodalan", "financing")]

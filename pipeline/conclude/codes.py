@@ -65,6 +65,16 @@ def _check_new_id(code: str, entries: dict) -> None:
         raise CodeWorkError(f"code {code!r} is in the codebook already; choose another id")
 
 
+def _check_not_retired(store, code: str, back_from: tuple[str, ...] = ()) -> None:
+    """Refuse a new code whose id an earlier rename or merge retired: the codings stored with
+    that id read as the code it became, and new ones could not be told apart from them. A
+    code renamed back (``back_from`` holds the code it became) is allowed."""
+    became = store.code_map().get(code)
+    if became is not None and became not in back_from:
+        raise CodeWorkError(f"code id {code!r} was renamed or merged into {became!r} before, and the codings "
+                            f"stored under it read as {became!r}; choose another id")
+
+
 def _known(code: str, entries: dict) -> dict:
     if code not in entries:
         raise CodeWorkError(f"no code {code!r} in the codebook; codes: {', '.join(entries)}")
@@ -102,6 +112,7 @@ def rename(store, codebook: Codebook, root: Path, old: str, new: str, reviewer: 
     entries = _entries(raw)
     _known(old, entries)["id"] = new
     _check_new_id(new, entries)
+    _check_not_retired(store, new, (old,))
     book = write_codebook(raw, codebook, root, "rename")
     store.add_code_change("rename", [old], [new], reviewer, mapping={old: new})
     return {"action": "rename", "codes": [old], "into": new, "codebook": book.source, "coded segments": _count(store, new)}
@@ -123,6 +134,7 @@ def merge(store, codebook: Codebook, root: Path, codes: list[str], into: str, re
         target = entries[into][1]
     else:
         _check_new_id(into, entries)
+        _check_not_retired(store, into, tuple(codes))
         first = parts[0]
         types = {p.get("factor_type") for p in parts if p.get("factor_type")}
         if len(types) > 1:
@@ -171,6 +183,7 @@ def split(store, codebook: Codebook, root: Path, code: str, into: list[str], rev
         if new in entries:
             continue
         _check_new_id(new, entries)
+        _check_not_retired(store, new)
         child = {"id": new, "label": {"id": new, "en": new}, "definition": f"Split from {code}: {entry.get('definition', '')}"}
         if entry.get("factor_type"):
             child["factor_type"] = entry["factor_type"]
@@ -215,6 +228,7 @@ def adopt(store, codebook: Codebook, root: Path, candidates: pd.DataFrame, candi
     raw = copy.deepcopy(codebook.raw)
     entries = _entries(raw)
     _check_new_id(code, entries)
+    _check_not_retired(store, code)
     language = str(row.get("language") or "id")
     terms = [t.strip() for t in str(row.get("top_terms", "")).split(",") if t.strip()][:keywords]
     examples = [str(row[k]).strip() for k in ("exemplar_1", "exemplar_2", "exemplar_3")
