@@ -301,6 +301,17 @@ def test_conclude_memos_reach_the_conclusions_table_and_the_docx(project_dir, pr
                for r in memos.rows[1:])
     conclusions = word.tables[0]
     assert any("Refocusing 2020–2021" in r.cells[6].text for r in conclusions.rows[1:])
+    # a hostile memo is text everywhere: escaped in the report, never a formula in the sheets
+    project.store.add_memo("code", "funding", '=HYPERLINK("http://x") <script>alert(1)</script>', "dewi")
+    from pipeline.report import write_report
+
+    write_report(project.view(), project.codebook, tmp_path / "r.html", lang="en", xlsx_path=tmp_path / "d.xlsx")
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    section = html[html.index('<section id="conclusions">'):]
+    assert "<script>alert(1)" not in section and "&lt;script&gt;alert(1)&lt;/script&gt;" in section
+    memo_cells = [c for row in openpyxl.load_workbook(tmp_path / "d.xlsx")["Memos"].iter_rows() for c in row
+                  if isinstance(c.value, str) and "HYPERLINK" in c.value]
+    assert memo_cells and all(c.data_type == "s" for c in memo_cells)
 
 
 def test_conclude_case_table_named_in_the_settings(project_dir, tmp_path):
