@@ -14,7 +14,8 @@ from lxml import etree
 
 from tests.cli_helpers import invoke, runner
 from tests.conftest import SHARED_DATA
-from tests.conclude_helpers import (CASE_ROWS, ROLES, gold_factor_rows, hand_count, make_project, write_cases)
+from tests.conclude_helpers import (CASE_ROWS, CORPUS, ROLES, gold_factor_rows, hand_count, make_project,
+                                    write_cases)
 from pipeline.cli import app
 
 
@@ -47,6 +48,13 @@ def test_conclude_cases_table_resolves_and_checks(project_dir, project, tmp_path
     assert {c["case"]: c["sektor"] for c in found["cases"]} == {k: v["sektor"] for k, v in CASE_ROWS.items()}
     assert found["problems"] == []
     assert {c["case"]: c["documents"] for c in found["cases"]}["Prefektur Minamiura"] == 1
+    import csv
+
+    with open(CORPUS / "manifest.csv", encoding="utf-8") as handle:
+        manifest = {row["file"]: row for row in csv.DictReader(handle)}
+    interviewed = [i for i in found["informants"] if i["source_type"] == "interview"]
+    assert len(interviewed) == len(ROLES)  # one informant per interview, the interviewer left out
+    assert {(i["case"], i["role"]) for i in interviewed} == {(manifest[d]["case"], r) for d, r in ROLES.items()}
     # a broken table: an unknown document, a case without documents, a missing value
     bad = tmp_path / "bad.csv"
     write_cases(bad)

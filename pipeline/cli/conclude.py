@@ -61,7 +61,7 @@ def cases_cli(
         check = check_cases(table, opened.store)
     if json_out:
         print(json.dumps({"table": str(path) if path.exists() else None, "cases": check.cases,
-                          "problems": check.problems}, indent=2, ensure_ascii=False))
+                          "informants": check.informants, "problems": check.problems}, indent=2, ensure_ascii=False))
         return
     shown = Table(title=f"Cases ({path if path.exists() else 'no case table: the manifest gives the cases'})")
     columns = list(check.cases[0]) if check.cases else ["case"]
@@ -70,6 +70,12 @@ def cases_cli(
     for row in check.cases:
         shown.add_row(*(escape(str(row[c])) for c in columns))
     out.print(shown)
+    people = Table(title="Informants (speakers, or a document's author) with their role and source type")
+    for column in ("informant", "case", "role", "source_type", "segments"):
+        people.add_column(column, justify="right" if column == "segments" else "left")
+    for row in check.informants:
+        people.add_row(*(escape(str(row[c])) for c in ("informant", "case", "role", "source_type", "segments")))
+    out.print(people)
     for problem in check.problems:
         out.print(f"[yellow]problem:[/] {escape(problem)}")
     out.print(f"{len(check.cases)} cases, {len(check.problems)} problem(s)")

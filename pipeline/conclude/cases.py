@@ -239,6 +239,7 @@ class CaseCheck:
 
     cases: list[dict]
     problems: list[str]
+    informants: list[dict] = field(default_factory=list)  # informant, case, role, source type, segments
 
 
 def check_cases(table: CaseTable, store) -> CaseCheck:
@@ -274,6 +275,7 @@ def check_cases(table: CaseTable, store) -> CaseCheck:
         if n > 1:
             problems.append(f"{table.source}: {key[0]} {' '.join(k for k in key[1:] if k)!r} has {n} rows; keep one")
     members: dict[str, dict] = defaultdict(lambda: {"documents": set(), "speakers": set(), "segments": 0})
+    informants: dict[tuple, int] = {}
     metadata = {d: _metadata(m) for d, m in zip(documents["document_id"], documents["metadata"])}
     for row in segments.itertuples(index=False):
         attributes = resolved.of(row.document_id, row.document, metadata.get(row.document_id, {}),
@@ -281,8 +283,15 @@ def check_cases(table: CaseTable, store) -> CaseCheck:
         entry = members[attributes["case"]]
         entry["documents"].add(row.document)
         entry["segments"] += 1
-        if isinstance(row.speaker, str) and getattr(row, "segment_role", "") != "researcher":
-            entry["speakers"].add(row.speaker)  # the interviewer is no one's informant
+        if getattr(row, "segment_role", "") == "researcher":
+            continue  # the interviewer is no one's informant
+        speaker = row.speaker if isinstance(row.speaker, str) else ""
+        if speaker:
+            entry["speakers"].add(speaker)
+        meta = metadata.get(row.document_id, {})
+        who = (speaker or str(meta.get("actor") or meta.get("title") or row.document), attributes["case"],
+               attributes.get(ROLE, ""), attributes.get(SOURCE_TYPE, ""))
+        informants[who] = informants.get(who, 0) + 1
     for document_id, path in paths.items():
         case = resolved.of(document_id, path, metadata[document_id], "")["case"]
         if case == NO_CASE:
@@ -309,7 +318,9 @@ def check_cases(table: CaseTable, store) -> CaseCheck:
         cases.append({"case": case, **{a: case_rows.get(case, {}).get(a, "") for a in on_cases},
                       "documents": len(entry["documents"]), "speakers": len(entry["speakers"]),
                       "segments": entry["segments"]})
-    return CaseCheck(cases, problems)
+    found = [{"informant": who, "case": case, "role": role, "source_type": kind, "segments": n}
+             for (who, case, role, kind), n in sorted(informants.items())]
+    return CaseCheck(cases, problems, found)
 
 
 def load_case_table(root: Path, setting: str, store=None) -> CaseTable:
