@@ -200,12 +200,19 @@ def check_scheduler(address: str) -> None:
     if parts.scheme == "ucx":
         return
     try:
-        with socket.create_connection((parts.hostname, port), timeout=CONNECT_SECONDS):
-            pass
+        with socket.create_connection((parts.hostname, port), timeout=CONNECT_SECONDS) as probe:
+            # a Dask scheduler greets a new connection at once (its handshake); something else
+            # listening there may say nothing, and Dask's client would wait for it for ever
+            greeting = probe.recv(1) if parts.scheme == "tcp" else b"-"
+    except TimeoutError:
+        greeting = b""
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise InputError(f"--scheduler {address!r}", f"no Dask scheduler answers there ({reason}); start one "
                                                     "(`dask scheduler`) or check the address") from None
+    if not greeting:
+        raise InputError(f"--scheduler {address!r}", f"something listens there but it is not a Dask scheduler (it "
+                                                    f"said nothing in {CONNECT_SECONDS:g} s); check the address and port")
 
 
 @contextmanager

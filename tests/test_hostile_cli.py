@@ -209,3 +209,30 @@ def test_hostile_cli_run_refuses_a_broken_sheet_in_out_before_any_work(healthy, 
     with sqlite3.connect(_store(root)) as db:
         assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
         assert db.execute("SELECT COUNT(*) FROM documents").fetchone()[0] == 1
+
+
+def test_hostile_cli_scheduler_that_says_nothing_is_refused_and_a_real_one_passes(healthy, tmp_path, monkeypatch):
+    """Something listening at --scheduler that is no Dask scheduler (Dask's client waited for
+    it for ever) is one line after CONNECT_SECONDS; a real scheduler passes the check."""
+    import socket
+    import threading
+
+    from distributed import LocalCluster
+
+    from pipeline import executors
+
+    monkeypatch.setattr(executors, "CONNECT_SECONDS", 0.5)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)
+    held = []
+    threading.Thread(target=lambda: held.append(silent.accept()), daemon=True).start()
+    address = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+    root = tmp_path / "proyek"
+    shutil.copytree(healthy, root)
+    result = runner.invoke(app, ["run", "--engine", "dask", "--scheduler", address, "--project", str(root)])
+    _one_line(result, address, "not a Dask scheduler")
+    silent.close()
+    with LocalCluster(n_workers=0, processes=False, protocol="tcp://", host="127.0.0.1",
+                      dashboard_address=":0") as cluster:
+        executors.check_scheduler(cluster.scheduler_address)  # greets at once: no error
