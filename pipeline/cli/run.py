@@ -92,6 +92,9 @@ def print_summary(summary: dict) -> None:
     for report in summary.get("imported_decisions", []):
         if report["added"]:
             out.print(f"[green]imported {report['added']} decision(s)[/] from {report['path']} before rewriting it")
+    for path in summary.get("sheets_kept_beside", []):  # a sheet saved while the run worked is never overwritten
+        out.print(f"[yellow]a sheet was saved while this run worked[/]: it is kept as it was, and the new one is "
+                  f"{escape(str(path))}; `pilah run` imports the saved one next time")
     if counts.get("stale_decisions"):
         out.print(f"[yellow]{counts['stale_decisions']} decision(s) are stale[/]: their segment's text changed since "
                   "(listed on the sheet's 'Stale decisions' tab)")
