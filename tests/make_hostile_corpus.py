@@ -82,7 +82,32 @@ def build(root: Path) -> tuple[set[str], dict[str, str]]:
         "@ani;\tpelatihan membantu usaha kami\n").encode("utf-8-sig"))
     text("17_kosong.txt", b"   \n\n", False, "no text")
     text("18_nama_bel\x07.txt", b"Ani: Modal kurang.\n\nBudi: Ya.\n", False, "control character")
+    # round 3: read wrongly without a word, or a traceback on stderr
+    text("19_srt_tanpa_baris_kosong.srt", (
+        "1\n00:00:01,000 --> 00:00:02,000\nAni: Modal kurang.\n"
+        "2\n00:00:03,000 --> 00:00:04,000\nBudi: Pelatihan membantu.\n").encode())
+    text("20_vtt_waktu_mustahil.vtt", (
+        "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v Ani>Modal kurang.\n\n"
+        "99:99:99.999 --> 99:99:99.999\n<v Budi>Pelatihan membantu.\n").encode())
+    text("21_whatsapp.txt", (
+        "12/03/24 10.15 - Pak Budi: Modal kurang,\nbiaya kirim mahal.\n"
+        "12/03/24 10.16 - Bu Sari: Pelatihan dari dinas membantu.\n").encode())
+    text("22_dalam.html", b"<div>" * 60_000 + b"Modal kurang, pelatihan membantu." + b"</div>" * 60_000)  # under 1 MB
+    text("23_kepala.txt", (
+        "Lokasi : Surabaya\nHari/Tanggal : Senin, 3 Mei 2024\nNarasumber : Pak Budi\n\n"
+        "P: Apa kendalanya?\nPak Budi: Modal kurang.\nP: Pelatihannya?\nPak Budi: Membantu.\n").encode())
     return good, bad
+
+
+# What round 3's files must become: (file, speakers of its segments in order, a text no
+# segment may hold: a timing line, a chat's date, a label left in a turn).
+ROUND_3 = {
+    "19_srt_tanpa_baris_kosong.srt": (["Ani", "Budi"], "-->"),
+    "20_vtt_waktu_mustahil.vtt": (["Ani", "Budi"], "99:99"),
+    "21_whatsapp.txt": (["Pak Budi", "Bu Sari"], "12/03/24"),
+    "22_dalam.html": ([None], "RecursionError"),
+    "23_kepala.txt": ([None, "P", "Pak Budi", "P", "Pak Budi"], "Pak Budi: Modal"),  # the header's lines: a paragraph
+}
 
 
 if __name__ == "__main__":  # pragma: no cover

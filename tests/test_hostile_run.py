@@ -10,7 +10,7 @@ import sqlite3
 import openpyxl
 import pytest
 
-from tests.make_hostile_corpus import CONFIG, SECRET, build
+from tests.make_hostile_corpus import CONFIG, ROUND_3, SECRET, build
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -79,3 +79,16 @@ def test_hostile_run_csv_cells_start_with_no_formula_character(hostile_run):
     assert len(rows) > 1
     live = [(number, cell) for number, row in enumerate(rows, 1) for cell in row if cell.startswith(FORMULA_STARTS)]
     assert live == []
+
+
+def test_hostile_run_reads_round_3_files_as_they_are_written(hostile_run, capfd):
+    root, _, _, summary = hostile_run
+    with sqlite3.connect(summary["project_store"]) as db:
+        for name, (speakers, absent) in ROUND_3.items():
+            rows = db.execute("SELECT speaker, text FROM segments JOIN documents ON documents.id = segments.document_id "
+                              "WHERE documents.path = ? AND segments.active = 1 ORDER BY segments.idx", (name,)).fetchall()
+            assert [speaker for speaker, _ in rows] == speakers, (name, rows)
+            assert not any(absent in text for _, text in rows), (name, rows)
+        header = json.loads(db.execute("SELECT metadata FROM documents WHERE path = '23_kepala.txt'").fetchone()[0])
+    assert header["header"]["Narasumber"] == "Pak Budi"
+    assert "Traceback" not in capfd.readouterr().err
