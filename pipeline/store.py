@@ -796,9 +796,8 @@ class Store:
     def _code(self, column: str) -> str:
         """SQL for the code ``column`` holds as it reads now: through ``code_map`` once a code
         was renamed or merged (``add_code_change``), the column itself before."""
-        if "_code_mapped" not in self.__dict__:
-            self._code_mapped = self.db.execute("SELECT 1 FROM code_map LIMIT 1").fetchone() is not None
-        if not self._code_mapped:
+        # asked each time (one indexed row): another process's code work shows at once
+        if self.db.execute("SELECT 1 FROM code_map LIMIT 1").fetchone() is None:
             return column
         return f"COALESCE((SELECT code_map.new FROM code_map WHERE code_map.old = {column}), {column})"
 
@@ -819,7 +818,6 @@ class Store:
                 self.db.execute("DELETE FROM code_map")  # derived from code_history: rebuilt whole
                 self.db.executemany("INSERT INTO code_map (old, new) VALUES (?, ?)",
                                     [(old, new) for old, new in current.items() if old != new])
-        self.__dict__.pop("_code_mapped", None)
         return int(cursor.lastrowid)
 
     def code_history_frame(self) -> pd.DataFrame:
