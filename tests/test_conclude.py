@@ -373,3 +373,12 @@ def test_conclude_quotes_are_whole_sentences():
     long = "Satu kalimat panjang sekali " + "tanpa titik " * 40 + "akhirnya."
     assert cut_quote("Pendek. " + long, "akhirnya", 100) == "… " + long  # a sentence is never cut inside
     assert cut_quote("Tanpa tanda baca sama sekali " * 30, "", 50) == " ".join(("Tanpa tanda baca sama sekali " * 30).split())
+
+
+@pytest.mark.shared_data
+def test_conclude_cases_import_of_a_real_export_without_cases(project_dir):
+    before = (project_dir / "cases.csv").read_bytes()
+    for name in ("atlasti8_TestProject.qdpx", "nvivo12_oltas0517.qdpx"):
+        result = invoke("cases", "--import", SHARED_DATA / "refi_qda" / name, "--project", project_dir)
+        assert "holds no cases" in result.output
+    assert (project_dir / "cases.csv").read_bytes() == before

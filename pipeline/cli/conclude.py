@@ -52,9 +52,13 @@ def cases_cli(
         path = case_table_path(opened.root, settings(opened.config)["cases"])
         if import_file is not None:
             report = import_cases(import_file, path)
-            console.print(f"{import_file}: {report['added_rows']} row(s) and {report['filled']} value(s) added to {path}"
-                          + (f"; {len(report['conflicts'])} value(s) differ and were kept as the table has them"
-                             if report["conflicts"] else ""))
+            if not report["cases"]:
+                console.print(f"{import_file}: holds no cases (REFI-QDA Case elements); the case table is unchanged")
+            else:
+                    console.print(f"{import_file}: {report['cases']} case(s); {report['added_rows']} row(s) and "
+                              f"{report['filled']} value(s) added to {path}"
+                              + (f"; {len(report['conflicts'])} value(s) differ and were kept as the table has them"
+                                 if report["conflicts"] else ""))
             for conflict in report["conflicts"]:
                 console.print(f"[yellow]kept[/] {escape(conflict)}")
         table = project_cases(opened)

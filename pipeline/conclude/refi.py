@@ -52,8 +52,11 @@ def read_cases(path: Path) -> CaseTable:
 def import_cases(qdpx: Path, table_path: Path) -> dict:
     """Merge the cases of ``qdpx`` into the case table at ``table_path`` (made when absent):
     new rows are added, empty cells filled; a value the table holds is kept, and a
-    different one in the file is reported. Returns ``{"added_rows", "filled", "conflicts"}``."""
+    different one in the file is reported; a file without cases changes nothing. Returns
+    ``{"added_rows", "filled", "conflicts", "cases"}``."""
     incoming = read_cases(qdpx)
+    if not incoming.rows:
+        return {"added_rows": 0, "filled": 0, "conflicts": [], "cases": 0}
     table = read_case_table(table_path) if Path(table_path).exists() else CaseTable(source=str(table_path))
     index = {_key(row): row for row in table.rows}
     added, filled, conflicts = 0, 0, []
@@ -72,7 +75,8 @@ def import_cases(qdpx: Path, table_path: Path) -> dict:
                 conflicts.append(f"{row['case']}: {column} is {held[column]!r} in the table, {value!r} in {qdpx}")
     table.attributes += [a for a in incoming.attributes if a not in table.attributes]
     write_case_table(table, table_path)
-    return {"added_rows": added, "filled": filled, "conflicts": conflicts}
+    return {"added_rows": added, "filled": filled, "conflicts": conflicts,
+            "cases": len([r for r in incoming.rows if CaseTable.kind(r) == "case"])}
 
 
 def _key(row: dict) -> tuple:
