@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pipeline.errors import InputError
 from pipeline.ingest.base import Reading
+from pipeline.outputs import CONTROL_CHARACTERS
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +33,8 @@ _LINE_BREAKS = re.compile("\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 _BLANK_LINES = re.compile(r"\n{3,}")
 # Characters no document needs and spreadsheets refuse (openpyxl raises on C0 controls):
 # C0 controls but tab and newline (a DOS end-of-file Ctrl-Z among them), DEL, C1 controls,
-# and the non-characters U+FFFE / U+FFFF. Removed at ingest, before offsets are counted.
-CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
+# and the non-characters U+FFFE / U+FFFF. Removed at ingest, before offsets are counted;
+# defined once, with what every other door of the store cleans (pipeline.outputs).
 # Control bytes (not tab, newline, carriage return, form feed, Ctrl-Z or ESC): text has
 # almost none, binary data plenty.
 _CONTROL_BYTES = bytes(set(range(0x20)) - {0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1A, 0x1B}) + b"\x7f"
