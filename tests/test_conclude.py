@@ -382,3 +382,22 @@ def test_conclude_cases_import_of_a_real_export_without_cases(project_dir):
         result = invoke("cases", "--import", SHARED_DATA / "refi_qda" / name, "--project", project_dir)
         assert "holds no cases" in result.output
     assert (project_dir / "cases.csv").read_bytes() == before
+
+
+def test_conclude_case_table_hostile_files(tmp_path):
+    from pipeline.conclude.cases import read_case_table
+    from pipeline.errors import InputError
+
+    semicolons = tmp_path / "excel.csv"  # what Excel writes in an Indonesian locale: BOM and ';'
+    semicolons.write_bytes("\ufeffcase;sektor;catatan\nKota A;food;=HYPERLINK(\"http://x\")\n".encode("utf-8"))
+    table = read_case_table(semicolons)
+    assert table.rows == [{"case": "Kota A", "sektor": "food", "catatan": '=HYPERLINK("http://x")'}]
+    for name, data, said in (("latin1.csv", "case,sektor\nKota Ä,food\n".encode("latin-1"), "UTF-8"),
+                             ("nocase.csv", b"kasus,sektor\nA,food\n", "no 'case' column"),
+                             ("twice.csv", b"case,sektor,Sektor\nA,food,x\n", "unique"),
+                             ("empty.csv", b"", "empty"),
+                             ("keyless.csv", b"case,document,sektor\n,,food\n", "row 2: no case, document or speaker")):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(InputError, match=said) as error:
+            read_case_table(tmp_path / name)
+        assert str(tmp_path / name) in str(error.value)
