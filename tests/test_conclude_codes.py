@@ -82,6 +82,9 @@ def test_conclude_codes_rename_follows_everywhere(study, tmp_path):
     assert raw_rows(study, "SELECT * FROM decisions ORDER BY id") == decisions_before
     assert raw_rows(study, "SELECT action, codes, targets FROM code_history") == [("rename", '["financing"]', '["permodalan"]')]
     assert list((study / ".pilah" / "codebooks").glob("codebook-*.yaml"))
+    # a query (a saved one too) naming the old code finds the codings under the new one
+    old_name = invoke("query", "code=financing", "--project", study)
+    assert f"{len(gold_segments('financing'))} segments" in old_name.stdout and "permodalan" in old_name.stdout
     # the next run: the rules now suggest permodalan; where gold decided financing it is not pending again
     summary = run_again(study)
     with Project.open(study) as project:

@@ -97,6 +97,7 @@ def evidence_frame(store, codebook: Codebook, cases: CaseTable, statuses: Sequen
     units.attrs["attributes"] = ["case", *resolved.attributes]
     units.attrs["reviewed"] = _reviewed_by_case(real, segments, resolved, metadata, skip, pseudonymizer)
     units.attrs["statuses"] = tuple(statuses)
+    units.attrs["code_map"] = real.code_map() if hasattr(real, "code_map") else {}
     return units
 
 

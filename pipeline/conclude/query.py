@@ -121,7 +121,7 @@ def run_query(evidence: pd.DataFrame, expression: str, codebook: Codebook, quote
         if term.field not in known:
             raise QueryError(f"query term {term.field}{term.op}…: unknown field {term.field!r}; known: "
                              f"{', '.join(sorted(known - {'segment_id', 'document_id', 'title', 'place', 'origin', 'score', 'evidence', 'language', 'quote'}))}")
-        mask &= _match(evidence, term, codebook)
+        mask &= _match(evidence, term, codebook, evidence.attrs.get("code_map", {}))
     rows = evidence[mask].copy()
     searched = "; ".join(v for t in terms if t.field == "text" and t.op != "!=" for v in t.values)
     rows["quote"] = [cut_quote(t, "; ".join(p for p in (searched, e) if p), quote_limit)  # around the words asked for
@@ -136,7 +136,7 @@ def run_query(evidence: pd.DataFrame, expression: str, codebook: Codebook, quote
     return QueryResult(expression, rows.reset_index(drop=True), counts, by_code)
 
 
-def _match(frame: pd.DataFrame, term: Term, codebook: Codebook) -> pd.Series:
+def _match(frame: pd.DataFrame, term: Term, codebook: Codebook, code_map: dict[str, str]) -> pd.Series:
     column = frame[term.field].fillna("").astype(str) if term.field in frame.columns else pd.Series("", index=frame.index)
     if term.field == "document" and term.op != "!=":
         column = column + "\x1f" + frame["title"].fillna("").astype(str)
@@ -145,17 +145,18 @@ def _match(frame: pd.DataFrame, term: Term, codebook: Codebook) -> pd.Series:
         for value in term.values:
             found |= column.str.casefold().str.contains(value.casefold(), regex=False)
         return found
-    wanted = _values(term, codebook)
+    wanted = _values(term, codebook, code_map)
     found = column.str.casefold().isin({v.casefold() for v in wanted})
     return ~found if term.op == "!=" else found
 
 
-def _values(term: Term, codebook: Codebook) -> set[str]:
-    """The stored values a term's values stand for (a code's label → its id…)."""
+def _values(term: Term, codebook: Codebook, code_map: dict[str, str]) -> set[str]:
+    """The stored values a term's values stand for (a code's label → its id, a code since
+    renamed or merged → the code it became…)."""
     if term.field == "code":
         found = set()
         for value in term.values:
-            codes = _codes(value, codebook)
+            codes = _codes(code_map.get(value, value), codebook)
             if not codes:
                 raise QueryError(f"query term code={value}: no code, label or folder {value!r} in the codebook; codes: "
                                  f"{', '.join(c.id for c in codebook.codable())}")
