@@ -280,3 +280,21 @@ def test_hostile_outputs_suggest_table_writes_no_live_formula(tmp_path):
     assert len(texts) == 4 and all(c.data_type == "s" and c.quotePrefix for c in texts)
     lines = (tmp_path / "saran.csv").read_text(encoding="utf-8-sig").splitlines()[1:]
     assert all(line.startswith(("\"'", "'")) for line in lines), lines
+
+
+def test_hostile_outputs_control_characters_in_a_case_table_are_cleaned_at_the_door(project, tmp_path):
+    """A case table (the project's cases.csv) with control characters in its names and values:
+    stored without them, so the qdpx (whose cases carry the table's variables) still exports."""
+    from cli_helpers import invoke
+
+    _run(project)
+    table = project / "cases.csv"
+    table.write_text("case,document,sektor\x07\nKasus\x1b 1,a.txt,kuliner\x07 rumahan\nKasus 2,b.txt,kriya\x0b\n",
+                     encoding="utf-8")
+    invoke("cases", "--project", project)
+    with sqlite3.connect(project / ".pilah" / "pilah.sqlite") as db:
+        values = [v for row in db.execute("SELECT key, attribute, value FROM case_attributes") for v in row]
+    assert values and not [v for v in values if CONTROL.search(v)]
+    assert "kuliner rumahan" in values and "sektor" in values
+    invoke("export", "--out", tmp_path / "kasus.qdpx", "--project", project)
+    invoke("report", "--out", tmp_path / "report.html", "--project", project)

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.errors import InputError
+from pipeline.outputs import one_line
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ def read_case_table(path: Path) -> CaseTable:
         raise InputError(path, "the case table is empty: it needs a header with a case column")
     dialect = ";" if text.splitlines()[0].count(";") > text.splitlines()[0].count(",") else ","
     reader = csv.reader(io.StringIO(text), delimiter=dialect)
-    header = [h.strip() for h in next(reader)]
+    header = [str(one_line(h)) for h in next(reader)]  # clean at the door: every exporter can write them
     lowered = [h.casefold() for h in header]
     if "case" not in lowered:
         raise InputError(path, f"no 'case' column; found {', '.join(header) or 'no columns'} "
@@ -144,7 +145,7 @@ def read_case_table(path: Path) -> CaseTable:
     for number, values in enumerate(reader, start=2):
         if not any(v.strip() for v in values):
             continue
-        row = {c: v.strip() for c, v in zip(columns, values) if v.strip()}
+        row = {c: str(one_line(v)) for c, v in zip(columns, values) if str(one_line(v))}
         if not any(row.get(k) for k in KEYS):
             problems.append(f"row {number}: no case, document or speaker")
             continue
