@@ -401,3 +401,18 @@ def test_conclude_case_table_hostile_files(tmp_path):
         with pytest.raises(InputError, match=said) as error:
             read_case_table(tmp_path / name)
         assert str(tmp_path / name) in str(error.value)
+
+
+def test_conclude_broken_case_table_stops_pilah_report_not_the_run_report(project_dir, tmp_path, caplog):
+    import shutil
+
+    from pipeline.project import Project
+    from pipeline.report import report_settings, write_report
+
+    study = shutil.copytree(project_dir, tmp_path / "study")
+    (study / "cases.csv").write_text("kasus,sektor\nA,food\n", encoding="utf-8")
+    result = runner.invoke(app, ["report", "--project", str(study)])
+    assert result.exit_code == 2 and "cases.csv: no 'case' column" in result.output and "Traceback" not in result.output
+    with Project.open(study) as opened:  # what pilah run does after storing everything: the report goes on
+        write_report(opened.view(), opened.codebook, tmp_path / "r.html", **report_settings(opened.config))
+    assert "no 'case' column" in caplog.text and 'id="concl-triangulation"' in (tmp_path / "r.html").read_text()

@@ -22,12 +22,15 @@ analyst accepted it; codings an analyst added (no score) come after, the longest
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from pipeline.codebook import Codebook
 from pipeline.conclude.evidence import cut_quote
+
+log = logging.getLogger(__name__)
 
 FACTOR_DIRECTIONS = ("supporting", "constraining")
 OPPOSITE = {"supporting": "constraining", "constraining": "supporting"}
@@ -283,7 +286,14 @@ def conclusions_from_view(view, codebook: Codebook, skip_speakers=(), source: st
     from pipeline.conclude.evidence import evidence_frame
 
     store = getattr(view, "store", None) or getattr(view, "_store", None) or view
-    table = load_case_table(Path(store.path).parent.parent, cases, store)
+    from pipeline.conclude.cases import CaseTable
+    from pipeline.errors import InputError
+
+    try:
+        table = load_case_table(Path(store.path).parent.parent, cases, store)
+    except InputError as exc:  # the report of a run goes on without it; `pilah cases` shows the problem
+        log.warning("%s; the conclusion displays use the manifest's cases only", exc)
+        table = CaseTable()
     statuses = ("accepted", "pending") if source == "all" else ("accepted",)
     evidence = evidence_frame(store, codebook, table, statuses, skip_speakers,
                               view=view if hasattr(view, "pseudonymizer") else None)
