@@ -172,6 +172,7 @@ def train(
     data_hash = hashlib.sha256(labels[["text", "codes"]].to_csv(index=False).encode()).hexdigest()
     settings = {**{k: v for k, v in model.get_params().items() if isinstance(v, (int, float, str, bool))},
                 "direction_C": getattr(model, "direction_C_", None),
+                "vector_weight": getattr(model, "vector_weight_", None) if vectors is not None else None,
                 "direction_vector_weight": getattr(model, "direction_vector_weight_", None)}
     present = Y.notna()
     build = hashlib.sha256(f"{data_hash}|{codebook.hash}|{sorted(settings.items())}".encode()).hexdigest()
