@@ -1056,10 +1056,10 @@ class Store:
         segment; ``replaces``: the memo it is a new version of (which is kept). Returns its id."""
         if target not in MEMO_TARGETS:
             raise StoreError(f"{self.path}: a memo is on one of {', '.join(MEMO_TARGETS)}, not {target!r}")
-        with self.db:
+        with self.db:  # clean at the door, as decisions: every exporter can write what is stored
             cursor = self.db.execute(
                 "INSERT INTO memos (target, target_id, text, author, created_at, replaces) VALUES (?, ?, ?, ?, ?, ?)",
-                (target, target_id, text, author, now(), replaces))
+                (target, target_id, writable_text(text), one_line(author), now(), replaces))
         return int(cursor.lastrowid)
 
     def memos_frame(self, target: str | None = None, target_id: str | None = None,

@@ -298,3 +298,21 @@ def test_hostile_outputs_control_characters_in_a_case_table_are_cleaned_at_the_d
     assert "kuliner rumahan" in values and "sektor" in values
     invoke("export", "--out", tmp_path / "kasus.qdpx", "--project", project)
     invoke("report", "--out", tmp_path / "report.html", "--project", project)
+
+
+def test_hostile_outputs_control_characters_in_a_memo_are_cleaned_at_the_door(project, tmp_path):
+    """A memo typed or pasted in the workspace with a control character is stored without it,
+    so the report, its sheets and the Word findings (which carry memos) still export."""
+    from cli_helpers import invoke
+
+    from pipeline.project import Project
+
+    _run(project)
+    with Project.open(project) as opened:
+        memo = opened.store.add_memo("code", "funding", "Anggaran\x07 dipotong\x0c tahun ini.\r\nCek lagi.", "dewi\x1b")
+        stored = opened.store.memos_frame()
+    row = stored[stored["id"] == memo].iloc[0] if "id" in stored.columns else stored.iloc[0]
+    assert row["text"] == "Anggaran dipotong tahun ini.\nCek lagi." and row["author"] == "dewi"
+    invoke("report", "--out", tmp_path / "r.html", "--project", project)
+    invoke("report", "--format", "docx", "--out", tmp_path / "temuan.docx", "--project", project)
+    assert (tmp_path / "temuan.docx").stat().st_size > 0
