@@ -326,3 +326,25 @@ def test_a_code_with_two_decisions_is_suggested_near_its_coded_examples(stages, 
     rare = [s for s in found if s.code == "certification"]
     assert [s.segment_id for s in rare] == ["t:0"]
     assert rare[0].source == "meaning" and rare[0].evidence.startswith("coded example: sertifikat halal")
+
+
+def test_a_codebook_that_asks_for_greetings_by_keyword_still_gets_them(stages, codebook):
+    raw = _raw(codebook, {"training", "language_culture"})
+    raw["codes"].append({"id": "politeness", "label": {"id": "Kesantunan", "en": "Politeness"},
+                         "factor_type": "language_culture", "keywords": {"id": ["monggo", "nggih"]}})
+    book = parse_codebook(raw)
+    stages = Stages(stages.config, book, None)
+    encoder = StandInEncoder()
+    suggester = Suggester(book, None, stages.config.section("suggest"),
+                          CodeVectors.from_codebook(book, encoder.queries, encoder.id))
+    items = _items(stages, ["Monggo, silakan Mas.", "Iya."])
+    found = suggester(items, encoder.passages([s.text for s, _ in items]))
+    assert [(s.segment_id, s.code, s.source, s.evidence) for s in found] == [("t:0", "politeness", "rule", "Monggo")]
+
+
+def test_the_vectors_weigh_less_as_the_rows_grow():
+    from pipeline.suggest.model import _auto_weight
+
+    assert _auto_weight(25) == _auto_weight(200) == 1.0
+    assert _auto_weight(1000) == _auto_weight(3000) == 0.5
+    assert 0.5 < _auto_weight(450) < 1.0
