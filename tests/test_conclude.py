@@ -225,8 +225,7 @@ def test_conclude_cases_go_out_and_come_back_through_refi(project_dir, project, 
     from pipeline.conclude.refi import import_cases
     from pipeline.refi import export_qdpx
 
-    project_cases(project)  # reads cases.csv, keeps its copy in the store
-    export_qdpx(project.view(), project.codebook, tmp_path / "study.qdpx")
+    invoke("export", "--project", project_dir, "--out", tmp_path / "study.qdpx")  # reads cases.csv first
     with zipfile.ZipFile(tmp_path / "study.qdpx") as archive:
         root = etree.fromstring(archive.read("project.qde"))
     ns = {"q": "urn:QDA-XML:project:1.0"}
@@ -243,6 +242,15 @@ def test_conclude_cases_go_out_and_come_back_through_refi(project_dir, project, 
     assert dict(zip(back[back["document"] == ""]["case"], back[back["document"] == ""]["sektor"])) == {
         k: v["sektor"] for k, v in CASE_ROWS.items()}
     assert set(ROLES) <= set(back["document"])
+    # an edited case table reaches the next export without any other command between
+    import shutil
+
+    study = shutil.copytree(project_dir, tmp_path / "edited")
+    text = (study / "cases.csv").read_text(encoding="utf-8")
+    (study / "cases.csv").write_text(text.replace(",food,", ",kuliner,"), encoding="utf-8")
+    invoke("export", "--project", study, "--out", tmp_path / "edited.qdpx")
+    with zipfile.ZipFile(tmp_path / "edited.qdpx") as archive:
+        assert b"<TextValue>kuliner</TextValue>" in archive.read("project.qde")
 
 
 @pytest.mark.shared_data

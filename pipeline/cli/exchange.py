@@ -41,6 +41,8 @@ def export_cli(
     from pipeline.exchange import export
 
     with open_project(project, config=config, codebook=codebook, names=names, new_ok=format == "qdc") as opened:
+        if format == "qdpx" and opened.store_exists():
+            _read_case_table(opened)
         report, target = export(opened, format, out, with_suggestions, pseudonymize)
     if format == "qdc":
         Console().print(f"wrote {target}: {report['codes']} codes (with direction child codes)")
@@ -49,6 +51,18 @@ def export_cli(
                     f"{report['codings']} codings" + (f", {report['suggestions']} pending suggestions" if with_suggestions else ""))
     if report["skipped"]:
         Console().print(f"[yellow]{len(report['skipped'])} coding(s) not exported[/]: their document's text changed since")
+
+
+def _read_case_table(opened) -> None:
+    """Read the project's case table (its cases and their variables go into the qdpx), or
+    say in one line why not and export without it."""
+    from pipeline.conclude import project_cases
+    from pipeline.errors import InputError
+
+    try:
+        project_cases(opened)
+    except InputError as exc:
+        console.print(f"[yellow]the case table is left out[/]: {escape(str(exc))}")
 
 
 @handle_errors
