@@ -5,14 +5,16 @@ from __future__ import annotations
 import functools
 import sqlite3
 from pathlib import Path
-from typing import Annotated, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, Callable, Optional, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from pipeline.errors import PilahError
-from pipeline.project import Project
+
+if TYPE_CHECKING:
+    from pipeline.project import Project
 
 console = Console(stderr=True, soft_wrap=True)  # progress, notes and errors (one line each); results go to stdout
 
@@ -48,9 +50,11 @@ def handle_errors(command: F) -> F:
 
 
 def open_project(project: Path | None, *, config: Path | None = None, codebook: Path | None = None,
-                 names: Path | None = None, new_ok: bool = False) -> Project:
+                 names: Path | None = None, new_ok: bool = False) -> "Project":
     """The project of a command: ``--project DIR``, else the first ``pilah.toml`` from the
     current folder upwards; ``config``/``codebook``/``names`` override its own for this command."""
+    from pipeline.project import Project  # imported when a command runs: `pilah --help` loads no pipeline
+
     project_obj = Project.open(project, config=config, codebook=codebook, names=names, new_ok=new_ok)
     changes = project_obj.codebook_changes() if project_obj.store_exists() else None
     if changes and any(changes.values()):

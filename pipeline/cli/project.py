@@ -12,7 +12,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from pipeline.cli.common import JsonPrintOption, ProjectOption, handle_errors, open_project
-from pipeline.project import Project
 
 
 def register(app: typer.Typer) -> None:
@@ -35,6 +34,8 @@ def init_cli(
     Every command run in FOLDER (or below it, or given --project FOLDER) then uses them,
     with no --config or --codebook to repeat. A folder holding a store made before projects
     had a pilah.toml keeps its store and gets the file."""
+    from pipeline.project import Project
+
     with Project.init(folder, corpus or [], codebook, config) as project:
         out = Console()
         out.print(f"wrote {project.settings_file}")
