@@ -212,3 +212,11 @@ def test_project_view_is_the_protocol_and_never_the_database(sample_project):
                 view.db  # noqa: B018 - no view exposes the raw database
         speakers = set(plain.segments_frame()["speaker"].dropna()) - {"Pewawancara", "Interviewer"}
         assert speakers and not speakers & set(private.segments_frame()["speaker"].dropna())
+
+
+def test_project_the_repository_is_the_sample_project():
+    """`pilah run` in a clone runs the sample: the repository's pilah.toml names it."""
+    project = Project.open(PROJECT_ROOT)
+    assert project.corpus == [PROJECT_ROOT / "corpus"] and project.out_dir == PROJECT_ROOT / "out"
+    assert project.codebook.source == str(PROJECT_ROOT / "configs" / "codebook.yaml")
+    assert project.config.sources == (str(PROJECT_ROOT / "configs" / "pilah.toml"), str(PROJECT_ROOT / "pilah.toml"))
