@@ -59,6 +59,9 @@ def bind(port: int) -> socket.socket:
     """A listening socket on 127.0.0.1 (``port`` 0: a free one)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # answers go out at once: with Nagle's algorithm a small answer written as headers then
+    # body waited for the browser's delayed acknowledgement, 40 ms a decision (bench/serve.py)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((HOST, port))
     except OSError as exc:

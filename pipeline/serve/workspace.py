@@ -185,31 +185,34 @@ class Workspace:
         self.filters = filters or self.filters
         f = self.filters
         mine_only = self.reviewer if self.blind else None
-        suggestions = self.store.suggestions_frame(places=False)
-        pending = set(self.store.suggestions_frame(pending=True, reviewer=mine_only, places=False)["suggestion_id"])
+        # the pending suggestions (the store's one definition of pending), and one item per
+        # decision in force: every suggestion not pending has one, so the suggestions in force
+        # are not read twice (the load was 0.7 s at 18,000 suggestions)
+        pending = self.store.suggestions_frame(pending=True, reviewer=mine_only, places=False)
         decisions = self.store.decisions_frame(in_force=True, reviewer=mine_only)
         shown = {(r.segment_id, r.key): r for r in decisions.itertuples(index=False)}  # the latest, whoever
         mine = {(r.segment_id, r.key): (r.decision, r.code, _text(r.direction) or None, r.comment)
                 for r in decisions.itertuples(index=False) if r.reviewer == self.reviewer}
         places = self.places = self._places()
         items = []
-        for s in suggestions.itertuples(index=False):
-            place = places.get(s.segment_id)
-            if place is None:
-                continue
-            d = shown.get((s.segment_id, s.code))
-            status = "pending" if s.suggestion_id in pending else status_of(d.decision if d is not None else "accept")
-            items.append(Item(s.suggestion_id, s.suggestion_id, s.segment_id, *place, s.code, _text(s.direction),
-                              float(s.score), _text(s.confidence), _text(s.evidence), _text(s.source), status,
-                              (d.decision, d.code, _text(d.direction), d.reviewer) if d is not None and status != "pending" else None,
-                              mine.get((s.segment_id, s.code))))
-        for d in decisions[decisions["stale"]].itertuples(index=False):
-            items.append(Item(f"d{d.decision_id}", d.suggestion_id if isinstance(d.suggestion_id, str) else None,
-                              d.segment_id, d.document_id, d.document, int(d.segment_start), _text(d.speaker),
-                              _case(d.metadata), d.key, _text(d.seen_direction) or _text(d.direction),
-                              d.seen_score if pd.notna(d.seen_score) else None, _text(d.seen_confidence),
-                              _text(d.seen_evidence), _text(d.seen_source), "stale",
-                              (d.decision, d.code, _text(d.direction), d.reviewer), mine.get((d.segment_id, d.key))))
+        # columns as lists: iterating pandas' string arrays one value at a time was most of the load
+        columns = {c: pending[c].tolist() for c in ("suggestion_id", "segment_id", "code", "direction", "score",
+                                                     "confidence", "evidence", "source")}
+        for key, segment, code, direction, score, confidence, evidence, source in zip(*columns.values()):
+            place = places.get(segment)
+            if place is not None:
+                items.append(Item(key, key, segment, *place, code, _text(direction), float(score), _text(confidence),
+                                  _text(evidence), _text(source), "pending", None, mine.get((segment, code))))
+        for (segment, code), d in shown.items():
+            place = places.get(segment)
+            if place is None:  # a stale decision: its segment's text changed since
+                place = (d.document_id, d.document, int(d.segment_start), _text(d.speaker), _case(d.metadata))
+            suggestion = d.suggestion_id if isinstance(d.suggestion_id, str) else None
+            items.append(Item(suggestion or f"d{d.decision_id}", suggestion, segment, *place, code,
+                              _text(d.seen_direction) or _text(d.direction),
+                              float(d.seen_score) if pd.notna(d.seen_score) else None, _text(d.seen_confidence),
+                              _text(d.seen_evidence), _text(d.seen_source), status_of(d.decision, bool(d.stale)),
+                              (d.decision, d.code, _text(d.direction), d.reviewer), mine.get((segment, code))))
         items = [i for i in items if self._matches(i, f)]
         if f.next_only or f.order == "next":
             rank = {s: n for n, s in enumerate(self.next_ranking())}
@@ -226,9 +229,8 @@ class Workspace:
         """``{segment_id: (document_id, document, start, speaker, case)}`` of the current segments."""
         frame = self.store.segments_frame()
         cases = {m: _case(m) for m in frame["metadata"].unique()}
-        return {s: (d, p, int(st), _text(sp), cases[m]) for s, d, p, st, sp, m in zip(
-            frame["segment_id"], frame["document_id"], frame["document"], frame["segment_start"],
-            frame["speaker"], frame["metadata"])}
+        return {s: (d, p, int(st), _text(sp), cases[m]) for s, d, p, st, sp, m in zip(*(
+            frame[c].tolist() for c in ("segment_id", "document_id", "document", "segment_start", "speaker", "metadata")))}
 
     def _matches(self, item: Item, f: Filters) -> bool:
         return ((f.status == "all" or item.status == f.status)
