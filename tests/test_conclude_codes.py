@@ -146,6 +146,10 @@ def test_conclude_codes_merge_pools_codes_and_codings(study):
     run_again(study)
     sheet = pd.read_csv(study / "out" / "suggestions.csv", dtype=str).fillna("")
     assert not sheet["code"].isin(["hr_capacity", "training"]).any() and "sdm" in set(sheet["code"])
+    invoke("export", "--project", study, "--out", study / "out" / "merged.qdpx")
+    names, counts = qdpx_codes(study / "out" / "merged.qdpx")
+    assert "sdm" in names and not {"hr_capacity", "training"} & names
+    assert counts["sdm"] >= len(expected)
 
 
 def test_conclude_codes_split_puts_codings_up_for_review(study):
