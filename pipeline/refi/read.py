@@ -342,12 +342,13 @@ def _skip_source(source, ns, name: str, reason: str, report: ImportReport) -> No
             report.codings["on sources not imported"] += codings
 
 
-def _segments(document: Document) -> list[Segment]:
-    """Pilah's segments (paragraphs, or turns); where they hold more than
+def _segments(document: Document, researchers=()) -> list[Segment]:
+    """Pilah's segments (paragraphs, or turns; those of ``researchers`` with their role,
+    ``pipeline.segment``); where they hold more than
     ``LINES_PER_PARAGRAPH`` lines on average — a table exported one cell a line (NVivo), a
     text whose paragraphs are single lines — each paragraph or turn is cut at its line
     breaks instead, the pieces keeping their turn's speaker and time."""
-    segments = segment_document(document)
+    segments = segment_document(document, researchers)
     lines = len(_LINE.findall(document.text))
     if not segments or lines <= LINES_PER_PARAGRAPH * len(segments):
         return segments
@@ -360,13 +361,13 @@ def _segments(document: Document) -> list[Segment]:
             if end > start:
                 pieces.append(replace(block, start=start, end=end))
             position += len(line) + 1
-    return segment_document(replace(document, blocks=tuple(pieces)))
+    return segment_document(replace(document, blocks=tuple(pieces)), researchers)
 
 
 def _save(document: Document, stages: Stages, store: Store, run_id: int, model_version, key: str,
           suggest: bool) -> list[Segment]:
     seconds: Counter = Counter()
-    segments = stages.detect_language(_segments(document), seconds)
+    segments = stages.detect_language(_segments(document, stages.researchers), seconds)
     tokens, suggestions = [0] * len(segments), []
     if suggest:
         items = stages.tokenize(segments, seconds)
