@@ -39,7 +39,7 @@ def statuses_of(source: str | None) -> tuple[str, ...]:
         return ("accepted",)
     if source == "all":
         return ("accepted", "pending")
-    raise InputError("--conclusions", f"expected accepted or all, found {source!r}")
+    raise InputError("[conclude] source", f"expected accepted or all, found {source!r}")
 
 
 def project_cases(project) -> CaseTable:
@@ -47,9 +47,11 @@ def project_cases(project) -> CaseTable:
     return load_case_table(project.root, settings(project.config)["cases"], project.store)
 
 
-def project_evidence(project, pseudonymize: bool | None = None, statuses: Sequence[str] = DEFAULT_STATUSES):
-    """The evidence frame of a project, pseudonymised when asked (or configured)."""
-    view = project.view(pseudonymize)
+def project_evidence(project, pseudonymize: bool | None = None, statuses: Sequence[str] = DEFAULT_STATUSES,
+                     view=None):
+    """The evidence frame of a project, pseudonymised when asked (or configured); ``view``:
+    the project's view when the caller has it already (a pseudonymised one is costly)."""
+    view = view if view is not None else project.view(pseudonymize)
     return evidence_frame(project.store, project.codebook, project_cases(project), statuses,
                           project.config.section("suggest").get("skip_speakers", []),
                           view=view if hasattr(view, "pseudonymizer") else None)
@@ -59,9 +61,10 @@ def project_conclusions(project, pseudonymize: bool | None = None, attribute: st
                         source: str | None = None) -> Conclusions:
     """Every conclusion display of the project (``[conclude]`` settings under the arguments)."""
     chosen = settings(project.config)
-    evidence = project_evidence(project, pseudonymize, statuses_of(source or chosen["source"]))
+    view = project.view(pseudonymize)
+    evidence = project_evidence(project, pseudonymize, statuses_of(source or chosen["source"]), view)
     return build_conclusions(evidence, project.codebook, attribute or chosen["by"] or None,
-                             memos_of(project.store, project.view(pseudonymize)), project.store.code_map())
+                             memos_of(project.store, view), project.store.code_map())
 
 
 def write_conclusions_docx(project, out, lang: str | None = None, pseudonymize: bool | None = None,
