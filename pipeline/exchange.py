@@ -43,8 +43,11 @@ def export(project: Project, format: str = "qdpx", out: Path | None = None, with
     target = out or project.out_dir / ("project.qdpx" if format == "qdpx" else "codebook.qdc")
     if format == "qdc":
         return export_qdc(project.codebook, target), target
-    written = export_qdpx(project.view(pseudonymize), project.codebook, target, with_suggestions=with_suggestions,
+    view = project.view(pseudonymize)
+    written = export_qdpx(view, project.codebook, target, with_suggestions=with_suggestions,
                           name=project.root.resolve().name or "Pilah project")
+    # never two codebooks mixed silently: codings of codes the codebook lacks are named
+    written["outside_codebook"] = sorted(set(view.codings_frame()["code"]) - set(project.codebook.codes))
     return written, target
 
 

@@ -220,3 +220,18 @@ def test_project_the_repository_is_the_sample_project():
     assert project.corpus == [PROJECT_ROOT / "corpus"] and project.out_dir == PROJECT_ROOT / "out"
     assert project.codebook.source == str(PROJECT_ROOT / "configs" / "codebook.yaml")
     assert project.config.sources == (str(PROJECT_ROOT / "configs" / "pilah.toml"), str(PROJECT_ROOT / "pilah.toml"))
+
+
+def test_project_export_names_codings_whose_codes_the_codebook_lacks(sample_project, tmp_path):
+    """A project whose codebook changed after coding: the export says which codes of its
+    codings the codebook no longer holds, instead of mixing two codebooks silently."""
+    from pipeline.store import Decision
+
+    with Store(sample_project) as store:
+        row = store.suggestions_frame().query("code == 'market_access'").iloc[0]
+        store.add_decisions([Decision(row.segment_id, row.suggestion_id, "accept", row.code, row.direction, "rina")])
+    book = _own_codebook(tmp_path / "own.yaml", drop=("market_access",))
+    result = invoke("export", "--project", sample_project, "--codebook", book, "--out", tmp_path / "p.qdpx")
+    assert "1 code(s) of the project's codings are not in its codebook (market_access)" in said(result)
+    clean = invoke("export", "--project", sample_project, "--out", tmp_path / "q.qdpx")
+    assert "not in its codebook" not in said(clean)

@@ -49,6 +49,9 @@ def export_cli(
         return
     Console().print(f"wrote {target}: {report['sources']} sources, {report['codes']} codes, {len(report['users'])} users, "
                     f"{report['codings']} codings" + (f", {report['suggestions']} pending suggestions" if with_suggestions else ""))
+    if report["outside_codebook"]:
+        Console().print(f"[yellow]{len(report['outside_codebook'])} code(s) of the project's codings are not in its "
+                        f"codebook[/] ({escape(', '.join(report['outside_codebook'][:10]))}): exported as codes of their own")
     if report["skipped"]:
         Console().print(f"[yellow]{len(report['skipped'])} coding(s) not exported[/]: their document's text changed since")
 
