@@ -336,3 +336,53 @@ def test_serve_sheets_take_the_workspaces_indonesian_decision_words(project, ws,
 
     lists = [v.formula1 for v in load_workbook(path)["Suggestions"].data_validations.dataValidation]
     assert any("terima" in f and "tambah" in f for f in lists) and any("penghambat" in f for f in lists)
+
+
+def _memo_export(project, ws, tmp_path):
+    from pipeline.refi import export_qdpx
+
+    document, segments = documents()[0]
+    ws.add_memo("project", "", "Tema: pendanaan daerah")
+    ws.add_memo("document", document.id, "Wawancara pertama, <catatan> & lain")
+    ws.add_memo("code", "funding", "APBD dan hibah")
+    ws.add_memo("segment", segments[3].id, "Kutipan kuat soal regulasi")
+    report = export_qdpx(project.store, project.codebook, tmp_path / "p.qdpx")
+    import zipfile
+
+    from lxml import etree
+
+    with zipfile.ZipFile(tmp_path / "p.qdpx") as archive:
+        root = etree.fromstring(archive.read("project.qde"))
+    return report, root, document, segments
+
+
+def test_serve_memos_export_as_refi_qda_notes(project, ws, tmp_path):
+    report, root, document, segments = _memo_export(project, ws, tmp_path)
+    P = "{urn:QDA-XML:project:1.0}"
+    notes = {n.get("guid"): n for n in root.iter(f"{P}Note")}
+    assert report["notes"] == 4 and len(notes) == 4
+    texts = {n.findtext(f"{P}PlainTextContent") for n in notes.values()}
+    assert texts == {"Tema: pendanaan daerah", "Wawancara pertama, <catatan> & lain", "APBD dan hibah",
+                     "Kutipan kuat soal regulasi"}
+    refs = {r.get("targetGUID"): r.getparent() for r in root.iter(f"{P}NoteRef")}
+    assert set(refs) == set(notes)  # every note is referred to from what it is on
+    on = {notes[g].findtext(f"{P}PlainTextContent"): parent for g, parent in refs.items()}
+    assert on["Tema: pendanaan daerah"].tag == f"{P}Project"
+    assert on["Wawancara pertama, <catatan> & lain"].get("name") == document.id
+    assert on["APBD dan hibah"].tag == f"{P}Code" and on["APBD dan hibah"].get("name").lower().startswith("fund")
+    selection = on["Kutipan kuat soal regulasi"]
+    start, end = int(selection.get("startPosition")), int(selection.get("endPosition"))
+    assert (start, end) == (segments[3].start, segments[3].end)
+    authors = {u.get("guid"): u.get("name") for u in root.iter(f"{P}User")}
+    assert {authors[n.get("creatingUser")] for n in notes.values()} == {"ani"}
+
+
+@pytest.mark.shared_data
+def test_serve_memos_export_validates_against_the_refi_qda_schema(project, ws, tmp_path):
+    from lxml import etree
+
+    from conftest import SHARED_DATA
+
+    _, root, _, _ = _memo_export(project, ws, tmp_path)
+    schema = etree.XMLSchema(etree.parse(str(SHARED_DATA / "refi_qda" / "Project-mrt2019.xsd")))
+    assert schema.validate(root), schema.error_log

@@ -52,7 +52,8 @@ def export_qdpx(store: Store, codebook: Codebook, out: Path, with_suggestions: b
     targets = _targets(roots)
     known = json.loads(store.setting(USERS_SETTING) or "[]")
     reviewers = set(store.decisions_frame(in_force=False)["reviewer"])
-    coders = sorted(set(codings["coder"]) | reviewers | set(known))
+    memos = _memos(store)
+    coders = sorted(set(codings["coder"]) | reviewers | set(known) | set(memos["author"]))
     users = coders + ([SUGGESTION_USER] if len(suggestions) else [])
     user_guid = {u: guid("user", u) for u in users}
 
@@ -106,6 +107,7 @@ def export_qdpx(store: Store, codebook: Codebook, out: Path, with_suggestions: b
                                       plainTextPath=f"internal://{key}.txt")
             _selections(source, row, by_document.get(row.document_id), targets, user_guid, P)
             _suggestions(source, row, pending.get(row.document_id), targets, user_guid, P)
+            _memo_refs(source, row, memos, user_guid, P)
             for variable, kind in variables.items():
                 value = metadata[row.document_id].get(variable)
                 if value is None or str(value) == "":
@@ -113,14 +115,17 @@ def export_qdpx(store: Store, codebook: Codebook, out: Path, with_suggestions: b
                 value_element = etree.SubElement(source, f"{P}VariableValue")
                 etree.SubElement(value_element, f"{P}VariableRef", targetGUID=guid("variable", variable))
                 etree.SubElement(value_element, f"{P}{'DateValue' if kind == 'Date' else 'TextValue'}").text = str(value)
+    _notes(project, codebook_element, memos, targets, user_guid, P)
     sets = sets_element(f"{P}Sets", roots, codebook)
     if sets is not None:
         project.append(sets)
+    for memo in memos[memos["target"] == "project"].itertuples(index=False):  # notes on the project as a whole
+        etree.SubElement(project, f"{P}NoteRef", targetGUID=guid("note", str(memo.memo_id)))
     files["project.qde"] = _xml(project)
     _write_zip(out, files)
     return {
         "path": str(out), "sources": len(documents), "codes": len(targets), "users": users,
-        "codings": len(codings), "suggestions": len(suggestions),
+        "codings": len(codings), "suggestions": len(suggestions), "notes": len(memos),
         "skipped": [{"what": "coding", "name": f"{r.code} by {r.coder} in {r.document}",
                      "reason": "stale: the document's text changed since it was coded"}
                     for r in stale.itertuples(index=False)],
@@ -151,6 +156,73 @@ def _pending(store: Store) -> pd.DataFrame:
     pending = store.suggestions_frame(pending=True)
     segments = store.segments_frame()[["segment_id", "document_id"]]
     return pending.merge(segments, on="segment_id", how="inner")
+
+
+# -- memos as REFI-QDA notes (the workspace's memos, pipeline.serve) ---------------------
+def _memos(store) -> pd.DataFrame:
+    """The memos in force, as the export shows them: pseudonymised under a pseudonymised view,
+    with the document a memo is on named as the view names it; a segment memo gets its
+    segment's place (memos on segments no longer current are left out: their place is gone)."""
+    real = getattr(store, "store", None) or getattr(store, "_store", None) or store
+    memos = real.memos_frame() if hasattr(real, "memos_frame") else pd.DataFrame(
+        columns=["memo_id", "target", "target_id", "text", "author", "created_at", "replaces"])
+    pseudonymizer = getattr(store, "pseudonymizer", None)
+    if pseudonymizer is not None and len(memos):
+        memos["text"] = memos["text"].map(pseudonymizer.text)
+    memos["document_id"] = [store.document_id(t) if k == "document" and hasattr(store, "document_id") else t
+                            for k, t in zip(memos["target"], memos["target_id"])]
+    segments = store.segments_frame()[["segment_id", "document_id", "segment_start", "segment_end"]]
+    place = segments.set_index("segment_id")
+    on_segment = memos["target"] == "segment"
+    known = memos["target_id"].isin(place.index)
+    memos.loc[on_segment & known, "document_id"] = memos.loc[on_segment & known, "target_id"].map(place["document_id"])
+    memos["start"] = memos["target_id"].map(place["segment_start"]).where(on_segment)
+    memos["end"] = memos["target_id"].map(place["segment_end"]).where(on_segment)
+    return memos[~on_segment | known].sort_values("memo_id").reset_index(drop=True)
+
+
+def _memo_refs(source, document, memos: pd.DataFrame, user_guid, P) -> None:
+    """A document's memos as ``NoteRef``; a segment memo as a selection of the segment with its ``NoteRef``."""
+    mine = memos[memos["document_id"] == document.document_id]
+    for memo in mine[mine["target"] == "segment"].itertuples(index=False):
+        start, end = int(memo.start), int(memo.end)
+        selection = etree.Element(f"{P}PlainTextSelection", guid=guid("memo selection", str(memo.memo_id)),
+                                  name=_quote(document.text[start:end]), startPosition=str(start), endPosition=str(end),
+                                  creatingUser=user_guid[memo.author], creationDateTime=_datetime(memo.created_at))
+        etree.SubElement(selection, f"{P}NoteRef", targetGUID=guid("note", str(memo.memo_id)))
+        _insert(source, selection, after=("Description", "PlainTextContent", "PlainTextSelection"), P=P)
+    for memo in mine[mine["target"] == "document"].itertuples(index=False):
+        note = etree.Element(f"{P}NoteRef", targetGUID=guid("note", str(memo.memo_id)))
+        _insert(source, note, after=("Description", "PlainTextContent", "PlainTextSelection", "Coding", "NoteRef"), P=P)
+
+
+def _notes(project, codebook_element, memos: pd.DataFrame, targets, user_guid, P) -> None:
+    """``<Notes>`` after the sources, one ``Note`` per memo; a code memo's ``NoteRef`` on its code."""
+    if not len(memos):
+        return
+    notes = etree.Element(f"{P}Notes")
+    names = {"project": "Memo on the project", "document": "Memo on document", "code": "Memo on code",
+             "segment": "Memo on a segment of"}
+    for memo in memos.itertuples(index=False):
+        target = memo.target_id if memo.target != "segment" else memo.document_id
+        note = etree.SubElement(notes, f"{P}Note", guid=guid("note", str(memo.memo_id)),
+                                name=f"{names[memo.target]} {target}".strip(), creatingUser=user_guid[memo.author],
+                                creationDateTime=_datetime(memo.created_at))
+        etree.SubElement(note, f"{P}PlainTextContent").text = memo.text
+        if memo.target == "code" and (memo.target_id, None) in targets:
+            code = codebook_element.find(f".//{P}Code[@guid='{targets[(memo.target_id, None)]}']")
+            _insert(code, etree.Element(f"{P}NoteRef", targetGUID=guid("note", str(memo.memo_id))),
+                    after=("Description", "NoteRef"), P=P)
+    _insert(project, notes, after=("Users", "CodeBook", "Variables", "Cases", "Sources"), P=P)
+
+
+def _insert(parent, element, after: tuple[str, ...], P: str) -> None:
+    """Put ``element`` into ``parent`` after its last child named in ``after`` (the schema's order)."""
+    at = 0
+    for n, child in enumerate(parent):
+        if child.tag in {f"{P}{name}" for name in after}:
+            at = n + 1
+    parent.insert(at, element)
 
 
 def _targets(roots) -> dict[tuple[str, str | None], str]:
