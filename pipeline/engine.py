@@ -339,14 +339,10 @@ class Processed:
     vectors: dict = field(default_factory=dict)  # embedded where the store could not be written (Stages.take_vectors)
 
 
-def process_document(document: Document, stages: Stages) -> Processed | Failure:
-    """Segment, detect the language, tokenize, embed and suggest one document; writes to no
-    store (vectors it embeds go to the cache ``Stages.use_store`` gave, in this process)."""
-    return process_documents([document], stages)[0]
-
-
 def process_documents(documents: Sequence[Document], stages: Stages) -> list[Processed | Failure]:
-    """``process_document`` for a batch, one outcome per document in order.
+    """Segment, detect the language, tokenize, embed and suggest a batch of documents, one
+    outcome per document in order; writes to no store (vectors it embeds go to the cache
+    ``Stages.use_store`` gave, in this process).
 
     The segments of the whole batch go through spaCy, the encoder and the suggester together: a
     suggestion depends only on its segment, so the outcomes are those of one document at a

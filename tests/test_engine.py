@@ -45,12 +45,12 @@ def test_engine_a_batch_gives_each_document_what_it_gets_alone_and_keeps_a_failu
         stages, sample_corpus):
     """Documents go through spaCy and the suggester in batches; the outcome of each is the
     one it gets alone, and a document whose suggestion fails fails alone."""
-    from pipeline.engine import Processed, batches, process_document, process_documents
+    from pipeline.engine import Processed, batches, process_documents
     from pipeline.ingest import iter_documents
     from pipeline.records import Failure
 
     documents = [d for d in iter_documents(sample_corpus / "interviews", stages.config.section("ingest"))]
-    alone = [process_document(d, stages) for d in documents]
+    alone = [process_documents([d], stages)[0] for d in documents]  # one document at a time
     together = process_documents(documents, stages)
     for one, batched in zip(alone, together):
         assert isinstance(batched, Processed)
