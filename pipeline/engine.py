@@ -87,7 +87,6 @@ class Stages:
         self._cache_path: Path | None = None  # the database, for other processes to read
         self._reader = None  # their read-only view (pipeline.store.VectorReader)
         self._reader_pid: int | None = None
-        self._warming = False
         self._loaded = False
 
     def _suggester(self, codebook: Codebook, model: Scorer | None) -> Suggester:
@@ -152,8 +151,7 @@ class Stages:
         vectors = np.zeros((len(segments), self.encoder.dim), dtype=np.float32)
         wanted = [i for i, segment in enumerate(segments) if self.embeds(segment)]
         if wanted:
-            cache = None if self._warming else self.vector_cache()
-            vectors[wanted] = embed([segments[i].text for i in wanted], self.encoder, cache)
+            vectors[wanted] = embed([segments[i].text for i in wanted], self.encoder, self.vector_cache())
         seconds["embed"] += time.perf_counter() - started
         return vectors
 
@@ -215,11 +213,9 @@ class Stages:
         if self._loaded:
             return 0.0
         started = time.perf_counter()
-        self._warming = True  # the warm-up's vectors are not cached
-        try:
-            process_documents([_WARM_UP], self)
-        finally:
-            self._warming = False
+        if hasattr(self.encoder, "model"):  # mapped before workers are forked, so that they share it
+            self.encoder.model()
+        process_documents([_WARM_UP], self)  # its vectors are cached like any other: a re-run embeds nothing
         self._loaded = True
         return time.perf_counter() - started
 

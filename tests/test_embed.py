@@ -97,8 +97,8 @@ def _stages(config=None, counting_log: Path | None = None, encoder=None) -> Stag
     stages = Stages(config, load_codebook(config.path("suggest", "codebook")), None)
     if encoder is not None:
         stages.encoder = encoder
+    stages.load()  # before the run has a cache: the warm-up document's vectors are not counted, nor kept
     if counting_log is not None:
-        stages.load()  # its warm-up document is embedded, not cached: not counted
         stages.encoder = Counting(stages.encoder, counting_log)
     return stages
 
@@ -366,3 +366,37 @@ def test_embed_review_next_covers_what_the_corpus_says_instead_of_one_thing_four
 
     assert chosen("none", tmp_path / "words") == ["0.txt", "1.txt", "2.txt"]  # in reading order
     assert chosen("stand-in", tmp_path / "vectors") == ["0.txt", "4.txt", "5.txt"]
+
+
+def test_embed_a_retrain_and_the_rerun_after_it_embed_nothing(tmp_path, sample_corpus, monkeypatch):
+    """The run embeds every segment once; training on the reviewed segments and the run
+    that re-processes the corpus with the new model read every vector from the cache."""
+    from pipeline.project import Project
+    from pipeline.retrain import retrain, use_model
+    from pipeline.run import run
+    from pipeline.store import Decision
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("01_kabid_umkm_dinas.txt", "04_pendamping_umkm_nadia.txt"):
+        (corpus / name).write_text((sample_corpus / "interviews" / name).read_text(encoding="utf-8"), encoding="utf-8")
+    calls = tmp_path / "calls"
+    counting = Counting(StandInEncoder(), calls)
+    passages = StandInEncoder.passages
+    monkeypatch.setattr(StandInEncoder, "passages", lambda self, texts: counting._note("passage", texts) or
+                        passages(self, texts))
+    with Project.init(tmp_path / "project", [corpus], None, None) as project:
+        first = run(project, workers=1)
+        stored = project.store.db.execute("SELECT COUNT(*) FROM vectors WHERE kind = 'passage'").fetchone()[0]
+        assert first["seconds"]["embed"] > 0 and counting.calls()["passage"] == stored  # each text once
+        suggestions = project.store.suggestions_frame(places=False)
+        decisions = [Decision(row.segment_id, row.suggestion_id, "accept" if k % 3 else "reject", row.code,
+                              row.direction, "rina") for k, row in enumerate(suggestions.itertuples(index=False))]
+        project.store.add_decisions(decisions)
+        calls.unlink()
+        report = retrain(project)
+        assert not calls.exists()  # the reviewed segments' vectors came from the cache
+        use_model(project, report["version"])  # whether or not it scored better than the model in use
+        again = run(project, workers=1)
+        assert again["counts"]["documents_processed"] == 2  # the new model re-processes both
+        assert not calls.exists()
