@@ -599,6 +599,16 @@ class PseudonymisedStore:
     def record_counts(self) -> dict[str, int]:
         return self.store.record_counts()  # counts name no one
 
+    def memos_frame(self) -> pd.DataFrame:
+        """The workspace's memos in force, their text pseudonymised and a document memo's
+        document named as the view names it."""
+        frame = self.store.memos_frame()
+        frame["text"] = [self.pseudonymizer.text(t) for t in frame["text"]]
+        frame["author"] = [self.pseudonymizer.text(a) for a in frame["author"]]
+        frame["target_id"] = [self.document_id(t) if k == "document" else t
+                              for k, t in zip(frame["target"], frame["target_id"])]
+        return frame
+
     def suggestion_counts(self, pending: bool = False) -> dict[str, int]:
         return self.store.suggestion_counts(pending)  # codes name no one
 

@@ -63,12 +63,13 @@ class ProjectView(Protocol):
     def decisions_frame(self, in_force: bool = True, reviewer: str | None = None) -> pd.DataFrame: ...
     def codings_frame(self, current: bool = True) -> pd.DataFrame: ...
     def carried_segments(self) -> dict[str, str]: ...
+    def memos_frame(self) -> pd.DataFrame: ...  # the workspace's memos in force
 
 
 # The store's methods a view passes on as they are (ProjectView's, less document_id).
 _VIEW_METHODS = frozenset({"setting", "document_paths", "documents_frame", "segments_frame", "segment_texts",
                            "suggestion_counts", "record_counts", "suggestions_frame", "decisions_frame",
-                           "codings_frame", "carried_segments"})
+                           "codings_frame", "carried_segments", "memos_frame"})
 
 
 class PlainView:

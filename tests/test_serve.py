@@ -386,3 +386,31 @@ def test_serve_memos_export_validates_against_the_refi_qda_schema(project, ws, t
     _, root, _, _ = _memo_export(project, ws, tmp_path)
     schema = etree.XMLSchema(etree.parse(str(SHARED_DATA / "refi_qda" / "Project-mrt2019.xsd")))
     assert schema.validate(root), schema.error_log
+
+
+def test_serve_memos_export_pseudonymised_names_no_one(project, ws, tmp_path):
+    import zipfile
+
+    from pipeline.refi import export_qdpx
+
+    ws.add_memo("project", "", "Bu Ani menyebut anggaran terbatas")
+    export_qdpx(project.view(pseudonymize=True), project.codebook, tmp_path / "p.qdpx")
+    with zipfile.ZipFile(tmp_path / "p.qdpx") as archive:
+        qde = archive.read("project.qde").decode("utf-8")
+    assert "menyebut anggaran terbatas" in qde and "Bu Ani" not in qde
+
+
+def test_serve_memos_appear_in_the_report_escaped(project, ws, tmp_path):
+    from pipeline.report import write_report
+
+    ws.add_memo("code", "funding", "APBD <script>x</script> dan hibah")
+    ws.add_memo("project", "", "Tema: pendanaan daerah")
+    html_path = tmp_path / "report.html"
+    write_report(project.view(), project.codebook, html_path, lang="en")
+    html = html_path.read_text(encoding="utf-8")
+    memos = html[html.index('<section id="memos">'):]
+    assert "APBD &lt;script&gt;x&lt;/script&gt; dan hibah" in memos and "<script>x" not in html
+    assert "Code: Funding and budget" in memos and "Tema: pendanaan daerah" in memos and "ani" in memos
+    ws.add_memo("document", "interviews/ani.txt", "Wawancara pertama")
+    assert not write_report(project.view(), project.codebook, html_path, lang="en")["unchanged"]  # a new memo redraws it
+    assert "Wawancara pertama" in html_path.read_text(encoding="utf-8")

@@ -160,17 +160,11 @@ def _pending(store: Store) -> pd.DataFrame:
 
 # -- memos as REFI-QDA notes (the workspace's memos, pipeline.serve) ---------------------
 def _memos(store) -> pd.DataFrame:
-    """The memos in force, as the export shows them: pseudonymised under a pseudonymised view,
-    with the document a memo is on named as the view names it; a segment memo gets its
-    segment's place (memos on segments no longer current are left out: their place is gone)."""
-    real = getattr(store, "store", None) or getattr(store, "_store", None) or store
-    memos = real.memos_frame() if hasattr(real, "memos_frame") else pd.DataFrame(
-        columns=["memo_id", "target", "target_id", "text", "author", "created_at", "replaces"])
-    pseudonymizer = getattr(store, "pseudonymizer", None)
-    if pseudonymizer is not None and len(memos):
-        memos["text"] = memos["text"].map(pseudonymizer.text)
-    memos["document_id"] = [store.document_id(t) if k == "document" and hasattr(store, "document_id") else t
-                            for k, t in zip(memos["target"], memos["target_id"])]
+    """The memos in force as the view shows them (``ProjectView.memos_frame``: pseudonymised
+    under a pseudonymised view); a segment memo gets its segment's place (memos on segments
+    no longer current are left out: their place is gone)."""
+    memos = store.memos_frame()
+    memos["document_id"] = memos["target_id"]
     segments = store.segments_frame()[["segment_id", "document_id", "segment_start", "segment_end"]]
     place = segments.set_index("segment_id")
     on_segment = memos["target"] == "segment"

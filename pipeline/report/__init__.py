@@ -72,12 +72,14 @@ def write_report(
     built = time.perf_counter()
     labels = Labels(lang, codebook)
     project = project_name or str(store.path.parent.parent.resolve().name or store.path)
-    key = content_key(displays, codebook, lang, quotes_per_code, project + conclusions.digest())
+    memos = store.memos_frame() if hasattr(store, "memos_frame") else None  # the workspace's memos
+    memo_digest = hashlib.sha256(memos.to_json().encode()).hexdigest() if memos is not None else ""
+    key = content_key(displays, codebook, lang, quotes_per_code, project + conclusions.digest() + memo_digest)
     outputs = [html_path] + ([xlsx_path] if xlsx_path is not None else [])
     unchanged = written_key(html_path) == key and all(p.exists() for p in outputs)
     if not unchanged:
         meta = {"project": project, "codebook": f"{codebook.name} {codebook.version}", "key": key}
-        html = render_html(displays, labels, meta, quotes_per_code, conclusions)
+        html = render_html(displays, labels, meta, quotes_per_code, conclusions, memos)
         write_text(html_path, html)  # all or nothing (pipeline.outputs)
     rendered = time.perf_counter()
     if xlsx_path is not None and not unchanged:

@@ -26,7 +26,8 @@ _ENV = Environment(loader=FileSystemLoader(Path(__file__).parent), autoescape=se
 _RGB = {"supporting": (27, 127, 75), "constraining": (184, 50, 39), "neutral": (120, 120, 120), "heat": (74, 60, 140)}
 
 
-def render_html(displays: Displays, labels: Labels, meta: dict, quotes_per_code: int = 8, conclusions=None) -> str:
+def render_html(displays: Displays, labels: Labels, meta: dict, quotes_per_code: int = 8, conclusions=None,
+                memos: pd.DataFrame | None = None) -> str:
     """The report's HTML text. ``meta``: ``project``, ``codebook`` (name and version) and
     optionally ``generated`` (a time stamp); ``conclusions``: the conclusion displays
     (``pipeline.conclude``), shown after the factor matrices."""
@@ -54,8 +55,23 @@ def render_html(displays: Displays, labels: Labels, meta: dict, quotes_per_code:
             "language": _data_uri(charts.stacked_chart(displays.code_language, displays, labels, "language")),
         },
         "quotes": _quotes(displays, labels, quotes_per_code),
+        "memos": _memos(memos, labels),
     }
     return _ENV.get_template(TEMPLATE).render(**context)
+
+
+# The workspace's memos (``pilah serve``), after the quotes: what each is on, its text, who wrote it.
+MEMO_WORDS = {"id": {"memos": "Memo", "project": "Proyek", "document": "Dokumen", "code": "Kode", "segment": "Segmen"},
+              "en": {"memos": "Memos", "project": "Project", "document": "Document", "code": "Code", "segment": "Segment"}}
+
+
+def _memos(memos: pd.DataFrame | None, labels: Labels) -> dict:
+    words = MEMO_WORDS.get(labels.lang, MEMO_WORDS["en"])
+    rows = [] if memos is None else [
+        {"on": words[m.target], "target": labels.code(m.target_id) if m.target == "code" else m.target_id,
+         "text": m.text, "author": m.author, "date": str(m.created_at)[:10]}
+        for m in memos.sort_values("memo_id").itertuples(index=False)]
+    return {"title": words["memos"], "rows": rows}
 
 
 def _data_uri(svg: str) -> str:
