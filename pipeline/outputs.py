@@ -30,6 +30,7 @@ import logging
 import numbers
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -143,6 +144,7 @@ def replacing(path: Path, expected: str | None | bool = False) -> Iterator[tuple
     try:
         yield temporary, done
         _fsync(temporary)
+        os.chmod(temporary, _mode_for(path))  # mkstemp's 0600 would hide an export from the team
         target = path
         if expected is not False and digest(path) != expected:
             target = beside(path)
@@ -186,6 +188,16 @@ def write_bytes(path: Path, data: bytes, expected: str | None | bool = False) ->
 def write_text(path: Path, text: str, expected: str | None | bool = False) -> Replacement:
     """Write ``text`` as UTF-8 to ``path`` all or nothing (see :func:`replacing`)."""
     return write_bytes(path, text.encode("utf-8"), expected)
+
+
+def _mode_for(path: Path) -> int:
+    """The permissions of the file replaced, or a new file's (0666 less the umask)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 def _fsync(path: Path) -> None:

@@ -316,3 +316,18 @@ def test_hostile_outputs_control_characters_in_a_memo_are_cleaned_at_the_door(pr
     invoke("report", "--out", tmp_path / "r.html", "--project", project)
     invoke("report", "--format", "docx", "--out", tmp_path / "temuan.docx", "--project", project)
     assert (tmp_path / "temuan.docx").stat().st_size > 0
+
+
+def test_hostile_outputs_replaced_file_keeps_its_permissions(tmp_path):
+    import os
+    import stat
+
+    kept = tmp_path / "report.html"
+    kept.write_text("old", encoding="utf-8")
+    os.chmod(kept, 0o640)
+    write_text(kept, "new")
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o640
+    fresh = write_text(tmp_path / "run.json", "{}").path
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~mask  # not mkstemp's 0600
