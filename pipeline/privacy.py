@@ -522,7 +522,7 @@ class PseudonymisedStore:
     """
 
     def __init__(self, store: Store, pseudonymizer: Pseudonymizer):
-        self.store, self.path, self.pseudonymizer = store, store.path, pseudonymizer
+        self._store, self.path, self.pseudonymizer = store, store.path, pseudonymizer  # the store stays private
         p = pseudonymizer
         documents = store.documents_frame()
         segments = store.segments_frame()
@@ -546,10 +546,10 @@ class PseudonymisedStore:
         return self._ids.get(raw) or self.pseudonymizer.path(raw)
 
     def setting(self, key: str) -> str | None:
-        return self.store.setting(key)
+        return self._store.setting(key)
 
     def document_paths(self, document_ids: list[str] | None = None) -> dict[str, str]:
-        paths = self.store.document_paths(self._raw_ids(document_ids))
+        paths = self._store.document_paths(self._raw_ids(document_ids))
         return {self.document_id(raw): self.pseudonymizer.path(path) for raw, path in paths.items()}
 
     def _span(self, document_id: str, version: str, start: int, end: int, text: str) -> tuple[int, int, str]:
@@ -579,12 +579,12 @@ class PseudonymisedStore:
         return frame
 
     def documents_frame(self) -> pd.DataFrame:
-        frame = self.store.documents_frame()
+        frame = self._store.documents_frame()
         frame["text"] = [self._documents[d][1] for d in frame["document_id"]]
         return self._common(frame, paths=("path",))
 
     def segments_frame(self, document_ids: list[str] | None = None, active: bool = True) -> pd.DataFrame:
-        frame = self.store.segments_frame(self._raw_ids(document_ids), active)
+        frame = self._store.segments_frame(self._raw_ids(document_ids), active)
         spans = [self._span(*row) for row in zip(frame["document_id"], frame["version"], frame["segment_start"],
                                                   frame["segment_end"], frame["segment_text"])]
         if spans:
@@ -594,15 +594,15 @@ class PseudonymisedStore:
     def segment_texts(self, segment_ids: Sequence[str]) -> dict[str, tuple[str, bool]]:
         """``{segment_id: (text, active)}`` as ``segments_frame`` shows the texts."""
         return {key: (self._segments[key][2] if key in self._segments else self.pseudonymizer.text(text), active)
-                for key, (text, active) in self.store.segment_texts(segment_ids).items()}
+                for key, (text, active) in self._store.segment_texts(segment_ids).items()}
 
     def record_counts(self) -> dict[str, int]:
-        return self.store.record_counts()  # counts name no one
+        return self._store.record_counts()  # counts name no one
 
     def memos_frame(self) -> pd.DataFrame:
         """The workspace's memos in force, their text pseudonymised and a document memo's
         document named as the view names it."""
-        frame = self.store.memos_frame()
+        frame = self._store.memos_frame()
         frame["text"] = [self.pseudonymizer.text(t) for t in frame["text"]]
         frame["author"] = [self.pseudonymizer.text(a) for a in frame["author"]]
         frame["target_id"] = [self.document_id(t) if k == "document" else t
@@ -610,25 +610,25 @@ class PseudonymisedStore:
         return frame
 
     def suggestion_counts(self, pending: bool = False) -> dict[str, int]:
-        return self.store.suggestion_counts(pending)  # codes name no one
+        return self._store.suggestion_counts(pending)  # codes name no one
 
     def carried_segments(self) -> dict[str, str]:
-        return self.store.carried_segments()  # segment ids name no one
+        return self._store.carried_segments()  # segment ids name no one
 
     def suggestions_frame(self, document_ids: list[str] | None = None, pending: bool = False,
                           reviewer: str | None = None, places: bool = True) -> pd.DataFrame:
-        frame = self.store.suggestions_frame(self._raw_ids(document_ids), pending, reviewer, places)
+        frame = self._store.suggestions_frame(self._raw_ids(document_ids), pending, reviewer, places)
         return self._common(self._places(frame) if places else frame, tokens=("evidence",))
 
     def decisions_frame(self, in_force: bool = True, reviewer: str | None = None) -> pd.DataFrame:
-        frame = self.store.decisions_frame(in_force, reviewer)
+        frame = self._store.decisions_frame(in_force, reviewer)
         current = [self._segments.get(s) for s in frame["segment_id"]]
         frame["segment_start"] = [c[0] if c else s for c, s in zip(current, frame["segment_start"])]
         frame["segment_end"] = [c[1] if c else e for c, e in zip(current, frame["segment_end"])]
         return self._common(frame, texts=("segment_text", "comment"), tokens=("seen_evidence",))
 
     def codings_frame(self, current: bool = True) -> pd.DataFrame:
-        frame = self.store.codings_frame(current)
+        frame = self._store.codings_frame(current)
         spans = [self._span(*row) for row in zip(frame["document_id"], frame["version"], frame["start"],
                                                   frame["end"], frame["text"])]
         if spans:
