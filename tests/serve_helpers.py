@@ -36,11 +36,12 @@ SUGGESTIONS = [
 ]
 
 
-def documents() -> list[tuple[Document, list[Segment]]]:
+def documents(hostile: bool = True) -> list[tuple[Document, list[Segment]]]:
     out = []
     for path, (case, turns) in TURNS.items():
         text, spans = "", []
         for speaker, said in turns:
+            said = said if hostile else said.replace(f" {HOSTILE}", "")
             line = f"{speaker}: "
             start = len(text) + len(line)
             text += line + said + "\n"
@@ -53,9 +54,9 @@ def documents() -> list[tuple[Document, list[Segment]]]:
     return out
 
 
-def make_project(root: Path, lang: str = "en", reviewer: str = "ani") -> Path:
+def make_project(root: Path, lang: str = "en", reviewer: str = "ani", hostile: bool = True) -> Path:
     """A project folder with its pilah.toml and a store holding the documents above and
-    their suggestions; returns ``root``."""
+    their suggestions (``hostile``: with markup in one turn); returns ``root``."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "corpus").mkdir(exist_ok=True)
     codebook = Path(__file__).resolve().parents[1] / "configs" / "codebook.yaml"
@@ -64,7 +65,7 @@ def make_project(root: Path, lang: str = "en", reviewer: str = "ani") -> Path:
         f'encoder = "none"\n\n[review]\nreviewer = "{reviewer}"\n\n[report]\nlang = "{lang}"\n', encoding="utf-8")
     with Store(root) as store:
         run = store.start_run("corpus")
-        for document, segments in documents():
+        for document, segments in documents(hostile):
             suggestions = [Suggestion(segments[k].id, code, direction, "", score, "rule", evidence, confidence)
                            for path, k, code, direction, score, evidence, confidence in SUGGESTIONS
                            if path == document.id]
