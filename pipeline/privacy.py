@@ -664,8 +664,7 @@ def codebook_identifiers(codebook, pseudonymizer: Pseudonymizer) -> list[str]:
     phone, NIK or address: ``code 'x' label (id): 'Budi Santoso' (person)`` per finding.
     A code id is read as a file name is (``bantuan_budi`` as ``bantuan budi``)."""
     found = []
-    speakers = pseudonymizer.store.segments_frame()["speaker"] if hasattr(pseudonymizer.store, "segments_frame") else []
-    pseudonymizer.add_speakers(dict.fromkeys(s for s in speakers if isinstance(s, str)))
+    pseudonymizer.add_speakers(pseudonymizer.store.speakers())
     for code in codebook.codes.values():
         fields = {"id": code.id.replace("_", " "), "label (id)": code.label.get("id", ""),
                   "label (en)": code.label.get("en", ""), "definition": code.definition, "include": code.include,

@@ -792,6 +792,12 @@ class Store:
             self.db.executemany("INSERT OR IGNORE INTO pseudonyms (kind, value, pseudonym, created_at) VALUES (?, ?, ?, ?)",
                                 [(*row, stamp) for row in rows])
 
+    def speakers(self) -> list[str]:
+        """Every speaker label of the current segments, once each (the persons a codebook
+        must not name under ``--pseudonymize``)."""
+        return [row[0] for row in self.db.execute(
+            "SELECT DISTINCT speaker FROM segments WHERE active = 1 AND speaker IS NOT NULL ORDER BY speaker")]
+
     # -- conclude: cases, saved queries, code history (pipeline.conclude) -------------
     def _code(self, column: str) -> str:
         """SQL for the code ``column`` holds as it reads now: through ``code_map`` once a code
