@@ -414,3 +414,30 @@ def test_serve_memos_appear_in_the_report_escaped(project, ws, tmp_path):
     ws.add_memo("document", "interviews/ani.txt", "Wawancara pertama")
     assert not write_report(project.view(), project.codebook, html_path, lang="en")["unchanged"]  # a new memo redraws it
     assert "Wawancara pertama" in html_path.read_text(encoding="utf-8")
+
+
+def test_serve_review_next_order_and_the_retrain_button(project):
+    from pipeline.retrain import next_for_review
+
+    ws = Workspace(project.store, project.codebook, project.config, project.root, project.reviewer(), project.lang())
+    with TestClient(create_app(ws, TOKEN, hosts=("testserver",)), base_url="http://testserver") as client:
+        client.headers["X-Pilah-Token"] = TOKEN
+        client.get("/queue", params={"status": "pending", "order": "next"})
+        ranking = next_for_review(project, n=100)
+        assert ranking and [i.segment_id for i in ws.items] == sorted(
+            (i.segment_id for i in ws.items), key=lambda s: ranking.index(s) if s in ranking else len(ranking))
+        client.get("/queue", params={"status": "pending", "next_only": "1"})
+        assert {i.segment_id for i in ws.items} <= set(ranking) and ws.items
+        client.get("/queue", params={"status": "pending"})
+        for n in range(len(ws.items)):
+            post(client, "/decide", i=n, action="reject" if ws.items[n].code == "funding" else "accept")
+        versions = len(project.store.models_frame())
+        answer = post(client, "/retrain")
+        assert "Retraining" in answer.text and 'hx-trigger="every 2s"' in answer.text
+        ws.retrain_job.thread.join(300)
+        shown = client.get("/progress", params={"part": "retrain"}).text
+        assert ws.retrain_job.state == "done", ws.retrain_job.error
+        report = ws.retrain_job.report
+        assert report["rows"] == 5 and report["before"] is not None and report["after"] is not None
+        assert f'{report["after"]["f1"]:.3f}' in shown and f'{report["before"]["f1"]:.3f}' in shown
+        assert report["version"] in shown and len(project.store.models_frame()) == versions + 1

@@ -87,12 +87,8 @@ def serve(project, port: int = 0, reviewer: str | None = None, on_ready: Callabl
         port = sock.getsockname()[1]
         token = secrets.token_urlsafe(24)
 
-        def stages():
-            project.forget_model()  # the model in use may have changed (a retrain)
-            return project.stages()
-
         workspace = Workspace(project.store, project.codebook, project.config, project.root,
-                              reviewer or project.reviewer(), project.lang(), stages=stages)
+                              reviewer or project.reviewer(), project.lang())
         app = create_app(workspace, token, hosts=(f"{HOST}:{port}", f"localhost:{port}"))
         config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
         server = uvicorn.Server(config)

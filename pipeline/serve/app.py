@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import json
 import logging
 from pathlib import Path
 from typing import Callable
@@ -25,7 +24,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -280,7 +279,3 @@ async def read_form(request: Request) -> dict[str, str]:
 def palette(ws: Workspace) -> dict[str, str]:
     """A colour per code, in codebook order."""
     return {c.id: PALETTE[n % len(PALETTE)] for n, c in enumerate(ws.codebook.codable())}
-
-
-def _json(value) -> str:
-    return json.dumps(value, ensure_ascii=False)

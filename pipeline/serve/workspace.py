@@ -17,7 +17,6 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
@@ -147,18 +146,13 @@ class Workspace:
         Whose decisions the workspace writes (``Project.reviewer()`` or ``--reviewer``).
     lang
         The interface's language, ``"id"`` or ``"en"`` (``Project.lang()``).
-    stages
-        Builds the project's stages (for ``review next`` and retrain), called once, lazily.
     """
 
-    def __init__(self, store: Store, codebook: Codebook, config, root: Path, reviewer: str, lang: str,
-                 stages: Callable | None = None):
+    def __init__(self, store: Store, codebook: Codebook, config, root: Path, reviewer: str, lang: str):
         self._stores = {threading.get_ident(): store}  # a SQLite connection serves one thread
         self.codebook, self.config, self.root = codebook, config, Path(root)
         self.reviewer, self.lang = reviewer, lang if lang in ("id", "en") else "id"
         self.blind = False
-        self._stages_factory = stages
-        self._stages = None
         self.filters = Filters()
         self.items: list[Item] = []
         self._undo: list[tuple[int | None, Decision, tuple | None]] = []
@@ -254,13 +248,6 @@ class Workspace:
         from pipeline.project import Project
 
         return Project(self.root, self.config, self.codebook, [], self.root / "out")
-
-    def stages(self):
-        if self._stages is None:
-            if self._stages_factory is None:
-                raise WorkspaceError("this workspace was started without the project's stages")
-            self._stages = self._stages_factory()
-        return self._stages
 
     def first_pending(self) -> int:
         return next((n for n, item in enumerate(self.items) if item.status == "pending"), 0)
@@ -523,6 +510,7 @@ class Workspace:
             try:
                 with self.project() as project:  # a connection of this thread's own
                     job.report = retrain(project)
+                self._next_ranking = None  # ranked by the model in use, which may have changed
                 job.state = "done"
             except PilahError as exc:
                 job.state, job.error = "failed", str(exc)
