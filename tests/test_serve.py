@@ -441,3 +441,12 @@ def test_serve_review_next_order_and_the_retrain_button(project):
         assert report["rows"] == 5 and report["before"] is not None and report["after"] is not None
         assert f'{report["after"]["f1"]:.3f}' in shown and f'{report["before"]["f1"]:.3f}' in shown
         assert report["version"] in shown and len(project.store.models_frame()) == versions + 1
+
+
+def test_serve_document_memo_and_legend(client, ws, project):
+    page = post(client, "/memos", target="document", target_id="interviews/budi.txt", text="Mitra dari Hainan",
+                back="document").text
+    assert 'id="document"' in page and "Mitra dari Hainan" in page
+    assert list(project.store.memos_frame(target="document")["target_id"]) == ["interviews/budi.txt"]
+    legend = page[page.index('class="legend"'):page.index("</ul>", page.index('class="legend"'))]
+    assert "exchange" in legend and "language_culture" in legend and "training" not in legend  # this document's codes

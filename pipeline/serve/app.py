@@ -172,7 +172,8 @@ def create_app(workspace: Workspace, token: str, hosts: tuple[str, ...] = ("127.
         q = request.query_params
         frame = ws.memos(q.get("q", ""), q.get("target") or None, q.get("target_id") if q.get("target") else None)
         name = "_memos.html.j2" if request.headers.get("hx-request") == "true" else "memos.html.j2"
-        return render(request, name, memos=frame, q=q.get("q", ""), codes=ws.code_choices())
+        return render(request, name, memos=frame, q=q.get("q", ""), codes=ws.code_choices(),
+                      documents=ws.options()["document"])
 
     async def add_memo(request: Request) -> Response:
         form = await read_form(request)
@@ -185,6 +186,10 @@ def create_app(workspace: Workspace, token: str, hosts: tuple[str, ...] = ("127.
         if form.get("back") == "queue":
             return render(request, "_queue.html.j2", codes=ws.code_choices(),
                           **queue_context(int(form.get("i", 0)), error))
+        if form.get("back") == "document":
+            doc = ws.document(form.get("target_id", ""))
+            return render(request, "_document.html.j2", doc=doc, codes=ws.code_choices(), focus="",
+                          palette=palette(ws), error=error, memos=ws.memos(target="document", target_id=doc["document_id"]))
         return render(request, "_memos.html.j2", memos=ws.memos(), q="", error=error, codes=ws.code_choices())
 
     async def coders(request: Request) -> Response:

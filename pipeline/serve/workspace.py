@@ -379,7 +379,10 @@ class Workspace:
                                  "score": float(p.score), "pending": p.suggestion_id in pending}
                                 for p in proposed.itertuples(index=False)],
             }
-        return {**doc, "case": _case(doc["metadata"]), "segments": list(by_segment.values())}
+        used = {c[2] for s in by_segment.values() for c in s["codings"]} | {
+            p["code"] for s in by_segment.values() for p in s["suggestions"] if p["pending"]}
+        return {**doc, "case": _case(doc["metadata"]), "segments": list(by_segment.values()),
+                "codes": [c.id for c in self.codebook.codable() if c.id in used]}  # the legend: codes shown here
 
     def code_span(self, segment_id: str, start: int, end: int, code: str, direction: str | None,
                   suggestion_id: str | None = None) -> Decision:
@@ -487,7 +490,7 @@ class Workspace:
         figures = coder_agreement(self.store)
         rows = []
         for code, c in status["per_code"].items():
-            decided = c["accepted"] + c["rejected"] + c["edited"]
+            decided = c["accepted"] + c["rejected"] + c["edited"] + c["added"]
             kappa = figures["per_code"].get(code, {}).get("model_kappa")
             rows.append({"code": code, "label": self.label(code), **c, "decided": decided,
                          "done": decided / (decided + c["pending"]) if decided + c["pending"] else None,
