@@ -25,6 +25,7 @@ file or a corpus file: without control characters, any exporter can write them.
 from __future__ import annotations
 
 import errno
+import glob
 import hashlib
 import logging
 import numbers
@@ -32,6 +33,7 @@ import os
 import re
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,6 +52,7 @@ _LINE_BREAKS = re.compile("\r\n|\r")
 _NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CELL_LIMIT = 32_767  # Excel holds at most this many characters in a cell
+STALE_TEMPORARY_SECONDS = 6 * 3600  # a temporary file this old was left by a killed writer
 # errno values that mean "the disk (or the user's share of it) is full".
 _FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
 
@@ -136,6 +139,7 @@ def replacing(path: Path, expected: str | None | bool = False) -> Iterator[tuple
     done = Replacement(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(path)
         handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(handle)
     except OSError as exc:
@@ -188,6 +192,19 @@ def write_bytes(path: Path, data: bytes, expected: str | None | bool = False) ->
 def write_text(path: Path, text: str, expected: str | None | bool = False) -> Replacement:
     """Write ``text`` as UTF-8 to ``path`` all or nothing (see :func:`replacing`)."""
     return write_bytes(path, text.encode("utf-8"), expected)
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Remove what a killed writer of ``path`` left (``.NAME.*.tmp``, hidden, older than
+    ``STALE_TEMPORARY_SECONDS``: no live writer takes that long); one still being written by
+    another command is younger and stays."""
+    cutoff = time.time() - STALE_TEMPORARY_SECONDS
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+        except OSError:
+            pass
 
 
 def _mode_for(path: Path) -> int:

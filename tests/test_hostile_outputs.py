@@ -331,3 +331,19 @@ def test_hostile_outputs_replaced_file_keeps_its_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~mask  # not mkstemp's 0600
+
+
+def test_hostile_outputs_a_killed_writers_temporary_file_is_cleaned_up(tmp_path):
+    import os
+    import time
+
+    left = tmp_path / ".suggestions.xlsx.k1ll3d.tmp"  # what a run killed while writing left behind
+    left.write_bytes(b"PK half a workbook")
+    os.utime(left, (time.time() - 7 * 3600,) * 2)
+    live = tmp_path / ".suggestions.xlsx.writing.tmp"  # another command writing it right now
+    live.write_bytes(b"PK")
+    other = tmp_path / ".report.html.k1ll3d.tmp"
+    other.write_bytes(b"<html>")
+    os.utime(other, (time.time() - 7 * 3600,) * 2)
+    write_text(tmp_path / "suggestions.xlsx", "new")
+    assert not left.exists() and live.exists() and other.exists()  # only this file's, only the old ones
