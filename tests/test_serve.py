@@ -450,3 +450,37 @@ def test_serve_document_memo_and_legend(client, ws, project):
     assert list(project.store.memos_frame(target="document")["target_id"]) == ["interviews/budi.txt"]
     legend = page[page.index('class="legend"'):page.index("</ul>", page.index('class="legend"'))]
     assert "exchange" in legend and "language_culture" in legend and "training" not in legend  # this document's codes
+
+
+def test_serve_a_decision_goes_to_the_item_the_page_showed(client, ws, project):
+    shown = ws.items[2]  # funding, as the page showed it at index 2
+    client.get("/queue", params={"status": "pending", "direction": "constraining"})  # another tab filters the queue
+    assert ws.items[0].key == shown.key and ws.items[2].code == "language_culture"
+    post(client, "/decide", i=2, key=shown.key, action="reject")
+    in_force = project.store.decisions_frame()
+    assert list(zip(in_force["key"], in_force["decision"])) == [("funding", "reject")]
+    client.get("/queue", params={"status": "pending", "case": "Hainan"})  # funding is not in this queue at all
+    refused = post(client, "/decide", i=0, key=shown.key, action="accept")
+    assert "no longer in this queue" in refused.text and len(project.store.decisions_frame(in_force=False)) == 1
+    gone = post(client, "/decide", i=0, key="no-such-suggestion", action="accept")
+    assert "no longer in this queue" in gone.text and len(project.store.decisions_frame(in_force=False)) == 1
+
+
+def test_serve_refuses_a_folder_without_a_store_and_a_taken_port(tmp_path):
+    import socket
+
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from pipeline.serve import ServeError, bind
+
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "pilah.toml").write_text('[project]\ncorpus = ["corpus"]\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["serve", "--project", str(tmp_path / "new"), "--no-browser"])
+    assert result.exit_code == 2 and "run `pilah run` first" in result.output and "Traceback" not in result.output
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    with pytest.raises(ServeError, match="choose another --port"):
+        bind(taken.getsockname()[1])
+    taken.close()

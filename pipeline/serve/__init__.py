@@ -81,6 +81,8 @@ def serve(project, port: int = 0, reviewer: str | None = None, on_ready: Callabl
     from pipeline.serve.app import create_app
     from pipeline.serve.workspace import Workspace
 
+    if not project.store_exists():
+        raise ServeError(f"{project.root}: no project database yet (.pilah/): run `pilah run` first, then review")
     lock = workspace_lock(project.root)
     sock = bind(port)
     try:

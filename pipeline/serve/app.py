@@ -129,7 +129,7 @@ def create_app(workspace: Workspace, token: str, hosts: tuple[str, ...] = ("127.
         index = int(form.get("i", 0))
         try:
             index = ws.decide(index, form.get("action", ""), form.get("code") or None, form.get("direction") or None,
-                              form.get("comment", ""))
+                              form.get("comment", ""), form.get("key") or None)
             error = ""
         except PilahError as exc:
             error = str(exc)

@@ -261,6 +261,16 @@ class Workspace:
                 return k
         return min(index + 1, max(n - 1, 0))
 
+    def locate(self, index: int, key: str | None) -> int:
+        """The index of the item ``key`` (``index`` when it is there, or no key is given)."""
+        if key is None or (0 <= index < len(self.items) and self.items[index].key == key):
+            return index
+        found = next((n for n, item in enumerate(self.items) if item.key == key), None)
+        if found is None:
+            raise WorkspaceError("that suggestion is no longer in this queue (it was filtered in another tab): "
+                                 "nothing was saved; decide it again here")
+        return found
+
     def item(self, index: int) -> Item:
         if not 0 <= index < len(self.items):
             raise WorkspaceError(f"no item {index} in the queue (it holds {len(self.items)})")
@@ -278,10 +288,15 @@ class Workspace:
 
     # -- deciding ---------------------------------------------------------------------
     def decide(self, index: int, action: str, code: str | None = None, direction: str | None = None,
-               comment: str = "") -> int:
+               comment: str = "", key: str | None = None) -> int:
         """Decide on item ``index``: ``accept``, ``reject``, ``edit`` (``code`` and/or
         ``direction``) or ``direction`` (the suggestion with another direction). Written at
-        once; returns the index of the item to show next."""
+        once; returns the index of the item to show next.
+
+        ``key``: the item the page showed (its suggestion id). When the queue changed since
+        (filtered in another tab), the decision goes to that item wherever it is now, never
+        to whatever holds ``index``; an item no longer in the queue is an error."""
+        index = self.locate(index, key)
         item = self.item(index)
         if item.suggestion_id is None:
             raise WorkspaceError("this decision has no suggestion in force to decide on; code its segment in the document view")
