@@ -141,6 +141,7 @@ def run(
                 "review_rows": rows["review_rows"],
                 "decisions_prefilled": rows["decisions_prefilled"],
                 "stale_decisions": rows["stale_decisions"],
+                "carried_decisions": store.carried_count(run_id),
                 "failures": len(stats.failures),
             },
             "imported_decisions": [report.as_dict() for report in imported],

@@ -1030,6 +1030,11 @@ class Store:
             count += 1
         return count
 
+    def carried_count(self, run_id: int) -> int:
+        """How many decisions ``run_id`` carried across small edits."""
+        return self.db.execute(f"SELECT COUNT(*) FROM decisions WHERE source = '{CARRIED}' AND segment_id IN "
+                               "(SELECT new_id FROM carried_segments WHERE run_id = ?)", (run_id,)).fetchone()[0]
+
     def carried_segments(self) -> dict[str, str]:
         """``{old segment id: new segment id}`` of every small edit decisions were carried across."""
         return dict(self.db.execute("SELECT old_id, new_id FROM carried_segments"))

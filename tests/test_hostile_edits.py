@@ -84,6 +84,7 @@ def test_hostile_edits_a_comma_carries_both_coders_decisions_and_codings(reviewe
     marked = sheet[(sheet["segment_id"] == new_first["segment_id"]) & (sheet["decision"] != "")]
     assert set(marked["source"]) == {CARRIED} and len(marked) >= 2
     assert summary["counts"]["stale_decisions"] == 1
+    assert summary["counts"]["carried_decisions"] == 3
 
 
 def store_text(root) -> str:
@@ -98,7 +99,7 @@ def test_hostile_edits_review_status_says_carried(reviewed):
     text = (root / "corpus" / "wawancara.txt").read_text(encoding="utf-8")
     (root / "corpus" / "wawancara.txt").write_text(text.replace("mahal pelatihan", "mahal, pelatihan"),
                                                    encoding="utf-8")
-    invoke("run", "--project", root)
+    assert "3 decision(s) carried to a segment whose text a small edit changed" in said(invoke("run", "--project", root))
     out = said(invoke("review", "status", "--project", root))
     assert "3 carried to a segment's edited text" in out and "0 stale" in out
 

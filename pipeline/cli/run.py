@@ -95,6 +95,9 @@ def print_summary(summary: dict) -> None:
     for path in summary.get("sheets_kept_beside", []):  # a sheet saved while the run worked is never overwritten
         out.print(f"[yellow]a sheet was saved while this run worked[/]: it is kept as it was, and the new one is "
                   f"{escape(str(path))}; `pilah run` imports the saved one next time")
+    if counts.get("carried_decisions"):
+        out.print(f"[yellow]{counts['carried_decisions']} decision(s) carried[/] to a segment whose text a small edit "
+                  "changed (source 'carried' on the sheet, `pilah review status`): check them")
     if counts.get("stale_decisions"):
         out.print(f"[yellow]{counts['stale_decisions']} decision(s) are stale[/]: their segment's text changed since "
                   "(listed on the sheet's 'Stale decisions' tab)")
