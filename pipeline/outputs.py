@@ -7,6 +7,8 @@ report, ``displays.xlsx``, ``run.json``, qdpx/qdc, ``pilah suggest`` tables):
   ``fsync``-ed and renamed over the old one (:func:`replacing`). A full disk, a killed
   process or an exception leaves the previous file as it was, never a truncated or empty
   one; the error names the file and what ran out (:class:`~pipeline.errors.OutputError`).
+  The file keeps the permissions of the one it replaces; what a killed writer left (a
+  hidden ``.NAME.*.tmp``) is removed by the next writer of that file.
 - **A sheet an analyst may have saved is never overwritten unseen.** :func:`replacing`
   takes the digest of the file as the caller last read it (``expected``); when the file
   changed since, the new one is kept beside it (``NAME.new.xlsx``) and the caller is told
