@@ -484,3 +484,17 @@ def test_serve_refuses_a_folder_without_a_store_and_a_taken_port(tmp_path):
     with pytest.raises(ServeError, match="choose another --port"):
         bind(taken.getsockname()[1])
     taken.close()
+
+
+def test_serve_undo_takes_a_span_coding_back(client, ws, project):
+    document, segments = documents()[0]
+    start = document.text.index("Pameran dagang")
+    post(client, "/span", document_id=document.id, segment_id=segments[4].id, start=start, end=start + 14,
+         code="promotion", direction="supporting")
+    promotion = ws.items[index_of(ws, "promotion")]
+    assert promotion.status == "accepted"  # the suggestion of the same code on the segment is settled too
+    assert review_status(project.store)["pending"] == 6
+    post(client, "/undo", i=0)
+    assert project.store.codings_frame().empty and promotion.status == "pending"
+    assert list(project.store.decisions_frame(in_force=False)["decision"]) == ["add", "undo"]
+    assert review_status(project.store)["pending"] == 7

@@ -431,7 +431,7 @@ class Workspace:
                       and i.suggestion_id == (suggestion_id or i.suggestion_id)), None)
         if index is not None:
             previous = self.items[index].mine
-        self._write(index if suggestion_id else None, decision, previous)
+        self._write(index, decision, previous)  # the queue item of the same code on this segment follows
         return decision
 
     def context(self, item: Item) -> list[dict]:
