@@ -190,8 +190,7 @@ def test_serve_escapes_every_text(client, ws, project):
 def test_serve_memos_are_stored_searchable_and_edited_by_appending(client, ws, project):
     post(client, "/memos", target="project", text="Tema besar: pendanaan daerah")
     post(client, "/memos", target="code", target_id="funding", text="Anggaran APBD vs hibah")
-    post(client, "/memos", target="segment", target_id=ws.items[0].segment_id, text="Catatan: kutipan kuat",
-         back="queue", i=0)
+    post(client, "/memos", on=f"segment:{ws.items[0].segment_id}", text="Catatan: kutipan kuat", back="queue", i=0)
     post(client, "/memos", target="document", target_id="interviews/ani.txt", text="Wawancara pertama")
     memos = project.store.memos_frame()
     assert sorted(memos["target"]) == ["code", "document", "project", "segment"]
@@ -498,3 +497,11 @@ def test_serve_undo_takes_a_span_coding_back(client, ws, project):
     assert project.store.codings_frame().empty and promotion.status == "pending"
     assert list(project.store.decisions_frame(in_force=False)["decision"]) == ["add", "undo"]
     assert review_status(project.store)["pending"] == 7
+
+
+def test_serve_queue_memo_on_the_code_or_the_document(client, ws, project):
+    post(client, "/memos", on="code:training", text="Pelatihan: bedakan daring dan luring", back="queue", i=0)
+    post(client, "/memos", on="document:interviews/ani.txt", text="Informan kunci", back="queue", i=0)
+    memos = project.store.memos_frame().set_index("target")
+    assert memos.loc["code", "target_id"] == "training" and memos.loc["document", "target_id"] == "interviews/ani.txt"
+    assert "not a code" in post(client, "/memos", on="code:nonsense", text="x", back="queue", i=0).text

@@ -180,7 +180,10 @@ def create_app(workspace: Workspace, token: str, hosts: tuple[str, ...] = ("127.
         error = ""
         try:
             replaces = int(form["replaces"]) if form.get("replaces") else None
-            ws.add_memo(form.get("target", "project"), form.get("target_id", ""), form.get("text", ""), replaces)
+            target, target_id = form.get("target", "project"), form.get("target_id", "")
+            if form.get("on"):  # the queue's memo panel: "segment:ID", "code:ID", "document:ID", "project:"
+                target, _, target_id = form["on"].partition(":")
+            ws.add_memo(target, target_id, form.get("text", ""), replaces)
         except (PilahError, ValueError) as exc:
             error = str(exc)
         if form.get("back") == "queue":
