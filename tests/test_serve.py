@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from pipeline.decisions import import_sheet, review_status
+from pipeline.decisions import import_sheet, read_sheet, review_status
 from pipeline.project import Project
 from pipeline.review import review_frame, write_xlsx
 from pipeline.serve.app import create_app
@@ -505,3 +505,51 @@ def test_serve_queue_memo_on_the_code_or_the_document(client, ws, project):
     memos = project.store.memos_frame().set_index("target")
     assert memos.loc["code", "target_id"] == "training" and memos.loc["document", "target_id"] == "interviews/ani.txt"
     assert "not a code" in post(client, "/memos", on="code:nonsense", text="x", back="queue", i=0).text
+
+
+def test_serve_pilah_run_while_the_workspace_is_open_keeps_its_decisions(tmp_path):
+    """The real thing: `pilah run` (which imports out/suggestions.xlsx before rewriting it)
+    runs twice while the workspace is open; the browser's decisions stay in force."""
+    import subprocess
+    import sys
+
+    pilah = Path(sys.executable).with_name("pilah")
+    root = tmp_path / "p"
+    (root / "corpus").mkdir(parents=True)
+    (root / "corpus" / "ani.txt").write_text(
+        "Pewawancara: Bagaimana pelatihan untuk UMKM di sini?\n"
+        "Bu Ani: Pelatihan digital dari dinas sangat membantu kami menjual secara online.\n"
+        "Pewawancara: Apa hambatannya?\n"
+        "Bu Ani: Anggaran terbatas dan regulasi yang rumit membuat kami lambat.\n", encoding="utf-8")
+    (root / "pilah.toml").write_text('[project]\ncorpus = ["corpus"]\nout = "out"\n\n[suggest]\nencoder = "none"\n\n'
+                                     '[review]\nreviewer = "ani"\n', encoding="utf-8")
+
+    def run():
+        done = subprocess.run([str(pilah) if pilah.exists() else "pilah", "run"], cwd=root, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done
+
+    run()
+    with Project.open(root) as project:
+        ws = Workspace(project.store, project.codebook, project.config, project.root, "ani", "en")
+        assert len(ws.items) >= 2
+        with TestClient(create_app(ws, TOKEN, hosts=("testserver",)), base_url="http://testserver") as client:
+            client.headers["X-Pilah-Token"] = TOKEN
+            first, second = ws.items[0], ws.items[1]
+            post(client, "/decide", i=0, key=first.key, action="accept")
+            run()  # open workspace; the sheet is rewritten with the accept pre-filled
+            time.sleep(1.1)  # decisions are stamped to the second
+            post(client, "/decide", i=0, key=first.key, action="reject")  # changed my mind, in the browser
+            post(client, "/decide", i=1, key=second.key, action="accept")
+            (root / "corpus" / "budi.txt").write_text("Mr Budi: The study visit gave us training in export rules.\n",
+                                                      encoding="utf-8")
+            run()  # imports the sheet, whose row still says accept, then processes budi.txt
+            in_force = project.store.decisions_frame().set_index("suggestion_id")
+            assert in_force.loc[first.suggestion_id, "decision"] == "reject"
+            assert in_force.loc[second.suggestion_id, "decision"] == "accept"
+            assert set(in_force["source"]) == {"workspace"}
+            sheet = read_sheet(root / "out" / "suggestions.xlsx").set_index("suggestion_id")
+            assert sheet.loc[first.suggestion_id, "decision"] == "reject"  # the rewritten sheet has it pre-filled
+            assert client.get("/queue", params={"status": "pending"}).status_code == 200  # read the queue again
+            assert {i.document for i in ws.items} == {"ani.txt", "budi.txt"}  # the run's new document is in it
