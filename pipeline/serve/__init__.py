@@ -91,7 +91,7 @@ def serve(project, port: int = 0, reviewer: str | None = None, on_ready: Callabl
 
         workspace = Workspace(project.store, project.codebook, project.config, project.root,
                               reviewer or project.reviewer(), project.lang())
-        app = create_app(workspace, token, hosts=(f"{HOST}:{port}", f"localhost:{port}"))
+        app = create_app(workspace, token, hosts=(f"{HOST}:{port}", f"localhost:{port}"), on_close=workspace.close)
         config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
         server = uvicorn.Server(config)
         url = f"http://{HOST}:{port}/?token={token}"
