@@ -553,3 +553,15 @@ def test_serve_pilah_run_while_the_workspace_is_open_keeps_its_decisions(tmp_pat
             assert sheet.loc[first.suggestion_id, "decision"] == "reject"  # the rewritten sheet has it pre-filled
             assert client.get("/queue", params={"status": "pending"}).status_code == 200  # read the queue again
             assert {i.document for i in ws.items} == {"ani.txt", "budi.txt"}  # the run's new document is in it
+
+
+def test_serve_undo_after_the_queue_was_filtered(client, ws, project):
+    funding = ws.items[index_of(ws, "funding")]
+    post(client, "/decide", i=index_of(ws, "funding"), key=funding.key, action="reject")
+    client.get("/queue", params={"status": "pending", "case": "Hainan"})  # funding is not in this queue
+    hainan = [(i.code, i.status) for i in ws.items]
+    post(client, "/undo", i=0)
+    assert [(i.code, i.status) for i in ws.items] == hainan  # nothing shown changed by mistake
+    assert project.store.decisions_frame().empty and review_status(project.store)["pending"] == 7
+    client.get("/queue", params={"status": "pending"})
+    assert ws.items[index_of(ws, "funding")].status == "pending"

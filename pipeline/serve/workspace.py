@@ -155,7 +155,8 @@ class Workspace:
         self.blind = False
         self.filters = Filters()
         self.items: list[Item] = []
-        self._undo: list[tuple[int | None, Decision, tuple | None]] = []
+        # (the queue item's key or None, the code decided on, the decision, the one in force before)
+        self._undo: list[tuple[str | None, str, Decision, tuple | None]] = []
         self._next_ranking: list[str] | None = None
         self.retrain_job = Retrain()
         self.load()
@@ -328,7 +329,9 @@ class Workspace:
 
     def _write(self, index: int | None, decision: Decision, previous: tuple | None) -> None:
         self.store.add_decisions([decision])
-        self._undo.append((index, decision, previous))
+        item = self.items[index] if index is not None else None
+        decided_on = item.code if item is not None else decision.code
+        self._undo.append((item.key if item is not None else None, decided_on, decision, previous))
         if index is not None:
             self._applied(index, decision)
 
@@ -346,10 +349,12 @@ class Workspace:
         before it (an ``undo`` decision when there was none). Returns the item's index."""
         if not self._undo:
             return None
-        index, done, previous = self._undo.pop()
+        key, decided_on, done, previous = self._undo.pop()
+        # the item where it is now: the queue may have been filtered since
+        index = next((n for n, item in enumerate(self.items) if item.key == key), None) if key else None
         if previous is None:
-            back = Decision(done.segment_id, done.suggestion_id, UNDO, done.code if done.decision == "add" else
-                            self._key_code(index, done), done.direction, self.reviewer, "", SOURCE)
+            back = Decision(done.segment_id, done.suggestion_id, UNDO, decided_on, done.direction, self.reviewer, "",
+                            SOURCE)
         else:
             kind, code, direction, comment = previous
             back = Decision(done.segment_id, done.suggestion_id, kind, code, direction, self.reviewer, comment, SOURCE)
@@ -357,11 +362,6 @@ class Workspace:
         if index is not None:
             self._applied(index, back)
         return index
-
-    def _key_code(self, index: int | None, done: Decision) -> str:
-        if index is not None:
-            return self.items[index].code
-        return done.code
 
     # -- documents and span codings ------------------------------------------------------
     def document(self, document_id: str) -> dict:
