@@ -34,8 +34,8 @@ def main() -> None:  # pragma: no cover - console script entry
         app()
     finally:
         # The command is done. The interpreter's collections at exit would walk every object
-        # that importing spaCy, pandas and SciPy made (0.4 s of each command); frozen, they are
-        # simply freed with the process. Exit handlers and flushing still run.
+        # that importing spaCy, pandas and SciPy made (docs/benchmarks.md, Start-up); frozen,
+        # they are simply freed with the process. Exit handlers and flushing still run.
         gc.freeze()
 
 

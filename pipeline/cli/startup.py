@@ -2,14 +2,14 @@
 
 The console script (``pipeline.cli.main``) calls :func:`trim_spacy_imports` before any
 command runs. It trims two imports spaCy makes that no command of Pilah uses; together they
-were a third of every command's start-up (bench/results):
+were a third of every command's start-up (figures: docs/benchmarks.md, *Start-up*):
 
 * thinc (spaCy's machine-learning layer) does not import torch for its optional PyTorch
-  bridge, which no spaCy pipeline of Pilah's uses: 1.6 s. torch stays importable as usual;
-  the Stanza backend imports it when it is asked for.
+  bridge, which no spaCy pipeline of Pilah's uses. torch stays importable as usual; the
+  Stanza backend imports it when it is asked for.
 * ``import spacy`` does not import spaCy's command-line modules (``spacy.cli``, with weasel,
   requests and the training and packaging commands), which it loads only to offer
-  ``spacy.info`` at its top level: 0.3 s. While the ``spacy`` package itself is being
+  ``spacy.info`` at its top level. While the ``spacy`` package itself is being
   imported, its ``spacy.cli.info`` is a stand-in whose ``info`` imports the real one when
   called; the stand-in is gone once ``spacy`` is loaded, so ``import spacy.cli``, ``python
   -m spacy`` and ``spacy.info()`` work as before.
