@@ -105,7 +105,7 @@ def run(
         if unchanged:
             written, rows = record.paths(), record.rows
         else:
-            # imported here: the report's charts import matplotlib (1 s), which a re-run
+            # imported here: the report's charts import matplotlib (a second), which a re-run
             # with nothing changed does not need
             from pipeline.report import DISPLAYS_FILE, REPORT_FILE, report_settings, write_report
             from pipeline.review import export_review
