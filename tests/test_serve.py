@@ -565,3 +565,10 @@ def test_serve_undo_after_the_queue_was_filtered(client, ws, project):
     assert project.store.decisions_frame().empty and review_status(project.store)["pending"] == 7
     client.get("/queue", params={"status": "pending"})
     assert ws.items[index_of(ws, "funding")].status == "pending"
+
+
+def test_serve_answers_forbid_inline_scripts_and_framing(client):
+    for answer in (client.get("/"), client.get("/nowhere", headers={"X-Pilah-Token": "wrong"})):
+        policy = answer.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe-eval" not in policy
+        assert answer.headers["x-frame-options"] == "DENY" and answer.headers["referrer-policy"] == "no-referrer"

@@ -51,7 +51,9 @@ def page(served):
         tab = browser.new_page(viewport={"width": 1280, "height": 900})
         requests = []
         tab.on("request", lambda r: requests.append(r.url))
-        yield tab, served, requests
+        errors = []
+        tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        yield tab, served, requests, errors
         browser.close()
 
 
@@ -64,7 +66,7 @@ def counts(tab) -> dict[str, int]:
 
 
 def test_serve_browser_review_with_the_keys_spans_memos_and_languages(page):
-    tab, (root, url), requests = page
+    tab, (root, url), requests, errors = page
     port, token = URL.match(url).groups()
     # without the token: 403 and no project data
     for path in ("/", "/document?id=interviews/ani.txt", "/static/htmx.min.js"):
@@ -79,9 +81,9 @@ def test_serve_browser_review_with_the_keys_spans_memos_and_languages(page):
     assert tab.inner_text("#item mark.evidence") == "Pelatihan"
 
     tab.keyboard.press("a")  # accept training
-    tab.wait_for_function("document.querySelector('#queue .count.accepted b').textContent === '1'")
+    tab.wait_for_selector("#queue .count.accepted b:text-is('1')")
     tab.keyboard.press("x")  # reject digitalisation
-    tab.wait_for_function("document.querySelector('#queue .count.rejected b').textContent === '1'")
+    tab.wait_for_selector("#queue .count.rejected b:text-is('1')")
     assert "Funding and budget" in tab.inner_text("#item")
     tab.keyboard.press("e")  # edit funding into coordination, neutral
     tab.wait_for_selector("#edit:not([hidden]) .code-search:focus")
@@ -89,16 +91,16 @@ def test_serve_browser_review_with_the_keys_spans_memos_and_languages(page):
     tab.check("#edit input[value=neutral]")
     tab.focus("#edit .code-search")
     tab.keyboard.press("Enter")
-    tab.wait_for_function("document.querySelector('#queue .count.accepted b').textContent === '2'")
+    tab.wait_for_selector("#queue .count.accepted b:text-is('2')")
     tab.keyboard.press("u")  # undo the edit: funding is pending again
-    tab.wait_for_function("document.querySelector('#queue .count.accepted b').textContent === '1'")
+    tab.wait_for_selector("#queue .count.accepted b:text-is('1')")
     assert "Funding and budget" in tab.inner_text("#item")
     tab.keyboard.press("2")  # funding, constraining as suggested: an accept
-    tab.wait_for_function("document.querySelector('#queue .count.accepted b').textContent === '2'")
+    tab.wait_for_selector("#queue .count.accepted b:text-is('2')")
     tab.keyboard.press(" ")  # skip regulation
-    tab.wait_for_function("document.querySelector('#item .code-id').textContent === 'promotion'")
+    tab.wait_for_selector("#item .code-id:text-is('promotion')")
     tab.keyboard.press("k")  # back to regulation
-    tab.wait_for_function("document.querySelector('#item .code-id').textContent === 'regulation'")
+    tab.wait_for_selector("#item .code-id:text-is('regulation')")
     tab.keyboard.press("m")
     tab.wait_for_selector("#memo:not([hidden]) textarea:focus")
     tab.keyboard.type("Regulasi: cek Perda 2023 <b>")
@@ -139,8 +141,10 @@ def test_serve_browser_review_with_the_keys_spans_memos_and_languages(page):
     assert "terima" in tab.inner_text("#queue .keys") and "penghambat" in tab.inner_text("#queue .keys")
     assert tab.inner_text("#item .code .label") in {"Regulasi dan birokrasi", "Promosi dan pameran dagang",
                                                     "Pertukaran dan kunjungan kerja", "Bahasa dan budaya"}
-    # everything the pages loaded came from the workspace itself
+    # everything the pages loaded came from the workspace itself, and it all ran under its
+    # Content-Security-Policy (no inline script, no eval)
     assert requests and all(r.startswith(f"http://127.0.0.1:{port}/") for r in requests)
+    assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors
 
     # the store, `pilah review status` and an exported sheet
     with Store(root) as store:

@@ -39,6 +39,19 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 TOKEN_HEADER = "x-pilah-token"
 SAFE_METHODS = ("GET", "HEAD")
+# Every answer: scripts only from the workspace itself (no inline script runs, even if some
+# text escaped the templates' escaping), nothing from elsewhere, never inside another site's
+# frame (no clickjacking of the keys). htmx adds one <style> element, hence 'unsafe-inline'
+# for styles only.
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                 b"img-src 'self' data:; connect-src 'self'; form-action 'self'; "
+                                 b"frame-ancestors 'none'; base-uri 'none'"),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+]
 
 
 class Guard:
@@ -53,10 +66,16 @@ class Guard:
             return
         request = Request(scope)
         problem = self.problem(request)
+
+        async def secured(message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
         if problem:
-            await PlainTextResponse(f"403 forbidden: {problem}", status_code=403)(scope, receive, send)
+            await PlainTextResponse(f"403 forbidden: {problem}", status_code=403)(scope, receive, secured)
             return
-        await self.app(scope, receive, send)
+        await self.app(scope, receive, secured)
 
     def _same(self, given: str | None) -> bool:
         return bool(given) and hmac.compare_digest(given.encode(), self.token.encode())
