@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sklearn.metrics import cohen_kappa_score, f1_score
-
 READY_KAPPA = 0.6
+# scikit-learn is imported where it is used: suggesting (pilah suggest, pilah run) reads
+# ``ready`` and never loads scikit-learn
 
 
 def cohen_kappa(a, b) -> float | None:
@@ -29,6 +29,8 @@ def cohen_kappa(a, b) -> float | None:
     >>> cohen_kappa([1, 1, 0, 0], [1, 0, 0, 0]), cohen_kappa([0, 0], [0, 0])
     (0.5, None)
     """
+    from sklearn.metrics import cohen_kappa_score
+
     a, b = list(a), list(b)
     if not a or len(set(a) | set(b)) < 2:
         return None
@@ -72,6 +74,8 @@ def code_metrics(gold: list[set[str]], predicted: list[set[str]], codes: list[st
 
 def direction_metrics(gold: list[str], predicted: list[str]) -> dict:
     """Accuracy and macro-F1 of directions predicted for gold (segment, code) pairs."""
+    from sklearn.metrics import f1_score
+
     if not gold:
         return {"accuracy": None, "macro_f1": None, "pairs": 0}
     accuracy = sum(g == p for g, p in zip(gold, predicted)) / len(gold)

@@ -14,6 +14,7 @@ from spacy.tokens import Doc
 
 from pipeline.codebook import Codebook
 from pipeline.errors import ModelError
+from pipeline.metrics import ready
 from pipeline.records import RESEARCHER, Segment, Suggestion
 from pipeline.suggest.chatter import is_chatter
 from pipeline.suggest.features import SegmentFeatures, code_frame, direction_rows, featurize, featurize_many
@@ -170,10 +171,17 @@ class Suggester:
         return [sorted(((c, s, where) for c, (s, where) in row.items()), key=lambda x: -x[1]) for row in found]
 
     def confidence(self, code: str) -> str:
-        """``"low"`` for a code whose suggestions agreed with the analyst's coding below
-        kappa 0.4 when cross-validated in training, ``""`` otherwise or when unknown."""
+        """``"low"`` for a code that is not ready (``pipeline.metrics.ready``, the one rule):
+        the cross-validated κ of whichever suggests it (model or rules) was below
+        ``READY_KAPPA`` in training; ``""`` otherwise or when unknown. The rule is applied
+        to the κ the model's meta.json keeps, so a model trained under an older threshold
+        reads the same as a new one."""
         entry = self.sources.get(code)
-        return "low" if entry is not None and not entry.get("ready", True) else ""
+        if entry is None:
+            return ""
+        chosen = entry.get(entry.get("use", ""))
+        fit = ready(chosen["kappa"]) if isinstance(chosen, dict) and "kappa" in chosen else entry.get("ready", True)
+        return "" if fit else "low"
 
     def model_codes(self) -> list[str]:
         """The codes the model scores and is trusted with (the rest go to the rules)."""
