@@ -10,6 +10,11 @@ suggest it.
 Direction is a separate logistic regression over the words with negation marked
 (*tidak NOT_ada NOT_dukungan*), character n-grams, the code, and negation-aware cue counts
 near the code's evidence.
+
+With a ``vector`` column in the code frame (sentence vectors from ``pipeline.embed``), both
+models also read each segment's centred vector (``vector_weight``,
+``direction_vector_weight``), and the codes too rare to learn keep a few coded examples
+that the ``Suggester`` matches by meaning (``semantic.examples_of``).
 """
 
 from __future__ import annotations
