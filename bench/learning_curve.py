@@ -58,6 +58,7 @@ NAPIRE_MIN_ANSWERS = 8  # a question's codebook: its codes given to at least thi
 SYSTEMS = {"pilah_e5": SuggestionModel, "pilah": SuggestionModel, "baseline": BaselineModel,
            "baseline_old": old_baseline}
 WITH_VECTORS = {"pilah_e5"}
+NO_KEYWORDS = False  # --no-keywords: the code names' words are not made keywords
 _VECTORS: dict = {}  # the cache of the encoder's vectors, read once
 
 
@@ -147,6 +148,10 @@ def curve(sets, sizes, seeds, dev, frame_book, config, systems) -> list[dict]:
     vectors = any(s in WITH_VECTORS for s in systems)
     for name, (train_table, test_table, codes) in sets.items():
         book = codebook_for_codes(codes, frame_book, name.split(">")[0])
+        if NO_KEYWORDS:
+            from zero_shot import without_keywords
+
+            book = without_keywords(book)
         prepared_train = Prepared(train_table, book, config, vectors)
         prepared_test = None if dev else Prepared(test_table, book, config, vectors)
         for size in sizes:
@@ -244,7 +249,10 @@ def main() -> None:
     parser.add_argument("--params", default="", help="SuggestionModel settings to try, e.g. vector_weight=2")
     parser.add_argument("--baseline-params", default="", help="BaselineModel settings to try, e.g. C=10")
     parser.add_argument("--cross-language", action="store_true", help="NusaX id->en and en->id")
+    parser.add_argument("--no-keywords", action="store_true", help="codebooks without keywords (no rules)")
     args = parser.parse_args()
+    global NO_KEYWORDS
+    NO_KEYWORDS = args.no_keywords
     if args.params:
         settings = _settings(args.params)
         SYSTEMS["pilah"] = SYSTEMS["pilah_e5"] = lambda: SuggestionModel(**settings)

@@ -38,7 +38,7 @@ from pipeline.nlp import tokenize_segments
 from pipeline.records import RESEARCHER, Document, Failure, Segment, Suggestion, Unread
 from pipeline.segment import segment_document, segment_ids
 from pipeline.store import Store
-from pipeline.suggest import Scorer, Suggester
+from pipeline.suggest import Scorer, Suggester, require_encoder
 
 
 YOUNG_COLLECTIONS_EVERY = 10_000  # new objects between the garbage collector's looks during a run (default 700)
@@ -80,6 +80,7 @@ class Stages:
         # the researcher's own turns: Segment.role, decided here once, read by every consumer
         self.researchers = tuple(config.section("suggest").get("skip_speakers", []))
         self.encoder = configured_encoder(config.section("suggest"))
+        require_encoder(model, self.encoder_id)  # a model trained on vectors needs their encoder
         self.code_vectors = code_vectors
         self.suggester = self._suggester(codebook, model)
         self._cache = None  # the vector cache: the project Store in the process that gave it

