@@ -26,6 +26,15 @@ from pipeline.records import Document, Failure
 
 IN_FLIGHT_PER_WORKER = 3  # batches
 WORKER_BATCH_CHARACTERS = 100_000  # smaller batches than in process keep every worker busy
+# With the sentence encoder a batch costs about a hundred times as much (e5 reads about 5
+# segments a second here): batches of 100,000 characters left one worker with most of a
+# corpus of a few hundred segments (bench/embed_speed.py), batches of 10,000 share it out.
+ENCODER_BATCH_CHARACTERS = 10_000
+
+
+def batch_characters(stages: Stages) -> int:
+    """Characters per batch sent to a worker: fewer when the stages embed."""
+    return WORKER_BATCH_CHARACTERS if stages.encoder is None else ENCODER_BATCH_CHARACTERS
 _STAGES: Stages | None = None  # the forked workers' stages, inherited from the driver
 
 
@@ -70,7 +79,8 @@ class Workers:
         try:
             with ProcessPoolExecutor(self.workers - 1, mp_context=mp.get_context("fork")) as pool:
                 yield from _in_order(documents, submit, self.workers - 1,
-                                     here=lambda batch: process_documents(batch, self.stages))
+                                     here=lambda batch: process_documents(batch, self.stages),
+                                     characters=batch_characters(self.stages))
         finally:
             _STAGES = None
 
@@ -136,21 +146,21 @@ class Dask:
                 [shared] = client.scatter([spec], broadcast=True)
                 width = max(len(client.scheduler_info().get("workers", {})), 1)
                 yield from _in_order(documents, lambda batch: client.submit(_process_on_worker, batch, shared, pure=False),
-                                     width)
+                                     width, characters=batch_characters(self.stages))
         finally:
             if cluster is not None:
                 cluster.close()
 
 
-def _in_order(documents: Iterable[Document], submit, workers: int,
-              here: Callable[[list[Document]], list] | None = None) -> Iterator[tuple[Document, Processed | Failure]]:
+def _in_order(documents: Iterable[Document], submit, workers: int, here: Callable[[list[Document]], list] | None = None,
+              characters: int = WORKER_BATCH_CHARACTERS) -> Iterator[tuple[Document, Processed | Failure]]:
     """Submit batches of documents while fewer than ``IN_FLIGHT_PER_WORKER`` per worker
     wait; yield each document with its outcome, in order. With ``here``, a batch that finds
     the workers' queue full is processed in this process instead of waiting for room."""
     pending: deque = deque()  # (batch, future or outcomes), in the documents' order
     waiting = 0  # futures among them
     limit = workers * IN_FLIGHT_PER_WORKER
-    for batch in batches(documents, characters=WORKER_BATCH_CHARACTERS):
+    for batch in batches(documents, characters=characters):
         if here is not None and waiting >= limit:
             pending.append((batch, here(batch)))
         else:
