@@ -16,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import hmac
 import logging
+import re
+import sqlite3
 from pathlib import Path
 from typing import Callable
 from urllib.parse import parse_qsl
@@ -32,13 +34,18 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from pipeline.errors import PilahError
 from pipeline.records import DIRECTIONS
 from pipeline.serve.words import LANGS, words
-from pipeline.serve.workspace import Filters, Workspace, counts, evidence_terms
+from pipeline.serve.workspace import Filters, Workspace, WorkspaceError, counts, evidence_terms
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 TOKEN_HEADER = "x-pilah-token"
 SAFE_METHODS = ("GET", "HEAD")
+MAX_BODY = 2 * 1024 * 1024  # bytes of a request body: a memo's 100,000 characters, percent-encoded, fit
+TOO_LARGE = f"a change must say its length (Content-Length) and hold at most {MAX_BODY:,} bytes"
+# Where the settings form may send the page back: a path of this workspace, nothing that a
+# browser reads as another site (``//host``, ``/\host``) and nothing a header cannot hold.
+BACK_PATH = re.compile(r"^/(?![/\\])[A-Za-z0-9_\-./?=&%+:;,~]*$")
 # Every answer: scripts only from the workspace itself (no inline script runs, even if some
 # text escaped the templates' escaping), nothing from elsewhere, never inside another site's
 # frame (no clickjacking of the keys). htmx adds one <style> element, hence 'unsafe-inline'
@@ -73,7 +80,9 @@ class Guard:
             await send(message)
 
         if problem:
-            await PlainTextResponse(f"403 forbidden: {problem}", status_code=403)(scope, receive, secured)
+            status = 413 if problem == TOO_LARGE else 403
+            await PlainTextResponse(f"{status} {'too large' if status == 413 else 'forbidden'}: {problem}",
+                                    status_code=status)(scope, receive, secured)
             return
         await self.app(scope, receive, secured)
 
@@ -91,6 +100,9 @@ class Guard:
             return None
         if not self._same(request.headers.get(TOKEN_HEADER)):
             return "a change needs the token in the X-Pilah-Token header"
+        length = request.headers.get("content-length", "")
+        if not length.isdigit() or int(length) > MAX_BODY:
+            return TOO_LARGE
         origin = request.headers.get("origin")
         if origin is not None and origin not in {f"http://{h}" for h in self.hosts}:
             return "cross-site request"
@@ -139,14 +151,16 @@ def create_app(workspace: Workspace, token: str, hosts: tuple[str, ...] = ("127.
             ws.load(Filters.from_query(q))
             index = None
         else:
-            index = int(q.get("i", 0))
+            index = whole(q.get("i"))
         name = "_queue.html.j2" if request.headers.get("hx-request") == "true" else "queue.html.j2"
         return render(request, name, options=ws.options(), codes=ws.code_choices(), **queue_context(index))
 
     async def decide(request: Request) -> Response:
         form = await read_form(request)
-        index = int(form.get("i", 0))
+        index = whole(form.get("i"))
         try:
+            if index is None:  # never a decision on whatever item 0 holds
+                raise WorkspaceError(f"i={form.get('i', '')!r}: expected the number of a queue item; nothing was saved")
             index = ws.decide(index, form.get("action", ""), form.get("code") or None, form.get("direction") or None,
                               form.get("comment", ""), form.get("key") or None)
             error = ""
@@ -157,7 +171,7 @@ def create_app(workspace: Workspace, token: str, hosts: tuple[str, ...] = ("127.
     async def undo(request: Request) -> Response:
         form = await read_form(request)
         index = ws.undo()
-        back = index if index is not None else int(form.get("i", 0))
+        back = index if index is not None else whole(form.get("i"))
         if request.headers.get("hx-target") == "document":
             return await document(request)
         return render(request, "_queue.html.j2", codes=ws.code_choices(), **queue_context(back))
@@ -175,10 +189,18 @@ def create_app(workspace: Workspace, token: str, hosts: tuple[str, ...] = ("127.
     async def span(request: Request) -> Response:
         form = await read_form(request)
         error = ""
+        try:  # the page to answer with first: an unknown document stores nothing
+            ws.document(form.get("document_id", ""))
+        except PilahError as exc:
+            return render(request, "error.html.j2", status_code=404, error=str(exc))
         try:
-            ws.code_span(form.get("segment_id", ""), int(form.get("start", -1)), int(form.get("end", -1)),
+            start, end = whole(form.get("start")), whole(form.get("end"))
+            if start is None or end is None:
+                raise WorkspaceError(f"the span {form.get('start', '')!r}–{form.get('end', '')!r}: expected two "
+                                     "whole numbers (code points of the document)")
+            ws.code_span(form.get("segment_id", ""), start, end,
                          form.get("code", ""), form.get("direction") or None, form.get("suggestion_id") or None)
-        except (PilahError, ValueError) as exc:
+        except PilahError as exc:
             error = str(exc)
         doc = ws.document(form.get("document_id", ""))
         return render(request, "_document.html.j2", doc=doc, codes=ws.code_choices(), focus="", palette=palette(ws),
@@ -198,18 +220,23 @@ def create_app(workspace: Workspace, token: str, hosts: tuple[str, ...] = ("127.
         form = await read_form(request)
         error = ""
         try:
-            replaces = int(form["replaces"]) if form.get("replaces") else None
+            replaces = whole(form["replaces"]) if form.get("replaces") else None
+            if form.get("replaces") and replaces is None:
+                raise WorkspaceError(f"replaces={form['replaces']!r}: expected a memo's number; nothing was saved")
             target, target_id = form.get("target", "project"), form.get("target_id", "")
             if form.get("on"):  # the queue's memo panel: "segment:ID", "code:ID", "document:ID", "project:"
                 target, _, target_id = form["on"].partition(":")
             ws.add_memo(target, target_id, form.get("text", ""), replaces)
-        except (PilahError, ValueError) as exc:
+        except PilahError as exc:
             error = str(exc)
         if form.get("back") == "queue":
             return render(request, "_queue.html.j2", codes=ws.code_choices(),
-                          **queue_context(int(form.get("i", 0)), error))
+                          **queue_context(whole(form.get("i")), error))
         if form.get("back") == "document":
-            doc = ws.document(form.get("target_id", ""))
+            try:
+                doc = ws.document(form.get("target_id", ""))
+            except PilahError as exc:
+                return render(request, "error.html.j2", status_code=404, error=f"{error} {exc}".strip())
             return render(request, "_document.html.j2", doc=doc, codes=ws.code_choices(), focus="",
                           palette=palette(ws), error=error, memos=ws.memos(target="document", target_id=doc["document_id"]))
         return render(request, "_memos.html.j2", memos=ws.memos(), q="", error=error, codes=ws.code_choices())
@@ -239,7 +266,7 @@ def create_app(workspace: Workspace, token: str, hosts: tuple[str, ...] = ("127.
             ws.load()
         back = form.get("back", "")
         response = Response(status_code=200)
-        if back.startswith("/") and not back.startswith("//"):
+        if BACK_PATH.match(back):
             response.headers["HX-Redirect"] = back
         else:
             response.headers["HX-Refresh"] = "true"
@@ -271,6 +298,16 @@ def create_app(workspace: Workspace, token: str, hosts: tuple[str, ...] = ("127.
         return JSONResponse({"reviewer": ws.reviewer, "lang": ws.lang, "blind": ws.blind, "items": len(ws.items),
                              "counts": dict(counts(ws.items)), "filters": ws.filters.query()})
 
+    async def cannot_store(request: Request, exc: Exception) -> Response:
+        """The store or a file could not be read or written (a full disk, a locked or damaged
+        database): one line in the log and on the page, never a traceback; SQLite rolled the
+        change back, so nothing was stored half-way."""
+        what = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
+        message = f"{what}{getattr(exc, 'strerror', None) or exc}"
+        log.error("workspace: %s %s: %s", request.method, request.url.path, message)
+        return render(request, "error.html.j2", status_code=503,
+                      error=f"the project could not be read or written ({message}); nothing was saved")
+
     @contextlib.asynccontextmanager
     async def lifespan(app):
         yield
@@ -287,7 +324,7 @@ def create_app(workspace: Workspace, token: str, hosts: tuple[str, ...] = ("127.
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(Guard, token=token, hosts=hosts, cookie=cookie)],
-                     lifespan=lifespan)
+                     exception_handlers={sqlite3.Error: cannot_store, OSError: cannot_store}, lifespan=lifespan)
 
 
 PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#1f78b4",
@@ -301,6 +338,15 @@ async def read_form(request: Request) -> dict[str, str]:
     if body and kind != "application/x-www-form-urlencoded":
         return {}
     return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+def whole(value: str | None) -> int | None:
+    """A form's or URL's whole number (``i``, ``start`` …), ``None`` when it holds none
+    (missing, not a number, or too long to be one)."""
+    value = (value or "").strip()
+    if not value or len(value) > 18 or not value.lstrip("-").isdigit():
+        return None
+    return int(value)
 
 
 def palette(ws: Workspace) -> dict[str, str]:

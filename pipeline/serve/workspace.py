@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 SOURCE = "workspace"
 STATUSES = ("pending", "accepted", "rejected", "stale", "all")
 CONTEXT_TURNS = 2  # turns shown before and after the segment in the queue
+MAX_MEMO = 100_000  # characters: a memo is a note, not a document (a pasted chapter is refused)
 
 
 class WorkspaceError(PilahError):
@@ -451,13 +452,26 @@ class Workspace:
 
     # -- memos --------------------------------------------------------------------------
     def add_memo(self, target: str, target_id: str, text: str, replaces: int | None = None) -> int:
+        """Append a memo on the project, a code, a document or a segment of this project;
+        ``replaces``: the memo in force on the same target it is a new version of. Refused
+        (nothing stored): no text, text over ``MAX_MEMO`` characters, a target that is not
+        in the project, a ``replaces`` that is not a memo in force on that target."""
         text = text.strip()
         if not text:
             raise WorkspaceError("a memo needs some text")
+        if len(text) > MAX_MEMO:
+            raise WorkspaceError(f"a memo holds at most {MAX_MEMO:,} characters; this one has {len(text):,}: "
+                                 "shorten it or split it into several memos")
         if target == "project":
             target_id = ""
         elif target == "code" and target_id not in self.codebook.codes:
             raise WorkspaceError(f"{target_id!r} is not a code of the codebook")
+        elif target == "document" and self.store.document_text(target_id) is None:
+            raise WorkspaceError(f"no document {target_id!r} in this project")
+        elif target == "segment" and target_id not in self.store.segment_texts([target_id]):
+            raise WorkspaceError(f"no segment {target_id!r} in this project")
+        if replaces is not None and replaces not in set(self.store.memos_frame(target, target_id)["memo_id"]):
+            raise WorkspaceError(f"memo {replaces} is not a memo in force on this {target}: nothing was saved")
         return self.store.add_memo(target, target_id, text, self.reviewer, replaces)
 
     def memos(self, search: str = "", target: str | None = None, target_id: str | None = None) -> pd.DataFrame:
