@@ -92,7 +92,7 @@ def query_cli(
     save: Annotated[Optional[str], typer.Option("--save", help="Keep the query in the project under this name (re-run it with --saved NAME).")] = None,
     list_saved: Annotated[bool, typer.Option("--list", help="List the saved queries.")] = False,
     out_file: Annotated[Optional[Path], typer.Option("--out", help="Also write the result: .csv, .xlsx or .html (a standalone page).")] = None,
-    limit: Annotated[int, typer.Option("--limit", help="Quotes printed (every one goes to --out).")] = 20,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Quotes printed (every one goes to --out).")] = 20,
     project: ProjectOption = None,
     config: ConfigOption = None,
     pseudonymize: PseudonymizeOption = None,

@@ -130,7 +130,11 @@ def read_case_table(path: Path) -> CaseTable:
     if not text.strip():
         raise InputError(path, "the case table is empty: it needs a header with a case column")
     dialect = ";" if text.splitlines()[0].count(";") > text.splitlines()[0].count(",") else ","
-    reader = csv.reader(io.StringIO(text), delimiter=dialect)
+    try:
+        rows = list(csv.reader(io.StringIO(text), delimiter=dialect))
+    except csv.Error as exc:  # e.g. a cell over the csv module's field limit (128 KiB)
+        raise InputError(path, f"cannot read the case table as CSV: {exc}") from None
+    reader = iter(rows)
     header = [str(one_line(h)) for h in next(reader)]  # clean at the door: every exporter can write them
     lowered = [h.casefold() for h in header]
     if "case" not in lowered:

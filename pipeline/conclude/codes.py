@@ -33,11 +33,14 @@ import yaml
 
 from pipeline.codebook import Codebook, parse_codebook
 from pipeline.errors import InputError, PilahError
+from pipeline.outputs import one_line, writable_text
 from pipeline.records import Suggestion
 from pipeline.store import ADOPT_SOURCE, SPLIT_SOURCE
 
 BACKUP_DIR = "codebooks"
-_ID = re.compile(r"^[^;=\s][^;=]*$")
+# an id: no ";" or "=" (they separate codes and directions in sheets), no control character or
+# line break (every exporter must write it), no space at either end
+_ID = re.compile(r"^[^;=\s\x00-\x1f\x7f-\x9f](?:[^;=\x00-\x1f\x7f-\x9f]*[^;=\s\x00-\x1f\x7f-\x9f])?$")
 
 
 class CodeWorkError(PilahError):
@@ -60,7 +63,8 @@ def _entries(raw: dict) -> dict[str, tuple[list, dict]]:
 
 def _check_new_id(code: str, entries: dict) -> None:
     if not _ID.match(code or ""):
-        raise CodeWorkError(f"code id {code!r}: write it without ';', '=' or leading space")
+        raise CodeWorkError(f"code id {code!r}: write it without ';', '=', control characters, line breaks "
+                            "or spaces at either end")
     if code in entries:
         raise CodeWorkError(f"code {code!r} is in the codebook already; choose another id")
 
@@ -124,7 +128,8 @@ def merge(store, codebook: Codebook, root: Path, codes: list[str], into: str, re
     with its factor type): keywords and examples are pooled, the merged entries removed."""
     raw = copy.deepcopy(codebook.raw)
     entries = _entries(raw)
-    if len(set(codes)) < 2 and into in codes:
+    codes = list(dict.fromkeys(codes))  # a code named twice is merged once
+    if len(codes) < 2 and into in codes or not codes:
         raise CodeWorkError("merge needs at least two codes, or one code into another")
     parts = [_known(code, entries) for code in codes if code != into]
     for code, entry in zip([c for c in codes if c != into], parts):
@@ -140,7 +145,8 @@ def merge(store, codebook: Codebook, root: Path, codes: list[str], into: str, re
         if len(types) > 1:
             raise CodeWorkError(f"codes {', '.join(codes)} have different factor types ({', '.join(sorted(types))}); "
                                 f"merge them into one of them, or give the merged code one in the codebook first")
-        target = {"id": into, "label": {"id": label or into, "en": label or into},
+        label = one_line(label or "") or into  # clean at the door: every exporter writes it
+        target = {"id": into, "label": {"id": label, "en": label},
                   "definition": "Merged from " + ", ".join(codes) + ": "
                                 + " / ".join(p.get("definition", "") for p in parts if p.get("definition"))}
         if types:
@@ -177,6 +183,11 @@ def split(store, codebook: Codebook, root: Path, code: str, into: list[str], rev
     entry = _known(code, entries)
     if len(into) < 2:
         raise CodeWorkError("split needs two codes or more: --into B,C")
+    if code in into:
+        raise CodeWorkError(f"split {code!r} into other codes, not into itself: --into B,C")
+    twice = sorted({c for c in into if into.count(c) > 1})
+    if twice:
+        raise CodeWorkError(f"split --into names {', '.join(map(repr, twice))} twice; name each new code once")
     holder = entries[code][0]
     at = holder.index(entry) + 1
     for new in into:
@@ -223,16 +234,16 @@ def adopt(store, codebook: Codebook, root: Path, candidates: pd.DataFrame, candi
     if found.empty:
         raise CodeWorkError(f"no candidate {candidate!r}; candidates: {', '.join(candidates['candidate'].astype(str))}")
     row = found.iloc[0]
-    name = label or str(row.get("label", "")).replace(" / ", ", ")
+    name = one_line(label or str(row.get("label", "")).replace(" / ", ", "))  # clean at the door
     code = code or re.sub(r"[^0-9a-z]+", "_", str(row.get("label", candidate)).casefold()).strip("_") or candidate
     raw = copy.deepcopy(codebook.raw)
     entries = _entries(raw)
     _check_new_id(code, entries)
     _check_not_retired(store, code)
     language = str(row.get("language") or "id")
-    terms = [t.strip() for t in str(row.get("top_terms", "")).split(",") if t.strip()][:keywords]
-    examples = [str(row[k]).strip() for k in ("exemplar_1", "exemplar_2", "exemplar_3")
-                if k in row and isinstance(row[k], str) and row[k].strip()]
+    terms = [one_line(t) for t in str(row.get("top_terms", "")).split(",") if one_line(t)][:keywords]
+    examples = [writable_text(row[k]).strip() for k in ("exemplar_1", "exemplar_2", "exemplar_3")
+                if k in row and isinstance(row[k], str) and writable_text(row[k]).strip()]
     entry = {"id": code, "label": {"id": name, "en": name},
              "definition": f"Adopted from the discover candidate {candidate} ({row.get('size', '?')} segments)."}
     if factor_type:

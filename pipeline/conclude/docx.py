@@ -33,9 +33,10 @@ def write_docx(conclusions: Conclusions, labels, out: Path, project: str = "") -
     document.styles["Normal"].font.size = Pt(10)
     document.add_heading(w["title"], level=1)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    document.add_paragraph(f"{w['project']}: {project} · {w['generated']}: {stamp} · {shown(conclusions, labels.lang)}")
+    document.add_paragraph(_clean(f"{w['project']}: {project} · {w['generated']}: {stamp} · "
+                                  f"{shown(conclusions, labels.lang)}"))
     for number, table in enumerate(tables(conclusions, labels), start=1):
-        _caption(document, w["caption_table"], number, table.caption)
+        _caption(document, w["caption_table"], number, _clean(table.caption))
         grid = document.add_table(rows=1, cols=len(table.header))
         grid.style = "Table Grid"
         for cell, name in zip(grid.rows[0].cells, table.header):
@@ -51,7 +52,7 @@ def write_docx(conclusions: Conclusions, labels, out: Path, project: str = "") -
             cells = grid.add_row().cells
             cells[0].text = w["empty"]
         if table.guide:
-            note = document.add_paragraph(table.guide)
+            note = document.add_paragraph(_clean(table.guide))
             note.runs[0].italic = True
     buffer = io.BytesIO()
     document.save(buffer)
