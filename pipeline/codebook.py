@@ -104,6 +104,8 @@ def load_codebook(path: str | Path) -> Codebook:
         raise ConfigError(path, ["codebook file not found"]) from None
     except yaml.YAMLError as exc:
         raise ConfigError(path, [f"not valid YAML: {exc}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, [f"not UTF-8 text (byte {exc.start}); save it as UTF-8"]) from None
     return parse_codebook(raw, source=str(path))
 
 
@@ -130,6 +132,7 @@ def parse_codebook(raw: object, source: str = "<codebook>") -> Codebook:
             _parse_code(item, f"codes[{index}]", None, factor_types, codes, problems)
     if codes and not any(code.codable for code in codes.values()):
         problems.append("codes: no codable code (every code is a folder)")
+    _check_characters(raw, "", problems)
     if problems:
         raise ConfigError(source, problems)
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
@@ -241,6 +244,25 @@ def _parse_examples(raw: object, where: str, problems: list[str]) -> tuple[str, 
         problems.append(f"{where}.examples: must be a list of non-empty quotes")
         return ()
     return tuple(q.strip() for q in raw)
+
+
+def _check_characters(raw: object, where: str, problems: list[str]) -> None:
+    """Report every text of the codebook holding a control character (tab and line break
+    aside): no exporter (xlsx, qdpx, docx, the report's charts) can write one."""
+    from pipeline.outputs import CONTROL_CHARACTERS
+
+    if isinstance(raw, str):
+        found = CONTROL_CHARACTERS.search(raw)
+        if found:
+            problems.append(f"{where or 'top level'}: {raw[:40]!r} holds the control character "
+                            f"U+{ord(found.group()):04X}; remove it")
+    elif isinstance(raw, dict):
+        for key, value in raw.items():
+            _check_characters(key, where or "top level", problems)
+            _check_characters(value, f"{where}.{key}" if where else str(key), problems)
+    elif isinstance(raw, list):
+        for index, value in enumerate(raw):
+            _check_characters(value, f"{where}[{index}]", problems)
 
 
 def _check_keys(item: dict, kind: str, where: str, problems: list[str]) -> None:

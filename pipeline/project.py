@@ -420,6 +420,8 @@ def _read_toml(path: Path) -> dict:
         raise ConfigError(path, ["file not found"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, [f"not valid TOML: {exc}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, [f"not UTF-8 text (byte {exc.start}); save it as UTF-8"]) from None
 
 
 def _resolve(root: Path, value: str) -> Path:
