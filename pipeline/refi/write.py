@@ -21,7 +21,7 @@ from lxml import etree
 
 import pipeline
 from pipeline.codebook import Codebook
-from pipeline.outputs import replacing, write_bytes
+from pipeline.outputs import one_line, replacing, write_bytes
 from pipeline.refi.codebook import codes_element, export_codes, guid, sets_element
 from pipeline.store import Store, now
 
@@ -59,7 +59,7 @@ def export_qdpx(store: Store, codebook: Codebook, out: Path, with_suggestions: b
 
     P = f"{{{PROJECT_NS}}}"
     stamp = now()
-    project = etree.Element(f"{P}Project", nsmap={None: PROJECT_NS}, name=name,
+    project = etree.Element(f"{P}Project", nsmap={None: PROJECT_NS}, name=one_line(name) or "Pilah project",
                             origin=f"Pilah {pipeline.__version__}", creationDateTime=stamp, modifiedDateTime=stamp)
     if users:
         users_element = etree.SubElement(project, f"{P}Users")
