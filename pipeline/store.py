@@ -1046,13 +1046,14 @@ class Store:
         return _read_vectors(self.db, keys, encoder, kind)
 
     def add_vectors(self, vectors: dict[str, np.ndarray], encoder: str, kind: str) -> None:
-        """Cache vectors by text key (stored as float16; a key already cached is kept).
-        Within ``derived_writes`` they join the open group's transaction."""
+        """Cache vectors by text key (stored as float16; a key cached already is replaced,
+        which heals a damaged row: ``embed`` computes only what the cache lacks or cannot
+        read). Within ``derived_writes`` they join the open group's transaction."""
         if not vectors:
             return
         rows = [(key, encoder, kind, np.asarray(vector, dtype=np.float16).tobytes()) for key, vector in vectors.items()]
         with self._document_writes():
-            self.db.executemany("INSERT OR IGNORE INTO vectors (text_hash, encoder, kind, vector) VALUES (?, ?, ?, ?)",
+            self.db.executemany("INSERT OR REPLACE INTO vectors (text_hash, encoder, kind, vector) VALUES (?, ?, ?, ?)",
                                 rows)
 
     def vector_count(self, encoder: str | None = None) -> int:
@@ -1116,7 +1117,9 @@ def _read_vectors(db: sqlite3.Connection, keys: Sequence[str], encoder: str, kin
             f"SELECT text_hash, vector FROM vectors WHERE encoder = ? AND kind = ? AND text_hash IN {_IN_LIST}",
             (encoder, kind, json.dumps(keys[start:start + _VECTOR_LOOKUP])),
         )
-        found.update((key, np.frombuffer(blob, dtype=np.float16)) for key, blob in rows)
+        # a damaged row (not float16 bytes) reads as not cached: the vector is computed again
+        found.update((key, np.frombuffer(blob, dtype=np.float16)) for key, blob in rows
+                     if isinstance(blob, bytes) and blob and len(blob) % 2 == 0)
     return found
 
 
