@@ -203,6 +203,28 @@ def test_hostile_surfaces_serve_hostile_memos_are_shown_escaped_and_exported(cli
         assert "\x07" not in written and "\x1b" not in written and "<script>" not in written
 
 
+def test_hostile_surfaces_serve_a_port_it_cannot_have_is_one_line_and_frees_the_project(tmp_path):
+    import socket
+
+    from pipeline.serve import ServeError, serve, workspace_lock
+
+    root = make_project(tmp_path / "p")
+    # before: OverflowError traceback
+    fails_cleanly("serve", "--port", "99999", "--no-browser", "--project", root, names="--port")
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        with Project.open(root) as opened:
+            for port in (taken.getsockname()[1], 70000):
+                with pytest.raises(ServeError, match="cannot listen there"):
+                    serve(opened, port=port)
+                # before: the workspace lock stayed held, and the next start said another was open
+                workspace_lock(root).release()
+    finally:
+        taken.close()
+
+
 # -- pilah cases, pilah query -------------------------------------------------------------
 def test_hostile_surfaces_cases_table_with_an_oversized_cell_is_one_line(tmp_path):
     root = make_project(tmp_path / "p")

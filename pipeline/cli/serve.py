@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def serve_cli(
         project: ProjectOption = None,
-        port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: a free one).")] = 0,
+        port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1 (0: a free one).")] = 0,
         reviewer: Annotated[Optional[str], typer.Option("--reviewer", help="Whose decisions these are; default \\[review] reviewer, else 'analyst'.")] = None,
         no_browser: Annotated[bool, typer.Option("--no-browser", help="Print the URL only; do not open a browser.")] = False,
     ) -> None:

@@ -64,9 +64,10 @@ def bind(port: int) -> socket.socket:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((HOST, port))
-    except OSError as exc:
+    except (OSError, OverflowError) as exc:  # OverflowError: a port past 65535
         sock.close()
-        raise ServeError(f"{HOST}:{port}: cannot listen there ({exc.strerror or exc}); choose another --port") from None
+        reason = getattr(exc, "strerror", None) or exc
+        raise ServeError(f"{HOST}:{port}: cannot listen there ({reason}); choose another --port") from None
     sock.listen(64)
     return sock
 
@@ -84,7 +85,11 @@ def serve(project, port: int = 0, reviewer: str | None = None, on_ready: Callabl
     if not project.store_exists():
         raise ServeError(f"{project.root}: no project database yet (.pilah/): run `pilah run` first, then review")
     lock = workspace_lock(project.root)
-    sock = bind(port)
+    try:
+        sock = bind(port)
+    except ServeError:
+        lock.release()  # the project is free again for the next try
+        raise
     try:
         port = sock.getsockname()[1]
         token = secrets.token_urlsafe(24)
