@@ -26,6 +26,7 @@ import csv
 import io
 import json
 import logging
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,11 @@ NO_CASE = "—"
 ROLE, SOURCE_TYPE = "role", "source_type"
 # Manifest columns that are not attributes of a segment: identity, titles, the author.
 NOT_ATTRIBUTES = {"file", "id", "title", "case", "actor", "language", "date"}
+# Header-block fields of a transcript that are not attributes: dates, times and people's names.
+HEADER_NOT_ATTRIBUTES = {"tanggal", "date", "waktu", "time", "jam", "durasi", "duration", "hari", "day",
+                         "informan", "informant", "narasumber", "responden", "respondent", "nama", "name",
+                         "pewawancara", "interviewer", "moderator", "fasilitator", "facilitator", "notulen",
+                         "transkriptor", "transcriber"}
 # A document's first folder → its source type, when neither table nor manifest says.
 FOLDER_TYPES = {
     "interview": "interview", "interviews": "interview", "wawancara": "interview", "transcripts": "interview",
@@ -199,8 +205,7 @@ class Resolved:
         here = (self._speakers.get((path, spoken)) or self._speakers.get((document_id, spoken)) or {}) if spoken else {}
         case = (here.get("case") or anywhere.get("case") or document.get("case") or str(metadata.get("case") or "")
                 or NO_CASE)
-        found = {k: str(v) for k, v in metadata.items()
-                 if k not in NOT_ATTRIBUTES and not k.startswith("refi_") and v not in (None, "")}
+        found = metadata_attributes(metadata)
         for row in (self._cases.get(case, {}), document, anywhere, here):
             found.update({k: v for k, v in row.items() if k not in KEYS})
         found.setdefault(SOURCE_TYPE, source_type_of(path))
@@ -221,11 +226,38 @@ def resolve(table: CaseTable, documents) -> Resolved:
     attributes any segment may have, role and source type first."""
     attributes = [ROLE, SOURCE_TYPE]
     for metadata in documents["metadata"]:
-        for key in _metadata(metadata):
-            if key not in NOT_ATTRIBUTES and not key.startswith("refi_") and key not in attributes:
+        for key in metadata_attributes(_metadata(metadata)):
+            if key not in attributes:
                 attributes.append(key)
     attributes += [a for a in table.attributes if a not in attributes]
     return Resolved(table, attributes)
+
+
+def metadata_attributes(metadata: dict) -> dict[str, str]:
+    """A document's attributes from its metadata: the manifest's columns, and the fields of a
+    transcript's header block (``metadata["header"]``, e.g. ``Lokasi: Surabaya``) each as an
+    attribute of its own, named in lower case with ``_`` for spaces (``lokasi``). A manifest
+    column wins over a header field of the same name. Identity, titles, dates and the names of
+    people (``Informan``, ``Pewawancara``) are not attributes.
+
+    Examples
+    --------
+    >>> metadata_attributes({"sektor": "food", "header": {"Lokasi": "Surabaya", "Tanggal": "14 Maret 2024",
+    ...                      "Jenis Usaha": "Kerupuk", "Informan": "Pak Darto"}})
+    {'lokasi': 'Surabaya', 'jenis_usaha': 'Kerupuk', 'sektor': 'food'}
+    """
+    found: dict[str, str] = {}
+    header = metadata.get("header")
+    if isinstance(header, dict):
+        for name, value in header.items():
+            key = re.sub(r"\W+", "_", str(name).casefold()).strip("_")
+            if key and key not in NOT_ATTRIBUTES | HEADER_NOT_ATTRIBUTES and value not in (None, ""):
+                found[key] = str(value)
+    for key, value in metadata.items():
+        if key not in NOT_ATTRIBUTES and key != "header" and not key.startswith("refi_") and value not in (None, ""):
+            found.pop(key, None)
+            found[key] = str(value)
+    return found
 
 
 def _metadata(value) -> dict:
