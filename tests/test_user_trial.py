@@ -1,0 +1,110 @@
+"""What a new user's trial of Pilah ran into (a study of seven interviews with typed header
+blocks, a codebook of its own, a one-file corpus), each checked as the user met it: through
+``pilah`` commands on real files, with the stand-in encoder (tests/conftest.py)."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import invoke, runner, said
+from pipeline.cli import app
+from pipeline.config import PROJECT_ROOT
+
+CODEBOOK = PROJECT_ROOT / "configs" / "codebook.yaml"
+SETTINGS = 'encoder = "stand-in"\n'  # lines added to the [suggest] table pilah init wrote
+
+# Two interviews with a typed header block, as the trial's 05_koperasi_sidoarjo.txt.
+SURABAYA = """Lokasi: Surabaya
+Tanggal: 14 Maret 2024
+Informan: Pak Darto (Ketua Koperasi)
+
+P: Bagaimana pengalaman koperasi ikut program?
+Pak Darto: Pelatihan ekspor dari dinas sangat membantu kami menembus pasar Korea.
+P: Ada kendala?
+Pak Darto: Modal kerja kurang dan bank minta agunan yang kami tidak punya.
+"""
+MALANG = """Lokasi: Malang
+Tanggal: 20 Maret 2024
+Informan: Bu Sri
+
+P: Apa manfaat program?
+Bu Sri: Magang di Korea membuat kami paham standar kemasan.
+P: Kendalanya?
+Bu Sri: Perizinan ekspor berbelit dan lama sekali.
+"""
+GOLD = [
+    ("surabaya.txt", "Pelatihan ekspor dari dinas sangat membantu", "training=supporting"),
+    ("malang.txt", "Magang di Korea membuat kami paham", "training=supporting"),
+]
+
+
+def _project(folder: Path, files: dict[str, str], codebook: Path = CODEBOOK, settings: str = SETTINGS) -> Path:
+    """``pilah init`` on a corpus of ``files`` (name → text) in ``folder``/wawancara."""
+    corpus = folder / "wawancara"
+    corpus.mkdir(parents=True)
+    for name, text in files.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    invoke("init", folder, "--corpus", corpus, "--codebook", codebook)
+    toml = folder / "pilah.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace("[suggest]\n", "[suggest]\n" + settings, 1),
+                    encoding="utf-8")
+    return folder
+
+
+def _gold(project: Path, rows) -> None:
+    from pipeline.conclude.gold import import_gold
+    from pipeline.project import Project
+
+    path = project / "gold.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([("document", "quote", "codes"), *rows])
+    with Project.open(project) as opened:
+        assert import_gold(opened.store, path)["problems"] == []
+
+
+# -- 1. python -m pipeline.cli ------------------------------------------------------------
+def test_python_dash_m_pipeline_cli_runs_the_console_script(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "init", str(tmp_path / "p")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "p" / "pilah.toml").is_file()
+    # the same entry as the console script (pyproject: pilah = "pipeline.cli:main"), start-up trims included
+    probe = ("import runpy, pipeline.cli, pipeline.cli.startup as s\n"
+             "calls = []\n"
+             "s.trim_spacy_imports = lambda: calls.append('trim')\n"
+             "pipeline.cli.app = lambda: calls.append('app')\n"
+             "runpy.run_module('pipeline.cli', run_name='__main__')\n"
+             "print(calls)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['trim', 'app']"
+
+
+# -- 2. header-block fields are attributes ----------------------------------------------------
+def test_header_block_fields_are_attributes_to_query_and_tabulate(tmp_path):
+    project = _project(tmp_path / "p", {"surabaya.txt": SURABAYA, "malang.txt": MALANG})
+    invoke("run", "--project", project)
+    _gold(project, GOLD)
+    result = invoke("query", "lokasi=Surabaya", "--project", project)
+    assert "Pelatihan ekspor dari dinas" in result.output
+    assert "Magang di Korea" not in result.output
+    assert "1 codings on 1 segments" in said(result)
+    # the people and dates of a header are no attributes (a name would pass pseudonymisation)
+    refused = runner.invoke(app, ["query", "informan=Bu Sri", "--project", str(project)])
+    assert refused.exit_code == 2 and "unknown field 'informan'" in said(refused)
+    from pipeline.conclude import project_evidence
+    from pipeline.conclude.displays import build_conclusions
+    from pipeline.project import Project
+
+    with Project.open(project) as opened:
+        conclusions = build_conclusions(project_evidence(opened, False, ("accepted",)), opened.codebook)
+    assert conclusions.attribute == "lokasi"
+    assert conclusions.values == ["Malang", "Surabaya"]
+    invoke("report", "--project", project)
+    page = (project / "out" / "report.html").read_text(encoding="utf-8")
+    assert "Surabaya" in page and "{&#x27;Lokasi&#x27;" not in page and "{'Lokasi'" not in page
