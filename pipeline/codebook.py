@@ -274,6 +274,10 @@ def _check_keys(item: dict, kind: str, where: str, problems: list[str]) -> None:
 
 def _parse_label(raw: object, where: str, problems: list[str]) -> dict[str, str]:
     raw = raw if isinstance(raw, dict) else {}
+    unknown = [key for key in raw if key not in LANGUAGES]
+    if unknown:
+        problems.append(f"{where}.label: unknown key(s) {', '.join(repr(str(k)) for k in unknown)}; "
+                        f"expected {' and '.join(LANGUAGES)}" + _comma_hint(raw))
     missing = [lang for lang in LANGUAGES if not isinstance(raw.get(lang), str)]
     if missing:
         problems.append(
@@ -281,6 +285,31 @@ def _parse_label(raw: object, where: str, problems: list[str]) -> dict[str, str]
             f"(missing: {', '.join(missing)})"
         )
     return {lang: str(raw.get(lang, "")) for lang in LANGUAGES}
+
+
+def _comma_hint(raw: dict) -> str:
+    """What a label cut by an unquoted comma meant: YAML reads ``{id: Regulasi, perizinan,
+    en: Rules}`` as the label ``Regulasi`` and an empty key ``perizinan``.
+
+    Examples
+    --------
+    >>> _comma_hint({"id": "Regulasi", "perizinan dan sertifikasi": None, "en": "Regulation"})
+    ': a comma in an unquoted label ends it; quote the label: {id: "Regulasi, perizinan dan sertifikasi", en: "Regulation"}'
+    """
+    texts: dict[str, str] = {}
+    current = None
+    for key, value in raw.items():
+        if key in LANGUAGES:
+            current = key
+            texts[key] = "" if value is None else str(value)
+        elif value is None and current is not None:
+            texts[current] += f", {key}"
+        else:
+            return ""
+    if not any(key not in LANGUAGES for key in raw) or current is None:
+        return ""
+    shown = ", ".join(f'{lang}: "{texts[lang]}"' for lang in LANGUAGES if lang in texts)
+    return f": a comma in an unquoted label ends it; quote the label: {{{shown}}}"
 
 
 def _parse_lang_words(raw: object, where: str, problems: list[str]) -> dict[str, tuple[str, ...]]:

@@ -108,3 +108,27 @@ def test_header_block_fields_are_attributes_to_query_and_tabulate(tmp_path):
     invoke("report", "--project", project)
     page = (project / "out" / "report.html").read_text(encoding="utf-8")
     assert "Surabaya" in page and "{&#x27;Lokasi&#x27;" not in page and "{'Lokasi'" not in page
+
+
+# -- 3. a label cut by an unquoted comma -------------------------------------------------------
+def test_a_codebook_label_with_an_unquoted_comma_is_refused_with_its_place_and_the_fix(tmp_path):
+    text = CODEBOOK.read_text(encoding="utf-8")
+    cut = "label: {id: Pelatihan, pendampingan dan magang, en: Training and mentoring}"
+    wrong = tmp_path / "kodebuku.yaml"
+    wrong.write_text(text.replace("label: {id: Pelatihan dan pendampingan, en: Training and mentoring}", cut, 1),
+                     encoding="utf-8")
+    assert cut in wrong.read_text(encoding="utf-8")
+    result = runner.invoke(app, ["init", str(tmp_path / "p"), "--codebook", str(wrong)])
+    assert result.exit_code == 2
+    message = said(result)
+    assert "kodebuku.yaml" in message
+    assert "(training).label: unknown key(s) 'pendampingan dan magang'" in message
+    assert 'quote the label: {id: "Pelatihan, pendampingan dan magang", en: "Training and mentoring"}' in message
+    assert "Traceback" not in result.output
+    # quoted as the message says, it loads with the whole label
+    wrong.write_text(text.replace("label: {id: Pelatihan dan pendampingan, en: Training and mentoring}",
+                                  'label: {id: "Pelatihan, pendampingan dan magang", en: "Training and mentoring"}', 1),
+                     encoding="utf-8")
+    from pipeline.codebook import load_codebook
+
+    assert load_codebook(wrong).codes["training"].label["id"] == "Pelatihan, pendampingan dan magang"
