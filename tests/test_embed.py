@@ -214,11 +214,12 @@ def test_embed_stage_skips_the_interviewer_and_a_rerun_after_retraining_embeds_n
 
 def test_embed_stage_gives_each_segment_a_vector_aligned_with_its_turn():
     stages = _stages()
-    document = Document("d", "d.txt", "txt", "turns", TURNS)
+    document = Document("d", "d.txt", "txt", "transcript", TURNS)
     seconds = Counter()
     segments = stages.segment(document, seconds)
     vectors = stages.embed(segments, seconds)
     assert vectors.shape == (len(segments), stages.encoder.dim)
+    assert [s.speaker for s in segments] == ["Pewawancara", "Bu Sari", "Pewawancara", "Bu Sari", "Bu Sari"]
     for segment, vector in zip(segments, vectors):
         if segment.speaker == "Pewawancara":
             assert not vector.any()
@@ -400,3 +401,22 @@ def test_embed_a_retrain_and_the_rerun_after_it_embed_nothing(tmp_path, sample_c
         again = run(project, workers=1)
         assert again["counts"]["documents_processed"] == 2  # the new model re-processes both
         assert not calls.exists()
+
+
+def test_embed_a_dask_worker_without_the_database_embeds_and_hands_the_vectors_back(tmp_path):
+    """A worker on another machine cannot open the project database: it embeds every text,
+    and the vectors come back with the results for the driver to store."""
+    from pipeline.executors import StageSpec, _process_on_worker
+
+    stages = _stages()
+    spec = StageSpec("no-database", stages.config, stages.suggester.codebook, None, None,
+                     tmp_path / "elsewhere" / "pilah.sqlite")
+    [outcome] = _process_on_worker([Document("d", "d.txt", "txt", "transcript", TURNS)], spec)
+    made = outcome.vectors[("stand-in", "passage")]
+    texts = [s.text for s in outcome.segments if s.speaker != "Pewawancara"]
+    assert len(texts) == 3 and set(made) == {text_key(t) for t in texts}
+    assert len(outcome.vectors[("stand-in", "query")]) > 0  # the codebook's, embedded there too
+    with Store(tmp_path / "driver") as store:  # what the driver does with them (engine._store)
+        for (encoder, kind), vectors in outcome.vectors.items():
+            store.add_vectors(vectors, encoder, kind)
+        assert set(store.vectors([text_key(t) for t in texts], "stand-in", "passage")) == set(made)
