@@ -175,6 +175,16 @@ def test_embed_cache_embeds_each_text_once_and_returns_what_it_stored(tmp_path):
         assert store.vectors([text_key(texts[0])], "another-encoder", "passage") == {}
 
 
+def test_embed_a_cached_vector_of_the_wrong_length_is_computed_again_and_replaced(tmp_path):
+    with Store(tmp_path) as store:
+        store.add_vectors({text_key("Anggaran kurang."): np.ones(10, np.float16)}, "stand-in", "passage")
+        vector = embed(["Anggaran kurang."], StandInEncoder(), store)[0]
+        expected = StandInEncoder().passages(["Anggaran kurang."])[0].astype(np.float16)
+        assert np.array_equal(vector, expected.astype(np.float32))
+        assert np.array_equal(store.vectors([text_key("Anggaran kurang.")], "stand-in", "passage")[
+            text_key("Anggaran kurang.")], expected)
+
+
 def test_embed_reader_reads_committed_vectors_and_keeps_new_ones_for_the_driver(tmp_path):
     with Store(tmp_path) as store:
         embed(["Satu."], StandInEncoder(), store)
