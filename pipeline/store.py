@@ -768,7 +768,10 @@ class Store:
 
     def models_frame(self) -> pd.DataFrame:
         frame = read_frame(self.db, "SELECT version, path, created_at, source, summary FROM models ORDER BY created_at")
-        frame["in_use"] = frame["version"] == (self.setting("model") or "")
+        # the ``model`` setting holds the chosen version's folder (``pilah retrain``, ``models
+        # use``); a version name there is read the same
+        chosen = self.setting("model") or ""
+        frame["in_use"] = (frame["path"] == chosen) | (frame["version"] == chosen)
         return frame
 
     def setting(self, key: str) -> str | None:
