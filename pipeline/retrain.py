@@ -33,7 +33,10 @@ MODELS_DIR = "models"
 
 def codings_table(store: Store) -> pd.DataFrame:
     """One row per reviewed segment: ``document``, ``segment_id``, ``speaker``, ``role``,
-    ``lang``, ``text`` and ``codes`` (``code=direction;…``) from the codings in force."""
+    ``lang``, ``text`` and ``codes`` (``code=direction;…``) from the codings in force, and
+    ``decided``: the codes an analyst decided on there (accepted, rejected, edited from or
+    to, added), ``;``-joined. A code suggested on a reviewed segment but never decided on
+    is no evidence against it (``train.decided_mask``)."""
     decisions = store.decisions_frame(in_force=True)
     codings = store.codings_frame()
     codings = codings[codings["segment_id"].notna()]
@@ -41,6 +44,9 @@ def codings_table(store: Store) -> pd.DataFrame:
                        "decision_id"]]
     units = units.sort_values("decision_id").drop_duplicates("segment_id", keep="last")
     texts = dict(zip(codings["segment_id"], codings["text"]))
+    decided: dict[str, set] = {}
+    for segment, seen, code in zip(decisions["segment_id"], decisions["seen_code"], decisions["code"]):
+        decided.setdefault(segment, set()).update(c for c in (seen, code) if isinstance(c, str) and c)
     segments = store.segment_texts(list(units["segment_id"]))
     rows = []
     for unit in units.itertuples(index=False):
@@ -55,8 +61,9 @@ def codings_table(store: Store) -> pd.DataFrame:
             "lang": unit.language or "",
             "text": current if active else texts.get(unit.segment_id, unit.segment_text),
             "codes": format_codes({c: (d or None) for c, d in codes.items()}),
+            "decided": ";".join(sorted(decided.get(unit.segment_id, set()) | set(codes))),
         })
-    return pd.DataFrame(rows, columns=["document", "segment_id", "speaker", "role", "lang", "text", "codes"])
+    return pd.DataFrame(rows, columns=["document", "segment_id", "speaker", "role", "lang", "text", "codes", "decided"])
 
 
 def train_model(project: Project, out: Path | None = None, labels: Path | None = None, corpus: Path | None = None,
@@ -144,6 +151,7 @@ def retrain(project: Project, labels: Path | None = None, codebook: Codebook | N
     source = f"{len(table)} reviewed segments of {store.path}"
     if labels is not None:
         extra = with_roles(read_labels(labels, set(codebook.codes)).drop(columns=["labels"]), project)
+        extra["decided"] = "*"  # a labelled table's rows are coded in full
         table = pd.concat([table, extra], ignore_index=True).fillna("")
         source += f" + {labels}"
     if not len(table) or not (table["codes"] != "").any():
@@ -157,18 +165,24 @@ def retrain(project: Project, labels: Path | None = None, codebook: Codebook | N
                                  code_vectors=encoded["code_vectors"])
     model, meta = train(table, codebook, stages, source, **encoded)
     target = project.root / STORE_DIR / MODELS_DIR / meta["version"]
-    meta = save_model(model, meta, codebook, target)
     after = meta["metrics"]
-    score = lambda m: m["suggestions"]["micro"]["f1"] if m else -1.0  # noqa: E731
-    switched = after is not None and score(after) >= (score(before) if before else after["rules_only"]["f1"])
     if before is None and after is not None:  # no model in use: the codebook rules suggest alone
-        rules = after["rules_only"]
-        before_figures = {"model": None, "scheme": "codebook rules alone (no model in use)",
+        rules = after.get("without_model") or after["rules_only"]
+        plain = after.get("direction_without_model") or after["direction_cues_only"]
+        scheme = ("codebook rules and the codebook by meaning (no model in use)" if rules.get("by_meaning")
+                  else "codebook rules alone (no model in use)")
+        before_figures = {"model": None, "scheme": scheme,
                           **{k: rules[k] for k in ("precision", "recall", "f1", "macro_f1")},
-                          "direction_accuracy": after["direction_cues_only"]["accuracy"],
-                          "direction_macro_f1": after["direction_cues_only"]["macro_f1"], "per_code": {}}
+                          "direction_accuracy": plain["accuracy"], "direction_macro_f1": plain["macro_f1"],
+                          "per_code": {}}
     else:
         before_figures = _figures(before, old_meta["version"] if old_meta else None, "model in use, on every row")
+    adoption = adopt(before_figures, after)
+    if adoption["direction"] == "cues":  # the new direction head is set aside: the codebook's cues give it
+        model.direction_ = None
+        meta["direction_source"] = {"use": "cues", "reason": adoption["reason"]}
+    meta = save_model(model, meta, codebook, target)
+    switched = adoption["switch"]
     report = {
         "version": meta["version"],
         "path": str(target),
@@ -178,9 +192,13 @@ def retrain(project: Project, labels: Path | None = None, codebook: Codebook | N
         "before": before_figures,
         "after": _figures(after, meta["version"], after["scheme"] if after else "no cross-validation"),
         "rules_only": after["rules_only"] if after else None,
+        "without_model": after.get("without_model") if after else None,
         "codes": _code_choice(meta),
         "in_use": meta["version"] if switched else (old_meta["version"] if old_meta else None),
         "switched": switched,
+        "direction_source": adoption["direction"],
+        "reason": adoption["reason"],
+        "codes_off": codes_off(meta),
         "seconds": round(time.perf_counter() - started, 1),
     }
     store.add_model(meta["version"], str(target.resolve()), source, report)
@@ -188,6 +206,53 @@ def retrain(project: Project, labels: Path | None = None, codebook: Codebook | N
         store.set_setting("model", str(target.resolve()))
         project.forget_model()
     return report
+
+
+def adopt(before: dict | None, after: dict | None) -> dict:
+    """Whether a retrained model replaces the one in use, and what gives its directions.
+
+    The README's promise: the new model is used only if it does as well or better, on the
+    codes *and* on their directions, as what suggests now (``before``: the model in use, or
+    the codebook's rules and cues), on the same reviewed segments (``after``: the new
+    model's held-out figures, ``train.cross_validate``).
+
+    - codes' micro-F1 lower: not adopted;
+    - codes as good, direction macro-F1 as good: adopted, its direction model too;
+    - codes as good, its direction model worse, but the codebook's cues (and the codebook
+      by meaning) as good as before on the same held-out pairs: adopted for its codes,
+      its direction model set aside (``direction`` ``"cues"``) — a trial's retrain on 24
+      decisions turned 0.655 into 0.542 and reversed most open suggestions' directions;
+    - else (the model in use gives better directions than both): not adopted.
+
+    Returns ``{"switch": bool, "direction": "model" | "cues", "reason": str}``; the reason
+    names the figures that decided.
+    """
+    if after is None:
+        return {"switch": False, "direction": "model", "reason": "no cross-validation (a single row): kept what is in use"}
+    new_codes = after["suggestions"]["micro"]["f1"]
+    old_codes = before["f1"] if before else (after.get("without_model") or after["rules_only"])["f1"]
+    new_dir = after["direction"]["macro_f1"]
+    plain = (after.get("direction_without_model") or after["direction_cues_only"])["macro_f1"]
+    old_dir = before.get("direction_macro_f1") if before else plain
+    codes = f"codes F1 {new_codes:.3f} against {old_codes:.3f}"
+    if new_codes < old_codes:
+        return {"switch": False, "direction": "model", "reason": f"not used: its {codes} now"}
+    if new_dir is None or old_dir is None or new_dir >= old_dir:
+        shown_dir = "" if new_dir is None or old_dir is None else f", direction macro-F1 {new_dir:.3f} against {old_dir:.3f}"
+        return {"switch": True, "direction": "model", "reason": f"as good or better: {codes}{shown_dir}"}
+    worse = f"its direction model is worse (macro-F1 {new_dir:.3f} against {old_dir:.3f} now)"
+    if plain is not None and plain >= old_dir:
+        return {"switch": True, "direction": "cues",
+                "reason": f"used for its codes ({codes}); {worse}, so the codebook's direction cues "
+                          f"(macro-F1 {plain:.3f} on the same held-out decisions) give the directions"}
+    return {"switch": False, "direction": "model", "reason": f"not used: {worse}, though {codes}"}
+
+
+def codes_off(meta: dict) -> dict:
+    """The codes a model does not suggest at all (``code_sources[code]["suggest"]`` false),
+    each with its decided suggestions: ``{code: {"suggested", "accepted", "precision"}}``."""
+    return {code: entry.get("decided", {}) for code, entry in (meta.get("code_sources") or {}).items()
+            if not entry.get("suggest", True)}
 
 
 def _figures(metrics: dict | None, version: str | None, scheme: str) -> dict | None:

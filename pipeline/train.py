@@ -151,9 +151,10 @@ def train(
     seconds["features"] = round(time.perf_counter() - started, 2)
     groups = labels["document"].to_numpy() if "document" in labels.columns else None
     folds = min(folds, len(labels))
+    decided = decided_mask(labels, codes)
     model = clone(estimator) if estimator is not None else SuggestionModel()
     started = time.perf_counter()
-    model.fit(X, Y)
+    model.fit(X, Y) if decided is None else model.fit(X, Y, decided=decided)
     if vectors is not None:
         model.encoder_id_ = encoder_id
     seconds["fit"] = round(time.perf_counter() - started, 2)
@@ -167,7 +168,7 @@ def train(
         if chosen_C is not None and getattr(model, "vector_mean_", None) is not None:
             fold_model.set_params(direction_vector_weight=model.direction_vector_weight_)
         evaluation = cross_validate(fold_model, features, parsed, X, Y, codebook, stages, groups, folds,
-                                    code_vectors)
+                                    code_vectors, decided)
     seconds["cross_validation"] = round(time.perf_counter() - started, 2)
     data_hash = hashlib.sha256(labels[["text", "codes"]].to_csv(index=False).encode()).hexdigest()
     settings = {**{k: v for k, v in model.get_params().items() if isinstance(v, (int, float, str, bool))},
@@ -212,9 +213,28 @@ def save_model(model: SuggestionModel, meta: dict, codebook: Codebook, directory
     return model.save(directory, meta)
 
 
+def decided_mask(labels: pd.DataFrame, codes: list[str]) -> np.ndarray | None:
+    """Rows x ``codes``: true where an analyst decided on the code for the row, from a
+    ``decided`` column (codes joined by ``;``, ``*`` for all of them; the codings table of
+    ``pilah retrain`` has one); ``None`` without the column (every code was decided)."""
+    if "decided" not in labels.columns:
+        return None
+    mask = np.zeros((len(labels), len(codes)), bool)
+    index = {code: k for k, code in enumerate(codes)}
+    for i, value in enumerate(labels["decided"].fillna("").astype(str)):
+        if value.strip() == "*":
+            mask[i] = True
+            continue
+        for code in value.split(";"):
+            if code.strip() in index:
+                mask[i, index[code.strip()]] = True
+    return mask
+
+
 def cross_validate(estimator, features, parsed, X, Y, codebook, stages, groups, folds: int,
-                   code_vectors=None) -> dict:
-    """Held-out suggestions of the model and of the rules alone, fold by fold."""
+                   code_vectors=None, decided: np.ndarray | None = None) -> dict:
+    """Held-out suggestions of the model and of the rules alone, fold by fold (``decided``:
+    :func:`decided_mask` of the rows, passed to each fold's fit)."""
     if groups is not None and len(set(groups)) >= 2:
         splitter = GroupKFold(n_splits=min(folds, len(set(groups))))
         splits = list(splitter.split(X, groups=groups))
@@ -226,7 +246,11 @@ def cross_validate(estimator, features, parsed, X, Y, codebook, stages, groups, 
     settings = stages.config.section("suggest")
     outcome = _Outcome(len(features))
     for train_rows, test_rows in splits:
-        model = clone(estimator).fit(X.iloc[train_rows], Y.iloc[train_rows])
+        model = clone(estimator)
+        if decided is None:
+            model.fit(X.iloc[train_rows], Y.iloc[train_rows])
+        else:
+            model.fit(X.iloc[train_rows], Y.iloc[train_rows], decided=decided[train_rows])
         outcome.add(test_rows, features, parsed, model, codebook, settings, list(Y.columns), X.iloc[test_rows],
                     code_vectors)
     return {"scheme": scheme, **outcome.report(parsed, list(Y.columns))}
@@ -258,7 +282,8 @@ class _Outcome:
     def __init__(self, size: int):
         self.predicted: list[dict] = [{} for _ in range(size)]
         self.rules_only: list[set] = [set() for _ in range(size)]
-        self.gold_dir, self.model_dir, self.cue_dir = [], [], []
+        self.without_model: list[set] | None = None  # the rules and the codebook by meaning (with vectors)
+        self.gold_dir, self.model_dir, self.cue_dir, self.plain_dir = [], [], [], []
 
     def add(self, rows, features, parsed, model, codebook, settings, codes, frame=None, code_vectors=None) -> None:
         """Score held-out ``rows``; ``frame`` is their code frame when the caller has it."""
@@ -270,6 +295,13 @@ class _Outcome:
             self.predicted[i] = {p["code"]: p["direction"] for p in proposals}
         for i, proposals in zip(rows, Suggester(codebook, None, settings).propose(test, frame)):
             self.rules_only[i] = {p["code"] for p in proposals}
+        # what suggests without a model: the rules, and the codebook by meaning where there are
+        # vectors (retrain sets a new model against it when no model is in use)
+        plain_suggester = Suggester(codebook, None, settings, code_vectors)
+        if code_vectors is not None:
+            self.without_model = self.without_model or [set() for _ in range(len(self.predicted))]
+            for i, proposals in zip(rows, plain_suggester.propose(test, frame)):
+                self.without_model[i] = {p["code"] for p in proposals}
         pairs = [(k, code, d) for k, i in enumerate(rows) for code, d in parsed[i].items() if d and code in codes]
         if pairs:
             directed = [(k, c) for k, c, _ in pairs]
@@ -277,6 +309,9 @@ class _Outcome:
             if guessed is None:  # no direction model: what the suggester gives without one
                 guessed = suggester._directions(test, frame, directed, None, vector_rows(frame))
             cues = [cue_direction(test[k].local_cues(c)) for k, c, _ in pairs]
+            # a direction without a direction model: the cues, and the codebook by meaning
+            plain = plain_suggester._directions(test, frame, directed, None, vector_rows(frame))
+            self.plain_dir += [str(d) for d in plain]
             self.gold_dir += [d for _, _, d in pairs]
             self.cue_dir += cues
             self.model_dir += [str(d) for d in guessed] if guessed is not None else cues
@@ -284,12 +319,15 @@ class _Outcome:
     def report(self, parsed, codes) -> dict:
         gold = [{c for c in p if c in codes} for p in parsed]
         rules = code_metrics(gold, self.rules_only, codes)
+        plain = rules if self.without_model is None else code_metrics(gold, self.without_model, codes)
         return {
             "segments": len(parsed),
             "suggestions": code_metrics(gold, [set(p) for p in self.predicted], codes),
             "rules_only": rules["micro"] | {"macro_f1": rules["macro_f1"]},
+            "without_model": plain["micro"] | {"macro_f1": plain["macro_f1"], "by_meaning": self.without_model is not None},
             "direction": direction_metrics(self.gold_dir, self.model_dir),
             "direction_cues_only": direction_metrics(self.gold_dir, self.cue_dir),
+            "direction_without_model": direction_metrics(self.gold_dir, self.plain_dir),
             "code_direction_pairs": pair_metrics(parsed, self.predicted),
             "suggestions_per_segment": round(float(np.mean([len(p) for p in self.predicted])), 3) if parsed else 0.0,
         }

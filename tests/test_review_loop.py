@@ -160,12 +160,16 @@ def test_review_loop_end_to_end(loop):
     report = json.loads(report_path.read_text(encoding="utf-8"))
     assert report["rows"] >= 60 and report["coded_rows"] >= 30 and report["documents"] == len(DOCUMENTS)
     assert report["after"]["scheme"].endswith("whole documents held out")
-    assert report["before"]["scheme"].startswith("codebook rules alone")
-    assert report["before"]["f1"] == report["rules_only"]["f1"]  # no model in use: the rules, on the same rows
+    assert report["before"]["scheme"].startswith("codebook rules")
+    # no model in use: what suggests without one (the rules, and the codebook by meaning), on the same rows
+    assert report["before"]["f1"] == report["without_model"]["f1"]
     after = report["after"]
     assert after["f1"] == pytest.approx(2 * after["precision"] * after["recall"] / (after["precision"] + after["recall"]),
                                         abs=1e-3)
+    # used only as good or better on codes, and on directions unless the codebook's cues give them
     assert report["switched"] == (after["f1"] >= report["before"]["f1"])
+    assert report["direction_source"] == ("cues" if report["switched"] and after["direction_macro_f1"]
+                                          < report["before"]["direction_macro_f1"] else "model")
     assert report["version"] in result.output
     assert report["version"] in invoke("models", "--project", project).output
     invoke("models", "use", report["version"], "--project", project)

@@ -81,9 +81,24 @@ def code_sources_table(sources: dict) -> Table:
         table.add_column(column, justify="left" if column in ("code", "uses") else "right")
     for code, entry in sources.items():
         model, rules = entry.get("model"), entry["rules"]
-        table.add_row(code, str(entry["support"]), entry["use"], f"{model['f1']:.2f} / {shown(model['kappa'])}" if model else "—",
+        table.add_row(code, str(entry["support"]), uses(entry), f"{model['f1']:.2f} / {shown(model['kappa'])}" if model else "—",
                       f"{rules['f1']:.2f} / {shown(rules['kappa'])}", "ready" if entry["ready"] else "low confidence")
     return table
+
+
+def uses(entry: dict) -> str:
+    """What suggests a code (``model`` or ``rules``), or ``off`` when the model switched it
+    off for its precision on decided suggestions."""
+    if entry.get("suggest", True):
+        return entry.get("use", "")
+    return f"off ({off_reason(entry.get('decided') or {})})"
+
+
+def off_reason(counts: dict) -> str:
+    """``2 of 12 decided suggestions accepted`` (why a code was switched off)."""
+    if not counts:
+        return "too few of its suggestions were accepted"
+    return f"{counts.get('accepted')} of {counts.get('suggested')} decided suggestions accepted"
 
 
 def shown(value: float | None) -> str:
@@ -139,12 +154,17 @@ def retrain_cli(
     for column in ("code", "uses", "model F1", "rules F1"):
         codes.add_column(column)
     for code, choice in report["codes"].items():
-        codes.add_row(code, choice.get("use", ""), shown((choice.get("model") or {}).get("f1")),
+        codes.add_row(code, uses(choice), shown((choice.get("model") or {}).get("f1")),
                       shown((choice.get("rules") or {}).get("f1")))
     Console().print(codes)
+    for code, counts in report.get("codes_off", {}).items():
+        Console().print(f"[yellow]{code} is switched off[/] in {report['version']}: "
+                        + off_reason(counts) + "; its suggestions are no longer made")
     Console().print(("switched to " if report["switched"] else "kept ") + f"{report['in_use']}"
                     + ("" if report["switched"] else f"; `pilah models use {report['version']}` switches") +
                     f" ({report['seconds']} s)")
+    if report.get("reason"):
+        Console().print(f"{report['version']}: {report['reason']}")
     if json_out is not None:
         json_out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -160,14 +180,21 @@ def models_cli(ctx: typer.Context, project: ProjectOption = None) -> None:
     with open_project(project) as opened:
         frame, chosen = model_versions(opened)
     table = Table(title="Model versions" + ("" if chosen else " (in use: the configured model)"))
-    for column in ("version", "in use", "created", "rows", "F1 after", "F1 before"):
+    for column in ("version", "in use", "created", "rows", "F1 after", "F1 before", "directions", "codes off"):
         table.add_column(column, no_wrap=column == "version")
+    notes = []
     for row in frame.itertuples(index=False):
         summary = json.loads(row.summary)
         after, before = summary.get("after") or {}, summary.get("before") or {}
+        off = summary.get("codes_off") or {}
         table.add_row(row.version, "●" if row.in_use else "", row.created_at[:16], str(summary.get("rows", "")),
-                      f"{after.get('f1', float('nan')):.3f}", f"{before['f1']:.3f}" if before else "—")
+                      f"{after.get('f1', float('nan')):.3f}", f"{before['f1']:.3f}" if before else "—",
+                      "codebook cues" if summary.get("direction_source") == "cues" else "model",
+                      ", ".join(off) or "—")
+        notes += [f"{row.version} does not suggest {code}: {off_reason(counts)}" for code, counts in off.items()]
     Console().print(table)
+    for note in notes:  # a code switched off hides all its suggestions: say so, and why
+        Console().print(note)
 
 
 @models_app.command("use")

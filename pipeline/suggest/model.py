@@ -65,6 +65,12 @@ EXAMPLES_PER_CODE = 10
 AUTO_VECTOR_WEIGHT = ((200, 1.0), (1000, 0.5))
 EXAMPLE_TEXT_CHARS = 160
 CV_FOLDS = 5
+# The fewest decided suggestions of a code (accepted, rejected or edited away) on which its
+# precision may switch it off. Below ten, one decision moves the precision by more than a
+# tenth: 1 accepted of 5 (0.2) is as consistent with a true precision of one in two as with
+# one in ten. Switching a code off hides all its suggestions, while a poor suggestion costs
+# one rejection, so the evidence must be more than a first handful of rejections.
+MIN_DECIDED_TO_SWITCH_OFF = 10
 
 
 def _single_threaded(method):
@@ -167,9 +173,11 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
     threshold_shrinkage : float
         Pseudo-count of positives pulling each code's threshold toward the pooled one.
     min_precision : float
-        A code whose chosen source (model or rules) made at least ``2 * min_examples``
-        suggestions on the training rows, out of fold, with a lower precision is not
-        suggested at all (``sources_[code]["suggest"]`` is false).
+        A code whose chosen source (model or rules) made at least ``MIN_DECIDED_TO_SWITCH_OFF``
+        suggestions that an analyst decided on (``decided`` in :meth:`fit`), out of fold,
+        with a lower precision among them is not suggested at all
+        (``sources_[code]["suggest"]`` is false; ``sources_[code]["decided"]`` holds the
+        counts).
     direction_Cs : tuple of float
         Candidates for the direction model's C, chosen by cross-validated macro-F1 (one
         value: no search).
@@ -208,9 +216,15 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
 
     # -- code presence ---------------------------------------------------------------
     @_single_threaded
-    def fit(self, X: pd.DataFrame, Y: pd.DataFrame) -> "SuggestionModel":
-        """Learn from a code frame ``X`` and a label frame ``Y`` (rows aligned)."""
+    def fit(self, X: pd.DataFrame, Y: pd.DataFrame, decided: np.ndarray | None = None) -> "SuggestionModel":
+        """Learn from a code frame ``X`` and a label frame ``Y`` (rows aligned).
+
+        ``decided``: rows x codes (``Y``'s columns), true where an analyst decided on the
+        code for the row (accepted, rejected, edited or added it); ``None``: every code of
+        every row was decided (a gold coding, a labelled table). Only decided suggestions
+        count toward the precision that can switch a code off."""
         X, Y = X.reset_index(drop=True), Y.reset_index(drop=True)
+        decided = None if decided is None else np.asarray(decided, bool).reshape(len(Y), len(Y.columns))
         present = Y.notna().to_numpy()
         self.codes_ = list(Y.columns)
         self.support_ = {code: int(present[:, k].sum()) for k, code in enumerate(self.codes_)}
@@ -271,7 +285,7 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
         self._set_thresholds(present, held_out)
         self._stack_weights(fitted, present)
         self._keep_examples(X, vectors, present)
-        self.sources_ = self._sources(X, present, held_out)
+        self.sources_ = self._sources(X, present, held_out, decided)
         directed = [(i, code) for code in self.codes_ for i, d in enumerate(Y[code]) if d in DIRECTIONS]
         if directed and self.features_ is not None:
             self._fit_direction(direction_rows(X, directed), np.array([Y.at[i, c] for i, c in directed]), matrix)
@@ -413,9 +427,16 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
             positive = np.flatnonzero(weights > 0)
             self.word_weights_[code] = dict(zip(words[positive].tolist(), weights[positive].tolist()))
 
-    def _sources(self, X: pd.DataFrame, present: np.ndarray, held_out: dict[str, np.ndarray]) -> dict:
+    def _sources(self, X: pd.DataFrame, present: np.ndarray, held_out: dict[str, np.ndarray],
+                 decided: np.ndarray | None = None) -> dict:
         """Per code, the model's out-of-fold figures and the rules' on the training rows,
-        and which of the two suggests it: the model only where its F1 is higher."""
+        and which of the two suggests it: the model only where its F1 is higher.
+
+        A code is switched off (``suggest`` false) only on the suggestions of the chosen
+        source that an analyst decided on (``decided``; all of them when ``None``): at
+        least ``MIN_DECIDED_TO_SWITCH_OFF`` of them, with a precision below
+        ``min_precision``. A suggestion left undecided on a reviewed segment (another code
+        added there, say) is no evidence that it was wrong."""
         sources = {}
         for k, code in enumerate(self.codes_):
             y = present[:, k].astype(bool)
@@ -430,7 +451,14 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
             entry["use"] = "model" if use_model else "rules"
             chosen = entry[entry["use"]]
             entry["ready"] = ready(chosen["kappa"])  # else "low confidence" (pipeline.metrics)
-            entry["suggest"] = chosen["predicted"] < 2 * self.min_examples or chosen["precision"] >= self.min_precision
+            suggested = (held_out[code] >= self.thresholds_[code] if entry["use"] == "model" and code in held_out
+                         else np.ones(len(y), bool) if entry["use"] == "model" else fired)
+            counted = suggested if decided is None else suggested & decided[:, k]
+            accepted = int((counted & y).sum())
+            entry["decided"] = {"suggested": int(counted.sum()), "accepted": accepted,
+                                "precision": round(accepted / int(counted.sum()), 4) if counted.any() else None}
+            entry["suggest"] = (int(counted.sum()) < MIN_DECIDED_TO_SWITCH_OFF
+                                or accepted / int(counted.sum()) >= self.min_precision)
             sources[code] = entry
         return sources
 
