@@ -159,6 +159,8 @@ def run(
             "config": {"sources": list(config.sources), "sha256": config.hash},
             "codebook": {"source": codebook.source, "sha256": codebook.hash},
             "model": {"path": str(model_dir), "version": model_version} if meta else None,
+            # the sentence encoder that gave the segments their vectors (pipeline.embed); None: words only
+            "encoder": stages.encoder_id,
             "failures": [asdict(f) for f in stats.failures],
             "outputs": [str(p) for p in written],
             "sheets_kept_beside": [str(p) for p in (review.kept_beside if not unchanged else [])],

@@ -398,6 +398,7 @@ def test_embed_a_retrain_and_the_rerun_after_it_embed_nothing(tmp_path, sample_c
                         passages(self, texts))
     with Project.init(tmp_path / "project", [corpus], None, None) as project:
         first = run(project, workers=1)
+        assert first["encoder"] == "stand-in"  # run.json names the encoder
         stored = project.store.db.execute("SELECT COUNT(*) FROM vectors WHERE kind = 'passage'").fetchone()[0]
         assert first["seconds"]["embed"] > 0 and counting.calls()["passage"] == stored  # each text once
         suggestions = project.store.suggestions_frame(places=False)
