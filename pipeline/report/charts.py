@@ -126,8 +126,9 @@ def cooccurrence_chart(displays: Displays, labels: Labels) -> str:
             matrix = displays.cooccurrence[status].reindex(index=codes, columns=codes, fill_value=0).to_numpy(float, copy=True)
             np.fill_diagonal(matrix, np.nan)
             shown = np.ma.masked_invalid(matrix)
-            image = ax.imshow(shown, cmap="Purples", vmin=0, vmax=max(1.0, np.nanmax(matrix) if matrix.size else 1.0))
-            top = np.nanmax(matrix) if matrix.size and not np.isnan(matrix).all() else 0
+            counted = matrix[~np.isnan(matrix)]  # none when one code alone (its diagonal is blank)
+            top = counted.max() if counted.size else 0
+            image = ax.imshow(shown, cmap="Purples", vmin=0, vmax=max(1.0, top))
             for i in range(len(codes)):
                 for j in range(len(codes)):
                     value = matrix[i, j]
