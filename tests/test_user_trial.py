@@ -132,3 +132,71 @@ def test_a_codebook_label_with_an_unquoted_comma_is_refused_with_its_place_and_t
     from pipeline.codebook import load_codebook
 
     assert load_codebook(wrong).codes["training"].label["id"] == "Pelatihan, pendampingan dan magang"
+
+
+# -- 4. no warnings on a corpus with little in it ------------------------------------------
+ONE_CODE = """name: Studi UMKM
+version: "0.1"
+factor:
+  directions:
+    supporting: {label: {id: Faktor pendukung, en: Supporting factor}, cues: {id: [membantu], en: [help*]}}
+    constraining: {label: {id: Faktor penghambat, en: Constraining factor}, cues: {id: [kendala, sulit], en: [barrier*]}}
+    neutral: {label: {id: Netral, en: Neutral}}
+  negators: {id: [tidak, belum], en: [not, "no"]}
+  types:
+    - {id: funding, label: {id: Pendanaan, en: Funding}}
+codes:
+  - id: permodalan
+    label: {id: Permodalan, en: Capital}
+    definition: Modal kerja, kredit dan anggaran program.
+    factor_type: funding
+    keywords: {id: [modal, kredit, anggaran], en: [capital, loan*, budget*]}
+"""
+
+
+def test_a_one_file_corpus_with_one_code_runs_without_warnings(tmp_path):
+    import warnings
+
+    codebook = tmp_path / "kb.yaml"
+    codebook.write_text(ONE_CODE, encoding="utf-8")
+    project = _project(tmp_path / "p", {"a.txt": "Ani: Modalnya kurang, kredit susah.\n"}, codebook)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = invoke("run", "--project", project)
+        invoke("report", "--project", project)
+    assert "report.html" in result.output
+    ours = [f"{w.filename}:{w.lineno}: {w.message}" for w in caught if "/pipeline/" in w.filename.replace("\\", "/")]
+    assert ours == []
+    assert "RuntimeWarning" not in result.output
+
+
+# -- 5. cases, documents and source types counted alike everywhere -------------------------
+def test_a_project_without_cases_counts_no_case_everywhere_in_its_language(tmp_path):
+    project = _project(tmp_path / "p", {"surabaya.txt": "Transkrip Wawancara 01\n\n" + SURABAYA,
+                                        "malang.txt": MALANG}, settings=SETTINGS + 'skip_speakers = ["P"]\n')
+    invoke("run", "--project", project)
+    _gold(project, GOLD)
+    query = said(invoke("query", "code=training", "--project", project))
+    assert "2 codings on 2 segments, 2 informants, 0 cases, 2 documents" in query
+    assert "training supporting: 2 (2 informants, 0 cases)" in query
+    cases = invoke("cases", "--project", project, "--json")
+    import json
+
+    found = json.loads(cases.output)
+    # the transcript's title line is no one's words: the informants are the two speakers, interviewed
+    assert [(i["informant"], i["source_type"]) for i in found["informants"]] == [
+        ("Bu Sri", "interview"), ("Pak Darto", "interview")]
+    assert said(invoke("cases", "--project", project)).endswith(
+        "0 cases (2 document(s) without a case: —), 2 problem(s)")
+    invoke("report", "--project", project)
+    import html
+    import re
+
+    page = html.unescape(re.sub(r"<[^>]+>", " ", (project / "out" / "report.html").read_text(encoding="utf-8")))
+    page = " ".join(page.split())
+    assert "0 Kasus" in page  # the overview
+    conclusions = page[page.index("Tabel kesimpulan"):page.index("Bukti negatif")]
+    assert "1 kasus" not in conclusions and "Kasus 1" not in conclusions
+    assert "0: tanpa kasus" in conclusions
+    assert "Dokumen 2 wawancara (2)" in conclusions  # Indonesian source types
+    assert "interview" not in conclusions and "document (" not in conclusions

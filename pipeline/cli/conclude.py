@@ -82,7 +82,12 @@ def cases_cli(
     out.print(people)
     for problem in check.problems:
         out.print(f"[yellow]problem:[/] {escape(problem)}")
-    out.print(f"{len(check.cases)} cases, {len(check.problems)} problem(s)")
+    from pipeline.conclude.cases import NO_CASE
+
+    cases = [row for row in check.cases if row["case"] != NO_CASE]
+    caseless = sum(row["documents"] for row in check.cases if row["case"] == NO_CASE)
+    out.print(f"{len(cases)} cases" + (f" ({caseless} document(s) without a case: {NO_CASE})" if caseless else "")
+              + f", {len(check.problems)} problem(s)")
 
 
 @handle_errors

@@ -16,8 +16,9 @@ before: the manifest's columns of its document (``role``, ``source_type`` and an
 of your own), the attributes of its case, of its document, of its speaker in any document,
 of its speaker in that document. Two attributes always have a value: ``source_type``
 (from the table or the manifest, else the document's folder: ``interviews/`` → interview,
-``documents/`` → document, ``observations/`` → observation …) and ``case`` (``—`` when
-nothing gives one).
+``documents/`` → document, ``observations/`` → observation …, else interview for a
+transcript of speaker turns and document for the rest) and ``case`` (``—`` when nothing
+gives one: a segment of no case, counted in no case).
 """
 
 from __future__ import annotations
@@ -184,6 +185,7 @@ class Resolved:
 
     table: CaseTable
     attributes: list[str]  # every attribute a segment may have, role and source type first
+    layouts: dict[str, str] = field(default_factory=dict)  # document id → "transcript" or "paragraphs"
 
     def __post_init__(self):
         self._cases = {row["case"]: row for row in self.table.of_kind("case")}
@@ -208,17 +210,38 @@ class Resolved:
         found = metadata_attributes(metadata)
         for row in (self._cases.get(case, {}), document, anywhere, here):
             found.update({k: v for k, v in row.items() if k not in KEYS})
-        found.setdefault(SOURCE_TYPE, source_type_of(path))
+        found.setdefault(SOURCE_TYPE, source_type_of(path, self.layouts.get(document_id, "")))
         found["case"] = case
         return found
 
 
-def source_type_of(path: str) -> str:
+def count_cases(values) -> int:
+    """How many cases ``values`` (a segment's ``case`` each) name: segments of no case
+    (``NO_CASE``) belong to none, so they add no case.
+
+    Examples
+    --------
+    >>> count_cases(["—", "—"]), count_cases(["Surabaya", "—", "Surabaya", "Malang"])
+    (0, 2)
+    """
+    return len({str(v) for v in values if v and str(v) != NO_CASE})
+
+
+def source_type_of(path: str, layout: str = "") -> str:
     """A document's source type from its folders: the first one ``FOLDER_TYPES`` knows
-    (``wave2/interviews/a.txt`` → interview), else its first folder, else ``document``."""
+    (``wave2/interviews/a.txt`` → interview), else its first folder, else ``interview`` for
+    a transcript (``layout``: speaker turns) and ``document`` for the rest.
+
+    Examples
+    --------
+    >>> source_type_of("wave2/interviews/a.txt"), source_type_of("a.txt", "transcript"), source_type_of("a.txt")
+    ('interview', 'interview', 'document')
+    """
     folders = [part.casefold() for part in Path(path).parts[:-1]]
     known = [FOLDER_TYPES[f] for f in folders if f in FOLDER_TYPES]
-    return known[0] if known else (folders[0] if folders else "document")
+    if known or folders:
+        return known[0] if known else folders[0]
+    return "interview" if layout == "transcript" else "document"
 
 
 def resolve(table: CaseTable, documents) -> Resolved:
@@ -230,7 +253,8 @@ def resolve(table: CaseTable, documents) -> Resolved:
             if key not in attributes:
                 attributes.append(key)
     attributes += [a for a in table.attributes if a not in attributes]
-    return Resolved(table, attributes)
+    layouts = dict(zip(documents["document_id"], documents["layout"])) if "layout" in documents else {}
+    return Resolved(table, attributes, layouts)
 
 
 def metadata_attributes(metadata: dict) -> dict[str, str]:
@@ -325,6 +349,8 @@ def check_cases(table: CaseTable, store) -> CaseCheck:
         speaker = row.speaker if isinstance(row.speaker, str) else ""
         if speaker:
             entry["speakers"].add(speaker)
+        elif resolved.layouts.get(row.document_id) == "transcript":
+            continue  # a transcript's title or header lines before the first turn: no one's words
         meta = metadata.get(row.document_id, {})
         who = (speaker or str(meta.get("actor") or meta.get("title") or row.document), attributes["case"],
                attributes.get(ROLE, ""), attributes.get(SOURCE_TYPE, ""))

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from pipeline.codebook import Codebook
+from pipeline.conclude.cases import count_cases
 from pipeline.conclude.evidence import cut_quote
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ def factor_by_attribute(factors: pd.DataFrame, attribute: str, factor_types: lis
                 if group is not None and len(group):
                     best = strongest(group)
                     row.update(segments=int(group["segment_id"].nunique()), informants=int(group["informant"].nunique()),
-                               cases=int(group["case"].nunique()), quote=cut_quote(best["text"], best["evidence"], 240),
+                               cases=count_cases(group["case"]), quote=cut_quote(best["text"], best["evidence"], 240),
                                where=where(best), code=best["code"])
                 rows.append(row)
     return pd.DataFrame(rows, columns=["factor_type", "value", "direction", "segments", "informants", "cases", "quote",
@@ -157,7 +158,7 @@ def triangulation(factors: pd.DataFrame, factor_types: list[str]) -> pd.DataFram
             flags = ([ "one informant"] if informants == 1 else []) + (["one source type"] if types == 1 else [])
             rows.append({
                 "factor_type": factor_type, "direction": direction, "segments": int(group["segment_id"].nunique()),
-                "informants": int(informants), "source_types": int(types), "cases": int(group["case"].nunique()),
+                "informants": int(informants), "source_types": int(types), "cases": count_cases(group["case"]),
                 "documents": int(group["document"].nunique()),
                 "by_source_type": _listed(group["source_type"], group["segment_id"]),
                 "by_role": _listed(group["role"].fillna("").replace("", "—"), group["segment_id"]),
@@ -236,7 +237,7 @@ def conclusions_table(factors: pd.DataFrame, factor_types: list[str], memos: pd.
             rows.append({
                 "direction": direction, "factor_type": factor_type, "codes": codes,
                 "segments": int(group["segment_id"].nunique()), "informants": int(group["informant"].nunique()),
-                "cases": int(group["case"].nunique()), "documents": int(group["document"].nunique()),
+                "cases": count_cases(group["case"]), "documents": int(group["document"].nunique()),
                 "case_names": "; ".join(sorted(set(group["case"]))),
                 "informant_names": "; ".join(sorted(set(group["informant"]))),
                 "sources": _listed(group["source_type"], group["segment_id"]),

@@ -42,7 +42,7 @@ def evidence_frame(store, codebook: Codebook, cases: CaseTable, statuses: Sequen
     """
     pseudonymizer = getattr(view, "pseudonymizer", None)
     real = store
-    documents = real.documents_frame()[["document_id", "path", "metadata"]]
+    documents = real.documents_frame()[["document_id", "path", "metadata", "layout"]]
     resolved = resolve(cases, documents)
     metadata = {d: _json(m) for d, m in zip(documents["document_id"], documents["metadata"])}
     segments = real.segments_frame()

@@ -39,6 +39,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.codebook import Codebook
+from pipeline.conclude.cases import count_cases
 from pipeline.conclude.evidence import STATUSES, cut_quote
 from pipeline.errors import InputError, PilahError
 
@@ -127,11 +128,11 @@ def run_query(evidence: pd.DataFrame, expression: str, codebook: Codebook, quote
     rows["quote"] = [cut_quote(t, "; ".join(p for p in (searched, e) if p), quote_limit)  # around the words asked for
                      for t, e in zip(rows["text"], rows["evidence"])]
     counts = {"codings": int(len(rows)), "segments": int(rows["segment_id"].nunique()),
-              "informants": int(rows["informant"].nunique()), "cases": int(rows["case"].nunique()),
+              "informants": int(rows["informant"].nunique()), "cases": count_cases(rows["case"]),
               "documents": int(rows["document"].nunique())}
     by_code = (rows.groupby(["code", "direction"]).agg(codings=("segment_id", "size"),
                                                        informants=("informant", "nunique"),
-                                                       cases=("case", "nunique")).reset_index()
+                                                       cases=("case", count_cases)).reset_index()
                if len(rows) else pd.DataFrame(columns=["code", "direction", "codings", "informants", "cases"]))
     return QueryResult(expression, rows.reset_index(drop=True), counts, by_code)
 

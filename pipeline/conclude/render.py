@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 
+from pipeline.conclude.cases import NO_CASE
 from pipeline.conclude.displays import Conclusions
-from pipeline.conclude.words import WORDS
+from pipeline.conclude.words import SOURCE_TYPES, WORDS
 
 MARKS = {"supporting": "▲", "constraining": "▼", "neutral": "•"}
 
@@ -51,9 +52,9 @@ def tables(conclusions: Conclusions, labels, memos: bool = True) -> list[Table]:
         table.rows.append([
             factor(row.factor_type, row.direction),
             ", ".join(labels.code(c) for c in row.codes),
-            f"{row.cases}: {row.case_names}",
+            f"{row.cases}: {_named(row.case_names, labels.lang)}",
             f"{row.informants}: {row.informant_names}",
-            f"{w['segments']} {row.segments} · {w['documents']} {row.documents}\n{row.sources}",
+            f"{w['segments']} {row.segments} · {w['documents']} {row.documents}\n{_named(row.sources, labels.lang)}",
             "\n".join(f"“{quote}” ({where})" for quote, where in row.quotes),
             row.memo or w["none"],
         ])
@@ -75,7 +76,8 @@ def tables(conclusions: Conclusions, labels, memos: bool = True) -> list[Table]:
     name = labels["case"] if attribute == "case" else attribute
     values = conclusions.values
     table = Table("factor-attribute", f"{w['table_by_attribute'].format(attribute=name)} — {note}",
-                  w["table_by_attribute_guide"].format(attribute=name), [w["factor"], *values])
+                  w["table_by_attribute_guide"].format(attribute=name),
+                  [w["factor"], *(_named(v, labels.lang) for v in values)])
     cells = conclusions.factor_by_attribute.set_index(["factor_type", "value", "direction"])
     for factor_type in conclusions.factor_types:
         row = [labels.factor_type(factor_type)]
@@ -93,17 +95,18 @@ def tables(conclusions: Conclusions, labels, memos: bool = True) -> list[Table]:
                   [w["factor"], w["segments"], w["informants"], w["source_types"], w["roles"], w["cases"], w["flags"]])
     for row in conclusions.triangulation.itertuples(index=False):
         table.rows.append([factor(row.factor_type, row.direction), str(row.segments), f"{row.informants}",
-                           f"{row.source_types}: {row.by_source_type}", row.by_role, f"{row.cases}: {row.by_case}",
+                           f"{row.source_types}: {_named(row.by_source_type, labels.lang)}", row.by_role,
+                           f"{row.cases}: {_named(row.by_case, labels.lang)}",
                            " ".join(f"⚠ {w[f]}" for f in row.flags)])
     out.append(table)
     table = Table("negative", f"{w['table_negative']} — {note}", w["table_negative_guide"],
                   [w["factor"], w["segments"], w["opposite"], w["opposite_quote"], w["absent_in"], w["not_reviewed"]])
     for row in conclusions.negative.itertuples(index=False):
-        opposite = f"{row.opposite} ({row.opposite_informants} {w['informants'].lower()}: {row.opposite_cases})" \
+        opposite = f"{row.opposite} ({row.opposite_informants} {w['informants'].lower()}: {_named(row.opposite_cases, labels.lang)})" \
             if row.opposite else "0"
         quote = f"“{row.opposite_quote}” ({row.opposite_where})" if row.opposite_quote else w["none"]
         table.rows.append([factor(row.factor_type, row.direction), str(row.segments), opposite, quote,
-                           row.absent_in or w["none"], row.not_reviewed or w["none"]])
+                           _named(row.absent_in, labels.lang) or w["none"], _named(row.not_reviewed, labels.lang) or w["none"]])
     out.append(table)
     if memos:
         table = Table("memos", w["table_memos"], "", [w["target"], w["memo"], w["author"]])
@@ -112,6 +115,23 @@ def tables(conclusions: Conclusions, labels, memos: bool = True) -> list[Table]:
             table.rows.append([target, row.text, f"{row.author}, {str(row.created_at)[:10]}"])
         out.append(table)
     return out
+
+
+def _named(listed: str, lang: str) -> str:
+    """A ``"; "``-joined list of cases or source types (each maybe with ``(n)``) in ``lang``:
+    segments of no case as "no case", Pilah's source types translated.
+
+    Examples
+    --------
+    >>> _named("— (3); Surabaya (1)", "id"), _named("document (2); interview (1)", "id")
+    ('tanpa kasus (3); Surabaya (1)', 'dokumen (2); wawancara (1)')
+    """
+    names = {NO_CASE: WORDS[lang]["no_case"], **SOURCE_TYPES.get(lang, {})}
+    parts = []
+    for part in listed.split("; ") if listed else []:
+        value, bracket, count = part.rpartition(" (") if part.endswith(")") else (part, "", "")
+        parts.append(f"{names.get(value, value)}{bracket}{count}")
+    return "; ".join(parts)
 
 
 def _cell(cell, w) -> str:

@@ -31,6 +31,7 @@ WORDS: dict[str, dict[str, str]] = {
         "title": "Temuan: faktor pendukung dan penghambat", "project": "Proyek", "generated": "Dibuat",
         "neutral": "netral", "sheet_conclusions": "Kesimpulan", "sheet_by_attribute": "Faktor x atribut",
         "sheet_triangulation": "Triangulasi", "sheet_negative": "Bukti negatif", "sheet_memos": "Memo",
+        "no_case": "tanpa kasus",
     },
     "en": {
         "conclusions": "Drawing conclusions",
@@ -59,5 +60,14 @@ WORDS: dict[str, dict[str, str]] = {
         "title": "Findings: supporting and constraining factors", "project": "Project", "generated": "Generated",
         "neutral": "neutral", "sheet_conclusions": "Conclusions", "sheet_by_attribute": "Factors x attribute",
         "sheet_triangulation": "Triangulation", "sheet_negative": "Negative evidence", "sheet_memos": "Memos",
+        "no_case": "no case",
     },
+}
+
+# The source types Pilah gives a document (pipeline.conclude.cases.FOLDER_TYPES, or its
+# layout), in each language; a source type of the analyst's own is shown as written.
+SOURCE_TYPES: dict[str, dict[str, str]] = {
+    "id": {"interview": "wawancara", "document": "dokumen", "observation": "observasi",
+           "focus group": "diskusi kelompok terarah", "survey": "survei"},
+    "en": {},
 }
