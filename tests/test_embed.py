@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from pipeline import embed as embed_module
@@ -24,7 +25,7 @@ from pipeline.embed import StandInEncoder, configured_encoder, embed, load_encod
 from pipeline.engine import Stages, process_corpus, process_documents
 from pipeline.errors import ConfigError
 from pipeline.executors import make_executor
-from pipeline.records import Document
+from pipeline.records import RESEARCHER, Document
 from pipeline.store import Store, VectorReader
 
 TURNS = """[00:00:04] Pewawancara: Selamat pagi, Bu. Bagaimana program pelatihan ekspornya?
@@ -379,11 +380,14 @@ def test_embed_review_next_covers_what_the_corpus_says_instead_of_one_thing_four
     assert chosen("stand-in", tmp_path / "vectors") == ["0.txt", "4.txt", "5.txt"]
 
 
-def test_embed_a_retrain_and_the_rerun_after_it_embed_nothing(tmp_path, sample_corpus, monkeypatch):
-    """The run embeds every segment once; training on the reviewed segments and the run
-    that re-processes the corpus with the new model read every vector from the cache."""
+def test_embed_a_retrain_the_rerun_after_it_review_next_and_discover_embed_nothing(tmp_path, sample_corpus,
+                                                                                  monkeypatch):
+    """The run embeds every segment once; training on the reviewed segments, the run that
+    re-processes the corpus with the new model, review next and discover read every vector
+    from the cache."""
     from pipeline.project import Project
-    from pipeline.retrain import retrain, use_model
+    from pipeline.discover import discover
+    from pipeline.retrain import next_for_review, retrain, use_model
     from pipeline.run import run
     from pipeline.store import Decision
 
@@ -411,6 +415,15 @@ def test_embed_a_retrain_and_the_rerun_after_it_embed_nothing(tmp_path, sample_c
         use_model(project, report["version"])  # whether or not it scored better than the model in use
         again = run(project, workers=1)
         assert again["counts"]["documents_processed"] == 2  # the new model re-processes both
+        assert not calls.exists()
+        # review next and discover read the same cache
+        assert next_for_review(project, 5)  # the segments nobody decided on
+        segments = project.store.segments_frame()
+        segments = segments[segments["segment_role"] != RESEARCHER]
+        table = pd.DataFrame({"text": segments["segment_text"], "lang": segments["language"],
+                              "segment_id": segments["segment_id"]})
+        candidates = discover(table, project.stages(), min_size=3)
+        assert candidates.attrs["counts"]["uncovered"] == len(table) > 20
         assert not calls.exists()
 
 
