@@ -200,3 +200,44 @@ def test_a_project_without_cases_counts_no_case_everywhere_in_its_language(tmp_p
     assert "0: tanpa kasus" in conclusions
     assert "Dokumen 2 wawancara (2)" in conclusions  # Indonesian source types
     assert "interview" not in conclusions and "document (" not in conclusions
+
+
+# -- 6. smaller things a user reads ----------------------------------------------------------
+def test_what_report_retrain_review_status_and_discover_print(tmp_path):
+    codebook = tmp_path / "kb.yaml"
+    codebook.write_text(ONE_CODE, encoding="utf-8")
+    project = _project(tmp_path / "p", {"surabaya.txt": SURABAYA, "malang.txt": MALANG}, codebook,
+                       SETTINGS + 'skip_speakers = ["P"]\n')
+    invoke("run", "--project", project)
+    # a report with nothing new says it kept the files, not that it wrote them
+    again = invoke("report", "--project", project).output
+    assert "unchanged since it was written" in again
+    assert "wrote" not in again and f"kept {project / 'out' / 'report.html'}" in said(invoke("report", "--project", project))
+    # retrain with no model in use (the bundled model belongs to another codebook): no "None"
+    _gold(project, [("surabaya.txt", "Modal kerja kurang", "permodalan=constraining"),
+                    ("malang.txt", "Perizinan ekspor berbelit", "permodalan=constraining")])
+    retrained = runner.invoke(app, ["retrain", "--project", str(project)], env={"COLUMNS": "120"})
+    assert retrained.exit_code == 0, retrained.output
+    assert "None" not in retrained.output
+    assert "before (no model)" in retrained.output
+    # review status at 80 columns: every code id in full
+    import json
+
+    ids = list(json.loads(invoke("review", "status", "--json", "--project", project).output)["per_code"])
+    assert ids
+    narrow = runner.invoke(app, ["review", "status", "--project", str(project)], env={"COLUMNS": "80"})
+    assert narrow.exit_code == 0 and "…" not in narrow.output
+    for code in ids:
+        assert code in narrow.output.split()
+
+
+def test_discover_finding_no_candidate_in_small_groups_points_to_min_size(tmp_path):
+    project = _project(tmp_path / "p", {"surabaya.txt": SURABAYA, "malang.txt": MALANG},
+                       settings=SETTINGS + 'skip_speakers = ["P"]\n')
+    invoke("run", "--project", project)
+    result = said(invoke("discover", "--project", project))
+    assert "0 segments in candidates" in result
+    assert "in groups too small" in result and " 0 in groups too small" not in result
+    assert "pilah discover --min-size 3" in result
+    smallest = said(invoke("discover", "--project", project, "--min-size", "3"))
+    assert "--min-size 3` reports" not in smallest  # nothing smaller to point to

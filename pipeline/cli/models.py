@@ -147,7 +147,7 @@ def retrain_cli(
     for name in ("before", "after"):
         row = report[name]
         if row is not None:
-            table.add_row(f"{name} ({row['model']})", f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}",
+            table.add_row(f"{name} ({row['model'] or 'no model'})", f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}",
                           "—" if row["direction_macro_f1"] is None else f"{row['direction_macro_f1']:.3f}", row["scheme"])
     Console().print(table)
     codes = Table(title="Per code: what suggests it")
@@ -160,7 +160,7 @@ def retrain_cli(
     for code, counts in report.get("codes_off", {}).items():
         Console().print(f"[yellow]{code} is switched off[/] in {report['version']}: "
                         + off_reason(counts) + "; its suggestions are no longer made")
-    Console().print(("switched to " if report["switched"] else "kept ") + f"{report['in_use']}"
+    Console().print(("switched to " if report["switched"] else "kept ") + f"{report['in_use'] or 'the codebook rules (no model)'}"
                     + ("" if report["switched"] else f"; `pilah models use {report['version']}` switches") +
                     f" ({report['seconds']} s)")
     if report.get("reason"):

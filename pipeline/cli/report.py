@@ -51,7 +51,7 @@ def report_cli(
     state = "unchanged since it was written" if summary["unchanged"] else f"in {summary['seconds']['total']:.1f} s"
     Console().print(f"report of {summary['segments']} segments ({shown}) {state}")
     for path in summary["outputs"]:
-        Console().print(f"wrote {path}")
+        Console().print(f"{'kept' if summary['unchanged'] else 'wrote'} {path}")
 
 
 @handle_errors
@@ -87,5 +87,8 @@ def discover_cli(
     Console().print(table)
     Console().print(f"{counts['clustered']} segments in candidates, {counts['unclustered']} in groups too small, "
                     f"{counts['too_short']} with fewer than 3 content words")
+    if candidates.empty and counts["unclustered"] and min_size > 3:
+        Console().print(f"no candidate: every group held fewer than {min_size} segments; "
+                        f"`pilah discover --min-size 3` reports groups of 3 or more")
     for path in written:
         Console().print(f"wrote {path}")

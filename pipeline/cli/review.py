@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -65,10 +66,11 @@ def review_status_cli(project: ProjectOption = None, json_out: JsonPrintOption =
     kinds = ("suggested", "accepted", "rejected", "edited", "added", "pending", "stale", "carried")
     for title, rows, columns in (("Review by code", figures["per_code"], kinds),
                                  ("Review by reviewer", figures["per_reviewer"], kinds[1:5] + ("stale", "carried"))):
-        table = Table(title=title)
-        table.add_column("code" if title.endswith("code") else "reviewer")
+        table = Table(title=title, box=box.SIMPLE_HEAD, padding=0, show_edge=False)  # nine columns in 80 characters
+        # code ids and reviewers in full (they are what a user types next); the figures' headings fold
+        table.add_column("code" if title.endswith("code") else "reviewer", no_wrap=True)
         for column in columns:
-            table.add_column(column, justify="right")
+            table.add_column(column, justify="right", overflow="fold")
         for name, counts in rows.items():
             table.add_row(name, *(str(counts[c]) for c in columns))
         Console().print(table)
