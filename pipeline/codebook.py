@@ -73,6 +73,19 @@ class Codebook:
     source: str
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
+    @property
+    def model_key(self) -> str:
+        """What a trained model depends on, hashed: the codable code ids (a model has one
+        column per code, in this order) and the factor directions (its direction classes).
+
+        Wording is left out on purpose: labels, definitions and examples are read from the
+        codebook in use when suggesting (the codebook by meaning), and keywords and cues
+        feed features named by code and direction, so a model still means what it meant
+        when a definition is reworded or a label quoted. Editing them sets no model aside;
+        adding, removing or renaming a code does (:meth:`pipeline.project.Project.model`)."""
+        parts = {"codes": [code.id for code in self.codable()], "directions": sorted(self.direction_labels)}
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
     def codable(self) -> list[Code]:
         """The codes a segment can receive (folders excluded)."""
         return [code for code in self.codes.values() if code.codable]

@@ -118,6 +118,7 @@ class Project:
         self._store: Store | None = None
         self._model = None
         self._stages = None
+        self.model_note: str | None = None  # why the project's chosen model is set aside, if it is
 
     # -- opening ------------------------------------------------------------------------
     @classmethod
@@ -258,11 +259,19 @@ class Project:
 
         chosen = self.store.setting("model") if self.store_exists() else None
         model_dir = Path(chosen) if chosen else self.config.path("suggest", "model")
+        self.model_note = None
         if not (model_dir / "meta.json").exists():
             return None, None, model_dir
         model, meta = load_model(model_dir)
-        if meta["codebook"]["sha256"] != codebook.hash:
-            log.warning("model %s was trained with another codebook; using codebook rules only", model_dir)
+        trained = meta["codebook"]
+        # a model records the codes it depends on (Codebook.model_key); an older one the whole codebook
+        if (trained.get("model_key") or trained["sha256"]) != (codebook.model_key if trained.get("model_key")
+                                                               else codebook.hash):
+            if chosen:  # a version this project retrained: the researcher is told, once, by the command
+                self.model_note = model_set_aside(meta, codebook)
+                log.info("%s", self.model_note)
+            else:  # the configured model (the bundled sample's) belongs to another codebook: nothing to tell
+                log.debug("model %s was trained with another codebook; using codebook rules only", model_dir)
             return None, None, model_dir
         return model, meta, model_dir
 
@@ -359,6 +368,19 @@ def find_root(start: Path) -> Path:
         if (folder / PROJECT_FILE).is_file():
             return folder
     return start
+
+
+def model_set_aside(meta: dict, codebook: Codebook) -> str:
+    """What a researcher is told when a model trained with other codes than the codebook's
+    now is set aside: which codes changed, and to run ``pilah retrain``."""
+    trained = list(meta.get("labels") or [])
+    now = [code.id for code in codebook.codable()]
+    added, removed = [c for c in now if c not in trained], [c for c in trained if c not in now]
+    changed = "; ".join(part for part in (("added " + ", ".join(added)) if added else "",
+                                          ("removed " + ", ".join(removed)) if removed else "") if part)
+    return (f"the model {meta.get('version', '')} was trained with other codes than the codebook's now "
+            f"({changed or 'their order or the directions changed'}): the codebook suggests alone until "
+            "you run `pilah retrain`")
 
 
 def codebook_changes(before: dict | None, after: dict) -> dict[str, list]:

@@ -159,6 +159,8 @@ def run(
             "config": {"sources": list(config.sources), "sha256": config.hash},
             "codebook": {"source": codebook.source, "sha256": codebook.hash},
             "model": {"path": str(model_dir), "version": model_version} if meta else None,
+            # why the project's retrained model is not used (codes changed since), else None
+            "model_note": getattr(project, "model_note", None),
             # the sentence encoder that gave the segments their vectors (pipeline.embed); None: words only
             "encoder": stages.encoder_id,
             "failures": [asdict(f) for f in stats.failures],

@@ -206,3 +206,49 @@ def test_models_marks_the_version_in_use(trial):
     line = next(line for line in trial["models"].output.splitlines() if report["version"] in line)
     assert "●" in line
     assert "(in use: the configured model)" not in trial["models"].output
+
+
+def test_a_new_project_is_not_warned_about_the_sample_model(trial, caplog, tmp_path):
+    """Every new project with its own codebook was warned that models/default (the bundled
+    sample's) 'was trained with another codebook', and the run said 'model: none (codebook
+    rules only)' while the encoder suggested by meaning. The run now says what suggests."""
+    from pipeline.project import Project
+
+    output = said(trial["first"])
+    assert "another codebook" not in output
+    assert "none yet: the codebook suggests" in output
+    assert "suggested by the codebook: its keyword rules, and its definitions and examples by meaning " \
+           "(sentence encoder stand-in)" in output
+    root = tmp_path / "studi"
+    shutil.copytree(trial["root"], root)
+    with caplog.at_level("DEBUG"), Project.open(root) as opened:
+        opened.store.set_setting("model", "")  # as before the retrain: the configured model
+        assert opened.model()[0] is None and opened.model_note is None
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_a_codebook_edit_keeps_the_model_unless_the_codes_change(trial, tmp_path):
+    """Quoting a label or rewording a definition set the retrained model aside with only a
+    log WARNING. Wording edits now keep it (a model depends on the code ids and the
+    directions, Codebook.model_key); a code added sets it aside and the run says so, once,
+    with what changed and `pilah retrain`."""
+    root = tmp_path / "studi"
+    shutil.copytree(trial["root"], root)
+    version = trial["report"]["version"]
+    book = root / "kodebuku.yaml"
+    text = book.read_text(encoding="utf-8")
+    reworded = text.replace("label: {id: Pelatihan dan pendampingan, en: Training and mentoring}",
+                            'label: {id: "Pelatihan dan pendampingan", en: "Training and mentoring"}')
+    reworded = reworded.replace("Ongkos kirim, pelabuhan, pengiriman dan ketersediaan bahan baku.",
+                                "Ongkos kirim, pelabuhan dan pengiriman barang, serta ketersediaan bahan baku.")
+    assert reworded != text
+    book.write_text(reworded, encoding="utf-8")
+    output = said(invoke("run", "--project", root))
+    assert f"model │ {version}" in output and "pilah retrain" not in output
+    book.write_text(reworded.replace("codes:\n", "codes:\n  - id: pameran_dagang\n    label: {id: Pameran dagang, "
+                                     "en: Trade fairs}\n    factor_type: market_access\n    keywords:\n"
+                                     "      id: [pameran dagang]\n", 1), encoding="utf-8")
+    output = said(invoke("run", "--project", root))
+    assert "none yet: the codebook suggests" in output
+    assert output.count("pilah retrain") == 1
+    assert f"the model {version} was trained with other codes than the codebook's now (added pameran_dagang)" in output

@@ -179,6 +179,7 @@ def models_cli(ctx: typer.Context, project: ProjectOption = None) -> None:
 
     with open_project(project) as opened:
         frame, chosen = model_versions(opened)
+        note = opened.model_note if chosen and opened.model()[0] is None else None
     table = Table(title="Model versions" + ("" if chosen else " (in use: the configured model)"))
     for column in ("version", "in use", "created", "rows", "F1 after", "F1 before", "directions", "codes off"):
         table.add_column(column, no_wrap=column == "version")
@@ -193,8 +194,10 @@ def models_cli(ctx: typer.Context, project: ProjectOption = None) -> None:
                       ", ".join(off) or "—")
         notes += [f"{row.version} does not suggest {code}: {off_reason(counts)}" for code, counts in off.items()]
     Console().print(table)
-    for note in notes:  # a code switched off hides all its suggestions: say so, and why
-        Console().print(note)
+    for line in notes:  # a code switched off hides all its suggestions: say so, and why
+        Console().print(line)
+    if note:
+        Console().print(f"[yellow]{note}[/]")
 
 
 @models_app.command("use")

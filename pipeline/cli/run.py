@@ -73,6 +73,16 @@ def count_files(corpus: Path) -> int:
     return sum(1 for p in corpus.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES) if corpus.exists() else 0
 
 
+def without_model(encoder: str | None) -> str:
+    """What suggests when no trained model does: the codebook's keyword rules, and with a
+    sentence encoder the codebook read by meaning (definitions, examples) too."""
+    if encoder:
+        return (f"suggested by the codebook: its keyword rules, and its definitions and examples by meaning "
+                f"(sentence encoder {encoder}); `pilah retrain` after a review trains a model")
+    return ("suggested by the codebook's keyword rules only (no sentence encoder); `pilah retrain` after a review "
+            "trains a model")
+
+
 def print_summary(summary: dict) -> None:
     counts = summary["counts"]
     out = Console()
@@ -86,9 +96,13 @@ def print_summary(summary: dict) -> None:
     table.add_row("tokens", str(counts["tokens"]))
     table.add_row("suggestions", str(counts["suggestions"]))
     table.add_row("failures", str(counts["failures"]))
-    table.add_row("model", summary["model"]["version"] if summary["model"] else "none (codebook rules only)")
+    table.add_row("model", summary["model"]["version"] if summary["model"] else "none yet: the codebook suggests")
     table.add_row("seconds", f"{summary['seconds']['total']:.1f}")
     out.print(table)
+    if summary.get("model_note"):
+        out.print(f"[yellow]{escape(summary['model_note'])}[/]")
+    elif not summary["model"]:
+        out.print(escape(without_model(summary.get("encoder"))))
     for report in summary.get("imported_decisions", []):
         if report["added"]:
             out.print(f"[green]imported {report['added']} decision(s)[/] from {report['path']} before rewriting it")
