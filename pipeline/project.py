@@ -233,8 +233,12 @@ class Project:
         return self._store is not None or (self.root / STORE_DIR / STORE_FILE).exists()
 
     def reviewer(self) -> str:
-        """Who made the decisions of a sheet whose reviewer cells are empty: ``[review] reviewer``, else "analyst"."""
-        return self.config.section("review").get("reviewer") or "analyst"
+        """Whose decisions a command records when it is not told (``pilah run`` and ``pilah review
+        import`` for a sheet's empty reviewer cells, ``pilah serve`` without ``--reviewer``, code
+        work): ``[review] reviewer``, else "analyst" (``pipeline.decisions.DEFAULT_REVIEWER``)."""
+        from pipeline.decisions import DEFAULT_REVIEWER
+
+        return self.config.section("review").get("reviewer") or DEFAULT_REVIEWER
 
     def lang(self) -> str:
         """The language of the report's labels: ``[report] lang``, "id" or "en"."""

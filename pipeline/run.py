@@ -19,7 +19,7 @@ import pipeline
 from pipeline.checksums import file_sha256
 from pipeline.engine import process_corpus
 from pipeline.errors import InputError
-from pipeline.decisions import import_sheet, pending_decisions
+from pipeline.decisions import DEFAULT_REVIEWER, import_sheet, pending_decisions
 from pipeline.executors import make_executor
 from pipeline.outputs import digest, write_text
 from pipeline.privacy import pseudonymizer_for
@@ -80,8 +80,8 @@ def run(
         store = project.store
         record = ExportRecord.load(store, out_dir)
         sheets_read: dict[str, str | None] = {}  # each review sheet's digest as this run read it
-        imported = import_pending_sheets(store, out_dir, codebook, config.section("review").get("reviewer") or None,
-                                         record, sheets_read)
+        # empty reviewer cells are the project's reviewer's, as in `pilah review import` (one default)
+        imported = import_pending_sheets(store, out_dir, codebook, None, record, sheets_read, default=project.reviewer())
         model, meta, model_dir = project.model()
         model_version = meta["version"] if meta else None
         stages = project.stages()
@@ -114,8 +114,8 @@ def run(
             document_ids = [exported.document_id(d) for d in stats.document_ids]
             export_started = time.perf_counter()
             # a sheet saved while the run worked: its decisions first, then it is replaced
-            imported += import_pending_sheets(store, out_dir, codebook,
-                                              config.section("review").get("reviewer") or None, None, sheets_read)
+            imported += import_pending_sheets(store, out_dir, codebook, None, None, sheets_read,
+                                              default=project.reviewer())
             review = export_review(exported, codebook, document_ids, out_dir, config.section("review")["formats"],
                                    read=sheets_read)
             seconds["export"] = time.perf_counter() - export_started
@@ -193,7 +193,8 @@ REVIEW_SHEETS = ("suggestions.xlsx", "suggestions.csv")
 
 
 def import_pending_sheets(store: Store, out_dir: Path, codebook, reviewer: str | None,
-                          record: ExportRecord | None = None, seen: dict[str, str | None] | None = None):
+                          record: ExportRecord | None = None, seen: dict[str, str | None] | None = None,
+                          default: str = DEFAULT_REVIEWER):
     """Import the decisions of the review sheets at ``out_dir`` before they are rewritten.
 
     A sheet that cannot be read, or rows that cannot be imported, stop the run
@@ -205,6 +206,9 @@ def import_pending_sheets(store: Store, out_dir: Path, codebook, reviewer: str |
     ``seen``: each sheet's digest (by name) as last read, updated here; a sheet whose digest
     is there already and unchanged is not read again (the run calls this once before it
     processes and once before it writes the sheets, for a sheet saved meanwhile).
+
+    ``reviewer`` and ``default`` are ``import_sheet``'s: whose the decisions are (every row's),
+    and whose the rows without a ``reviewer`` cell are (``Project.reviewer()``).
     """
     reports = []
     seen = {} if seen is None else seen
@@ -217,7 +221,7 @@ def import_pending_sheets(store: Store, out_dir: Path, codebook, reviewer: str |
         if record is not None and record.unchanged(path):
             continue
         if pending_decisions(path):
-            report = import_sheet(store, path, codebook, reviewer)
+            report = import_sheet(store, path, codebook, reviewer, default=default)
             if report.added:
                 log.warning("imported %d decision(s) from %s before rewriting it", report.added, path)
             if report.problems:

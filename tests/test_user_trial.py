@@ -241,3 +241,43 @@ def test_discover_finding_no_candidate_in_small_groups_points_to_min_size(tmp_pa
     assert "pilah discover --min-size 3" in result
     smallest = said(invoke("discover", "--project", project, "--min-size", "3"))
     assert "--min-size 3` reports" not in smallest  # nothing smaller to point to
+
+
+# -- 7. whose decisions: one default ------------------------------------------------------------
+def _decide(sheet: Path, decisions: dict[int, str]) -> list[tuple[str, str]]:
+    """Write ``decisions`` (n-th row holding a suggestion → decision) into the review sheet;
+    the (text, code) of each row decided."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(sheet)
+    rows = book["Suggestions"]
+    header = {cell.value: cell.column for cell in rows[1]}
+    suggested = [r for r in range(2, rows.max_row + 1) if rows.cell(r, header["code"]).value]
+    decided = []
+    for nth, decision in decisions.items():
+        row = suggested[nth]
+        rows.cell(row, header["decision"]).value = decision
+        decided.append((rows.cell(row, header["segment_text"]).value, rows.cell(row, header["code"]).value))
+    book.save(sheet)
+    return decided
+
+
+def test_a_run_records_empty_reviewer_cells_as_the_projects_reviewer_as_an_import_does(tmp_path):
+    project = _project(tmp_path / "p", {"surabaya.txt": SURABAYA, "malang.txt": MALANG},
+                       settings=SETTINGS + 'skip_speakers = ["P"]\n')
+    with (project / "pilah.toml").open("a", encoding="utf-8") as toml:
+        toml.write('\n[review]\nreviewer = "rina"\n')
+    invoke("run", "--project", project)
+    sheet = project / "out" / "suggestions.xlsx"
+    first = _decide(sheet, {0: "accept"})
+    invoke("review", "import", sheet, "--reviewer", "budi", "--project", project)  # Budi's sheet
+    second = _decide(sheet, {1: "reject"})  # Rina goes on in the same sheet (Budi's row still says accept)
+    invoke("run", "--project", project)
+    from pipeline.project import Project
+
+    with Project.open(project) as opened:
+        assert opened.reviewer() == "rina"
+        decisions = opened.store.decisions_frame(in_force=True)
+    found = sorted(zip(decisions["reviewer"], decisions["decision"], decisions["code"]))
+    # Budi's accept stays his alone (a run does not make it Rina's too); the new row is Rina's
+    assert found == sorted([("budi", "accept", first[0][1]), ("rina", "reject", second[0][1])])
