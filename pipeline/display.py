@@ -48,6 +48,7 @@ UNIT_COLUMNS = ("status", "segment_id", "document", "case", "actor", "role", "sp
                 "code", "direction", "factor_type", "score", "evidence")
 DOCUMENTS_AT_ONCE = 500  # the segments are read this many documents at a time, their texts not kept
 _MODEL_PREFIX = re.compile(r"^\s*model:\s*")
+_CUE_PREFIX = re.compile(r"^\s*(?:supporting|constraining|neutral):\s*")
 
 
 @dataclass
@@ -356,8 +357,11 @@ def evidence_words(evidence: object) -> list[str]:
     model), one-letter words left out."""
     if not isinstance(evidence, str):
         return []
-    words = re.split(r"[;,]", _MODEL_PREFIX.sub("", evidence))
-    return [w.strip() for w in words if len(w.strip()) > 1]
+    found = []
+    for part in evidence.split(" · "):  # then "constraining: cue, words" (the direction's cues)
+        part = _MODEL_PREFIX.sub("", part) if not found else _CUE_PREFIX.sub("", part)
+        found += [w.strip().removeprefix("not ") for w in re.split(r"[;,]", part) if len(w.strip()) > 1]
+    return found
 
 
 def keyword_in_context(text: str, evidence: object, width: int = 240) -> tuple[str, list[tuple[int, int]]]:

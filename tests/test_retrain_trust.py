@@ -252,3 +252,34 @@ def test_a_codebook_edit_keeps_the_model_unless_the_codes_change(trial, tmp_path
     assert "none yet: the codebook suggests" in output
     assert output.count("pilah retrain") == 1
     assert f"the model {version} was trained with other codes than the codebook's now (added pameran_dagang)" in output
+
+
+def test_evidence_shows_the_cue_words_of_the_direction_and_a_short_definition(trial):
+    """'Kendala utamanya anggaran. APBD … dipotong' was suggested permodalan, constraining,
+    with 'anggaran; APBD' as its whole evidence: nothing showed why constraining. And a
+    suggestion by meaning showed its code's whole definition. The evidence now ends with
+    the cue words that decided the direction, and a definition is cut to its part that
+    shares words with the segment (else clipped)."""
+    from pipeline.codebook import load_codebook
+
+    sheet = pd.read_excel(trial["before"], sheet_name="Suggestions", dtype=str).fillna("")
+    row = sheet[sheet["segment_text"].str.startswith("Kendala utamanya") & (sheet["code"] == "permodalan")].iloc[0]
+    assert row["direction"] == "constraining"
+    assert row["evidence"].startswith("anggaran; APBD")
+    assert "· constraining: kendala, dipotong" in row["evidence"]
+    definitions = {code.id: code.definition.strip() for code in load_codebook(STUDY / "kodebuku.yaml").codable()}
+    shown = [(code, evidence.split("definition: ", 1)[1].split(" · ")[0])
+             for code, evidence in zip(sheet["code"], sheet["evidence"]) if "definition: " in evidence]
+    assert shown  # the stand-in encoder matches some segments to definitions
+    for code, text in shown:
+        assert text != definitions[code] and len(text) <= 60
+        assert text.rstrip("…") in definitions[code]
+    # the report and the workspace highlight the cue words too, in the segment's text
+    from pipeline.display import keyword_in_context
+
+    window, spans = keyword_in_context(row["segment_text"], row["evidence"], width=1000)
+    assert {window[a:b].lower() for a, b in spans} >= {"anggaran", "apbd", "kendala", "dipotong"}
+    # every direction cue shown points the way the row's direction does
+    for direction, evidence in zip(sheet["direction"], sheet["evidence"]):
+        if " · " in evidence:
+            assert evidence.rsplit(" · ", 1)[1].startswith(f"{direction}: ")

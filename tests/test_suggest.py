@@ -65,7 +65,7 @@ def test_suggester_rules_only_gives_code_direction_type_and_evidence(config, cod
     assert set(by_code) == {"funding", "training"}
     funding = by_code["funding"]
     assert (funding.direction, funding.factor_type, funding.source, funding.evidence) == (
-        "constraining", "funding", "rule", "Anggaran")
+        "constraining", "funding", "rule", "Anggaran · constraining: dipotong, ditunda")  # the cues shown too
     assert funding.segment_id == "d:0"
 
 

@@ -146,7 +146,9 @@ def test_an_example_quote_suggests_its_code_with_the_example_as_evidence(stages,
     item = _turn(interview, "Serius sekali. Dari Pelabuhan Kencana tidak ada rute langsung")
     found = suggester([item], encoder.passages([item[0].text]))
     assert [(s.code, s.source) for s in found][:1] == [("infrastructure", "meaning")]
-    assert found[0].evidence == "example: tidak ada rute langsung dari pelabuhan, ongkos kirim mahal"
+    evidence, _, cues = found[0].evidence.partition(" · ")  # then the direction's cue words
+    assert evidence == "example: tidak ada rute langsung dari pelabuhan, ongkos kirim mahal"
+    assert cues.startswith(f"{found[0].direction}: ")
 
 
 def test_keywords_and_meaning_agreeing_make_rule_plus_meaning(stages, codebook, interview):

@@ -31,6 +31,7 @@ __all__ = ["Suggester", "Scorer", "load_model", "featurize", "require_encoder"]
 # the examples to suggest the code: the cosines between two passages sit higher and closer
 # together than a passage's to a codebook query (e5 here: 0.85 +- 0.01 between unrelated rows).
 EXAMPLE_MIN_Z = 4.0
+CUE_WORDS_SHOWN = 4  # direction cue words shown after a suggestion's evidence
 
 
 def require_encoder(model, encoder_id: str | None) -> None:
@@ -150,19 +151,24 @@ class Suggester:
         for i, codes in enumerate(chosen):
             proposals.append([])
             for code, score, source in codes:
+                direction = next(directions)
                 evidence = "; ".join(dict.fromkeys(s.text for s in features[i].evidence_spans(code)))
                 if "meaning" in source:
                     texts, row = matched[(i, code)]
-                    said = evidence_text(self.codebook, code, texts.sources[row], texts.texts[row])
+                    said = evidence_text(self.codebook, code, texts.sources[row], texts.texts[row],
+                                         segment=features[i].raw)
                     evidence = f"{evidence}; {said}" if evidence else said
                 if not evidence:
                     words = explanations.get((i, code), [])
                     # no word weighed for it: the sentence vector did (a code learned in another language)
                     evidence = "model: " + (", ".join(words) if words else "the segment's meaning (sentence vector)")
+                cues = features[i].cue_words(code, direction)
+                if cues:  # the words the direction can be checked against
+                    evidence += f" · {direction}: " + ", ".join(cues[:CUE_WORDS_SHOWN])
                 proposals[-1].append(
                     dict(
                         code=code,
-                        direction=next(directions),
+                        direction=direction,
                         factor_type=self.codebook.codes[code].factor_type or "",
                         score=round(float(score), 4),
                         source=source,

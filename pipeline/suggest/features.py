@@ -79,12 +79,27 @@ class SegmentFeatures:
 
     def local_cues(self, code: str) -> dict[str, int]:
         """Cues in the sentences holding the code's keywords (the whole segment if none)."""
+        return cue_counts(self.local_cue_matches(code))
+
+    def local_cue_matches(self, code: str) -> list:
+        """The ``(direction, match, negated)`` cues :meth:`local_cues` counts."""
         spans = self.evidence_spans(code)
         if not spans:
-            return cue_counts(self.matches.cues)
+            return list(self.matches.cues)
         sentences = {bisect_right(self.sentence_starts, span.start) for span in spans}
-        return cue_counts([cue for cue in self.matches.cues
-                           if bisect_right(self.sentence_starts, cue[1].start) in sentences])
+        return [cue for cue in self.matches.cues if bisect_right(self.sentence_starts, cue[1].start) in sentences]
+
+    def cue_words(self, code: str, direction: str) -> list[str]:
+        """The cue words near the code's evidence that point to ``direction`` (a negated
+        cue of the other direction shown as ``not <word>``): what a reader checks the
+        direction against. None for ``neutral``."""
+        opposite = {"supporting": "constraining", "constraining": "supporting"}.get(direction)
+        if opposite is None:
+            return []
+        words = [span.text if cue == direction else f"not {span.text}"
+                 for cue, span, negated in self.local_cue_matches(code)
+                 if (cue == direction and not negated) or (cue == opposite and negated)]
+        return list(dict.fromkeys(w.lower() for w in words))
 
     def evidence_clauses(self, code: str) -> list[int]:
         """Indices of the clauses that hold the code's keyword matches."""

@@ -15,6 +15,7 @@ codebook's cue words and negation.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -227,16 +228,47 @@ def unrelated_similarity(code_vectors: CodeVectors, codes: list[str]) -> tuple[f
     return float(different.mean()), max(float(different.std()), 1e-3)
 
 
-def evidence_text(codebook: Codebook, code: str, source: str, text: str, limit: int = 120) -> str:
+def evidence_text(codebook: Codebook, code: str, source: str, text: str, limit: int = 120,
+                  segment: str | None = None) -> str:
     """What a suggestion by meaning shows as its evidence: ``"definition: …"``,
     ``"include: …"``, ``"example: …"`` or ``"label: …"``, the note as the codebook words
-    it (without the label ``code_texts`` put before it), cut at ``limit`` characters."""
+    it (without the label ``code_texts`` put before it), cut at ``limit`` characters.
+
+    A definition or include note is shortened to its part (between commas, semicolons
+    and full stops) sharing the most words with ``segment``, else clipped at
+    ``DEFINITION_CHARS``: the whole definition repeated on every row said nothing about
+    why this segment matched.
+
+    Examples
+    --------
+    >>> _closest_part("Modal kerja usaha, akses kredit, dan anggaran pemerintah untuk program.",
+    ...               "kendala utamanya anggaran pemerintah")
+    'anggaran pemerintah untuk program'
+    """
     entry = codebook.codes.get(code)
     if entry is not None and source in ("definition", "include"):
         text = getattr(entry, source).strip()
+        part = _closest_part(text, segment) if segment else ""
+        text, limit = (part, limit) if part else (text, min(limit, DEFINITION_CHARS))
     if len(text) > limit:
-        text = text[: limit - 1].rstrip() + "…"
+        text = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;") + "…"
     return f"{SOURCE_NAMES.get(source, source)}: {text}"
+
+
+DEFINITION_CHARS = 60  # a definition shown as evidence, when no part of it shares a word with the segment
+_PARTS = re.compile(r"[,;:]\s+|(?<=[.!?])\s+")
+_WORDS = re.compile(r"\w{3,}")
+_JOINER = re.compile(r"^(?:dan|atau|serta|and|or)\s+", re.IGNORECASE)  # a part's leading "and"
+
+
+def _closest_part(text: str, segment: str) -> str:
+    """The part of ``text`` sharing the most words (of three letters or more) with
+    ``segment``, without its final full stop; ``""`` when none shares a word."""
+    said = {w.casefold() for w in _WORDS.findall(segment)}
+    parts = [_JOINER.sub("", p.strip().rstrip(".")) for p in _PARTS.split(text) if p.strip()]
+    scored = [(len({w.casefold() for w in _WORDS.findall(p)} & said), -k, p) for k, p in enumerate(parts)]
+    best = max(scored, default=(0, 0, ""))
+    return best[2] if best[0] else ""
 
 
 DECISION = "decision"  # the source of a coded example a model keeps (``examples_of``)
