@@ -241,6 +241,21 @@ def test_hostile_surfaces_query_limit_below_zero_is_refused(tmp_path):
     assert result.exit_code == 2 and "--limit" in result.output  # before: all but 5 shown, "12 more"
 
 
+def test_hostile_surfaces_query_a_pasted_passage_is_refused_at_once_and_echoed_short(tmp_path):
+    import time
+
+    root = make_project(tmp_path / "p")
+    started = time.perf_counter()
+    # before: 60 s for 100,000 characters (shlex and rich both slow on one long word), 14 s more per million
+    fails_cleanly("query", "text~" + "a" * 1_000_000, "--save", "panjang", "--project", root,
+                  names="holds 1,000,005 characters; a query holds at most 10,000")
+    assert time.perf_counter() - started < 10
+    with Store(root) as store:
+        assert store.saved_queries_frame().empty
+    result = invoke("query", "text~" + "b" * 9_000, "--limit", "0", "--project", root)
+    assert "… (9,005 characters)" in result.output and "b" * 301 not in result.output
+
+
 # -- pilah init, pilah.toml, the codebook ------------------------------------------------------
 def test_hostile_surfaces_project_files_not_utf8_are_one_line(tmp_path):
     root = make_project(tmp_path / "p")

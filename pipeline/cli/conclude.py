@@ -15,6 +15,12 @@ from pipeline.cli.common import (ConfigOption, JsonPrintOption, NamesOption, Pro
                                  handle_errors, open_project)
 
 out = Console(soft_wrap=True)  # results go to stdout
+SHOWN = 300  # characters of an expression echoed: rich takes seconds per 30,000 (a pasted text~ term)
+
+
+def shown(text: str) -> str:
+    """``text`` for the terminal: escaped for rich, cut at ``SHOWN`` characters."""
+    return escape(text if len(text) <= SHOWN else text[:SHOWN] + f"… ({len(text):,} characters)")
 RetrainOption = Annotated[bool, typer.Option("--retrain", help="Retrain the model on the codings as they now read "
                                                                "(else the new codes are suggested by the codebook's rules until `pilah retrain`).")]
 ReviewerOption = Annotated[Optional[str], typer.Option("--reviewer", help="Who does the code work (default [review] reviewer).")]
@@ -114,7 +120,7 @@ def query_cli(
         if list_saved:
             frame = store.saved_queries_frame()
             for row in frame.itertuples(index=False):
-                out.print(f"[bold]{escape(row.name)}[/]: {escape(row.expression)}  ({escape(row.created_by)}, {row.created_at})")
+                out.print(f"[bold]{escape(row.name)}[/]: {shown(row.expression)}  ({escape(row.created_by)}, {row.created_at})")
             if frame.empty:
                 out.print("no saved queries yet: `pilah query EXPRESSION --save NAME`")
             return
@@ -131,7 +137,7 @@ def query_cli(
         if out_file is not None:
             write_result(result, out_file, opened.codebook, lang)
     counts = result.counts
-    out.print(f"[bold]{escape(expression)}[/]: {counts['codings']} codings on {counts['segments']} segments, "
+    out.print(f"[bold]{shown(expression)}[/]: {counts['codings']} codings on {counts['segments']} segments, "
               f"{counts['informants']} informants, {counts['cases']} cases, {counts['documents']} documents")
     for row in result.by_code.itertuples(index=False):
         out.print(f"  {escape(row.code)} {row.direction}: {row.codings} ({row.informants} informants, {row.cases} cases)")

@@ -51,6 +51,7 @@ FIELDS = ("code", "direction", "factor_type", "case", "speaker", "informant", "r
 DIRECTION_WORDS = {"supporting": "supporting", "pendukung": "supporting", "support": "supporting", "+": "supporting",
                    "constraining": "constraining", "penghambat": "constraining", "constraint": "constraining",
                    "-": "constraining", "neutral": "neutral", "netral": "neutral"}
+MAX_EXPRESSION = 10_000  # characters: shlex reads a longer one slowly (14 s at a million), and no question needs it
 _TERM = re.compile(r"^(?P<field>[\w.\-]+)(?P<op>!=|=|~)(?P<value>.*)$", re.S)
 
 
@@ -86,6 +87,9 @@ def parse(expression: str) -> list[Term]:
      Term(field='case', op='=', values=('Kota Pesisir Kencana',)),
      Term(field='text', op='~', values=('magang',))]
     """
+    if len(expression) > MAX_EXPRESSION:
+        raise QueryError(f"query {expression[:60]!r}… holds {len(expression):,} characters; a query holds at most "
+                         f"{MAX_EXPRESSION:,} (search a few words of the passage, not all of it)")
     try:
         words = shlex.split(expression, posix=True)
     except ValueError as exc:
