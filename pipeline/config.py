@@ -67,13 +67,13 @@ def load_config(path: str | Path | Sequence[str | Path] | None = None) -> Config
     >>> cfg.section("nlp")["backend"]
     'fast'
     """
-    defaults = _read_toml(DEFAULT_CONFIG)
+    defaults = read_toml(DEFAULT_CONFIG)
     values = _resolve_paths(defaults, DEFAULT_CONFIG.parent)
     sources = [str(DEFAULT_CONFIG)]
     hashed = copy.deepcopy(defaults)
     paths = [] if path is None else [path] if isinstance(path, (str, Path)) else list(path)
     for path in map(Path, paths):
-        user = _read_toml(path)
+        user = read_toml(path)
         user.pop("project", None)
         problems = _check_against(defaults, user)
         if problems:
@@ -89,7 +89,8 @@ def load_config(path: str | Path | Sequence[str | Path] | None = None) -> Config
     return Config(values=values, sources=tuple(sources), hash=digest)
 
 
-def _read_toml(path: Path) -> dict:
+def read_toml(path: Path) -> dict:
+    """A TOML file's tables; ``ConfigError`` naming the file when it is missing, not TOML or not UTF-8."""
     try:
         with open(path, "rb") as handle:
             return tomllib.load(handle)

@@ -20,14 +20,13 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import tomllib
 from pathlib import Path
 from typing import Protocol, Sequence
 
 import pandas as pd
 
 from pipeline.codebook import Codebook, load_codebook
-from pipeline.config import DEFAULT_CONFIG, PATH_KEYS, Config, load_config
+from pipeline.config import DEFAULT_CONFIG, PATH_KEYS, Config, load_config, read_toml
 from pipeline.errors import ConfigError, InputError
 from pipeline.store import STORE_DIR, STORE_FILE, Store
 
@@ -170,7 +169,7 @@ class Project:
                                             "codebook or settings")
         if root.exists() and not root.is_dir():
             raise InputError(root, "the project must be a folder, found a file")
-        settings = _read_toml(config) if config is not None else {}
+        settings = read_toml(config) if config is not None else {}
         settings.pop(PROJECT_SECTION, None)
         load_config(config)  # every problem of the settings file, before anything is written
         if codebook is not None:
@@ -422,7 +421,7 @@ def _codebook_summary(codebook: Codebook) -> dict[str, str]:
 
 
 def _project_section(path: Path) -> dict:
-    section = _read_toml(path).get(PROJECT_SECTION, {})
+    section = read_toml(path).get(PROJECT_SECTION, {})
     problems = []
     if not isinstance(section, dict):
         raise ConfigError(path, [f"[{PROJECT_SECTION}] must be a table (corpus, out)"])
@@ -436,18 +435,6 @@ def _project_section(path: Path) -> dict:
     if problems:
         raise ConfigError(path, problems)
     return section
-
-
-def _read_toml(path: Path) -> dict:
-    try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(path, ["file not found"]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, [f"not valid TOML: {exc}"]) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(path, [f"not UTF-8 text (byte {exc.start}); save it as UTF-8"]) from None
 
 
 def _resolve(root: Path, value: str) -> Path:
