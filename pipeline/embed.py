@@ -309,7 +309,6 @@ def embed(texts: Sequence[str], encoder: Encoder, store: VectorCache | None = No
     texts = list(texts)
     keys = [text_key(t) for t in texts]
     found: dict[str, np.ndarray] = store.vectors(list(dict.fromkeys(keys)), encoder.id, kind) if store is not None else {}
-    found = {key: vector for key, vector in found.items() if vector.shape == (encoder.dim,)}  # a damaged row: again
     found = {key: v for key, v in found.items() if v.shape == (encoder.dim,)}  # a damaged row: computed again
     missing = {key: text for key, text in zip(keys, texts) if key not in found}
     method = encoder.queries if kind == "query" else encoder.passages
