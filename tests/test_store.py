@@ -3,6 +3,7 @@ everything, codings, and the migration from the schema-1 database."""
 
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -314,3 +315,45 @@ def test_store_frames_hold_their_own_columns(tmp_path):
             for column in frame.select_dtypes(exclude="number").columns:
                 values = frame[column].to_numpy()
                 assert values.base is None or values.base.size == len(values), column
+
+
+_V4_DUMP = Path(__file__).parent / "fixtures" / "store_v4" / "store_v4.sql"
+
+
+def test_store_migrates_a_schema_4_database_written_by_pilah_keeping_every_decision(tmp_path):
+    """A version-4 database as Pilah wrote it (commit 36e0c0e; tests/fixtures/store_v4 says
+    how it was made): after the migration and a re-run, every decision and coding row is
+    as it was, the same decisions are in force, and the same ones are stale."""
+    (tmp_path / ".pilah").mkdir()
+    with sqlite3.connect(tmp_path / ".pilah" / "pilah.sqlite") as db:
+        db.executescript(_V4_DUMP.read_text(encoding="utf-8"))
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+        decided = db.execute("SELECT * FROM decisions ORDER BY id").fetchall()
+        coded = db.execute("SELECT * FROM codings ORDER BY id").fetchall()
+        retired = {row[0] for row in db.execute("SELECT id FROM segments WHERE active = 0")}
+    db.close()
+    # each reviewer's latest decision per segment and code, read from the rows themselves
+    latest = {}
+    for row in decided:  # id, segment_id, suggestion_id, decision, code, direction, seen_code, ...
+        latest[(row[13], row[1], row[6] or row[4])] = row[0]
+    assert len(latest) < len(decided)  # one decision was replaced by a later one
+    assert retired and {row[1] for row in decided} & retired  # and some are on a retired segment
+
+    def check(store):
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert store.db.execute("SELECT * FROM decisions ORDER BY id").fetchall() == decided
+        assert store.db.execute("SELECT * FROM codings ORDER BY id").fetchall() == coded
+        in_force = store.decisions_frame()
+        assert sorted(in_force["decision_id"]) == sorted(latest.values())
+        assert set(in_force.loc[in_force["stale"], "segment_id"]) == {row[1] for row in decided} & retired
+        assert len(store.decisions_frame(in_force=False)) == len(decided)
+
+    with Store(tmp_path) as store:
+        check(store)
+        [stored] = store.documents_frame().to_dict("records")
+        doc = Document(id=stored["document_id"], path=stored["path"], format=stored["format"],
+                       layout=stored["layout"], text=stored["text"], metadata=stored["metadata"])
+        _save(store, doc, [_suggestion(s) for s in segment_document(doc)], key="k3", model="v3")  # a re-run
+        check(store)
+    with Store(tmp_path) as store:  # opening again changes nothing
+        check(store)
