@@ -141,7 +141,7 @@ def export_qdc(codebook: Codebook, out: Path) -> dict:
     sets = sets_element(f"{C}Sets", roots, codebook)
     if sets is not None:
         root.append(sets)
-    _write_atomic(out, _xml(root))
+    write_bytes(Path(out), _xml(root))  # all or nothing (pipeline.outputs)
     return {"path": str(out), "codes": len(_targets(roots))}
 
 
@@ -322,7 +322,3 @@ def _write_zip(out: Path, files: dict[str, bytes]) -> None:
                 data = files[entry]
                 archive.writestr(zipfile.ZipInfo(entry, date_time=(2020, 1, 1, 0, 0, 0)), data,
                                  compress_type=zipfile.ZIP_DEFLATED)
-
-
-def _write_atomic(out: Path, data: bytes) -> None:
-    write_bytes(Path(out), data)
