@@ -400,6 +400,9 @@ def test_embed_a_retrain_the_rerun_after_it_review_next_and_discover_embed_nothi
     passages = StandInEncoder.passages
     monkeypatch.setattr(StandInEncoder, "passages", lambda self, texts: counting._note("passage", texts) or
                         passages(self, texts))
+    # the codebook's texts too (StandInEncoder.queries is passages under another name, not patched with it)
+    monkeypatch.setattr(StandInEncoder, "queries", lambda self, texts: counting._note("query", texts) or
+                        passages(self, texts))
     with Project.init(tmp_path / "project", [corpus], None, None) as project:
         first = run(project, workers=1)
         assert first["encoder"] == "stand-in"  # run.json names the encoder
