@@ -1,12 +1,17 @@
 """A small project built by hand for the workspace tests (``tests/test_serve*.py``):
-documents, segments and suggestions written through ``Store.save_document``, as a run would."""
+documents, segments and suggestions written through ``Store.save_document``, as a run would;
+and the ``project`` and ``ws`` fixtures over it (a test module imports them by name)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from pipeline.project import Project
 from pipeline.records import Document, Segment, Suggestion
 from pipeline.segment import segment_ids
+from pipeline.serve.workspace import Workspace
 from pipeline.store import Store
 
 HOSTILE = '<script>alert("x")</script> & <b>bold</b>'
@@ -73,3 +78,17 @@ def make_project(root: Path, lang: str = "en", reviewer: str = "ani", hostile: b
                                 "key", run, None)
         store.finish_run(run, {})
     return root
+
+
+@pytest.fixture
+def project(tmp_path):
+    """The project of :func:`make_project`, opened."""
+    make_project(tmp_path / "p")
+    with Project.open(tmp_path / "p") as opened:
+        yield opened
+
+
+@pytest.fixture
+def ws(project):
+    """A workspace over ``project``, as ``pilah serve`` makes it."""
+    return Workspace(project.store, project.codebook, project.config, project.root, project.reviewer(), project.lang())

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_helpers import invoke, runner
-from serve_helpers import make_project
+from serve_helpers import make_project, project, ws  # noqa: F401 (fixtures)
 from starlette.testclient import TestClient
 
 from pipeline.cli import app
@@ -28,7 +28,7 @@ from pipeline.config import PROJECT_ROOT
 from pipeline.errors import ConfigError
 from pipeline.project import Project
 from pipeline.serve.app import MAX_BODY, create_app
-from pipeline.serve.workspace import MAX_MEMO, Workspace
+from pipeline.serve.workspace import MAX_MEMO
 from pipeline.store import Store
 
 TOKEN = "t0k3n-hostile"
@@ -71,18 +71,6 @@ def codes_in(path: Path) -> dict[str, dict]:
 
 
 # -- the workspace ----------------------------------------------------------------------
-@pytest.fixture
-def project(tmp_path):
-    make_project(tmp_path / "p")
-    with Project.open(tmp_path / "p") as opened:
-        yield opened
-
-
-@pytest.fixture
-def ws(project):
-    return Workspace(project.store, project.codebook, project.config, project.root, project.reviewer(), project.lang())
-
-
 @pytest.fixture
 def client(ws):
     app_ = create_app(ws, TOKEN, hosts=("testserver",))

@@ -18,21 +18,9 @@ from pipeline.review import review_frame, write_xlsx
 from pipeline.serve.app import create_app
 from pipeline.serve.workspace import Workspace
 from pipeline.store import Store
-from serve_helpers import HOSTILE, documents, make_project
+from serve_helpers import HOSTILE, documents, make_project, project, ws  # noqa: F401 (fixtures)
 
 TOKEN = "t0k3n-for-tests"
-
-
-@pytest.fixture
-def project(tmp_path):
-    make_project(tmp_path / "p")
-    with Project.open(tmp_path / "p") as opened:
-        yield opened
-
-
-@pytest.fixture
-def ws(project):
-    return Workspace(project.store, project.codebook, project.config, project.root, project.reviewer(), project.lang())
 
 
 @pytest.fixture
