@@ -32,7 +32,7 @@ from pipeline.ingest import iter_documents
 from pipeline.labels import format_codes, parse_codes, read_table
 from pipeline.metrics import code_metrics, direction_metrics, pair_metrics
 from pipeline.records import RESEARCHER, Document
-from pipeline.suggest import Suggester
+from pipeline.suggest import Suggester, trained_on_vectors
 from pipeline.suggest.features import code_frame, direction_rows, label_frame
 from pipeline.suggest.model import SuggestionModel
 from pipeline.suggest.rules import cue_direction
@@ -264,8 +264,7 @@ def evaluate_labels(labels: pd.DataFrame, model: SuggestionModel, codebook: Code
     their ``table_features`` when the caller has them. ``predicted`` holds the suggested
     ``{code: direction}`` of each row."""
     parsed = [parse_codes(v) for v in labels["codes"]]
-    if vectors is None and (getattr(model, "vector_mean", None) is not None
-                            or getattr(model, "vector_mean_", None) is not None):
+    if vectors is None and trained_on_vectors(model):
         # a model trained on sentence vectors: the rows' vectors through the stages' encoder
         vectors = getattr(stages, "vectors", lambda texts: None)([str(t) for t in labels["text"]])
     if features is None:

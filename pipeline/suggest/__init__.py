@@ -24,7 +24,7 @@ from pipeline.suggest.semantic import CodeVectors, ZeroShot, evidence_text, exam
 
 # The estimator (``pipeline.suggest.model.SuggestionModel``) is imported by training only:
 # scoring needs the ``Scorer`` a model directory holds, without scikit-learn.
-__all__ = ["Suggester", "Scorer", "load_model", "featurize", "require_encoder"]
+__all__ = ["Suggester", "Scorer", "load_model", "featurize", "require_encoder", "trained_on_vectors"]
 
 # How far (in spreads of unrelated training rows' cosines) a segment must stand closer to a
 # code's coded examples than to the other codes' (or, one code alone, to unrelated rows) for
@@ -32,6 +32,13 @@ __all__ = ["Suggester", "Scorer", "load_model", "featurize", "require_encoder"]
 # together than a passage's to a codebook query (e5 here: 0.85 +- 0.01 between unrelated rows).
 EXAMPLE_MIN_Z = 4.0
 CUE_WORDS_SHOWN = 4  # direction cue words shown after a suggestion's evidence
+
+
+def trained_on_vectors(model) -> bool:
+    """Whether ``model`` (a ``Scorer`` or a fitted ``SuggestionModel``; ``None``: no model)
+    was trained on sentence vectors and needs them to score."""
+    return model is not None and (getattr(model, "vector_mean", None) is not None
+                                  or getattr(model, "vector_mean_", None) is not None)
 
 
 def require_encoder(model, encoder_id: str | None) -> None:
@@ -43,7 +50,7 @@ def require_encoder(model, encoder_id: str | None) -> None:
         If the model was trained on sentence vectors and the encoder is off, or another
         encoder's: its vectors would mean nothing to it.
     """
-    if model is None or (getattr(model, "vector_mean", None) is None and getattr(model, "vector_mean_", None) is None):
+    if not trained_on_vectors(model):
         return
     trained = getattr(model, "encoder_id", None) or getattr(model, "encoder_id_", "") or "an encoder"
     if encoder_id is None:
@@ -93,8 +100,7 @@ class Suggester:
         keyworded = frozenset(code.id for code in codebook.codable() if any(code.keywords.values()))
         self.zero_shot = (ZeroShot(code_vectors, self.codes, keyworded=keyworded)
                           if code_vectors is not None and code_vectors.dim else None)
-        self.needs_vectors = (getattr(model, "vector_mean", None) is not None
-                              or getattr(model, "vector_mean_", None) is not None)
+        self.needs_vectors = trained_on_vectors(model)
         # the model's coded examples of codes too rare to learn: nearest examples, by meaning
         examples = examples_of(model) if model is not None else None
         self.by_examples = None
