@@ -102,6 +102,11 @@ def strongest(group: pd.DataFrame) -> pd.Series:
     return order.sort_values(["_score", "_len", "segment_id"], ascending=[False, False, True], kind="stable").iloc[0]
 
 
+def _factor_groups(factors: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]:
+    """``{(factor_type, direction): its rows}`` for each factor with rows, in one pass."""
+    return {key: g for key, g in factors.groupby(["factor_type", "direction"])} if len(factors) else {}
+
+
 def where(row) -> str:
     """Case · informant · document title · place: how a quote is attributed."""
     return " · ".join(str(v) for v in (row["case"], row["informant"], row["title"], row["place"]) if v)
@@ -148,11 +153,11 @@ def _listed(series: pd.Series, by: pd.Series | None = None) -> str:
 def triangulation(factors: pd.DataFrame, factor_types: list[str]) -> pd.DataFrame:
     """Per factor: who and what attests it (source types, roles, cases, informants), and
     flags for a factor resting on one informant or one source type."""
-    rows = []
+    rows, groups = [], _factor_groups(factors)
     for factor_type in factor_types:
         for direction in FACTOR_DIRECTIONS:
-            group = factors[(factors["factor_type"] == factor_type) & (factors["direction"] == direction)]
-            if group.empty:
+            group = groups.get((factor_type, direction))
+            if group is None:
                 continue
             informants, types = group["informant"].nunique(), group["source_type"].nunique()
             flags = ([ "one informant"] if informants == 1 else []) + (["one source type"] if types == 1 else [])
@@ -174,15 +179,15 @@ def negative_evidence(evidence: pd.DataFrame, factors: pd.DataFrame, factor_type
                       reviewed: dict[str, int]) -> pd.DataFrame:
     """Per factor: the codings of its factor type in the opposite direction (count,
     informants, the strongest), and the cases where it is absent among reviewed segments."""
-    rows = []
+    rows, groups = [], _factor_groups(factors)
     statused = evidence[evidence["status"] == "accepted"] if "accepted" in set(evidence["status"]) else evidence
     all_cases = sorted(set(reviewed) | set(statused["case"]))
     for factor_type in factor_types:
         for direction in FACTOR_DIRECTIONS:
-            here = factors[(factors["factor_type"] == factor_type) & (factors["direction"] == direction)]
-            if here.empty:
+            here = groups.get((factor_type, direction))
+            if here is None:
                 continue
-            opposite = factors[(factors["factor_type"] == factor_type) & (factors["direction"] == OPPOSITE[direction])]
+            opposite = groups.get((factor_type, OPPOSITE[direction]), factors.iloc[:0])
             found_in = set(here["case"])
             absent = [c for c in all_cases if c not in found_in and reviewed.get(c, 0) > 0]
             unreviewed = [c for c in all_cases if c not in found_in and reviewed.get(c, 0) == 0]
@@ -226,11 +231,11 @@ def conclusions_table(factors: pd.DataFrame, factor_types: list[str], memos: pd.
                       codebook: Codebook) -> pd.DataFrame:
     """Per factor (supporting first): cases, informants, sources, counts, codes, exemplar
     quotes with their attribution, and the memos on its codes."""
-    rows = []
+    rows, groups = [], _factor_groups(factors)
     for direction in FACTOR_DIRECTIONS:
         for factor_type in factor_types:
-            group = factors[(factors["factor_type"] == factor_type) & (factors["direction"] == direction)]
-            if group.empty:
+            group = groups.get((factor_type, direction))
+            if group is None:
                 continue
             codes = list(dict.fromkeys(group["code"]))
             notes = memos[memos["code"].isin(codes) | (memos["code"] == factor_type)] if len(memos) else memos
