@@ -190,7 +190,7 @@ def create_app(workspace: Workspace, token: str, hosts: tuple[str, ...] = ("127.
         form = await read_form(request)
         error = ""
         try:  # the page to answer with first: an unknown document stores nothing
-            ws.document(form.get("document_id", ""))
+            ws.document_text(form.get("document_id", ""))
         except PilahError as exc:
             return render(request, "error.html.j2", status_code=404, error=str(exc))
         try:

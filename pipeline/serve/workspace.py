@@ -368,9 +368,7 @@ class Workspace:
     def document(self, document_id: str) -> dict:
         """A document with its segments, each with its suggestions in force and codings in
         force (only this reviewer's in blind mode), pieces cut at every coding boundary."""
-        doc = self.store.document_text(document_id)
-        if doc is None:
-            raise WorkspaceError(f"no document {document_id!r} in this project")
+        doc = self.document_text(document_id)
         segments = self.store.segments_frame([document_id])
         suggestions = self.store.suggestions_frame([document_id], places=False)
         pending = set(self.store.suggestions_frame([document_id], pending=True,
@@ -399,6 +397,14 @@ class Workspace:
             p["code"] for s in by_segment.values() for p in s["suggestions"] if p["pending"]}
         return {**doc, "case": _case(doc["metadata"]), "segments": list(by_segment.values()),
                 "codes": [c.id for c in self.codebook.codable() if c.id in used]}  # the legend: codes shown here
+
+    def document_text(self, document_id: str) -> dict:
+        """The stored document ``document_id`` (``Store.document_text``); ``WorkspaceError``
+        when the project has none."""
+        doc = self.store.document_text(document_id)
+        if doc is None:
+            raise WorkspaceError(f"no document {document_id!r} in this project")
+        return doc
 
     def code_span(self, segment_id: str, start: int, end: int, code: str, direction: str | None,
                   suggestion_id: str | None = None) -> Decision:
@@ -466,8 +472,8 @@ class Workspace:
             target_id = ""
         elif target == "code" and target_id not in self.codebook.codes:
             raise WorkspaceError(f"{target_id!r} is not a code of the codebook")
-        elif target == "document" and self.store.document_text(target_id) is None:
-            raise WorkspaceError(f"no document {target_id!r} in this project")
+        elif target == "document":
+            self.document_text(target_id)
         elif target == "segment" and target_id not in self.store.segment_texts([target_id]):
             raise WorkspaceError(f"no segment {target_id!r} in this project")
         if replaces is not None and replaces not in set(self.store.memos_frame(target, target_id)["memo_id"]):
