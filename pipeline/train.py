@@ -306,15 +306,14 @@ class _Outcome:
         if pairs:
             directed = [(k, c) for k, c, _ in pairs]
             guessed = model.predict_direction(direction_rows(frame, directed)) if model is not None else None
-            if guessed is None:  # no direction model: what the suggester gives without one
-                guessed = suggester._directions(test, frame, directed, None, vector_rows(frame))
             cues = [cue_direction(test[k].local_cues(c)) for k, c, _ in pairs]
-            # a direction without a direction model: the cues, and the codebook by meaning
+            # a direction without a direction model: the cues, and the codebook by meaning (what
+            # the suggester gives when the model has no direction model either)
             plain = plain_suggester._directions(test, frame, directed, None, vector_rows(frame))
-            self.plain_dir += [str(d) for d in plain]
+            self.plain_dir += plain
             self.gold_dir += [d for _, _, d in pairs]
             self.cue_dir += cues
-            self.model_dir += [str(d) for d in guessed] if guessed is not None else cues
+            self.model_dir += plain if guessed is None else [str(d) for d in guessed]
 
     def report(self, parsed, codes) -> dict:
         gold = [{c for c in p if c in codes} for p in parsed]
