@@ -142,6 +142,11 @@ def create_app(workspace: Workspace, token: str, hosts: tuple[str, ...] = ("127.
                 "definition": code.definition if code else "", "terms": evidence_terms(item.evidence),
                 "memos": ws.memos(target="segment", target_id=item.segment_id), "error": error}
 
+    def document_page(request: Request, doc: dict, name: str = "_document.html.j2", focus: str = "",
+                      error: str = "") -> HTMLResponse:
+        return render(request, name, doc=doc, codes=ws.code_choices(), focus=focus, palette=palette(ws), error=error,
+                      memos=ws.memos(target="document", target_id=doc["document_id"]))
+
     async def home(request: Request) -> Response:
         return render(request, "queue.html.j2", options=ws.options(), codes=ws.code_choices(), **queue_context())
 
@@ -183,8 +188,7 @@ def create_app(workspace: Workspace, token: str, hosts: tuple[str, ...] = ("127.
         except PilahError as exc:
             return render(request, "error.html.j2", status_code=404, error=str(exc))
         name = "_document.html.j2" if request.headers.get("hx-request") == "true" else "document.html.j2"
-        return render(request, name, doc=doc, codes=ws.code_choices(), focus=request.query_params.get("focus", ""),
-                      palette=palette(ws), memos=ws.memos(target="document", target_id=document_id))
+        return document_page(request, doc, name, focus=request.query_params.get("focus", ""))
 
     async def span(request: Request) -> Response:
         form = await read_form(request)
@@ -202,9 +206,7 @@ def create_app(workspace: Workspace, token: str, hosts: tuple[str, ...] = ("127.
                          form.get("code", ""), form.get("direction") or None, form.get("suggestion_id") or None)
         except PilahError as exc:
             error = str(exc)
-        doc = ws.document(form.get("document_id", ""))
-        return render(request, "_document.html.j2", doc=doc, codes=ws.code_choices(), focus="", palette=palette(ws),
-                      error=error, memos=ws.memos(target="document", target_id=doc["document_id"]))
+        return document_page(request, ws.document(form.get("document_id", "")), error=error)
 
     async def documents(request: Request) -> Response:
         return render(request, "documents.html.j2", options=ws.options())
@@ -237,8 +239,7 @@ def create_app(workspace: Workspace, token: str, hosts: tuple[str, ...] = ("127.
                 doc = ws.document(form.get("target_id", ""))
             except PilahError as exc:
                 return render(request, "error.html.j2", status_code=404, error=f"{error} {exc}".strip())
-            return render(request, "_document.html.j2", doc=doc, codes=ws.code_choices(), focus="",
-                          palette=palette(ws), error=error, memos=ws.memos(target="document", target_id=doc["document_id"]))
+            return document_page(request, doc, error=error)
         return render(request, "_memos.html.j2", memos=ws.memos(), q="", error=error, codes=ws.code_choices())
 
     async def coders(request: Request) -> Response:
