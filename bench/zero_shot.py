@@ -37,11 +37,10 @@ from vector_cache import CACHE, encoder, vectors  # noqa: E402
 from pipeline.codebook import codebook_for_codes, load_codebook, parse_codebook  # noqa: E402
 from pipeline.config import PROJECT_ROOT, load_config  # noqa: E402
 from pipeline.engine import Stages  # noqa: E402
+from pipeline.records import RESEARCHER, role_of  # noqa: E402
 from pipeline.suggest.semantic import CodeVectors  # noqa: E402
 from pipeline.table_suggestions import table_features  # noqa: E402
 from pipeline.train import evaluate_labels, labels_from_gold  # noqa: E402
-
-SKIP = {"pewawancara", "interviewer", "moderator", "fasilitator", "peneliti", "researcher"}
 
 
 def without_keywords(book):
@@ -77,7 +76,9 @@ def gold_rows(config, book) -> pd.DataFrame:
         labels_from_gold(PROJECT_ROOT / "corpus", PROJECT_ROOT / "corpus" / "gold.csv",
                          Stages(config, book, None)).to_csv(path, index=False)
     labels = pd.read_csv(path, dtype=str, keep_default_na=False)
-    return labels[~labels["speaker"].str.casefold().isin(SKIP)].reset_index(drop=True)
+    # the researcher's turns, by the product's rule (the cached table may predate its role column)
+    researchers = {s.casefold() for s in config.section("suggest").get("skip_speakers", [])}
+    return labels[[role_of(s, researchers) != RESEARCHER for s in labels["speaker"]]].reset_index(drop=True)
 
 
 def run_gold(config, model, settings: dict) -> list[dict]:
