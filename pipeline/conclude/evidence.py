@@ -81,8 +81,15 @@ def evidence_frame(store, codebook: Codebook, cases: CaseTable, statuses: Sequen
     if (skip or researcher) and len(units):  # the researcher's own turns are no one's evidence
         units = units[[s.casefold() not in skip and i not in researcher
                        for s, i in zip(units["speaker"], units["segment_id"])]].reset_index(drop=True)
-    rows = [resolved.of(d, p, metadata.get(d, {}), s) for d, p, s in
-            zip(units["document_id"], units["document"], units["speaker"])]
+    found: dict[tuple[str, str], dict[str, str]] = {}
+
+    def attributes_of(document_id: str, path: str, speaker: str) -> dict[str, str]:
+        """A segment's attributes (``Resolved.of``), read once per document × speaker."""
+        if (document_id, speaker) not in found:
+            found[document_id, speaker] = resolved.of(document_id, path, metadata.get(document_id, {}), speaker)
+        return found[document_id, speaker]
+
+    rows = [attributes_of(d, p, s) for d, p, s in zip(units["document_id"], units["document"], units["speaker"])]
     for attribute in ["case", *resolved.attributes]:
         units[attribute] = [row.get(attribute, "") for row in rows]
     units["title"] = [str(metadata.get(d, {}).get("title") or p) for d, p in zip(units["document_id"], units["document"])]
@@ -95,23 +102,23 @@ def evidence_frame(store, codebook: Codebook, cases: CaseTable, statuses: Sequen
     units = units.reindex(columns=ordered).sort_values(["case", "document", "segment_id", "code"], kind="stable")
     units = units.reset_index(drop=True)
     units.attrs["attributes"] = ["case", *resolved.attributes]
-    units.attrs["reviewed"] = _reviewed_by_case(real, segments, resolved, metadata, skip, pseudonymizer)
+    units.attrs["reviewed"] = _reviewed_by_case(real, segments, attributes_of, skip, pseudonymizer)
     units.attrs["statuses"] = tuple(statuses)
     units.attrs["code_map"] = real.code_map() if hasattr(real, "code_map") else {}
     return units
 
 
-def _reviewed_by_case(store, segments: pd.DataFrame, resolved, metadata: dict, skip: set, pseudonymizer) -> dict:
+def _reviewed_by_case(store, segments: pd.DataFrame, attributes_of, skip: set, pseudonymizer) -> dict:
     """``{case: segments an analyst has reviewed}`` (a decision or a coding in force on them),
     every case of the project included (0: nothing reviewed there yet): where a factor can
-    be said to be absent."""
+    be said to be absent. ``attributes_of(document_id, path, speaker)``: a segment's attributes."""
     reviewed = set(store.decisions_frame(in_force=True)["segment_id"]) | set(store.codings_frame()["segment_id"].dropna())
     counts: dict[str, int] = {}
     for row in segments.itertuples(index=False):
         speaker = row.speaker if isinstance(row.speaker, str) else ""
         if speaker.casefold() in skip or getattr(row, "segment_role", "") == "researcher":
             continue
-        case = resolved.of(row.document_id, row.document, metadata.get(row.document_id, {}), speaker)["case"]
+        case = attributes_of(row.document_id, row.document, speaker)["case"]
         case = pseudonymizer.text(case) if pseudonymizer is not None else case
         counts[case] = counts.get(case, 0) + int(row.segment_id in reviewed)
     return counts
