@@ -312,11 +312,8 @@ class Workspace:
             direction = direction or item.direction
             self._check(code, direction)
             action = "accept" if (code, direction) == (item.code, item.direction) else "edit"
-        if action == "accept":
-            return Decision(item.segment_id, item.suggestion_id, "accept", item.code, item.direction or None,
-                            self.reviewer, comment, SOURCE)
-        if action == "reject":
-            return Decision(item.segment_id, item.suggestion_id, "reject", item.code, item.direction or None,
+        if action in ("accept", "reject"):
+            return Decision(item.segment_id, item.suggestion_id, action, item.code, item.direction or None,
                             self.reviewer, comment, SOURCE)
         if action == "edit":
             return Decision(item.segment_id, item.suggestion_id, "edit", code, direction, self.reviewer, comment, SOURCE)
