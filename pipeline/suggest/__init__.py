@@ -17,9 +17,10 @@ from pipeline.errors import ModelError
 from pipeline.metrics import ready
 from pipeline.records import RESEARCHER, Segment, Suggestion
 from pipeline.suggest.chatter import is_chatter
-from pipeline.suggest.features import SegmentFeatures, code_frame, direction_rows, featurize, featurize_many
+from pipeline.suggest.features import (SegmentFeatures, code_frame, direction_rows, featurize, featurize_many,
+                                       vector_column)
 from pipeline.suggest.rules import CodebookRules, cue_direction, rule_scores
-from pipeline.suggest.scoring import Scorer, load_model, vector_rows
+from pipeline.suggest.scoring import VECTOR, Scorer, load_model, vector_rows
 from pipeline.suggest.semantic import CodeVectors, ZeroShot, evidence_text, examples_of, unit_rows
 
 # The estimator (``pipeline.suggest.model.SuggestionModel``) is imported by training only:
@@ -140,7 +141,7 @@ class Suggester:
             return []
         X = code_frame(features, self.codes, vectors) if frame is None else frame.reset_index(drop=True)
         if vectors is not None and frame is not None:
-            X = X.assign(vector=[row if row.any() else None for row in np.asarray(vectors, np.float32)])
+            X = X.assign(**{VECTOR: vector_column(vectors)})
         segment_vectors = vector_rows(X)
         if self.needs_vectors and segment_vectors is None:
             raise ModelError("the suggestion model was trained on sentence vectors, but this run has none: turn the "

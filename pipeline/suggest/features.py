@@ -269,9 +269,14 @@ def code_frame(features: list[SegmentFeatures], codes: list[str], vectors: np.nd
         local=[{code: item.local_cues(code) for code in item.matches.hits} for item in features],
     )
     if vectors is not None:
-        vectors = np.asarray(vectors, dtype=np.float32)
-        columns[VECTOR] = [row if row.any() else None for row in vectors]
+        columns[VECTOR] = vector_column(vectors)
     return pd.DataFrame(columns, index=pd.RangeIndex(len(features)))
+
+
+def vector_column(vectors: np.ndarray) -> list:
+    """A code frame's ``vector`` column from one row per segment: each row as float32, None
+    for a row of zeros (a segment not embedded)."""
+    return [row if row.any() else None for row in np.asarray(vectors, dtype=np.float32)]
 
 
 def label_frame(parsed: list[dict], codes: list[str]) -> pd.DataFrame:
