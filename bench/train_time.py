@@ -75,7 +75,6 @@ def main() -> None:
         table = napire_table() if name == "napire" else documents_table()
         codes = sorted({c for value in table["codes"] for c in parse_codes(value)})
         book = codebook_for_codes(codes, frame_book, name)
-        started, cpu = time.perf_counter(), time.process_time()
         vectors = None
         if args.vectors:
             from vector_cache import VectorCache, encoder
