@@ -39,7 +39,7 @@ from pipeline.ingest import text as ingest_text
 from pipeline.ingest.transcript import parse_transcript, turn_patterns
 from pipeline.records import Block, Document, Segment
 from pipeline.refi.archive import Archive, RefiError, parse_xml
-from pipeline.outputs import writable_text
+from pipeline.outputs import writable_text, write_text
 from pipeline.refi.codebook import (CodeTreeError, MergeReport, merge_codes, normal_guid, one_line, read_codes,
                                     read_factor_sets)
 from pipeline.refi.text import choose_unit, docx_text, stored_text, unit_offsets
@@ -171,10 +171,9 @@ def _merge(codes, sets, ns, codebook: Codebook, codebook_out: Path, report: Impo
         return codebook
     merged = parse_codebook(raw, source=str(codebook_out))  # validates; raises ConfigError listing problems
     codebook_out = Path(codebook_out)
-    codebook_out.parent.mkdir(parents=True, exist_ok=True)
-    codebook_out.write_text(
-        "# Pilah codebook: the project's codes with those imported by `pilah import` (REFI-QDA).\n"
-        + yaml.safe_dump(raw, allow_unicode=True, sort_keys=False, width=1000), encoding="utf-8")
+    write_text(codebook_out,  # all or nothing (pipeline.outputs): never a codebook cut short
+               "# Pilah codebook: the project's codes with those imported by `pilah import` (REFI-QDA).\n"
+               + yaml.safe_dump(raw, allow_unicode=True, sort_keys=False, width=1000))
     report.codebook = str(codebook_out)
     return merged
 
