@@ -104,10 +104,8 @@ class Suggester:
         self.needs_vectors = trained_on_vectors(model)
         # the model's coded examples of codes too rare to learn: nearest examples, by meaning
         examples = examples_of(model) if model is not None else None
-        self.by_examples = None
-        if examples is not None:
-            self.example_vectors = examples[0]
-            self.by_examples = ZeroShot(examples[0], self.codes, background=examples[1], min_z=EXAMPLE_MIN_Z)
+        self.by_examples = (None if examples is None else
+                            ZeroShot(examples[0], self.codes, background=examples[1], min_z=EXAMPLE_MIN_Z))
 
     def __call__(self, items: Sequence[tuple[Segment, Doc]], vectors: np.ndarray | None = None) -> list[Suggestion]:
         """Suggestions for a batch of ``(segment, doc)`` pairs, in input order; ``vectors``:
@@ -193,14 +191,13 @@ class Suggester:
         if vectors is None or (self.zero_shot is None and self.by_examples is None):
             return None
         found: list[dict] = [{} for _ in range(count)]
-        for matcher, texts in ((self.zero_shot, self.code_vectors),
-                               (self.by_examples, getattr(self, "example_vectors", None))):
+        for matcher in (self.zero_shot, self.by_examples):
             if matcher is None:
                 continue
             for i, chosen in enumerate(matcher.choose(vectors)):
                 for code, score, row in chosen:
                     if score > found[i].get(code, (-1.0,))[0]:
-                        found[i][code] = (score, (texts, row))
+                        found[i][code] = (score, (matcher.vectors, row))  # the texts it matched
         return [sorted(((c, s, where) for c, (s, where) in row.items()), key=lambda x: -x[1]) for row in found]
 
     def confidence(self, code: str) -> str:
