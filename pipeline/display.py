@@ -185,19 +185,27 @@ def with_text(units: pd.DataFrame, texts: Callable[[Sequence[str]], dict[str, st
     return units.assign(text=[found[s] for s in units["segment_id"]])
 
 
-def _accepted_units(store: Store, codebook: Codebook, places: pd.DataFrame) -> pd.DataFrame:
+def codings_in_force(store: Store, segment_ids: Iterable[str]) -> pd.DataFrame:
+    """The codings in force on ``segment_ids`` (not stale; the latest coding of a segment ×
+    code when coders differ), with the score and evidence their decision saw
+    (``seen_score``, ``seen_evidence``). The displays and ``pipeline.conclude`` both count these."""
     codings = store.codings_frame()
-    codings = codings[~codings["stale"] & codings["segment_id"].isin(places.index)]
+    codings = codings[~codings["stale"] & codings["segment_id"].isin(segment_ids)]
     codings = codings.sort_values("coding_id").drop_duplicates(["segment_id", "code"], keep="last")
     decisions = store.decisions_frame(in_force=False).set_index("decision_id")
-    seen = codings["decision_id"]
+    return codings.assign(seen_score=codings["decision_id"].map(decisions["seen_score"]),
+                          seen_evidence=codings["decision_id"].map(decisions["seen_evidence"]).fillna(""))
+
+
+def _accepted_units(store: Store, codebook: Codebook, places: pd.DataFrame) -> pd.DataFrame:
+    codings = codings_in_force(store, places.index)
     units = _with_place(pd.DataFrame({
         "status": "accepted",
         "segment_id": codings["segment_id"].to_numpy(),
         "code": _shared(codings["code"]),
         "direction": _shared(codings["direction"].fillna("neutral").replace("", "neutral")),
-        "score": seen.map(decisions["seen_score"]).to_numpy(dtype=float),
-        "evidence": _shared(seen.map(decisions["seen_evidence"]).fillna("")),
+        "score": codings["seen_score"].to_numpy(dtype=float),
+        "evidence": _shared(codings["seen_evidence"]),
     }), places)
     return _with_factor_type(units, codebook)
 

@@ -22,6 +22,7 @@ import pandas as pd
 
 from pipeline.codebook import Codebook
 from pipeline.conclude.cases import CaseTable, resolve
+from pipeline.display import codings_in_force
 
 STATUSES = ("accepted", "pending")
 COLUMNS = ("status", "segment_id", "document_id", "document", "title", "case", "speaker", "informant", "role",
@@ -50,16 +51,13 @@ def evidence_frame(store, codebook: Codebook, cases: CaseTable, statuses: Sequen
     skip = {s.casefold() for s in skip_speakers}
     parts = []
     if "accepted" in statuses:
-        codings = real.codings_frame()
-        codings = codings[~codings["stale"] & codings["segment_id"].isin(places.index)]
-        codings = codings.sort_values("coding_id").drop_duplicates(["segment_id", "code"], keep="last")
-        seen = real.decisions_frame(in_force=False).set_index("decision_id")
+        codings = codings_in_force(real, places.index)
         parts.append(pd.DataFrame({
             "status": "accepted", "segment_id": codings["segment_id"].to_numpy(), "code": codings["code"].to_numpy(),
             "direction": codings["direction"].fillna("").replace("", "neutral").to_numpy(),
             "reviewer": codings["coder"].to_numpy(), "origin": codings["origin"].to_numpy(),
-            "score": pd.to_numeric(codings["decision_id"].map(seen["seen_score"]), errors="coerce").to_numpy(dtype=float),
-            "evidence": codings["decision_id"].map(seen["seen_evidence"]).fillna("").to_numpy()}))
+            "score": pd.to_numeric(codings["seen_score"], errors="coerce").to_numpy(dtype=float),
+            "evidence": codings["seen_evidence"].to_numpy()}))
     if "pending" in statuses:
         pending = real.suggestions_frame(pending=True, places=False)
         pending = pending[pending["segment_id"].isin(places.index)]
