@@ -740,7 +740,11 @@ class Store:
         """The current segments no code covers, in reading order: no coding in force, and
         no suggestion in force that is open or that a decision in force does not reject.
         Columns ``segment_id``, ``document``, ``speaker``, ``segment_role``, ``lang``, ``text``."""
+        # the decisions in force, read once: _IN_FORCE inside the per-suggestion subqueries
+        # was evaluated again for each suggestion (26 s for 20,000 segments and decisions)
         query = f"""
+            WITH in_force AS (SELECT decisions.segment_id, {_DECISION_KEY} AS key, decisions.decision
+                              FROM decisions {_IN_FORCE})
             SELECT segments.id AS segment_id, documents.path AS document, segments.speaker, segments.role AS segment_role,
                    segments.language AS lang, segments.text
             FROM segments JOIN documents ON documents.id = segments.document_id
@@ -749,10 +753,10 @@ class Store:
               AND NOT EXISTS (
                 SELECT 1 FROM suggestions
                 WHERE suggestions.segment_id = segments.id AND suggestions.retired_run IS NULL
-                  AND (NOT EXISTS (SELECT 1 FROM decisions {_IN_FORCE} AND decisions.segment_id = suggestions.segment_id
-                                   AND {_DECISION_KEY} = {self._code("suggestions.code")})
-                       OR EXISTS (SELECT 1 FROM decisions {_IN_FORCE} AND decisions.segment_id = suggestions.segment_id
-                                  AND {_DECISION_KEY} = {self._code("suggestions.code")} AND decisions.decision != 'reject'))
+                  AND (NOT EXISTS (SELECT 1 FROM in_force WHERE in_force.segment_id = suggestions.segment_id
+                                   AND in_force.key = {self._code("suggestions.code")})
+                       OR EXISTS (SELECT 1 FROM in_force WHERE in_force.segment_id = suggestions.segment_id
+                                  AND in_force.key = {self._code("suggestions.code")} AND in_force.decision != 'reject'))
               )
             ORDER BY documents.path, segments.start
         """
