@@ -140,8 +140,9 @@ def import_sheet(store: Store, path: Path, codebook: Codebook, reviewer: str | N
     suggestions = store.suggestion_rows([s.strip() for s in frame.get("suggestion_id", []) if s.strip()])
     segments = store.segment_texts([s.strip() for s in frame["segment_id"] if s.strip()]
                                    + [seen["segment_id"] for seen in suggestions.values()])
-    in_force = _in_force(store)
-    later = _decided_in_workspace_since(store, path)
+    decided = store.decisions_frame(in_force=True)  # read once for both
+    in_force = _in_force(decided)
+    later = _decided_in_workspace_since(decided, path)
     for index, row in frame.iterrows():
         line = int(index) + 2
         try:
@@ -191,9 +192,9 @@ def sheet_reviewer(frame: pd.DataFrame) -> str | None:
     return names.pop()
 
 
-def _in_force(store: Store) -> dict[tuple[str, str], set[tuple]]:
-    """``{(segment_id, code decided on): {(decision, code, direction, comment), …}}`` over all reviewers."""
-    frame = store.decisions_frame(in_force=True)
+def _in_force(frame: pd.DataFrame) -> dict[tuple[str, str], set[tuple]]:
+    """``{(segment_id, code decided on): {(decision, code, direction, comment), …}}`` over all
+    reviewers, of the decisions in force (``Store.decisions_frame``)."""
     found: dict[tuple[str, str], set[tuple]] = {}
     for row in frame.itertuples(index=False):
         key = (row.segment_id, row.key)
@@ -202,14 +203,14 @@ def _in_force(store: Store) -> dict[tuple[str, str], set[tuple]]:
     return found
 
 
-def _decided_in_workspace_since(store: Store, path: Path) -> dict[tuple[str, str, str], tuple]:
+def _decided_in_workspace_since(frame: pd.DataFrame, path: Path) -> dict[tuple[str, str, str], tuple]:
     """``{(reviewer, segment_id, code decided on): (decision, code, direction, comment)}`` of
-    the decisions in force made in the workspace (``pilah serve``) after ``path`` was last
-    saved: a row of that sheet cannot overrule them (it was written before them)."""
+    the decisions in force (``Store.decisions_frame``) made in the workspace (``pilah serve``)
+    after ``path`` was last saved: a row of that sheet cannot overrule them (it was written
+    before them)."""
     from datetime import datetime
 
     saved = Path(path).stat().st_mtime
-    frame = store.decisions_frame(in_force=True)
     frame = frame[frame["source"] == "workspace"]
     return {(r.reviewer, r.segment_id, r.key): (r.decision, r.code, r.direction if isinstance(r.direction, str) else None,
                                                 r.comment)
