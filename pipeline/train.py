@@ -8,6 +8,7 @@ other segment of a gold document counts as coded with nothing).
 from __future__ import annotations
 
 import hashlib
+import inspect
 import platform
 import re
 import time
@@ -154,7 +155,7 @@ def train(
     decided = decided_mask(labels, codes)
     model = clone(estimator) if estimator is not None else SuggestionModel()
     started = time.perf_counter()
-    model.fit(X, Y) if decided is None else model.fit(X, Y, decided=decided)
+    fit(model, X, Y, decided, code_vectors)
     if vectors is not None:
         model.encoder_id_ = encoder_id
     seconds["fit"] = round(time.perf_counter() - started, 2)
@@ -206,6 +207,15 @@ def train(
     return model, meta
 
 
+def fit(model, X: pd.DataFrame, Y: pd.DataFrame, decided: np.ndarray | None = None, code_vectors=None):
+    """``model.fit(X, Y)``, with ``decided`` and ``code_vectors`` where given and the
+    estimator takes them (``SuggestionModel`` does; ``bench/baseline.py``'s takes neither)."""
+    taken = inspect.signature(model.fit).parameters
+    extra = {name: value for name, value in (("decided", decided), ("code_vectors", code_vectors))
+             if value is not None and name in taken}
+    return model.fit(X, Y, **extra)
+
+
 def save_model(model: SuggestionModel, meta: dict, codebook: Codebook, directory: Path) -> dict:
     """Write the model, its ``meta.json`` and the codebook it was trained with."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -248,10 +258,8 @@ def cross_validate(estimator, features, parsed, X, Y, codebook, stages, groups, 
     outcome = _Outcome(len(features))
     for train_rows, test_rows in splits:
         model = clone(estimator)
-        if decided is None:
-            model.fit(X.iloc[train_rows], Y.iloc[train_rows])
-        else:
-            model.fit(X.iloc[train_rows], Y.iloc[train_rows], decided=decided[train_rows])
+        fit(model, X.iloc[train_rows], Y.iloc[train_rows], None if decided is None else decided[train_rows],
+            code_vectors)
         outcome.add(test_rows, features, parsed, model, codebook, settings, list(Y.columns), X.iloc[test_rows],
                     code_vectors)
     return {"scheme": scheme, **outcome.report(parsed, list(Y.columns))}

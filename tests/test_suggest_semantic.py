@@ -306,8 +306,8 @@ def test_codebook_by_meaning_on_real_segments(stages, codebook, e5):
 
 
 def test_a_code_with_two_decisions_is_suggested_near_its_coded_examples(stages, codebook):
-    """Too few examples to learn a model of it: the coded examples themselves, kept in the
-    model, suggest the code for segments close to them, and say which example matched."""
+    """Too few examples for a word model: the meaning model learns the code from its two
+    coded segments, and the suggestion names the coded example it is closest to."""
     raw = _raw(codebook, {"training", "infrastructure", "certification"})
     for code in raw["codes"]:
         code.pop("keywords", None)
@@ -320,14 +320,15 @@ def test_a_code_with_two_decisions_is_suggested_near_its_coded_examples(stages, 
     codes = ["training=supporting"] * 10 + ["infrastructure=constraining"] * 10 + ["certification=supporting"] * 2
     table = pd.DataFrame({"text": texts, "codes": codes, "lang": "id"})
     model, _ = train(table, book, stages, "rare", folds=1, vectors=encoder.passages(texts), encoder_id=encoder.id)
-    assert "certification" not in model.learned_ and model.example_codes_ == ["certification"] * 2
+    assert "certification" in model.meaning_codes_ and model.example_codes_ == ["certification"] * 2
+    assert not model.weights_[:, model.scored_.index("certification")].any()  # no word model: its words weigh nothing
     scorer = model.scorer()
     suggester = Suggester(book, scorer, stages.config.section("suggest"))
     asked = ["Sertifikat halal BPOM untuk keripik kami keluar bulan lalu.", "Kami menanam padi di sawah."]
     found = suggester(_items(stages, asked), encoder.passages(asked))
     rare = [s for s in found if s.code == "certification"]
     assert [s.segment_id for s in rare] == ["t:0"]
-    assert rare[0].source == "meaning" and rare[0].evidence.startswith("coded example: sertifikat halal")
+    assert rare[0].source == "model" and rare[0].evidence.startswith("coded example: sertifikat halal")
 
 
 def test_a_codebook_that_asks_for_greetings_by_keyword_still_gets_them(stages, codebook):

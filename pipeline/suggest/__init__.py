@@ -165,8 +165,11 @@ class Suggester:
                     evidence = f"{evidence}; {said}" if evidence else said
                 if not evidence:
                     words = explanations.get((i, code), [])
-                    # no word weighed for it: the sentence vector did (a code learned in another language)
-                    evidence = "model: " + (", ".join(words) if words else "the segment's meaning (sentence vector)")
+                    # no word weighed for it: the sentence vector did (the meaning model, or a
+                    # code learned in another language): the closest coded example or codebook text
+                    evidence = ("model: " + ", ".join(words) if words else
+                                self._closest_text(code, segment_vectors, i, features[i].raw)
+                                or "model: the segment's meaning (sentence vector)")
                 cues = features[i].cue_words(code, direction)
                 if cues:  # the words the direction can be checked against
                     evidence += f" · {direction}: " + ", ".join(cues[:CUE_WORDS_SHOWN])
@@ -199,6 +202,23 @@ class Suggester:
                     if score > found[i].get(code, (-1.0,))[0]:
                         found[i][code] = (score, (matcher.vectors, row))  # the texts it matched
         return [sorted(((c, s, where) for c, (s, where) in row.items()), key=lambda x: -x[1]) for row in found]
+
+    def _closest_text(self, code: str, vectors: np.ndarray | None, i: int, segment: str) -> str:
+        """The evidence of a suggestion the sentence vector made: the model's coded example
+        or the codebook's text of ``code`` closest to segment ``i`` (``"coded example: …"``,
+        ``"definition: …"``), ``""`` without vectors or texts."""
+        if vectors is None or not vectors[i].any():
+            return ""
+        found = []
+        for texts in (getattr(self.by_examples, "vectors", None), self.code_vectors):
+            rows = texts.rows_of(code) if texts is not None and texts.dim == vectors.shape[1] else []
+            if len(rows):
+                sims = texts.matrix[rows] @ vectors[i]
+                found.append((float(sims.max()), texts, int(rows[int(sims.argmax())])))
+        if not found:
+            return ""
+        _, texts, row = max(found, key=lambda f: f[0])
+        return evidence_text(self.codebook, code, texts.sources[row], texts.texts[row], segment=segment)
 
     def confidence(self, code: str) -> str:
         """``"low"`` for a code that is not ready (``pipeline.metrics.ready``, the one rule):

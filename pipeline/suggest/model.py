@@ -13,8 +13,12 @@ near the code's evidence.
 
 With a ``vector`` column in the code frame (sentence vectors from ``pipeline.embed``), both
 models also read each segment's centred vector (``vector_weight``,
-``direction_vector_weight``), and the codes too rare to learn keep a few coded examples
-that the ``Suggester`` matches by meaning (``semantic.examples_of``).
+``direction_vector_weight``). A code with 1 to ``MEANING_BELOW`` coded segments also gets
+a meaning model (``pipeline.suggest.meaning``: the vectors, with the codebook's texts of
+the code counted as coded segments), and is suggested where its word model or its meaning
+model says so. Codes without a word model keep a few coded examples, which the
+``Suggester`` shows as the evidence of a suggestion by meaning and, for a code left to the
+rules, matches by meaning (``semantic.examples_of``).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from threadpoolctl import threadpool_limits
 from pipeline.checksums import file_sha256
 from pipeline.metrics import cohen_kappa, ready
 from pipeline.records import DIRECTIONS
+from pipeline.suggest import meaning
 from pipeline.suggest.features import direction_rows
 from pipeline.suggest.scoring import (MODEL_FILE, MODEL_FORMAT, META_FILE, PresenceScoring, Scorer, TermWeights, focus,
                                       vector_block, vector_rows)
@@ -71,6 +76,20 @@ CV_FOLDS = 5
 # one in ten. Switching a code off hides all its suggestions, while a poor suggestion costs
 # one rejection, so the evidence must be more than a first handful of rejections.
 MIN_DECIDED_TO_SWITCH_OFF = 10
+# The Platt offset of a part (words or meaning) a code has no model in: a probability of e^-50.
+NEVER = 50.0
+# The meaning model's probability is sigmoid(slope x decision): a decision of 0.5 (half way
+# to a clear example) is at least 0.88.
+MEANING_MIN_SLOPE = 4.0
+UPPER_GRID = np.round(np.arange(0.5, 0.91, 0.05), 2)
+# A code has a meaning model while it has fewer coded segments than this; from then on its
+# word model (with the vectors among its features) suggests it alone. Held-out train rows
+# (``--dev``), micro-F1 at 25/50/100/200/600 rows, 30 against 80 (against no meaning model):
+# HoASA 0.623/0.696/0.753/0.809/0.863 against 0.623/0.696/0.747/0.805/0.861
+# (0.614/0.670/0.750/0.807/0.865); CASA 0.483/0.590/0.661/0.769/0.825 against
+# 0.483/0.590/0.670/0.736/0.825 (0.424/0.566/0.677/0.769/0.825); with every code at any
+# count, CASA at 600 rows fell to 0.780.
+MEANING_BELOW = 30
 
 
 def _single_threaded(method):
@@ -196,13 +215,21 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
         ``vector_weight="auto"``: by the number of rows, ``AUTO_VECTOR_WEIGHT``);
         ``direction_vector_weight=None`` chooses it from ``DIRECTION_VECTOR_WEIGHTS`` with
         the direction model's C, by cross-validated macro-F1.
+    codebook_weight : float
+        With vectors, the meaning model (``pipeline.suggest.meaning``: a ridge classifier
+        per code on the segment vectors, learned from a single coded segment up) counts
+        the codebook's texts of a code (``fit``'s ``code_vectors``) as this many coded
+        segments; a code's probability is the better of its word model's and its meaning
+        model's. 0: no meaning model.
     """
 
     def __init__(self, min_examples: int = 3, C: float = 0.5, char_ngrams: bool | str = "auto",
                  threshold_shrinkage: float = 1000.0, min_precision: float = 0.3, direction_Cs: tuple = DIRECTION_CS,
                  classifier: str = "auto", alpha: float = 1.0, random_state: int = 0,
-                 vector_weight: float | str = "auto", direction_vector_weight: float | None = None):
+                 vector_weight: float | str = "auto", direction_vector_weight: float | None = None,
+                 codebook_weight: float = meaning.CODEBOOK_WEIGHT):
         self.min_examples = min_examples
+        self.codebook_weight = codebook_weight
         self.vector_weight = vector_weight
         self.direction_vector_weight = direction_vector_weight
         self.classifier = classifier
@@ -216,13 +243,18 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
 
     # -- code presence ---------------------------------------------------------------
     @_single_threaded
-    def fit(self, X: pd.DataFrame, Y: pd.DataFrame, decided: np.ndarray | None = None) -> "SuggestionModel":
+    def fit(self, X: pd.DataFrame, Y: pd.DataFrame, decided: np.ndarray | None = None,
+            code_vectors=None) -> "SuggestionModel":
         """Learn from a code frame ``X`` and a label frame ``Y`` (rows aligned).
 
         ``decided``: rows x codes (``Y``'s columns), true where an analyst decided on the
         code for the row (accepted, rejected, edited or added it); ``None``: every code of
         every row was decided (a gold coding, a labelled table). Only decided suggestions
-        count toward the precision that can switch a code off."""
+        count toward the precision that can switch a code off.
+
+        ``code_vectors`` (``semantic.CodeVectors``, the codebook's texts embedded by the
+        encoder that made ``X``'s vectors): with vectors, those texts are training rows of
+        the meaning model (``pipeline.suggest.meaning``)."""
         X, Y = X.reset_index(drop=True), Y.reset_index(drop=True)
         decided = None if decided is None else np.asarray(decided, bool).reshape(len(Y), len(Y.columns))
         present = Y.notna().to_numpy()
@@ -270,21 +302,28 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
                 self.learned_.append(code)
             elif positives >= self.min_examples and positives > negatives:
                 self.prior_codes_.append(code)
-        columns = [self.codes_.index(code) for code in self.learned_]
+        words_learned = list(self.learned_)
+        meaning_fitted, meaning_held_out = self._fit_meaning(X, vectors, present, code_vectors)
+        self.learned_ = [c for c in self.codes_ if c in words_learned or c in meaning_fitted]
+        self.meaning_codes_ = [c for c in self.codes_ if c in meaning_fitted]
+        columns = [self.codes_.index(code) for code in words_learned]
         self.classifier_ = self.classifier
         if self.classifier == "auto":
             self.classifier_ = "ridge" if n * len(columns) >= RIDGE_FROM_ROW_CODES else "svm"
         if self.classifier_ == "ridge" and columns:
-            fitted, held_out = self._fit_ridge(matrix, present[:, columns].astype(int))
+            fitted, held_out = self._fit_ridge(matrix, present[:, columns].astype(int), words_learned)
         gram = None
         if self.classifier_ != "ridge" and columns and n <= GRAM_SVM_MAX_ROWS:
             gram = (matrix @ matrix.T).toarray() + 1.0
-        for code, k in zip(self.learned_, columns):
+        for code, k in zip(words_learned, columns):
             if self.classifier_ != "ridge":
                 fitted[code], held_out[code] = self._fit_code(matrix, present[:, k].astype(int), gram)
         self._set_thresholds(present, held_out)
+        if meaning_fitted:
+            held_out.update(self._at_one_threshold(present, fitted, held_out, meaning_held_out))
         self._stack_weights(fitted, present)
-        self._keep_examples(X, vectors, present)
+        self._stack_meaning(meaning_fitted)
+        self._keep_examples(X, vectors, present, words_learned)
         self.sources_ = self._sources(X, present, held_out, decided)
         directed = [(i, code) for code in self.codes_ for i, d in enumerate(Y[code]) if d in DIRECTIONS]
         if directed and self.features_ is not None:
@@ -301,8 +340,9 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
             matrix = sparse.hstack([matrix, vector_block(X, self.vector_mean_, self.vector_weight_)], format="csr")
         return matrix
 
-    def _keep_examples(self, X: pd.DataFrame, vectors: np.ndarray | None, present: np.ndarray) -> None:
-        """With vectors: for each code neither learned nor scored by its prior, up to
+    def _keep_examples(self, X: pd.DataFrame, vectors: np.ndarray | None, present: np.ndarray,
+                       words_learned: list[str]) -> None:
+        """With vectors: for each code without a word model nor scored by its prior, up to
         ``EXAMPLES_PER_CODE`` of its coded rows (vector and the start of the text), and the
         mean and spread of the cosines between training rows that share no code (what
         unrelated segments score)."""
@@ -313,7 +353,7 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
         has = vectors.any(axis=1)
         kept = []
         for k, code in enumerate(self.codes_):
-            if code in self.learned_ or code in self.prior_codes_:
+            if code in words_learned or code in self.prior_codes_:
                 continue
             rows = np.flatnonzero(present[:, k] & has)[:EXAMPLES_PER_CODE]
             kept += [(code, int(i)) for i in rows]
@@ -364,7 +404,90 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
         coef = np.asarray(matrix.T @ dual, dtype=np.float64).ravel()
         return (coef, float(dual.sum()), slope, offset), held_out
 
-    def _fit_ridge(self, matrix, Y: np.ndarray) -> tuple[dict, dict]:
+    def _fit_meaning(self, X: pd.DataFrame, vectors: np.ndarray | None, present: np.ndarray,
+                     code_vectors) -> tuple[dict, dict]:
+        """The meaning model (``pipeline.suggest.meaning``) of every code with at least one
+        coded segment and fewer than ``MEANING_BELOW``, and ``min_examples`` segments
+        without it, not scored by its prior:
+        per code, its weights (on ``meaning.unit_centred`` vectors), Platt slope and offset,
+        and its out-of-fold probabilities. Nothing without vectors or word features."""
+        if (vectors is None or self.vector_mean_ is None or self.features_ is None
+                or not self.vector_weight_ or not self.codebook_weight):
+            return {}, {}
+        n = len(present)
+        codes = [k for k, code in enumerate(self.codes_) if code not in self.prior_codes_
+                 and 1 <= present[:, k].sum() < MEANING_BELOW and n - present[:, k].sum() >= self.min_examples]
+        if not codes:
+            return {}, {}
+        rows = meaning.unit_centred(vectors, self.vector_mean_)
+        texts = labels = weights = None
+        if code_vectors is not None and code_vectors.dim == vectors.shape[1]:
+            texts, labels, weights = meaning.text_rows(self.codes_, code_vectors.codes, code_vectors.matrix,
+                                                       self.codebook_weight)
+            texts, labels = meaning.unit_centred(texts, self.vector_mean_), labels[:, codes]
+        y = present[:, codes]
+        coef, decisions = meaning.fit_meaning(rows, y, texts, labels, weights, random_state=self.random_state)
+        # the probability's scale from Platt's slope on the out-of-fold decisions (at least
+        # MEANING_MIN_SLOPE steep); its cut stays at the boundary, decision 0
+        slopes = np.minimum(_platt(decisions, y)[0], -MEANING_MIN_SLOPE)
+        fitted, held_out = {}, {}
+        for j, k in enumerate(codes):
+            code = self.codes_[k]
+            fitted[code] = (coef[:, j], float(slopes[j]), 0.0)
+            held_out[code] = 1.0 / (1.0 + np.exp(slopes[j] * decisions[:, j]))
+        return fitted, held_out
+
+    def _at_one_threshold(self, present: np.ndarray, fitted: dict, held_out: dict,
+                          meaning_held_out: dict) -> dict:
+        """A code with a meaning model has the higher of its two parts as its probability,
+        each at 0.5 on its own cut: the word model's threshold is folded into its Platt offset
+        (its probability p becomes ``sigmoid(logit(p) - logit(threshold))``), the meaning
+        model's cut is its decision boundary (decision 0: balanced classes). One threshold
+        for every such code, chosen on the out-of-fold probabilities so combined, pooled
+        over codes, may only raise that cut (``UPPER_GRID``): either part at its own cut is
+        the most a suggestion needs. Returns those codes' out-of-fold probabilities.
+
+        Held-out train rows (``bench/learning_curve.py --dev``), mean micro-F1 over 25-200
+        rows: NaPiRE 0.286 (the meaning model Platt-scaled, its threshold chosen like the
+        words': 0.269), HoASA 0.717 (cut at 0.5 without choosing: 0.693)."""
+        combined = {}
+        for code in meaning_held_out:
+            parts = [meaning_held_out[code]]
+            if code in fitted:
+                threshold = min(max(self.thresholds_[code], 1e-3), 1 - 1e-3)
+                shift = float(np.log(threshold / (1 - threshold)))
+                weights, intercept, slope, offset = fitted[code]
+                fitted[code] = (weights, intercept, slope, offset + shift)
+                p = np.clip(held_out[code], 1e-12, 1 - 1e-12)
+                parts.append(1.0 / (1.0 + np.exp(-(np.log(p / (1 - p)) - shift))))
+            combined[code] = np.maximum.reduce(parts)
+        columns = [self.codes_.index(code) for code in combined]
+        gold = present[:, columns].astype(bool).ravel(order="F")
+        pooled = np.concatenate(list(combined.values()))
+        scores = [_f1(gold, pooled >= t) for t in UPPER_GRID]
+        cut = float(UPPER_GRID[int(np.argmax(scores))])
+        for code in combined:
+            self.thresholds_[code] = cut
+        return combined
+
+    def _stack_meaning(self, fitted: dict[str, tuple]) -> None:
+        """The meaning model's weights of every scored code (``PresenceScoring``), read off
+        the vector block of :meth:`transform`'s output (whose rows have length
+        ``vector_weight_``): the vector part divided by that length. A code without one
+        gets zero weights and a probability of about 0."""
+        self.meaning_weights_ = self.meaning_slopes_ = self.meaning_offsets_ = None
+        if not fitted:
+            return
+        dim = len(self.vector_mean_) + 1
+        weights = np.zeros((dim, len(self.scored_)))
+        slopes, offsets = np.zeros(len(self.scored_)), np.full(len(self.scored_), NEVER)
+        for j, code in enumerate(self.scored_):
+            if code in fitted:
+                weights[:, j], slopes[j], offsets[j] = fitted[code]
+        weights[:-1] /= self.vector_weight_
+        self.meaning_weights_, self.meaning_slopes_, self.meaning_offsets_ = weights, slopes, offsets
+
+    def _fit_ridge(self, matrix, Y: np.ndarray, codes: list[str]) -> tuple[dict, dict]:
         """Every learned code at once: ridge regression on +1/-1 targets in its dual form,
         ``A = (K + alpha I)^-1 Y`` with the Gram matrix ``K = X X^T + 1`` (the 1 is an
         intercept), so one ``n x n`` solve per fold serves all codes; out-of-fold decisions
@@ -385,7 +508,7 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
         intercepts = dual.sum(axis=0, dtype=np.float64)
         slopes, offsets = _platt(decisions, Y)
         fitted, held_out = {}, {}
-        for j, code in enumerate(self.learned_):
+        for j, code in enumerate(codes):
             fitted[code] = (weights[:, j], float(intercepts[j]), float(slopes[j]), float(offsets[j]))
             held_out[code] = 1.0 / (1.0 + np.exp(slopes[j] * decisions[:, j] + offsets[j]))
         return fitted, held_out
@@ -412,7 +535,8 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
         """One matrix of every scored code's weights, so that scoring a batch is a single
         matrix product; a prior code has no weights and a constant probability."""
         names, is_word = self._feature_names
-        columns = [fitted[code] for code in self.learned_]
+        # a code learned by meaning alone has no word weights: its words' probability is about 0
+        columns = [fitted.get(code, (np.zeros(len(names)), 0.0, 0.0, NEVER)) for code in self.learned_]
         for code in self.prior_codes_:
             y = present[:, self.codes_.index(code)]
             prior = (y.sum() + 1) / (len(y) + 2)
@@ -576,7 +700,10 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
                         example_codes=list(getattr(self, "example_codes_", [])),
                         example_texts=list(getattr(self, "example_texts_", [])),
                         example_vectors=getattr(self, "example_vectors_", None),
-                        example_background=getattr(self, "example_background_", None))
+                        example_background=getattr(self, "example_background_", None),
+                        meaning_weights_=getattr(self, "meaning_weights_", None),
+                        meaning_slopes_=getattr(self, "meaning_slopes_", None),
+                        meaning_offsets_=getattr(self, "meaning_offsets_", None))
         if self.direction_ is not None:
             fitted = self.direction_features_.named_transformers_
             scorer.direction_terms = _term_weights(fitted["segment"].transformer_, "given")

@@ -279,9 +279,20 @@ class PresenceScoring:
 
     def proba_from_matrix(self, matrix) -> np.ndarray:
         """Calibrated probabilities (segments x scored codes) from :meth:`transform`'s output:
-        one matrix product for every code at once."""
+        one matrix product for every code at once; with a meaning model
+        (``pipeline.suggest.meaning``), per code the higher of the words' probability and
+        the meaning model's."""
         scores = np.asarray(matrix @ self.weights_) + self.intercepts_
-        return 1.0 / (1.0 + np.exp(self.slopes_ * scores + self.offsets_))
+        proba = 1.0 / (1.0 + np.exp(self.slopes_ * scores + self.offsets_))
+        weights = getattr(self, "meaning_weights_", None)
+        if weights is None:
+            return proba
+        # the vector block closes the features: segment vectors less the training mean, of
+        # length vector_weight (the weights were divided by it), zeros without a vector
+        block = sparse.csr_matrix(matrix)[:, matrix.shape[1] - (len(weights) - 1):]
+        has = (block.getnnz(axis=1) > 0).astype(np.float64)
+        decisions = np.asarray(block @ weights[:-1]) + has[:, None] * weights[-1]
+        return np.maximum(proba, 1.0 / (1.0 + np.exp(self.meaning_slopes_ * decisions + self.meaning_offsets_)))
 
     def predict_proba(self, X: pd.DataFrame) -> pd.DataFrame:
         """Calibrated probability per scored code (columns) and segment (rows)."""
@@ -353,6 +364,11 @@ class Scorer(PresenceScoring):
     example_texts: list | None = None
     example_vectors: np.ndarray | None = None
     example_background: tuple | None = None
+    # the meaning model (``pipeline.suggest.meaning``), per scored code: weights on the vector
+    # block (the last row the intercept), Platt slope and offset; None without one
+    meaning_weights_: np.ndarray | None = None
+    meaning_slopes_: np.ndarray | None = None
+    meaning_offsets_: np.ndarray | None = None
 
     @property
     def has_direction(self) -> bool:
