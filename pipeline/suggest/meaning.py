@@ -20,7 +20,6 @@ per-code systems share one Gram matrix, so 3,000 rows cost about what 30 do.
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg
 from sklearn.model_selection import KFold
 
 # The codebook's texts of one code weigh as much as this many coded segments together
@@ -91,21 +90,34 @@ def fit_meaning(rows: np.ndarray, present: np.ndarray, texts: np.ndarray | None 
 
 def _solve(X: np.ndarray, labels: np.ndarray, weights: np.ndarray, alpha: float) -> np.ndarray:
     """Per column of ``labels``: weighted ridge regression of +1/-1 targets on ``X``, the
-    classes balanced (each class's weights sum to half the total). Every code's system is
-    ``neg * G + (pos - neg) * G_positive + alpha I``, with ``G`` the weighted Gram matrix of
-    all rows, computed once, and ``G_positive`` that of the code's positive rows (few)."""
+    classes balanced (each class's weights sum to half the total).
+
+    A code's system is ``M + c P`` with ``M = down * G + alpha I`` (``G`` the weighted Gram
+    matrix of all rows), ``P`` the weighted Gram matrix of the code's positive rows (few)
+    and ``c = up - down``. ``G`` is diagonalised once (``G = Q diag(l) Q'``), so ``M`` is
+    diagonal in that basis for every code, and the positives enter by the Woodbury identity:
+    a system of their own size per code instead of a factorisation of ``dim x dim`` (170
+    codes on 3,000 rows: 0.1 s instead of 0.8 s a solve).
+    """
     gram = (X * weights[:, None]).T @ X
-    eye = alpha * np.eye(X.shape[1])
-    out = np.zeros((X.shape[1], labels.shape[1]))
+    values, basis = np.linalg.eigh(gram)
+    values = np.maximum(values, 0.0)
+    totals = X.T @ weights
+    positive_sums = X.T @ (weights[:, None] * labels)
+    rotated = np.zeros((X.shape[1], labels.shape[1]))
     for k in range(labels.shape[1]):
-        y = labels[:, k]
+        y = labels[:, k].astype(bool)
         positive, negative = float(weights[y].sum()), float(weights[~y].sum())
         if not positive or not negative:
             continue
         up, down = (positive + negative) / (2 * positive), (positive + negative) / (2 * negative)
-        mine = X[y]
-        system = down * gram + (up - down) * ((mine * weights[y][:, None]).T @ mine) + eye
-        target = (X * (weights * np.where(y, up, -down))[:, None]).sum(axis=0)
-        out[:, k] = scipy.linalg.cho_solve(scipy.linalg.cho_factor(system, overwrite_a=True, check_finite=False),
-                                           target, check_finite=False)  # symmetric positive definite
-    return out
+        target = basis.T @ (up * positive_sums[:, k] - down * (totals - positive_sums[:, k]))
+        diagonal = down * values + alpha
+        solution = target / diagonal
+        if abs(up - down) > 1e-12:
+            U = basis.T @ X[y].T  # the positive rows in the eigenbasis (dim x positives)
+            scaled = U / diagonal[:, None]
+            inner = np.diag(1.0 / ((up - down) * weights[y])) + U.T @ scaled
+            solution -= scaled @ np.linalg.solve(inner, U.T @ solution)
+        rotated[:, k] = solution
+    return basis @ rotated
