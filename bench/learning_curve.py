@@ -83,15 +83,18 @@ class Prepared:
                 None if self.vectors is None else self.vectors[index])
 
 
+def book_vectors(book) -> CodeVectors:
+    """The codebook's texts embedded as queries (through the bench cache), as a project's
+    run embeds them."""
+    return CodeVectors.from_codebook(book, lambda t: cached_vectors(t, "query"), encoder().id)
+
+
 def score(name: str, model, prepared: Prepared, codes, book, config, vectors: bool) -> dict:
     """Which codes (micro-F1), direction on the gold codes (macro-F1) and, for HoASA and
     CASA, IndoNLU's flat aspect x polarity macro-F1. With vectors, the codebook's texts
     (here the code names) are matched by meaning too, as a project's run does."""
     table, features, found = prepared.take(range(len(prepared.table)))
-    code_vectors = None
-    if vectors:
-        model_id = encoder().id
-        code_vectors = CodeVectors.from_codebook(book, lambda t: cached_vectors(t, "query"), model_id)
+    code_vectors = book_vectors(book) if vectors else None
     figures = evaluate_labels(table, model, book, Stages(config, book, None), vectors=found if vectors else None,
                               features=features, code_vectors=code_vectors)
     result = {"direction_macro_f1": figures["direction"]["macro_f1"]}
@@ -136,8 +139,10 @@ def run(name, train_part, test_part: Prepared, codes, book, config, system: str)
     table, features, found = train_part
     vectors = system in WITH_VECTORS
     started = time.perf_counter()
+    code_vectors = book_vectors(book) if vectors else None
     model, _ = train(table, book, Stages(config, book, None), name, folds=1, estimator=SYSTEMS[system](),
-                     vectors=found if vectors else None, encoder_id="e5" if vectors else "", features=features)
+                     vectors=found if vectors else None, encoder_id="e5" if vectors else "", features=features,
+                     code_vectors=code_vectors)
     seconds = time.perf_counter() - started
     result = score(name, model, test_part, codes, book, config, vectors)
     return {**result, "train_s": round(seconds, 2)}
