@@ -47,6 +47,11 @@ def fill(sheet: Path) -> int:
         for r in range(2, rows.max_row + 1):
             if str(rows.cell(r, col["segment_text"]).value or "").startswith(start) \
                     and rows.cell(r, col["code"]).value == code:
+                if decision == "edit" and corrected_code is None \
+                        and rows.cell(r, col["direction"]).value == corrected_direction:
+                    # the suggestion already has the direction the researcher gave it (without
+                    # the encoder the cues chose it): they accept it as it is
+                    decision, corrected_direction = "accept", None
                 rows.cell(r, col["decision"]).value = decision
                 rows.cell(r, col["corrected_code"]).value = corrected_code
                 rows.cell(r, col["corrected_direction"]).value = corrected_direction
