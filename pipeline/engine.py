@@ -194,12 +194,15 @@ class Stages:
     def table_segments(self, table: pd.DataFrame, seconds: Counter) -> list[Segment]:
         """One segment per row of a table with a ``text`` column, in the language its
         ``lang`` column names (``ID``, ``en-GB``, ``English``…); rows without one, or with a
-        language Pilah does not read, get the detector's."""
+        language Pilah does not read, get the detector's. A row without a ``document`` is
+        an answer: its metadata holds its row number."""
         given = [language_code(v) for v in table["lang"]] if "lang" in table.columns else [""] * len(table)
         documents = [str(v) for v in table["document"]] if "document" in table.columns else [""] * len(table)
         texts = [str(v) for v in table["text"]]
+        # a row with no document of its own is an answer in a table (a row, never a heading)
         segments = [
-            Segment(id=sid, document_id=document, index=i, start=0, end=len(text), text=text, language=lang or "und")
+            Segment(id=sid, document_id=document, index=i, start=0, end=len(text), text=text, language=lang or "und",
+                    metadata={} if document else {"row": i + 1})
             for i, (sid, document, text, lang) in enumerate(zip(segment_ids(documents, texts), documents, texts, given))
         ]
         unknown = [i for i, lang in enumerate(given) if not lang]

@@ -103,13 +103,18 @@ def test_codebook_examples_must_be_a_list_of_quotes(codebook):
 # -- greetings, back-channel, headings -------------------------------------------------
 def test_greetings_back_channel_and_headings_are_chatter(stages):
     chatter = _items(stages, GREETINGS[:5]) + _items(stages, GREETINGS[5:], "en")
-    headings = _items(stages, ["PROFIL RESPONDEN", "## Bagian 2: Pendanaan", "3.1 Latar Belakang"])
+    headings = _items(stages, ["PROFIL RESPONDEN", "## Bagian 2: Pendanaan", "3.1 Latar Belakang"], speaker=None)
     content = _items(stages, ["Anggaran pelatihan dipotong tahun ini.", "Iya, magangnya bagus sekali, Mas."])
+    # said by someone, or a survey answer (a table row): content, capitals or not
+    shouted = _items(stages, ["KURANG MODAL USAHA"], speaker="Ani") + _items(stages, ["LACK OF COMMUNICATION"], "en", None)
+    shouted[1][0].metadata["row"] = 7
     rules = Suggester(stages.suggester.codebook, None, {}).rules
     from pipeline.suggest.features import featurize_many
 
     assert all(is_chatter(f) for f in featurize_many(chatter + headings, rules))
-    assert not any(is_chatter(f) for f in featurize_many(content, rules))
+    assert not any(is_chatter(f) for f in featurize_many(content + shouted, rules))
+    shouted[1][0].metadata.clear()  # the same line in a document: a heading
+    assert is_chatter(featurize_many(shouted[1:], rules)[0])
 
 
 def test_no_suggestion_on_greetings_from_a_model_or_by_meaning(stages, codebook):

@@ -39,11 +39,14 @@ def is_chatter(item: SegmentFeatures) -> bool:
     """Whether a segment holds no word beyond greetings, thanks, agreement, forms of
     address, fillers and function words, or is a heading: a short line (at most
     ``HEADING_MAX_WORDS`` words, no sentence punctuation) written as a heading
-    (``# …``, numbered, *Bab*, *Bagian*, *Section*…) or in capitals."""
+    (``# …``, numbered, *Bab*, *Bagian*, *Section*…) or in capitals. A speaker's turn or
+    a table's row (``SegmentFeatures.turn``) is never a heading: a survey answer written
+    in capitals (*LACK OF COMMUNICATION*, 2 % of NaPiRE's answers, most of them coded) is
+    an answer."""
     words = item.words.split()
     if all(w in _CONTENT or not any(ch.isalpha() for ch in w) for w in words):
         return True
-    return is_heading(item.doc.text)
+    return not item.turn and is_heading(item.doc.text)
 
 
 def is_heading(text: str) -> bool:

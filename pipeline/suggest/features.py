@@ -73,6 +73,9 @@ class SegmentFeatures:
     # first token of every sentence after the first: ``Span.sent`` walks the tokens on
     # each call, which was most of the cost of a long document's features
     sentence_starts: tuple[int, ...] = ()
+    # a speaker's turn or a table's row (a survey answer): what someone said, never a
+    # document's heading, whatever its capitals (``chatter.is_chatter``)
+    turn: bool = False
 
     def evidence_spans(self, code: str) -> list[Match]:
         return self.matches.hits.get(code, [])
@@ -134,22 +137,26 @@ def featurize_many(items: Sequence[tuple[Segment, Doc]], rules: CodebookRules) -
     """``featurize`` for ``(segment, doc)`` pairs, the rules of the whole batch found at once
     (``CodebookRules.many``)."""
     docs = [doc for _, doc in items]
-    return _featurize(docs, [segment.text for segment, _ in items], rules.many(docs), rules.negator_words)
+    turns = [bool(segment.speaker) or "row" in segment.metadata for segment, _ in items]
+    return _featurize(docs, [segment.text for segment, _ in items], rules.many(docs), rules.negator_words, turns)
 
 
 _FEATURE_ATTRS = [IS_SPACE, IS_PUNCT, LIKE_NUM, LOWER, NORM, LEMMA, SENT_START]
 
 
-def _featurize(docs: list[Doc], texts: list[str], matches: list[RuleMatches], negators) -> list[SegmentFeatures]:
+def _featurize(docs: list[Doc], texts: list[str], matches: list[RuleMatches], negators,
+               turns: list[bool] | None = None) -> list[SegmentFeatures]:
     """``featurize`` for a batch, the documents read by pipeline (their string stores and
-    fillers differ)."""
+    fillers differ); ``turns``: per document, whether it is a turn or a row
+    (``SegmentFeatures.turn``)."""
     features: list[SegmentFeatures | None] = [None] * len(docs)
     groups: dict[tuple[int, int], list[int]] = {}
     for i, doc in enumerate(docs):
         groups.setdefault((id(doc.vocab), id(doc.user_data.get(FILLERS))), []).append(i)
     for chosen in groups.values():
         for i, found in zip(chosen, _featurize_alike([docs[i] for i in chosen], negators)):
-            features[i] = SegmentFeatures(raw=texts[i].lower(), matches=matches[i], doc=docs[i], **found)
+            features[i] = SegmentFeatures(raw=texts[i].lower(), matches=matches[i], doc=docs[i],
+                                          turn=bool(turns and turns[i]), **found)
     return features
 
 
