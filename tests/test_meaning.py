@@ -14,6 +14,7 @@ from pipeline.suggest import Suggester
 from pipeline.suggest.features import code_frame, featurize_many
 from pipeline.suggest.meaning import fit_meaning, text_rows, unit_centred
 from pipeline.suggest.model import MEANING_BELOW
+from pipeline.suggest.scoring import VECTOR
 from pipeline.suggest.semantic import CodeVectors
 from pipeline.train import train
 from test_suggest_semantic import _items, _raw
@@ -25,9 +26,9 @@ def test_the_closed_form_is_weighted_ridge_with_balanced_classes():
     penalised like the rest)."""
     rng = np.random.default_rng(0)
     rows = unit_centred(rng.normal(size=(40, 6)).astype(np.float32), np.zeros(6))
-    present = (rng.random((40, 2)) < [0.2, 0.5]).astype(int)
+    present = (rng.random((40, 3)) < [0.2, 0.5, 0.0]).astype(int)  # the third code: no segment, no text
     texts = unit_centred(rng.normal(size=(3, 6)).astype(np.float32), np.zeros(6))
-    text_labels = np.array([[1, 0], [1, 0], [0, 1]])
+    text_labels = np.array([[1, 0, 0], [1, 0, 0], [0, 1, 0]])
     text_weights = np.array([6.0, 6.0, 12.0])
     coef, held_out = fit_meaning(rows, present, texts, text_labels, text_weights, alpha=3.0)
     X, w = np.vstack([rows, texts]), np.r_[np.ones(40), text_weights]
@@ -37,7 +38,11 @@ def test_the_closed_form_is_weighted_ridge_with_balanced_classes():
         balance = np.where(y, (positive + negative) / (2 * positive), (positive + negative) / (2 * negative))
         expected = Ridge(alpha=3.0, fit_intercept=False).fit(X, np.where(y, 1.0, -1.0), sample_weight=w * balance)
         np.testing.assert_allclose(coef[:, k], expected.coef_, rtol=1e-6, atol=1e-9)
-    assert held_out.shape == (40, 2) and np.abs(held_out).sum() > 0
+    # one class only: the ridge on its -1 targets, which says no (0 would be a coin toss)
+    expected = Ridge(alpha=3.0, fit_intercept=False).fit(X, -np.ones(len(X)), sample_weight=w)
+    np.testing.assert_allclose(coef[:, 2], expected.coef_, rtol=1e-6, atol=1e-9)
+    assert (rows @ coef[:, 2] < 0).all() and (held_out[:, 2] < 0).all()
+    assert held_out.shape == (40, 3) and np.abs(held_out[:, :2]).sum() > 0
 
 
 def test_a_codes_texts_share_its_weight_and_direction_texts_are_left_out():
@@ -104,6 +109,12 @@ def test_the_scorer_scores_the_meaning_model_as_the_estimator_does(stages, codeb
     frame = code_frame(features, [c.id for c in book.codable()], encoder.passages(asked))
     np.testing.assert_allclose(model.scorer().predict_proba(frame).to_numpy(),
                                model.predict_proba(frame).to_numpy(), rtol=1e-5)
+    # a segment without a vector (one the encoder skipped) has no meaning to suggest by: a
+    # code learned by meaning alone gets about 0 there (its decision of 0 read as 0.5 before)
+    frame[VECTOR] = [frame[VECTOR][0], None, frame[VECTOR][2]]
+    proba = model.scorer().predict_proba(frame)
+    assert "certification" in model.meaning_codes_ and not model.weights_[:, model.scored_.index("certification")].any()
+    assert proba.loc[1, "certification"] < 1e-6 and proba.loc[0, "certification"] > 0.5
 
 
 def test_codes_with_many_coded_segments_keep_their_word_model_alone(stages, codebook):

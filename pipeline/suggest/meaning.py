@@ -70,7 +70,10 @@ def fit_meaning(rows: np.ndarray, present: np.ndarray, texts: np.ndarray | None 
 
     Returns the weights (features x codes, the last feature the intercept; a decision of 0
     or more suggests the code) and the out-of-fold decisions of ``rows`` (rows x codes;
-    ``KFold`` folds of the segments, the texts in every training fold).
+    ``KFold`` folds of the segments, the texts in every training fold). A code with rows of
+    one class only (a training fold holding none of its segments, and no codebook text) is
+    the ridge regression of that class's targets: it says no, not the undecided 0 of no
+    model at all.
     """
     n, dim = rows.shape
     codes = present.shape[1]
@@ -108,7 +111,8 @@ def _solve(X: np.ndarray, labels: np.ndarray, weights: np.ndarray, alpha: float)
     for k in range(labels.shape[1]):
         y = labels[:, k].astype(bool)
         positive, negative = float(weights[y].sum()), float(weights[~y].sum())
-        if not positive or not negative:
+        if not positive or not negative:  # one class only (a fold without the code): its targets, unbalanced
+            rotated[:, k] = basis.T @ (totals if positive else -totals) / (values + alpha)
             continue
         up, down = (positive + negative) / (2 * positive), (positive + negative) / (2 * negative)
         target = basis.T @ (up * positive_sums[:, k] - down * (totals - positive_sums[:, k]))

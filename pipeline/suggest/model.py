@@ -264,7 +264,8 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
         present = Y.notna().to_numpy()
         self.codes_ = list(Y.columns)
         self.support_ = {code: int(present[:, k].sum()) for k, code in enumerate(self.codes_)}
-        self.learned_, self.prior_codes_, self.thresholds_ = [], [], {}
+        self.prior_codes_, self.thresholds_ = [], {}
+        words_learned: list[str] = []  # codes with a word model
         self.direction_ = None
         fitted, held_out = {}, {}
         n = len(Y)
@@ -303,10 +304,9 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
             y = present[:, k].astype(int)
             positives, negatives = int(y.sum()), n - int(y.sum())
             if self.features_ is not None and min(positives, negatives) >= self.min_examples:
-                self.learned_.append(code)
+                words_learned.append(code)
             elif positives >= self.min_examples and positives > negatives:
                 self.prior_codes_.append(code)
-        words_learned = list(self.learned_)
         meaning_fitted, meaning_held_out = self._fit_meaning(X, vectors, present, code_vectors)
         self.learned_ = [c for c in self.codes_ if c in words_learned or c in meaning_fitted]
         self.meaning_codes_ = [c for c in self.codes_ if c in meaning_fitted]
@@ -434,11 +434,12 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
         # the probability's scale from Platt's slope on the out-of-fold decisions (at least
         # MEANING_MIN_SLOPE steep); its cut stays at the boundary, decision 0
         slopes = np.minimum(_platt(decisions, y)[0], -MEANING_MIN_SLOPE)
+        has = vectors.any(axis=1)  # a row without a vector: no meaning, no suggestion by it
         fitted, held_out = {}, {}
         for j, k in enumerate(codes):
             code = self.codes_[k]
             fitted[code] = (coef[:, j], float(slopes[j]), 0.0)
-            held_out[code] = 1.0 / (1.0 + np.exp(slopes[j] * decisions[:, j]))
+            held_out[code] = np.where(has, 1.0 / (1.0 + np.exp(slopes[j] * decisions[:, j])), 0.0)
         return fitted, held_out
 
     def _at_one_threshold(self, present: np.ndarray, fitted: dict, held_out: dict,

@@ -288,11 +288,13 @@ class PresenceScoring:
         if weights is None:
             return proba
         # the vector block closes the features: segment vectors less the training mean, of
-        # length vector_weight (the weights were divided by it), zeros without a vector
+        # length vector_weight (the weights were divided by it), zeros without a vector (no
+        # meaning: no suggestion by it)
         block = sparse.csr_matrix(matrix)[:, matrix.shape[1] - (len(weights) - 1):]
-        has = (block.getnnz(axis=1) > 0).astype(np.float64)
-        decisions = np.asarray(block @ weights[:-1]) + has[:, None] * weights[-1]
-        return np.maximum(proba, 1.0 / (1.0 + np.exp(self.meaning_slopes_ * decisions + self.meaning_offsets_)))
+        has = block.getnnz(axis=1) > 0
+        decisions = np.asarray(block @ weights[:-1]) + weights[-1]
+        meant = 1.0 / (1.0 + np.exp(self.meaning_slopes_ * decisions + self.meaning_offsets_))
+        return np.maximum(proba, np.where(has[:, None], meant, 0.0))
 
     def predict_proba(self, X: pd.DataFrame) -> pd.DataFrame:
         """Calibrated probability per scored code (columns) and segment (rows)."""
