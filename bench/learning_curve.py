@@ -59,7 +59,7 @@ SYSTEMS = {"pilah_e5": SuggestionModel, "pilah": SuggestionModel, "baseline": Ba
            "baseline_old": old_baseline}
 WITH_VECTORS = {"pilah_e5"}
 NO_KEYWORDS = False  # --no-keywords: the code names' words are not made keywords
-_VECTORS: dict = {}  # the cache of the encoder's vectors, read once
+_VECTORS: dict = {}  # the cache of the encoder's vectors, read once; each codebook's vectors
 
 
 def text_vectors(texts) -> np.ndarray:
@@ -85,8 +85,10 @@ class Prepared:
 
 def book_vectors(book) -> CodeVectors:
     """The codebook's texts embedded as queries (through the bench cache), as a project's
-    run embeds them."""
-    return CodeVectors.from_codebook(book, lambda t: cached_vectors(t, "query"), encoder().id)
+    run embeds them; once per codebook (every sample's training and scoring reads them)."""
+    if book.hash not in _VECTORS:
+        _VECTORS[book.hash] = CodeVectors.from_codebook(book, lambda t: cached_vectors(t, "query"), encoder().id)
+    return _VECTORS[book.hash]
 
 
 def score(name: str, model, prepared: Prepared, codes, book, config, vectors: bool) -> dict:
