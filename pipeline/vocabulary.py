@@ -13,6 +13,9 @@ from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
 from spacy.lang.id.stop_words import STOP_WORDS as ID_STOP_WORDS
 from spacy.util import load_language_data, registry
 
+# The function words of both languages (spaCy's stop-word lists): *the, of, not, yang, dan*.
+FUNCTION_WORDS = frozenset(EN_STOP_WORDS | ID_STOP_WORDS)
+
 
 class KnownWords:
     """Words spaCy knows in one language: lemma-table entries (inflected forms), their

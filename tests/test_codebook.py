@@ -68,6 +68,15 @@ def test_codebook_for_codes_searches_for_the_words_of_each_code_name(codebook, c
     assert book.codes["air_panas"].keywords == {"id": ("air", "panas"), "en": ("air", "panas")}
     assert book.codes["Q3_barriers"].keywords["en"] == ("barriers",)
     assert book.codes["x"].keywords["id"] == ()
+    # function words are no keywords, nor a word naming several codes (it cannot tell them
+    # apart); a code with no word of its own keeps its words that are not function words
+    names = ["lack_of_time", "lack_of_communication", "customer_does_not_know_what_he_wants",
+             "customer_dissatisfaction", "lack_customer", "not_at_all"]
+    keywords = {c.id: c.keywords["en"] for c in codebook_for_codes(names, codebook).codes.values()}
+    assert keywords == {"lack_of_time": ("time",), "lack_of_communication": ("communication",),
+                        "customer_does_not_know_what_he_wants": ("know", "wants"),
+                        "customer_dissatisfaction": ("dissatisfaction",), "lack_customer": ("lack", "customer"),
+                        "not_at_all": ("not", "at", "all")}
     assert book.negators == codebook.negators  # direction cues and negators come from the frame
     doc = pipeline_for("id", config.section("nlp"))("Air panasnya mati, wifi-nya lambat sekali.")
     hits = {code: [s.text for s in spans] for code, spans in CodebookRules(book)(doc).hits.items()}

@@ -11,8 +11,6 @@ import re
 import numpy as np
 import pandas as pd
 from spacy.attrs import IS_PUNCT, IS_SPACE, LEMMA, LIKE_NUM, LOWER, NORM, SENT_START
-from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
-from spacy.lang.id.stop_words import STOP_WORDS as ID_STOP_WORDS
 from spacy.tokens import Doc
 
 from pipeline.caches import WordCache
@@ -20,6 +18,7 @@ from pipeline.nlp.extensions import FILLERS
 from pipeline.records import Segment
 from pipeline.suggest.rules import CUE_COLUMNS, NEGATION_WINDOW, TEXTS, CodebookRules, Match, RuleMatches, cue_counts
 from pipeline.suggest.scoring import NEGATED, VECTOR, word_ngrams
+from pipeline.vocabulary import FUNCTION_WORDS
 
 
 # Words that end a negation's scope: a contrast starts a new clause ("tidak mahal, tapi jauh").
@@ -27,7 +26,7 @@ CONTRAST = frozenset({"tapi", "tetapi", "namun", "sedangkan", "padahal", "melain
                       "meskipun", "but", "however", "although", "though", "whereas", "yet"})
 # Function words of both languages carry no code and make poor evidence (the direction
 # model keeps them: *tidak, belum, kurang, not* are what flips a direction).
-STOP_WORDS = sorted(w for w in set(EN_STOP_WORDS) | set(ID_STOP_WORDS) if re.fullmatch(r"\w\w+", w))
+STOP_WORDS = sorted(w for w in FUNCTION_WORDS if re.fullmatch(r"\w\w+", w))
 WORD_PATTERN = r"(?u)\b\w+\b"  # one-letter words count too (chat shorthand: *g* = tidak, *d* = di)
 # The word 1-2-grams the suggestion model counts, read once per segment here rather than by
 # its vectorizers: training refits them in every cross-validation fold, and on long
