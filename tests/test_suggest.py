@@ -359,6 +359,29 @@ def test_codes_whose_model_is_not_better_fall_back_to_rules_and_weak_codes_are_l
     assert weak and all(suggester.confidence(c) == "low" for c in weak) and suggester.confidence("funding") == ""
 
 
+def test_a_tie_between_model_and_rules_goes_to_the_one_that_suggested_less_wrongly():
+    """Same F1 on the training rows: the model where it made fewer wrong suggestions,
+    else the rules (the analyst's own keywords)."""
+    import pandas as pd
+
+    model = SuggestionModel()
+    model.codes_, model.prior_codes_ = ["once", "quiet", "both"], []
+    model.thresholds_ = dict.fromkeys(model.codes_, 0.5)
+    coded = {"once": [5], "quiet": [5], "both": [3, 4]}
+    present = np.array([[i in coded[c] for c in model.codes_] for i in range(6)])
+    X = pd.DataFrame({"rule:once": [1, 1, 1, 0, 0, 0],  # three wrong, and not the coded one
+                      "rule:quiet": [0] * 6, "rule:both": [0, 0, 0, 1, 1, 0]})
+    silent = np.zeros(6)
+    held_out = {"once": silent, "quiet": silent, "both": np.array([0, 0, 0, 0.9, 0.9, 0])}
+    sources = model._sources(X, present, held_out)
+    assert sources["once"]["rules"]["f1"] == sources["once"]["model"]["f1"] == 0.0
+    assert sources["once"]["use"] == "model"  # nothing right either way, and the rules were wrong three times
+    assert sources["quiet"]["use"] == "rules"  # nothing either way: the keywords stay
+    assert sources["both"]["model"]["f1"] == sources["both"]["rules"]["f1"] == 1.0 and sources["both"]["use"] == "rules"
+    held_out["both"] = np.array([0.9, 0, 0, 0.9, 0.9, 0])  # one wrong more: lower F1
+    assert model._sources(X, present, held_out)["both"]["use"] == "rules"
+
+
 def test_ridge_fits_every_code_at_once_and_long_texts_drop_character_ngrams(config, rules):
     rows = [("Kamarnya bersih, tapi AC-nya rusak.", {"clean": "supporting", "ac": "constraining"}),
             ("Kamar bersih dan wangi.", {"clean": "supporting"}), ("AC-nya mati terus.", {"ac": "constraining"}),
