@@ -364,7 +364,8 @@ def codebook_for_codes(code_ids: list[str], frame: Codebook, source: str = "<lab
     answers those rules were most of Pilah's wrong suggestions."""
     from pipeline.vocabulary import FUNCTION_WORDS  # spaCy's word lists, only when needed
 
-    words = {c: [w for w in _name_words(c) if w not in FUNCTION_WORDS] or _name_words(c) for c in code_ids}
+    named = {c: _name_words(c) for c in code_ids}
+    words = {c: [w for w in found if w not in FUNCTION_WORDS] or found for c, found in named.items()}
     naming = Counter(w for found in words.values() for w in found)
     keywords = {c: [w for w in found if naming[w] == 1] or found for c, found in words.items()}
     factor = dict(frame.raw.get("factor", {}))

@@ -118,10 +118,9 @@ _SAN = re.compile(rf"(?<![\w])(?P<name>{_NAME_WORD})-(?:san|sama|sensei|kun|chan
 
 
 def _stop_words() -> frozenset[str]:
-    from spacy.lang.en.stop_words import STOP_WORDS as english
-    from spacy.lang.id.stop_words import STOP_WORDS as indonesian
+    from pipeline.vocabulary import FUNCTION_WORDS  # spaCy's word lists, loaded when needed
 
-    return frozenset(w.casefold() for w in english | indonesian) | {"terima", "selamat", "iya", "oke", "ok", "baik"}
+    return FUNCTION_WORDS | {"terima", "selamat", "iya", "oke", "ok", "baik"}
 
 
 def read_names(path: str | Path) -> list[str]:
