@@ -26,11 +26,15 @@ PATH_KEYS = {
     ("privacy", "names"),
 }
 # Settings that take one of a few values, checked when the configuration is loaded (the
-# stages hold the same lists: pipeline.language.DETECTORS, pipeline.nlp.BACKENDS).
+# stages hold the same lists: pipeline.language.DETECTORS, pipeline.nlp.BACKENDS,
+# pipeline.embed.ENCODERS, pipeline.report.labels.REPORT_LANGUAGES, pipeline.display.SOURCES).
 CHOICES = {
     ("language", "detector"): ("lingua", "lingua-low", "py3langid", "markers"),
     ("nlp", "backend"): ("fast", "stanza"),
-    ("suggest", "encoder"): ("e5", "none", "stand-in"),  # pipeline.embed.ENCODERS
+    ("suggest", "encoder"): ("e5", "none", "stand-in"),
+    ("report", "lang"): ("id", "en"),
+    ("report", "source"): ("accepted", "suggested", "all"),
+    ("conclude", "source"): ("accepted", "all"),
 }
 # The Python package each detector needs (the extras are optional installs).
 DETECTOR_PACKAGES = {"lingua": "lingua", "lingua-low": "lingua", "py3langid": "py3langid"}

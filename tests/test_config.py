@@ -46,10 +46,29 @@ def test_config_unknown_detector_and_backend_are_named_before_any_work(tmp_path)
 def test_config_choices_match_what_the_stages_accept():
     from pipeline.config import CHOICES
     from pipeline.language import DETECTORS
+    from pipeline.display import SOURCES
+    from pipeline.embed import ENCODERS
     from pipeline.nlp import BACKENDS
+    from pipeline.report.labels import REPORT_LANGUAGES
 
     assert set(CHOICES["language", "detector"]) == set(DETECTORS)
     assert set(CHOICES["nlp", "backend"]) == set(BACKENDS)
+    assert set(CHOICES["suggest", "encoder"]) == set(ENCODERS)
+    assert set(CHOICES["report", "lang"]) == set(REPORT_LANGUAGES)
+    assert set(CHOICES["report", "source"]) == set(SOURCES)
+
+
+def test_config_report_settings_are_checked_when_the_project_is_read(tmp_path):
+    """A report language or display source that does not exist stops the run before any
+    document is read, named as the setting it is, not after the run as a `--lang` flag."""
+    user = tmp_path / "pilah.toml"
+    user.write_text('[report]\nlang = "xx"\nsource = "bogus"\n\n[conclude]\nsource = "some"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(user)
+    problems = caught.value.problems
+    assert "[report] lang = 'xx': expected one of id, en" in problems
+    assert "[report] source = 'bogus': expected one of accepted, suggested, all" in problems
+    assert "[conclude] source = 'some': expected one of accepted, all" in problems
 
 
 def test_config_stanza_backend_needs_its_model_folder(tmp_path):
