@@ -104,6 +104,33 @@ def test_cli_run_reports_a_bad_file_and_goes_on(tmp_path, sample_corpus):
     assert "broken.docx" in result.output
 
 
+def test_cli_prints_file_names_as_they_read_never_as_markup_or_terminal_codes(tmp_path, sample_corpus):
+    """A file or folder name is the user's text: "[/]" in it made rich raise (a traceback
+    after the run's work), and an ESC in it reached the terminal as the start of a control
+    sequence (here: clear the screen)."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(sample_corpus / "interviews", corpus / "interviews")
+    (corpus / "catatan[bold]\x1b[2J.docx").write_bytes(b"this is not a zip file")
+    out = tmp_path / "hasil [/red] \x1b]0;judul\x07"
+    result = runner.invoke(app, ["run", str(corpus), "--project", str(tmp_path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    shown = " ".join(result.output.split())
+    assert "failed catatan[bold]\\x1b[2J.docx (ingest)" in shown
+    assert f"wrote {tmp_path}/hasil [/red] \\x1b]0;judul\\x07/suggestions.csv" in shown
+    assert json.loads((out / "run.json").read_text(encoding="utf-8"))["counts"]["documents"] == 6
+
+
+def test_cli_log_lines_write_control_characters_out():
+    """The console script's warnings (a skipped file, named) go through the same guard."""
+    import logging
+
+    from pipeline.cli.common import VisibleFormatter
+
+    record = logging.LogRecord("pipeline.ingest", logging.WARNING, __file__, 1, "skipped %s", ("a\x1b[2J\tb.txt",), None)
+    assert VisibleFormatter("%(levelname)s: %(message)s").format(record) == "WARNING: skipped a\\x1b[2J\tb.txt"
+
+
 def test_cli_run_missing_corpus_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["run", str(tmp_path / "nowhere"), "--project", str(tmp_path)])
     assert result.exit_code == 2

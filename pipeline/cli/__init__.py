@@ -29,7 +29,11 @@ def main() -> None:  # pragma: no cover - console script entry
     from pipeline.cli.startup import trim_spacy_imports
 
     trim_spacy_imports()  # the console script's own start-up (not a library import's)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    from pipeline.cli.common import VisibleFormatter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(VisibleFormatter("%(levelname)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     try:
         app()
     finally:

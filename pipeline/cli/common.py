@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Callable, Optional, TypeVar
@@ -19,11 +20,32 @@ if TYPE_CHECKING:
 console = Console(stderr=True, soft_wrap=True)  # progress, notes and errors (one line each); results go to stdout
 
 F = TypeVar("F", bound=Callable)
+# C0 and C1 control characters but tab and newline: rich passes ESC through, so a file,
+# folder or code name holding one could move the cursor or retitle the terminal
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), *range(0x0b, 0x20), *range(0x7f, 0xa0))}
+
+
+def literal(value) -> str:
+    """``value`` as text for a rich console: printed as it reads, not as markup (a file
+    named ``a[/]b.xlsx`` made rich raise), its control characters written as ``\\x1b``.
+
+    >>> print(literal("a[/]b\\x1b[2J.xlsx"))
+    a\\[/]b\\x1b[2J.xlsx
+    """
+    return escape(str(value).translate(_CONTROL))
+
+
+class VisibleFormatter(logging.Formatter):
+    """Log lines with their control characters written out (``\\x1b``), as ``literal``
+    does for the console: a warning that names a file carries the file's name as it is."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).translate(_CONTROL)
 
 
 def fail(message: str) -> None:
     """Print one red line on stderr and exit with code 2."""
-    console.print(f"[bold red]error:[/] {escape(message)}")  # "[ingest] …" is text, not markup
+    console.print(f"[bold red]error:[/] {literal(message)}")  # "[ingest] …" is text, not markup
     raise typer.Exit(code=2)
 
 

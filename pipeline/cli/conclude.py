@@ -8,11 +8,10 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from pipeline.cli.common import (ConfigOption, JsonPrintOption, NamesOption, ProjectOption, PseudonymizeOption, console,
-                                 handle_errors, open_project)
+                                 handle_errors, literal, open_project)
 
 out = Console(soft_wrap=True)  # results go to stdout
 SHOWN = 300  # characters of an expression echoed: rich takes seconds per 30,000 (a pasted text~ term)
@@ -20,7 +19,7 @@ SHOWN = 300  # characters of an expression echoed: rich takes seconds per 30,000
 
 def shown(text: str) -> str:
     """``text`` for the terminal: escaped for rich, cut at ``SHOWN`` characters."""
-    return escape(text if len(text) <= SHOWN else text[:SHOWN] + f"… ({len(text):,} characters)")
+    return literal(text if len(text) <= SHOWN else text[:SHOWN] + f"… ({len(text):,} characters)")
 RetrainOption = Annotated[bool, typer.Option("--retrain", help="Retrain the model on the codings as they now read "
                                                                "(else the new codes are suggested by the codebook's rules until `pilah retrain`).")]
 ReviewerOption = Annotated[Optional[str], typer.Option("--reviewer", help="Who does the code work (default [review] reviewer).")]
@@ -59,35 +58,35 @@ def cases_cli(
         if import_file is not None:
             report = import_cases(import_file, path)
             if not report["cases"]:
-                console.print(f"{import_file}: holds no cases (REFI-QDA Case elements); the case table is unchanged")
+                console.print(f"{literal(import_file)}: holds no cases (REFI-QDA Case elements); the case table is unchanged")
             else:
-                    console.print(f"{import_file}: {report['cases']} case(s); {report['added_rows']} row(s) and "
-                              f"{report['filled']} value(s) added to {path}"
+                    console.print(f"{literal(import_file)}: {report['cases']} case(s); {report['added_rows']} row(s) and "
+                              f"{report['filled']} value(s) added to {literal(path)}"
                               + (f"; {len(report['conflicts'])} value(s) differ and were kept as the table has them"
                                  if report["conflicts"] else ""))
             for conflict in report["conflicts"]:
-                console.print(f"[yellow]kept[/] {escape(conflict)}")
+                console.print(f"[yellow]kept[/] {literal(conflict)}")
         table = project_cases(opened)
         check = check_cases(table, opened.store)
     if json_out:
         print(json.dumps({"table": str(path) if path.exists() else None, "cases": check.cases,
                           "informants": check.informants, "problems": check.problems}, indent=2, ensure_ascii=False))
         return
-    shown = Table(title=f"Cases ({path if path.exists() else 'no case table: the manifest gives the cases'})")
+    shown = Table(title=f"Cases ({literal(path if path.exists() else 'no case table: the manifest gives the cases')})")
     columns = list(check.cases[0]) if check.cases else ["case"]
     for column in columns:
         shown.add_column(column, justify="right" if column in ("documents", "speakers", "segments") else "left")
     for row in check.cases:
-        shown.add_row(*(escape(str(row[c])) for c in columns))
+        shown.add_row(*(literal(str(row[c])) for c in columns))
     out.print(shown)
     people = Table(title="Informants (speakers, or a document's author) with their role and source type")
     for column in ("informant", "case", "role", "source_type", "segments"):
         people.add_column(column, justify="right" if column == "segments" else "left")
     for row in check.informants:
-        people.add_row(*(escape(str(row[c])) for c in ("informant", "case", "role", "source_type", "segments")))
+        people.add_row(*(literal(str(row[c])) for c in ("informant", "case", "role", "source_type", "segments")))
     out.print(people)
     for problem in check.problems:
-        out.print(f"[yellow]problem:[/] {escape(problem)}")
+        out.print(f"[yellow]problem:[/] {literal(problem)}")
     from pipeline.conclude.cases import NO_CASE
 
     cases = [row for row in check.cases if row["case"] != NO_CASE]
@@ -120,7 +119,7 @@ def query_cli(
         if list_saved:
             frame = store.saved_queries_frame()
             for row in frame.itertuples(index=False):
-                out.print(f"[bold]{escape(row.name)}[/]: {shown(row.expression)}  ({escape(row.created_by)}, {row.created_at})")
+                out.print(f"[bold]{literal(row.name)}[/]: {shown(row.expression)}  ({literal(row.created_by)}, {row.created_at})")
             if frame.empty:
                 out.print("no saved queries yet: `pilah query EXPRESSION --save NAME`")
             return
@@ -131,7 +130,7 @@ def query_cli(
         evidence = project_evidence(opened, pseudonymize, ("accepted", "pending"))
         if save:
             save_query(store, save, expression, opened.codebook, evidence, opened.reviewer())
-            console.print(f"saved as {escape(save)}")
+            console.print(f"saved as {literal(save)}")
         result = run_query(evidence, expression, opened.codebook)
         lang = opened.lang()
         if out_file is not None:
@@ -140,15 +139,15 @@ def query_cli(
     out.print(f"[bold]{shown(expression)}[/]: {counts['codings']} codings on {counts['segments']} segments, "
               f"{counts['informants']} informants, {counts['cases']} cases, {counts['documents']} documents")
     for row in result.by_code.itertuples(index=False):
-        out.print(f"  {escape(row.code)} {row.direction}: {row.codings} ({row.informants} informants, {row.cases} cases)")
+        out.print(f"  {literal(row.code)} {row.direction}: {row.codings} ({row.informants} informants, {row.cases} cases)")
     for row in result.rows.head(limit).itertuples(index=False):
         where = " · ".join(str(v) for v in (row.case, row.informant, row.title, row.place) if v)
         out.print(f"- [{'green' if row.direction == 'supporting' else 'red' if row.direction == 'constraining' else 'white'}]"
-                  f"{escape(row.code)} {row.direction}[/] “{escape(row.quote)}” ({escape(where)})")
+                  f"{literal(row.code)} {row.direction}[/] “{literal(row.quote)}” ({literal(where)})")
     if len(result.rows) > limit:
         out.print(f"… {len(result.rows) - limit} more (--limit, or --out FILE for all)")
     if out_file is not None:
-        console.print(f"wrote {out_file}")
+        console.print(f"wrote {literal(out_file)}")
 
 
 def _code_work(project, action, retrain: bool, **kwargs) -> None:
@@ -164,10 +163,10 @@ def _code_work(project, action, retrain: bool, **kwargs) -> None:
             outcome = retrain_model(opened, codebook=load_codebook(report["codebook"]))
             report["retrained"] = {"version": outcome["version"], "switched": outcome["switched"]}
     into = report["into"] if isinstance(report["into"], str) else ", ".join(report["into"])
-    out.print(f"{action}: {', '.join(report['codes'])} → {escape(into)}; codebook written to {escape(report['codebook'])}")
+    out.print(f"{action}: {literal(', '.join(report['codes']))} → {literal(into)}; codebook written to {literal(report['codebook'])}")
     for key in ("coded segments", "segments", "suggestions", "keywords", "examples"):
         if key in report:
-            out.print(f"  {key}: {escape(str(report[key]))}")
+            out.print(f"  {key}: {literal(str(report[key]))}")
     if "retrained" in report:
         out.print(f"  model {report['retrained']['version']} trained on the codings as they now read"
                   + ("" if report["retrained"]["switched"] else " (kept the model in use: it scored better)"))
@@ -231,9 +230,9 @@ def history_cli(project: ProjectOption = None, json_out: JsonPrintOption = False
         print(json.dumps({"history": history.to_dict("records"), "reads_as": mapping}, indent=2, ensure_ascii=False))
         return
     for row in history.itertuples(index=False):
-        out.print(f"{row.created_at} {row.reviewer}: {row.action} {', '.join(json.loads(row.codes))} → "
-                  f"{', '.join(json.loads(row.targets))} {escape(row.note)}")
+        out.print(f"{row.created_at} {literal(row.reviewer)}: {row.action} {literal(', '.join(json.loads(row.codes)))} → "
+                  f"{literal(', '.join(json.loads(row.targets)))} {literal(row.note)}")
     for old, new in mapping.items():
-        out.print(f"  {old} reads as {new}")
+        out.print(f"  {literal(old)} reads as {literal(new)}")
     if history.empty:
         out.print("no code work yet")

@@ -10,11 +10,10 @@ from typing import Annotated, Literal, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from pipeline.cli.common import (CodebookOption, ConfigOption, JsonFileOption, JsonPrintOption, NamesOption,
-                                 ProjectOption, PseudonymizeOption, console, handle_errors, open_project)
+                                 ProjectOption, PseudonymizeOption, console, handle_errors, literal, open_project)
 
 privacy_app = typer.Typer(help="What pseudonymised exports replace (for the researcher's eyes only).",
                           no_args_is_help=True)
@@ -45,13 +44,13 @@ def export_cli(
             _read_case_table(opened)
         report, target = export(opened, format, out, with_suggestions, pseudonymize)
     if format == "qdc":
-        Console().print(f"wrote {target}: {report['codes']} codes (with direction child codes)")
+        Console().print(f"wrote {literal(target)}: {report['codes']} codes (with direction child codes)")
         return
-    Console().print(f"wrote {target}: {report['sources']} sources, {report['codes']} codes, {len(report['users'])} users, "
+    Console().print(f"wrote {literal(target)}: {report['sources']} sources, {report['codes']} codes, {len(report['users'])} users, "
                     f"{report['codings']} codings" + (f", {report['suggestions']} pending suggestions" if with_suggestions else ""))
     if report["outside_codebook"]:
         Console().print(f"[yellow]{len(report['outside_codebook'])} code(s) of the project's codings are not in its "
-                        f"codebook[/] ({escape(', '.join(report['outside_codebook'][:10]))}): exported as codes of their own")
+                        f"codebook[/] ({literal(', '.join(report['outside_codebook'][:10]))}): exported as codes of their own")
     if report["skipped"]:
         Console().print(f"[yellow]{len(report['skipped'])} coding(s) not exported[/]: their document's text changed since")
 
@@ -65,7 +64,7 @@ def _read_case_table(opened) -> None:
     try:
         project_cases(opened)
     except InputError as exc:
-        console.print(f"[yellow]the case table is left out[/]: {escape(str(exc))}")
+        console.print(f"[yellow]the case table is left out[/]: {literal(str(exc))}")
 
 
 @handle_errors
@@ -91,7 +90,7 @@ def import_cli(
     figures = report.as_dict()
     out = Console()
     codes = figures["codes"]
-    out.print(f"{file}: {len(report.sources)} sources imported ({len(report.documents_unchanged)} already in the project), "
+    out.print(f"{literal(file)}: {len(report.sources)} sources imported ({len(report.documents_unchanged)} already in the project), "
               f"{len(codes['added'])} codes added ({codes['matched']} already known), {len(report.users)} users, "
               f"{report.codings['added']} codings added ({report.codings['already in the project']} already in the project: "
               f"{report.codings['segment']} on one segment, {report.codings['several segments']} on several, "
@@ -101,14 +100,14 @@ def import_cli(
                   f"({', '.join(report.documents_changed[:5])}): stored as a new version; decisions on segments whose "
                   "text changed are now stale")
     for renamed in codes["renamed"]:  # {"name": as in the file, "id": the project's id}
-        out.print(f"[yellow]renamed[/] code {escape(repr(renamed['name']))} → id {escape(repr(renamed['id']))} "
+        out.print(f"[yellow]renamed[/] code {literal(repr(renamed['name']))} → id {literal(repr(renamed['id']))} "
                   "(its name is kept for the next export)")
     for conflict in codes["conflicts"]:
-        out.print(f"[yellow]conflict[/] {conflict}")
+        out.print(f"[yellow]conflict[/] {literal(conflict)}")
     for reason, count in figures["skipped_by_reason"].items():
-        out.print(f"[yellow]not imported[/] ({count}): {reason}")
+        out.print(f"[yellow]not imported[/] ({count}): {literal(reason)}")
     if report.codebook:
-        out.print(f"the project's codebook is now {report.codebook} (its pilah.toml names it): every command run "
+        out.print(f"the project's codebook is now {literal(report.codebook)} (its pilah.toml names it): every command run "
                   "in the project uses it")
     if json_out is not None:
         json_out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -137,6 +136,6 @@ def privacy_report_cli(project: ProjectOption = None, json_out: JsonPrintOption 
     for column in ("kind", "pseudonym", "value", "occurrences", "since"):
         mapping.add_column(column)
     for row in report["pseudonyms"]:
-        mapping.add_row(row["kind"], escape(row["pseudonym"]), escape(row["value"]), str(row["occurrences"]),
+        mapping.add_row(row["kind"], literal(row["pseudonym"]), literal(row["value"]), str(row["occurrences"]),
                         row["created_at"][:10])
     out.print(mapping)

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.cli.common import (CodebookOption, CodesColumnOption, ConfigOption, JsonFileOption, ProjectOption,
-                                 TextColumnOption, console, handle_errors, open_project)
+                                 TextColumnOption, console, handle_errors, literal, open_project)
 from pipeline.config import PROJECT_ROOT
 
 train_app = typer.Typer(help="Train the suggestion model (default) or the Stanza models (`pilah train stanza`).")
@@ -51,7 +51,7 @@ def train_cli(
     started = time.perf_counter()
     with open_project(project, config=config, new_ok=True) as opened, console.status("Training and cross-validating…"):
         meta, target = train_model(opened, out, labels, corpus, gold, codebook, text_column, codes_column)
-    table = Table(title=f"Model {meta['version']} → {target}")
+    table = Table(title=f"Model {literal(meta['version'])} → {literal(target)}")
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_row("training segments (coded)", f"{meta['data']['rows']} ({meta['data']['coded_rows']})")
@@ -81,7 +81,7 @@ def code_sources_table(sources: dict) -> Table:
         table.add_column(column, justify="left" if column in ("code", "uses") else "right")
     for code, entry in sources.items():
         model, rules = entry.get("model"), entry["rules"]
-        table.add_row(code, str(entry["support"]), uses(entry), f"{model['f1']:.2f} / {shown(model['kappa'])}" if model else "—",
+        table.add_row(literal(code), str(entry["support"]), uses(entry), f"{model['f1']:.2f} / {shown(model['kappa'])}" if model else "—",
                       f"{rules['f1']:.2f} / {shown(rules['kappa'])}", "ready" if entry["ready"] else "low confidence")
     return table
 
@@ -122,7 +122,7 @@ def train_stanza_cli(
     started = time.perf_counter()
     with console.status("Training Stanza models (tens of minutes on a CPU)…"):
         meta = train_stanza(ud, target)
-    Console().print(f"wrote {target} in {time.perf_counter() - started:.0f} s")
+    Console().print(f"wrote {literal(target)} in {time.perf_counter() - started:.0f} s")
     Console().print_json(json.dumps(meta.get("test_metrics", meta.get("dev_metrics", {}))))
 
 
@@ -140,31 +140,31 @@ def retrain_cli(
     with open_project(project, config=config) as opened, \
             console.status("Training on the project's codings and cross-validating…"):
         report = retrain(opened, labels)
-    table = Table(title=f"Model {report['version']} from {report['rows']} reviewed segments "
+    table = Table(title=f"Model {literal(report['version'])} from {report['rows']} reviewed segments "
                         f"({report['coded_rows']} coded, {report['documents']} documents)")
     for column in ("", "precision", "recall", "F1", "direction macro-F1", "scheme"):
         table.add_column(column, justify="right" if column not in ("", "scheme") else "left")
     for name in ("before", "after"):
         row = report[name]
         if row is not None:
-            table.add_row(f"{name} ({row['model'] or 'no model'})", f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}",
+            table.add_row(f"{name} ({literal(row['model'] or 'no model')})", f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}",
                           "—" if row["direction_macro_f1"] is None else f"{row['direction_macro_f1']:.3f}", row["scheme"])
     Console().print(table)
     codes = Table(title="Per code: what suggests it")
     for column in ("code", "uses", "model F1", "rules F1"):
         codes.add_column(column)
     for code, choice in report["codes"].items():
-        codes.add_row(code, uses(choice), shown((choice.get("model") or {}).get("f1")),
+        codes.add_row(literal(code), uses(choice), shown((choice.get("model") or {}).get("f1")),
                       shown((choice.get("rules") or {}).get("f1")))
     Console().print(codes)
     for code, counts in report.get("codes_off", {}).items():
-        Console().print(f"[yellow]{code} is switched off[/] in {report['version']}: "
+        Console().print(f"[yellow]{literal(code)} is switched off[/] in {literal(report['version'])}: "
                         + off_reason(counts) + "; its suggestions are no longer made")
     Console().print(("switched to " if report["switched"] else "kept ") + f"{report['in_use'] or 'the codebook rules (no model)'}"
                     + ("" if report["switched"] else f"; `pilah models use {report['version']}` switches") +
                     f" ({report['seconds']} s)")
     if report.get("reason"):
-        Console().print(f"{report['version']}: {report['reason']}")
+        Console().print(f"{literal(report['version'])}: {literal(report['reason'])}")
     if json_out is not None:
         json_out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -197,7 +197,7 @@ def models_cli(ctx: typer.Context, project: ProjectOption = None) -> None:
     for line in notes:  # a code switched off hides all its suggestions: say so, and why
         Console().print(line)
     if note:
-        Console().print(f"[yellow]{note}[/]")
+        Console().print(f"[yellow]{literal(note)}[/]")
 
 
 @models_app.command("use")
@@ -209,4 +209,4 @@ def models_use_cli(version: Annotated[str, typer.Argument(help="A version listed
 
     with open_project(project) as opened:
         path = use_model(opened, version)
-    Console().print(f"the project now suggests with {version} ({path})")
+    Console().print(f"the project now suggests with {literal(version)} ({literal(path)})")

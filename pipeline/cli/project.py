@@ -8,10 +8,9 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from pipeline.cli.common import JsonPrintOption, ProjectOption, handle_errors, open_project
+from pipeline.cli.common import JsonPrintOption, ProjectOption, handle_errors, literal, open_project
 
 
 def register(app: typer.Typer) -> None:
@@ -38,10 +37,10 @@ def init_cli(
 
     with Project.init(folder, corpus or [], codebook, config) as project:
         out = Console()
-        out.print(f"wrote {project.settings_file}")
-        out.print(f"corpus: {', '.join(escape(str(p)) for p in project.corpus)}")
-        out.print(f"codebook: {escape(project.codebook.source)} ({len(project.codebook.codable())} codes)")
-        out.print(f"exports go to {escape(str(project.out_dir))}; next: [bold]cd {escape(str(folder))} && pilah run[/]")
+        out.print(f"wrote {literal(project.settings_file)}")
+        out.print(f"corpus: {', '.join(literal(str(p)) for p in project.corpus)}")
+        out.print(f"codebook: {literal(project.codebook.source)} ({len(project.codebook.codable())} codes)")
+        out.print(f"exports go to {literal(str(project.out_dir))}; next: [bold]cd {literal(str(folder))} && pilah run[/]")
 
 
 @handle_errors
@@ -56,7 +55,7 @@ def status_cli(project: ProjectOption = None, json_out: JsonPrintOption = False)
         print(json.dumps(figures, indent=2, ensure_ascii=False))
         return
     out = Console()
-    out.print(f"{path}: {figures['documents']} documents, {figures['segments']} segments, {figures['tokens']} tokens, "
+    out.print(f"{literal(path)}: {figures['documents']} documents, {figures['segments']} segments, {figures['tokens']} tokens, "
               f"{figures['suggestions']} suggestions; {figures['decisions']} decisions ({figures['pending']} suggestions "
               f"pending, {figures['stale']} stale)")
     table = Table(title="Runs (newest first)")
@@ -65,8 +64,8 @@ def status_cli(project: ProjectOption = None, json_out: JsonPrintOption = False)
     for row in runs.head(10).itertuples(index=False):
         summary = json.loads(row.summary) if row.summary else {}
         c = summary.get("counts", {})
-        table.add_row(str(row.run), escape(row.corpus), row.started_at, row.finished_at or "[yellow]not finished",
+        table.add_row(str(row.run), literal(row.corpus), row.started_at, row.finished_at or "[yellow]not finished",
                       str(c.get("documents", "")), str(c.get("documents_processed", "")), str(row.failures))
     out.print(table)
     for failure in figures["last_run"]["failures"] if figures["last_run"] else []:
-        out.print(f"[yellow]failed[/] {escape(failure['path'])} ({failure['stage']}): {escape(failure['reason'])}")
+        out.print(f"[yellow]failed[/] {literal(failure['path'])} ({failure['stage']}): {literal(failure['reason'])}")

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.cli.common import (CodesColumnOption, ConfigOption, NamesOption, ProjectOption, PseudonymizeOption,
-                                 TextColumnOption, console, handle_errors, open_project)
+                                 TextColumnOption, console, handle_errors, literal, open_project)
 
 
 def register(app: typer.Typer) -> None:
@@ -41,7 +41,7 @@ def report_cli(
 
         with open_project(project, config=config, names=names) as opened:
             written = write_conclusions_docx(opened, out or opened.out_dir / "report.docx", lang, pseudonymize, by)
-        Console().print(f"wrote {written}")
+        Console().print(f"wrote {literal(written)}")
         return
     from pipeline.conclude import project_conclusions
 
@@ -51,7 +51,7 @@ def report_cli(
     state = "unchanged since it was written" if summary["unchanged"] else f"in {summary['seconds']['total']:.1f} s"
     Console().print(f"report of {summary['segments']} segments ({shown}) {state}")
     for path in summary["outputs"]:
-        Console().print(f"{'kept' if summary['unchanged'] else 'wrote'} {path}")
+        Console().print(f"{'kept' if summary['unchanged'] else 'wrote'} {literal(path)}")
 
 
 @handle_errors
@@ -83,7 +83,7 @@ def discover_cli(
     for column in ("candidate", "language", "label", "size", "cohesion"):
         table.add_column(column, justify="right" if column in ("size", "cohesion") else "left")
     for row in candidates.itertuples(index=False):
-        table.add_row(row.candidate, row.language, row.label, str(row.size), f"{row.cohesion:.2f}")
+        table.add_row(literal(row.candidate), row.language, literal(row.label), str(row.size), f"{row.cohesion:.2f}")
     Console().print(table)
     Console().print(f"{counts['clustered']} segments in candidates, {counts['unclustered']} in groups too small, "
                     f"{counts['too_short']} with fewer than 3 content words")
@@ -91,4 +91,4 @@ def discover_cli(
         Console().print(f"no candidate: every group held fewer than {min_size} segments; "
                         f"`pilah discover --min-size 3` reports groups of 3 or more")
     for path in written:
-        Console().print(f"wrote {path}")
+        Console().print(f"wrote {literal(path)}")

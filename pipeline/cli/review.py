@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.cli.common import (ConfigOption, JsonFileOption, JsonPrintOption, NamesOption, ProjectOption,
-                                 PseudonymizeOption, fail, handle_errors, open_project)
+                                 PseudonymizeOption, fail, handle_errors, literal, open_project)
 
 review_app = typer.Typer(help="The analyst's review: import decisions, see where the review stands, export sheets.",
                          no_args_is_help=True)
@@ -44,12 +44,12 @@ def review_import_cli(
     with open_project(project, config=config) as opened:
         report = import_decisions(opened, file, reviewer)
     out = Console()
-    out.print(f"{file}: {report.rows} rows — {report.added} decisions added, {report.unchanged} already in the project, "
+    out.print(f"{literal(file)}: {report.rows} rows — {report.added} decisions added, {report.unchanged} already in the project, "
               f"{report.pending} undecided, {len(report.problems)} skipped ({time.perf_counter() - started:.1f} s)")
     if report.stale:
         out.print(f"[yellow]{report.stale} decision(s) are on segments whose text has changed since (stale)")
     for row, reason in report.problems:
-        out.print(f"[yellow]row {row}[/]: {reason}")
+        out.print(f"[yellow]row {row}[/]: {literal(reason)}")
 
 
 @review_app.command("status")
@@ -72,7 +72,7 @@ def review_status_cli(project: ProjectOption = None, json_out: JsonPrintOption =
         for column in columns:
             table.add_column(column, justify="right", overflow="fold")
         for name, counts in rows.items():
-            table.add_row(name, *(str(counts[c]) for c in columns))
+            table.add_row(literal(name), *(str(counts[c]) for c in columns))
         Console().print(table)
     Console().print(f"{figures['decisions']} decisions in force ({figures['decision_records']} recorded), "
                     f"{figures['codings']} codings, {figures['pending']} suggestions pending, {figures['stale']} stale, "
@@ -96,7 +96,7 @@ def review_export_cli(
 
     with open_project(project, config=config, names=names) as opened:
         written, frame, stale = export_sheet(opened, out or opened.out_dir / "review.xlsx", reviewer, pseudonymize)
-    Console().print(f"wrote {written}: {len(frame)} rows, "
+    Console().print(f"wrote {literal(written)}: {len(frame)} rows, "
                     f"{int((frame['decision'] != '').sum())} pre-filled, {len(stale)} stale decisions")
 
 
@@ -115,7 +115,7 @@ def review_next_cli(
 
     with open_project(project, config=config, names=names) as opened:
         written, segments, rows = next_sheet(opened, out or opened.out_dir / "review_next.xlsx", n, pseudonymize)
-    Console().print(f"wrote {written}: {segments} segments, {rows} rows")
+    Console().print(f"wrote {literal(written)}: {segments} segments, {rows} rows")
 
 
 @handle_errors
@@ -137,16 +137,16 @@ def agreement_cli(
     table = Table(title=f"Agreement ({figures['unit']})")
     table.add_column("code")
     for pair in pairs:
-        table.add_column(f"κ {pair.replace('|', '–')}", justify="right")
+        table.add_column(f"κ {literal(pair.replace('|', '–'))}", justify="right")
     table.add_column("α", justify="right")
     for coder in figures["coders"]:
-        table.add_column(f"κ model–{coder}", justify="right")
+        table.add_column(f"κ model–{literal(coder)}", justify="right")
     table.add_column("direction % (pairs)", justify="right")
     table.add_column("ready", justify="center")
     show = lambda v: "—" if v is None else f"{v:.2f}"  # noqa: E731
     for code, e in figures["per_code"].items():
         directions = [d["percent"] for d in e["direction"].values() if d["percent"] is not None]
-        table.add_row(code, *(show(e["pairs"][p]["kappa"]) for p in pairs), show(e["alpha"]),
+        table.add_row(literal(code), *(show(e["pairs"][p]["kappa"]) for p in pairs), show(e["alpha"]),
                       *(show(e["model"][c]["kappa"]) for c in figures["coders"]),
                       show(float(sum(directions) / len(directions))) if directions else "—",
                       "yes" if e["ready"] else "[yellow]not ready")

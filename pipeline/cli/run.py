@@ -8,13 +8,12 @@ from typing import Annotated, Literal, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 from rich.table import Table
 
 from pipeline.cli.common import (CodebookOption, ConfigOption, NamesOption, ProjectOption, PseudonymizeOption,
-                                 console, handle_errors, open_project)
+                                 console, handle_errors, literal, open_project)
 
 
 def register(app: typer.Typer) -> None:
@@ -54,7 +53,7 @@ def run_cli(
             def advance(path: str) -> None:
                 done = progress.tasks[0].completed + 1
                 rate = done / max(time.perf_counter() - started, 1e-9)
-                progress.update(task, advance=1, description=f"[cyan]{escape(path)}[/] {rate:.1f} documents/s")
+                progress.update(task, advance=1, description=f"[cyan]{literal(path)}[/] {rate:.1f} documents/s")
 
             summary = run(opened, corpus, out, on_document=advance, workers=workers or None, engine=engine,
                           scheduler=scheduler, pseudonymize=pseudonymize, read_all=read_all)
@@ -100,15 +99,15 @@ def print_summary(summary: dict) -> None:
     table.add_row("seconds", f"{summary['seconds']['total']:.1f}")
     out.print(table)
     if summary.get("model_note"):
-        out.print(f"[yellow]{escape(summary['model_note'])}[/]")
+        out.print(f"[yellow]{literal(summary['model_note'])}[/]")
     elif not summary["model"]:
-        out.print(escape(without_model(summary.get("encoder"))))
+        out.print(literal(without_model(summary.get("encoder"))))
     for report in summary.get("imported_decisions", []):
         if report["added"]:
-            out.print(f"[green]imported {report['added']} decision(s)[/] from {report['path']} before rewriting it")
+            out.print(f"[green]imported {report['added']} decision(s)[/] from {literal(report['path'])} before rewriting it")
     for path in summary.get("sheets_kept_beside", []):  # a sheet saved while the run worked is never overwritten
         out.print(f"[yellow]a sheet was saved while this run worked[/]: it is kept as it was, and the new one is "
-                  f"{escape(str(path))}; `pilah run` imports the saved one next time")
+                  f"{literal(str(path))}; `pilah run` imports the saved one next time")
     if counts.get("carried_decisions"):
         out.print(f"[yellow]{counts['carried_decisions']} decision(s) carried[/] to a segment whose text a small edit "
                   "changed (source 'carried' on the sheet, `pilah review status`): check them")
@@ -116,11 +115,11 @@ def print_summary(summary: dict) -> None:
         out.print(f"[yellow]{counts['stale_decisions']} decision(s) are stale[/]: their segment's text changed since "
                   "(listed on the sheet's 'Stale decisions' tab)")
     for failure in summary["failures"]:
-        out.print(f"[yellow]failed[/] {escape(failure['path'])} ({failure['stage']}): {escape(failure['reason'])}")
+        out.print(f"[yellow]failed[/] {literal(failure['path'])} ({failure['stage']}): {literal(failure['reason'])}")
     if summary.get("exports_unchanged"):
         out.print("nothing changed since the last run: the sheets and the report are as they were "
                   f"({', '.join(Path(p).name for p in summary['outputs'])})")
     else:
         for path in summary["outputs"]:
-            out.print(f"wrote {path}")
-    out.print(f"wrote {Path(summary['outputs'][0]).parent / 'run.json'}" if summary["outputs"] else "")
+            out.print(f"wrote {literal(path)}")
+    out.print(f"wrote {literal(Path(summary['outputs'][0]).parent / 'run.json')}" if summary["outputs"] else "")

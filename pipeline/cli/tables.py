@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.cli.common import (CodesColumnOption, ConfigOption, JsonFileOption, ProjectOption, TextColumnOption, handle_errors, open_project)
+from pipeline.cli.common import (CodesColumnOption, ConfigOption, JsonFileOption, ProjectOption, TextColumnOption, handle_errors, literal, open_project)
 
 ModelOption = Annotated[Path, typer.Option("--model", help="Model directory written by `pilah train`.")]
 OutTableOption = Annotated[Path, typer.Option("--out", help="Where to write the table (.csv or .xlsx).")]
@@ -40,8 +40,8 @@ def suggest_cli(
     with open_project(project, config=config, new_ok=True) as opened:
         result, meta, seconds = suggest_table(opened, input, model, out, jobs, text_column)
     coded = int((result["suggested_codes"] != "").sum())
-    Console().print(f"wrote {out}: {len(result)} rows, {coded} with suggestions, "
-                    f"{len(result) / max(seconds, 1e-9):.0f} rows/s (model {meta['version']})")
+    Console().print(f"wrote {literal(out)}: {len(result)} rows, {coded} with suggestions, "
+                    f"{len(result) / max(seconds, 1e-9):.0f} rows/s (model {literal(meta['version'])})")
 
 
 @handle_errors
@@ -59,11 +59,11 @@ def evaluate_cli(
 
     with open_project(project, config=config, new_ok=True) as opened:
         figures, meta = evaluate_table(opened, labels, model, text_column, codes_column)
-    out = Table(title=f"{labels.name} × model {meta['version']}")
+    out = Table(title=f"{literal(labels.name)} × model {literal(meta['version'])}")
     for column in ("code", "precision", "recall", "f1", "kappa", "support"):
         out.add_column(column, justify="left" if column == "code" else "right")
     for code, row in figures["suggestions"]["per_code"].items():
-        out.add_row(code, *("—" if row[k] is None else f"{row[k]:.3f}" for k in ("precision", "recall", "f1", "kappa")),
+        out.add_row(literal(code), *("—" if row[k] is None else f"{row[k]:.3f}" for k in ("precision", "recall", "f1", "kappa")),
                     str(row["support"]))
     micro = figures["suggestions"]["micro"]
     out.add_row("[bold]micro", *(f"{micro[k]:.3f}" for k in ("precision", "recall", "f1")), "", "")
@@ -89,7 +89,7 @@ def langid_cli(
     with open_project(project, config=config, new_ok=True) as opened:
         labelled = label_languages(opened, input, out, column)
     counts = labelled["lang_detected"].value_counts().to_dict()
-    Console().print(f"wrote {out}: {len(labelled)} rows, " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    Console().print(f"wrote {literal(out)}: {len(labelled)} rows, " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 
 
 @handle_errors
@@ -107,7 +107,7 @@ def evaluate_nlp_cli(
     with open_project(project, config=config, new_ok=True) as opened:
         figures = evaluate_backend(conllu, backend, opened.config.section("nlp"), lang)
     keys = ("tokens_f1", "sentences_f1", "words_f1", "lemma_acc", "upos_acc", "words_per_s")
-    table = Table(title=f"{backend} on {conllu.name}")
+    table = Table(title=f"{literal(backend)} on {literal(conllu.name)}")
     for key in keys:
         table.add_column(key, justify="right")
     table.add_row(*("—" if figures[k] is None else str(figures[k]) for k in keys))
