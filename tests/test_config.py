@@ -31,23 +31,29 @@ def test_config_reports_all_unknown_keys_and_types(tmp_path):
     assert any("unknown section [colour]" in p for p in problems)
 
 
-def test_config_unknown_detector_and_backend_are_named_before_any_work(tmp_path):
+def test_config_unknown_choices_are_named_before_any_work(tmp_path):
+    """Every setting of a few values is checked when the project is read: a report language
+    or display source that does not exist used to surface after the run, as a `--lang` flag."""
     user = tmp_path / "bad.toml"
     user.write_text('[language]\ndetector = "langdetect"\n[nlp]\nbackend = "spacy-trf"\n'
-                    '[ingest]\nmax_file_mb = 0\n', encoding="utf-8")
+                    '[ingest]\nmax_file_mb = 0\n[report]\nlang = "xx"\nsource = "bogus"\n'
+                    '[conclude]\nsource = "some"\n', encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
         load_config(user)
     problems = caught.value.problems
     assert "[language] detector = 'langdetect': expected one of lingua, lingua-low, py3langid, markers" in problems
     assert "[nlp] backend = 'spacy-trf': expected one of fast, stanza" in problems
     assert "[ingest] max_file_mb = 0: must be greater than 0" in problems
+    assert "[report] lang = 'xx': expected one of id, en" in problems
+    assert "[report] source = 'bogus': expected one of accepted, suggested, all" in problems
+    assert "[conclude] source = 'some': expected one of accepted, all" in problems
 
 
 def test_config_choices_match_what_the_stages_accept():
     from pipeline.config import CHOICES
-    from pipeline.language import DETECTORS
     from pipeline.display import SOURCES
     from pipeline.embed import ENCODERS
+    from pipeline.language import DETECTORS
     from pipeline.nlp import BACKENDS
     from pipeline.report.labels import REPORT_LANGUAGES
 
@@ -56,19 +62,6 @@ def test_config_choices_match_what_the_stages_accept():
     assert set(CHOICES["suggest", "encoder"]) == set(ENCODERS)
     assert set(CHOICES["report", "lang"]) == set(REPORT_LANGUAGES)
     assert set(CHOICES["report", "source"]) == set(SOURCES)
-
-
-def test_config_report_settings_are_checked_when_the_project_is_read(tmp_path):
-    """A report language or display source that does not exist stops the run before any
-    document is read, named as the setting it is, not after the run as a `--lang` flag."""
-    user = tmp_path / "pilah.toml"
-    user.write_text('[report]\nlang = "xx"\nsource = "bogus"\n\n[conclude]\nsource = "some"\n', encoding="utf-8")
-    with pytest.raises(ConfigError) as caught:
-        load_config(user)
-    problems = caught.value.problems
-    assert "[report] lang = 'xx': expected one of id, en" in problems
-    assert "[report] source = 'bogus': expected one of accepted, suggested, all" in problems
-    assert "[conclude] source = 'some': expected one of accepted, all" in problems
 
 
 def test_config_stanza_backend_needs_its_model_folder(tmp_path):
