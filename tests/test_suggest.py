@@ -479,3 +479,25 @@ def test_rules_of_a_batch_of_both_languages_are_those_of_each_segment(config, ru
     together = [plain(m) for m in rules.many(docs)]
     assert together == [plain(rules(doc)) for doc in docs]
     assert sum(len(hits) for hits, _ in together) > 200 and sum(len(cues) for _, cues in together) > 50
+
+
+def test_the_same_rows_make_the_same_model_whatever_numpys_global_seed(config, rules, sample_corpus, monkeypatch):
+    """liblinear shuffles its rows; without a seed of its own it took one from numpy's global
+    generator, which a fresh process seeds at random, so two retrains on the same decisions
+    gave (slightly) different weights. Past ``GRAM_SVM_MAX_ROWS`` rows the SVMs are liblinear's."""
+    import pipeline.suggest.model as model_module
+
+    monkeypatch.setattr(model_module, "GRAM_SVM_MAX_ROWS", 0)
+    lines = [line.strip() for path in sorted((sample_corpus / "interviews").glob("*.txt"))
+             for line in path.read_text(encoding="utf-8").splitlines() if len(line.strip()) > 40][:60]
+    rows = [(text, {"funding": "constraining"} if any(w in text.lower() for w in ("dana", "anggaran", "modal", "biaya"))
+             else {"training": "supporting"} if i % 3 == 0 else {}) for i, text in enumerate(lines)]
+    features = [featurize(_doc(config, text), rules) for text, _ in rows]
+    codes = ["funding", "training"]
+    X, Y = code_frame(features, codes), label_frame([r for _, r in rows], codes)
+    assert Y.notna().sum().min() >= 5  # both codes learned, each by liblinear
+    weights = []
+    for seed in (1, 2):
+        np.random.seed(seed)
+        weights.append(SuggestionModel().fit(X, Y).weights_)
+    assert weights[0].shape[1] == 2 and np.array_equal(weights[0], weights[1])

@@ -211,7 +211,8 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
     alpha : float
         Regularisation of the ridge classifier.
     random_state : int
-        Seed for the cross-validation splits, so training is deterministic.
+        Seed for the cross-validation splits and liblinear's row order, so training is
+        deterministic.
     vector_weight, direction_vector_weight : float
         With a ``vector`` column in the code frame (sentence vectors from the encoder), the
         length of each segment's centred vector beside the word, character and rule
@@ -382,6 +383,11 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
     def _feature_names(self) -> tuple[np.ndarray, np.ndarray]:
         return self.feature_names_, np.char.startswith(self.feature_names_, "words__")
 
+    def _svm(self) -> LinearSVC:
+        """liblinear's SVM, its row order seeded (unseeded, it drew a seed from numpy's
+        global generator: two fits on the same rows differed)."""
+        return LinearSVC(C=self.C, random_state=self.random_state)
+
     def _fit_code(self, matrix, y: np.ndarray, gram: np.ndarray | None = None) -> tuple[tuple, np.ndarray]:
         """A linear SVM, Platt scaling fitted on its out-of-fold decisions, and those
         out-of-fold probabilities (for the thresholds and the model's figures).
@@ -395,14 +401,14 @@ class SuggestionModel(PresenceScoring, BaseEstimator):
         signs = np.where(y == 1, 1.0, -1.0)
         for train, test in folds.split(matrix, y):
             if gram is None:
-                decisions[test] = LinearSVC(C=self.C).fit(matrix[train], y[train]).decision_function(matrix[test])
+                decisions[test] = self._svm().fit(matrix[train], y[train]).decision_function(matrix[test])
             else:
                 dual = _svm_dual(gram[np.ix_(train, train)], signs[train], self.C) * signs[train]
                 decisions[test] = gram[np.ix_(test, train)] @ dual
         slope, offset = _platt(decisions, y)
         held_out = 1.0 / (1.0 + np.exp(slope * decisions + offset))
         if gram is None:
-            svm = LinearSVC(C=self.C).fit(matrix, y)
+            svm = self._svm().fit(matrix, y)
             return (svm.coef_[0], float(svm.intercept_[0]), slope, offset), held_out
         dual = _svm_dual(gram, signs, self.C) * signs
         coef = np.asarray(matrix.T @ dual, dtype=np.float64).ravel()
