@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import multiprocessing as mp
 import platform
 import re
 import time
 from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -108,7 +112,7 @@ def encoder_meta(encoder_id: str) -> dict | None:
 def train(
     labels: pd.DataFrame, codebook: Codebook, stages: Stages, source: str, folds: int = 5,
     estimator=None, vectors: np.ndarray | None = None, encoder_id: str = "", code_vectors=None,
-    features: list | None = None,
+    features: list | None = None, jobs: int = 0,
 ) -> tuple[SuggestionModel, dict]:
     """Fit the suggestion model on ``labels`` and evaluate it by cross-validation.
 
@@ -127,7 +131,8 @@ def train(
     licence, and the model scores only with the same encoder's vectors. ``code_vectors``
     (``semantic.CodeVectors``) let the held-out suggestions use the codebook by meaning too.
     ``features``: the rows' ``table_features`` when the caller has them (benchmarks train
-    many times on samples of one table).
+    many times on samples of one table). ``jobs``: processes fitting the
+    cross-validation's folds (0: one per CPU); the figures do not depend on it.
 
     Returns
     -------
@@ -169,7 +174,7 @@ def train(
         if chosen_C is not None and getattr(model, "vector_mean_", None) is not None:
             fold_model.set_params(direction_vector_weight=model.direction_vector_weight_)
         evaluation = cross_validate(fold_model, features, parsed, X, Y, codebook, stages, groups, folds,
-                                    code_vectors, decided)
+                                    code_vectors, decided, jobs)
     seconds["cross_validation"] = round(time.perf_counter() - started, 2)
     data_hash = hashlib.sha256(labels[["text", "codes"]].to_csv(index=False).encode()).hexdigest()
     settings = {**{k: v for k, v in model.get_params().items() if isinstance(v, (int, float, str, bool))},
@@ -243,9 +248,10 @@ def decided_mask(labels: pd.DataFrame, codes: list[str]) -> np.ndarray | None:
 
 
 def cross_validate(estimator, features, parsed, X, Y, codebook, stages, groups, folds: int,
-                   code_vectors=None, decided: np.ndarray | None = None) -> dict:
+                   code_vectors=None, decided: np.ndarray | None = None, jobs: int = 0) -> dict:
     """Held-out suggestions of the model and of the rules alone, fold by fold (``decided``:
-    :func:`decided_mask` of the rows, passed to each fold's fit)."""
+    :func:`decided_mask` of the rows, passed to each fold's fit); the folds' models are
+    fitted by ``jobs`` processes (:func:`_fold_jobs`)."""
     if groups is not None and len(set(groups)) >= 2:
         splitter = GroupKFold(n_splits=min(folds, len(set(groups))))
         splits = list(splitter.split(X, groups=groups))
@@ -256,13 +262,57 @@ def cross_validate(estimator, features, parsed, X, Y, codebook, stages, groups, 
         scheme = f"{folds}-fold, rows shuffled"
     settings = stages.config.section("suggest")
     outcome = _Outcome(len(features))
-    for train_rows, test_rows in splits:
-        model = clone(estimator)
-        fit(model, X.iloc[train_rows], Y.iloc[train_rows], None if decided is None else decided[train_rows],
-            code_vectors)
+    models = _fold_models((estimator, X, Y, decided, code_vectors), [train for train, _ in splits],
+                          _fold_jobs(stages, jobs, len(splits)))
+    for (_, test_rows), model in zip(splits, models):
         outcome.add(test_rows, features, parsed, model, codebook, settings, list(Y.columns), X.iloc[test_rows],
                     code_vectors)
     return {"scheme": scheme, **outcome.report(parsed, list(Y.columns))}
+
+
+# What the folds are fitted on, set before the fold processes are forked so that they
+# inherit it: only each fold's row numbers and its fitted model cross between processes.
+_FOLD_DATA: tuple | None = None
+
+
+def _fold_jobs(stages: Stages, jobs: int, folds: int) -> int:
+    """Processes fitting the folds: ``jobs`` (0: one per CPU), at most one per fold, one
+    where worker processes cannot be forked (``executors.forkable``)."""
+    from pipeline.executors import default_workers, forkable
+
+    return max(1, min(jobs or default_workers(), folds)) if forkable(stages) else 1
+
+
+def _fold_models(data: tuple, train_rows: list, jobs: int) -> Iterator:
+    """A fitted clone of ``data``'s estimator per fold of ``train_rows``, in their order, each
+    as soon as it is there (the caller scores one fold while the next are fitted).
+
+    With ``jobs`` above 1 the fits run in forked processes; every fit is seeded, so the
+    models are those one process makes. Should a fold process die (the machine out of
+    memory), this process fits the folds not yet given."""
+    global _FOLD_DATA
+    _FOLD_DATA = data
+    given = 0
+    try:
+        if jobs > 1:
+            try:
+                with ProcessPoolExecutor(jobs, mp_context=mp.get_context("fork")) as pool:
+                    for model in pool.map(_fit_fold, train_rows):
+                        given += 1
+                        yield model
+            except BrokenProcessPool:
+                pass
+        for rows in train_rows[given:]:
+            yield _fit_fold(rows)
+    finally:
+        _FOLD_DATA = None
+
+
+def _fit_fold(rows: np.ndarray):
+    estimator, X, Y, decided, code_vectors = _FOLD_DATA
+    model = clone(estimator)
+    fit(model, X.iloc[rows], Y.iloc[rows], None if decided is None else decided[rows], code_vectors)
+    return model
 
 
 def evaluate_labels(labels: pd.DataFrame, model: SuggestionModel, codebook: Codebook, stages: Stages,

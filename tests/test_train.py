@@ -280,3 +280,50 @@ def test_a_model_of_an_older_format_is_refused_with_the_fix(tmp_path):
     (old / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
     with pytest.raises(ModelError, match=r"format 1.*retrain it with `pilah train`"):
         load_model(old)
+
+
+_FIT_IN_THIS_PROCESS = None  # the real fold fit, for the spies below
+_PARENT = None
+_NOTES = None  # a file each fold process writes its process id to
+
+
+def _fit_noting_the_process(rows):
+    import os
+
+    with open(_NOTES, "a", encoding="utf-8") as notes:
+        notes.write(f"{os.getpid()}\n")
+    return _FIT_IN_THIS_PROCESS(rows)
+
+
+def _fit_or_die(rows):
+    """A fold fit that kills the fold process it runs in (a machine out of memory)."""
+    import os
+
+    if os.getpid() != _PARENT:
+        os._exit(1)
+    return _FIT_IN_THIS_PROCESS(rows)
+
+
+def test_folds_fitted_in_other_processes_give_the_figures_of_one(sample_corpus, stages, codebook, monkeypatch,
+                                                                 tmp_path):
+    """`pilah train` and `retrain` fit the cross-validation's folds in forked processes; the
+    figures are those one process gives, and a fold process that dies leaves its fold to this one."""
+    import os
+
+    import pipeline.train as training
+
+    labels = labels_from_gold(sample_corpus, sample_corpus / "gold.csv", stages)
+    assert labels["document"].nunique() >= 3 and (labels["codes"] != "").sum() >= 30
+    assert training._fold_jobs(stages, 2, 5) == 2 and training._fold_jobs(stages, 8, 3) == 3
+    alone = training.train(labels, codebook, stages, "gold", folds=3, jobs=1)[1]["metrics"]
+    assert alone["suggestions"]["micro"]["f1"] > 0.3
+
+    global _FIT_IN_THIS_PROCESS, _PARENT, _NOTES
+    _FIT_IN_THIS_PROCESS, _PARENT, _NOTES = training._fit_fold, os.getpid(), tmp_path / "fold_processes.txt"
+    monkeypatch.setattr(training, "_fit_fold", _fit_noting_the_process)
+    assert training.train(labels, codebook, stages, "gold", folds=3, jobs=2)[1]["metrics"] == alone
+    processes = _NOTES.read_text(encoding="utf-8").split()
+    assert len(processes) == 3 and str(os.getpid()) not in processes  # every fold fitted elsewhere
+
+    monkeypatch.setattr(training, "_fit_fold", _fit_or_die)
+    assert training.train(labels, codebook, stages, "gold", folds=3, jobs=2)[1]["metrics"] == alone
