@@ -33,6 +33,7 @@ import yaml
 from pipeline.codebook import Codebook
 from pipeline.engine import Stages
 from pipeline.errors import InputError
+from pipeline.executors import default_workers, forkable
 from pipeline.ingest import iter_documents
 from pipeline.labels import format_codes, parse_codes, read_table
 from pipeline.metrics import code_metrics, direction_metrics, pair_metrics
@@ -278,8 +279,6 @@ _FOLD_DATA: tuple | None = None
 def _fold_jobs(stages: Stages, jobs: int, folds: int) -> int:
     """Processes fitting the folds: ``jobs`` (0: one per CPU), at most one per fold, one
     where worker processes cannot be forked (``executors.forkable``)."""
-    from pipeline.executors import default_workers, forkable
-
     return max(1, min(jobs or default_workers(), folds)) if forkable(stages) else 1
 
 

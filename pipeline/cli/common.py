@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from pipeline.errors import PilahError
+from pipeline.outputs import CONTROL_CHARACTERS
 
 if TYPE_CHECKING:
     from pipeline.project import Project
@@ -20,9 +21,13 @@ if TYPE_CHECKING:
 console = Console(stderr=True, soft_wrap=True)  # progress, notes and errors (one line each); results go to stdout
 
 F = TypeVar("F", bound=Callable)
-# C0 and C1 control characters but tab and newline: rich passes ESC through, so a file,
-# folder or code name holding one could move the cursor or retitle the terminal
-_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), *range(0x0b, 0x20), *range(0x7f, 0xa0))}
+
+
+def _visible(text: str) -> str:
+    """``text`` with its control characters (``outputs.CONTROL_CHARACTERS``: C0 and C1 but
+    tab and newline) written out as ``\\x1b``: rich passes ESC through, so a file, folder
+    or code name holding one could move the cursor or retitle the terminal."""
+    return CONTROL_CHARACTERS.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
 
 
 def literal(value) -> str:
@@ -32,7 +37,7 @@ def literal(value) -> str:
     >>> print(literal("a[/]b\\x1b[2J.xlsx"))
     a\\[/]b\\x1b[2J.xlsx
     """
-    return escape(str(value).translate(_CONTROL))
+    return escape(_visible(str(value)))
 
 
 class VisibleFormatter(logging.Formatter):
@@ -40,7 +45,7 @@ class VisibleFormatter(logging.Formatter):
     does for the console: a warning that names a file carries the file's name as it is."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return super().format(record).translate(_CONTROL)
+        return _visible(super().format(record))
 
 
 def fail(message: str) -> None:
