@@ -46,7 +46,7 @@ from filelock import FileLock, Timeout
 
 from pipeline.errors import PilahError
 from pipeline.outputs import one_line, writable_text
-from pipeline.records import RESEARCHER, Document, Failure, Segment, Suggestion, role_of
+from pipeline.records import DECISIONS, RESEARCHER, Document, Failure, Segment, Suggestion, role_of
 
 STORE_DIR = ".pilah"
 STORE_FILE = "pilah.sqlite"
@@ -647,7 +647,7 @@ class Store:
             (row[0], row[1], row[2]): row[3:]
             for row in self.db.execute(
                 f"SELECT reviewer, segment_id, {_DECISION_KEY}, decision, {self._code('decisions.code')}, direction, "
-                "comment, id FROM decisions " + _IN_FORCE.replace("decisions.id", "id")
+                "comment, id FROM decisions " + _IN_FORCE
             )
         }
         counts = {"added": 0, "unchanged": 0}
@@ -1002,18 +1002,15 @@ class Store:
         return carried
 
     def _carry_decisions(self, old_id: str, old_start: int, old_text: str, new: Segment, stamp: str) -> int:
-        in_force: dict[tuple[str, str], tuple] = {}  # each reviewer's latest decision per key (_IN_FORCE, for one segment)
-        for row in self.db.execute(f"SELECT id, decision, code, direction, reviewer, comment, {_DECISION_KEY} "
-                                   "FROM decisions WHERE segment_id = ? ORDER BY id", (old_id,)):
-            in_force[(row[4], row[6])] = row
-        decisions = sorted(in_force.values())
+        decisions = self.db.execute(f"SELECT id, decision, code, direction, reviewer, comment, {_DECISION_KEY} "
+                                    f"FROM decisions {_in_force('segment_id = ?')} ORDER BY id", (old_id,)).fetchall()
         proposed = {code: (sid, direction, score, evidence, model) for sid, code, direction, score, evidence, model in
                     self.db.execute("SELECT id, code, direction, score, evidence, model_version FROM suggestions "
                                     "WHERE segment_id = ? AND retired_run IS NULL", (new.id,))}
         count = 0
         for decision_id, decision, code, direction, reviewer, comment, key in decisions:
-            if decision not in ("accept", "reject", "edit", "add"):
-                continue  # an undo carries nothing
+            if decision not in DECISIONS:
+                continue  # none other is stored (an undo is never in force)
             seen = proposed.get(key) if decision != "add" else None
             if seen is None and decision == "reject":
                 continue  # nothing proposed to reject on the new text
@@ -1186,9 +1183,19 @@ def _mapped(column: str) -> str:
 # the code it adds, as codes read now (a decision on a code since renamed or merged is on
 # the new code: it settles the new code's suggestions, and a later decision replaces it).
 _DECISION_KEY = _mapped("COALESCE(decisions.seen_code, decisions.code)")
-# Each reviewer's latest decision per segment and key: the decisions in force.
-_IN_FORCE = (f"WHERE decisions.id IN (SELECT MAX(id) FROM decisions GROUP BY reviewer, segment_id, {_DECISION_KEY}) "
-             f"AND decisions.decision != '{UNDO}'")  # an undo leaves no decision in force
+
+
+def _in_force(within: str = "") -> str:
+    """SQL ``WHERE`` clause on ``decisions``: each reviewer's latest decision per segment
+    and key, the decisions in force; an undo leaves none. ``within``: SQL on the columns of
+    ``decisions`` that narrows the decisions looked at (``"segment_id = ?"``: one segment's,
+    read through its index instead of grouping the whole table)."""
+    narrowed = f"WHERE {within} " if within else ""
+    return (f"WHERE decisions.id IN (SELECT MAX(id) FROM decisions {narrowed}"
+            f"GROUP BY reviewer, segment_id, {_DECISION_KEY}) AND decisions.decision != '{UNDO}'")
+
+
+_IN_FORCE = _in_force()  # every segment's
 
 
 def recode(db: sqlite3.Connection, decision_id: int, d: Decision, key_code: str, stamp: str) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.project import Project
 from pipeline.run import run
-from pipeline.store import CARRIED, Decision, carry_limit, edit_distance, map_span
+from pipeline.store import CARRIED, UNDO, Decision, carry_limit, edit_distance, map_span
 
 SMALL = "Bu Sari: Modal kurang dan biaya kirim mahal pelatihan dari dinas sangat membantu kami."
 LARGE = "Bu Sari: Pemasaran online lewat marketplace membantu tetapi akses internet di desa masih sulit."
@@ -85,6 +85,29 @@ def test_hostile_edits_a_comma_carries_both_coders_decisions_and_codings(reviewe
     assert set(marked["source"]) == {CARRIED} and len(marked) >= 2
     assert summary["counts"]["stale_decisions"] == 1
     assert summary["counts"]["carried_decisions"] == 3
+
+
+def test_hostile_edits_carry_only_the_decisions_in_force(reviewed):
+    """A decision a later one of its reviewer replaced, or an undo took back, is not
+    carried; the one in force is, and the other reviewer's decision on the same code too."""
+    root, accepted, added = reviewed
+    with Project.open(root) as project:
+        store = project.store
+        first = store.segments_frame().set_index("segment_text").loc[SMALL.split(": ", 1)[1]]
+        rinas = store.decisions_frame(in_force=True).query("reviewer == 'rina' and segment_id == @first.segment_id")
+        store.add_decisions([
+            Decision(first["segment_id"], rinas["suggestion_id"].iloc[0], "reject", accepted, None, "rina", "salah",
+                     "sheet"),
+            Decision(first["segment_id"], None, UNDO, added, "supporting", "dewi", "", "workspace"),
+        ])
+    edited = SMALL.replace("mahal pelatihan", "mahal, pelatihan")
+    (root / "corpus" / "wawancara.txt").write_text(TRANSCRIPT.replace(SMALL, edited), encoding="utf-8")
+    with Project.open(root) as project:
+        run(project)
+        decisions = project.store.decisions_frame(in_force=True)
+    carried = decisions[decisions["source"] == CARRIED]
+    assert sorted(zip(carried["reviewer"], carried["decision"], carried["code"], carried["comment"])) == sorted([
+        ("rina", "reject", accepted, "salah"), ("dewi", "add", accepted, "bagian ini")])
 
 
 def store_text(root) -> str:
