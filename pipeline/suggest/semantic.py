@@ -9,8 +9,9 @@ on most segments) and against the other codes (``ZeroShot``). The evidence names
 that matched (``definition: …``, ``example: …``), so that a person can check it.
 
 The same vectors give a direction: the similarity to bilingual descriptions of a
-supporting, a constraining and a neutral statement (``direction_texts``), beside the
-codebook's cue words and negation.
+supporting, a constraining and a neutral statement (``DIRECTION_DESCRIPTIONS`` and the
+codebook's direction labels, ``CodeVectors.direction_rows``), beside the codebook's cue
+words and negation.
 """
 
 from __future__ import annotations
