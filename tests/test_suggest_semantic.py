@@ -103,8 +103,12 @@ def test_codebook_examples_must_be_a_list_of_quotes(codebook):
 # -- greetings, back-channel, headings -------------------------------------------------
 def test_greetings_back_channel_and_headings_are_chatter(stages):
     chatter = _items(stages, GREETINGS[:5]) + _items(stages, GREETINGS[5:], "en")
-    headings = _items(stages, ["PROFIL RESPONDEN", "## Bagian 2: Pendanaan", "3.1 Latar Belakang"], speaker=None)
+    headings = _items(stages, ["PROFIL RESPONDEN", "## Bagian 2: Pendanaan", "3.1 Latar Belakang",
+                               "Pasal 6 – Pendanaan", "Tabel 1. Capaian utama Program Provinsi Kembar, 2019–2024"],
+                      speaker=None) + _items(stages, ["Article 6 – Funding", "Figure 2 Exports by year"], "en", None)
     content = _items(stages, ["Anggaran pelatihan dipotong tahun ini.", "Iya, magangnya bagus sekali, Mas."])
+    # a line that only starts with such a word is not a heading
+    content += _items(stages, ["Table manners differ in Osaka", "Article fees paid by the agency"], "en", None)
     # said by someone, or a survey answer (a table row): content, capitals or not
     shouted = _items(stages, ["KURANG MODAL USAHA"], speaker="Ani") + _items(stages, ["LACK OF COMMUNICATION"], "en", None)
     shouted[1][0].metadata["row"] = 7

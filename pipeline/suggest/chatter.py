@@ -30,7 +30,9 @@ CHATTER_WORDS = frozenset("""
     see bye goodbye dadah jumpa ketemu
     """.split())
 _CONTENT = frozenset(STOP_WORDS) | CHATTER_WORDS
-_HEADING = re.compile(r"^\s*(#{1,6}\s|(bab|bagian|chapter|section|part|lampiran|appendix)\b|[0-9ivx]+(\.[0-9]+)*[.)]?\s)",
+_HEADING = re.compile(r"^\s*(#{1,6}\s|(bab|bagian|chapter|section|part|lampiran|appendix)\b|[0-9ivx]+(\.[0-9]+)*[.)]?\s"
+                      # an agreement's articles, a table's or figure's caption: "Pasal 6 – Pendanaan", "Tabel 1. …"
+                      r"|(pasal|article|artikel|tabel|table|gambar|figure|grafik|chart)\s+([0-9]+[a-z]?|(?-i:[IVXLC]+))\b)",
                       re.IGNORECASE)
 HEADING_MAX_WORDS = 8
 
@@ -39,7 +41,8 @@ def is_chatter(item: SegmentFeatures) -> bool:
     """Whether a segment holds no word beyond greetings, thanks, agreement, forms of
     address, fillers and function words, or is a heading: a short line (at most
     ``HEADING_MAX_WORDS`` words, no sentence punctuation) written as a heading
-    (``# …``, numbered, *Bab*, *Bagian*, *Section*…) or in capitals. A speaker's turn or
+    (``# …``, numbered, *Bab*, *Bagian*, *Section*…, an article or caption: *Pasal 6 –
+    Pendanaan*, *Table 1. …*) or in capitals. A speaker's turn or
     a table's row (``SegmentFeatures.turn``) is never a heading: a survey answer written
     in capitals (*LACK OF COMMUNICATION*, 2 % of NaPiRE's answers, most of them coded) is
     an answer."""
