@@ -544,6 +544,11 @@ class PseudonymisedStore:
         """The view's id of a document of the store."""
         return self._ids.get(raw) or self.pseudonymizer.path(raw)
 
+    def unmasked(self) -> Store:
+        """The store behind the view (``ProjectView.unmasked``): for the readers that
+        pseudonymise what they take from it with ``pseudonymizer`` themselves."""
+        return self._store
+
     def setting(self, key: str) -> str | None:
         return self._store.setting(key)
 

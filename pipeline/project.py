@@ -44,12 +44,15 @@ class ProjectView(Protocol):
 
     Two classes implement it: :class:`PlainView` (the store as it is) and
     :class:`pipeline.privacy.PseudonymisedStore` (every text, speaker, path and metadata value
-    pseudonymised). Neither exposes the database itself.
+    pseudonymised). Neither exposes the database itself; ``unmasked`` hands the store
+    behind the view to the readers that pseudonymise what they take from it themselves
+    (the conclusion displays, the REFI-QDA case table), and to nothing else.
     """
 
     path: Path
 
     def document_id(self, raw: str) -> str: ...
+    def unmasked(self) -> Store: ...
     def setting(self, key: str) -> str | None: ...
     def document_paths(self, document_ids: list[str] | None = None) -> dict[str, str]: ...
     def documents_frame(self) -> pd.DataFrame: ...
@@ -81,6 +84,9 @@ class PlainView:
 
     def document_id(self, raw: str) -> str:
         return raw
+
+    def unmasked(self) -> Store:
+        return self._store
 
     def __getattr__(self, name: str):
         if name in _VIEW_METHODS:

@@ -778,6 +778,10 @@ class Store:
         frame["in_use"] = (frame["path"] == chosen) | (frame["version"] == chosen)
         return frame
 
+    def unmasked(self) -> "Store":
+        """This store (``ProjectView.unmasked``: a store reads as its own plain view)."""
+        return self
+
     def setting(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None

@@ -291,7 +291,7 @@ def conclusions_from_view(view, codebook: Codebook, skip_speakers=(), source: st
     from pipeline.conclude.cases import load_case_table
     from pipeline.conclude.evidence import evidence_frame
 
-    store = getattr(view, "store", None) or getattr(view, "_store", None) or view
+    store = view.unmasked()
     from pipeline.conclude.cases import CaseTable
     from pipeline.errors import InputError
 
