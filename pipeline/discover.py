@@ -51,8 +51,6 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import normalize
-from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
-from spacy.lang.id.stop_words import STOP_WORDS as ID_STOP_WORDS
 from spacy.tokens import Doc
 from threadpoolctl import threadpool_limits
 
@@ -63,6 +61,7 @@ from pipeline.records import RESEARCHER
 from pipeline.review import export_candidates
 from pipeline.store import Store
 from pipeline.suggest.features import STOP_WORDS, featurize_many
+from pipeline.vocabulary import EN_ONLY_FUNCTION_WORDS, ID_ONLY_FUNCTION_WORDS
 
 if TYPE_CHECKING:
     from pipeline.engine import Stages
@@ -97,8 +96,6 @@ _TALK = frozenset({"iya", "ya", "yah", "nggih", "inggih", "enggih", "monggo", "m
                    "toh", "matur", "nuwun", "sugeng", "yeah", "yep", "uh", "um",
                    "ma", "sila"})  # the lemmas the tokenizer gives "mas" and "silakan" / "monggo"
 _STOP = frozenset(STOP_WORDS) | _CLITICS
-_ID_ONLY = frozenset(ID_STOP_WORDS) - frozenset(EN_STOP_WORDS)
-_EN_ONLY = frozenset(EN_STOP_WORDS) - frozenset(ID_STOP_WORDS)
 _SILHOUETTE_SAMPLE = 3000
 _OWN_CENTRE = 10  # rows a language group needs for its vectors to be centred on its own mean
 
@@ -300,8 +297,8 @@ def _group(language: str, doc: Doc) -> str:
     if language in LANGUAGE_GROUPS:
         return language
     words = [t.lower_ for t in doc]
-    english = sum(w in _EN_ONLY for w in words)
-    indonesian = sum(w in _ID_ONLY for w in words)
+    english = sum(w in EN_ONLY_FUNCTION_WORDS for w in words)
+    indonesian = sum(w in ID_ONLY_FUNCTION_WORDS for w in words)
     return "en" if english > indonesian else "id"
 
 

@@ -38,12 +38,9 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
-from spacy.lang.id.stop_words import STOP_WORDS as ID_STOP_WORDS
-
 from pipeline.caches import WordCache, memo
 from pipeline.records import Segment
-from pipeline.vocabulary import KnownWords, read_word_list
+from pipeline.vocabulary import EN_ONLY_FUNCTION_WORDS, ID_ONLY_FUNCTION_WORDS, KnownWords, read_word_list
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -295,9 +292,8 @@ def _markers(lexicon: str | None, detector: str, word_confidence: float) -> tupl
 @lru_cache(maxsize=4)
 def _vocabularies(lexicon: str | None) -> tuple[KnownWords, KnownWords]:
     colloquial = {line.split("\t", 1)[0] for line in read_word_list(lexicon)} if lexicon else set()
-    shared = set(ID_STOP_WORDS) & set(EN_STOP_WORDS)
-    indonesian = KnownWords("id", set(ID_STOP_WORDS) - shared, colloquial)
-    english = KnownWords("en", set(EN_STOP_WORDS) - shared)
+    indonesian = KnownWords("id", ID_ONLY_FUNCTION_WORDS, colloquial)
+    english = KnownWords("en", EN_ONLY_FUNCTION_WORDS)
     return indonesian, english
 
 

@@ -15,6 +15,10 @@ from spacy.util import load_language_data, registry
 
 # The function words of both languages (spaCy's stop-word lists): *the, of, not, yang, dan*.
 FUNCTION_WORDS = frozenset(EN_STOP_WORDS | ID_STOP_WORDS)
+# The function words only one of the two languages has (*yang*, *dan*; *the*, *of*): what
+# tells them apart (``language``'s detector, ``discover``'s matrix language).
+ID_ONLY_FUNCTION_WORDS = frozenset(ID_STOP_WORDS) - frozenset(EN_STOP_WORDS)
+EN_ONLY_FUNCTION_WORDS = frozenset(EN_STOP_WORDS) - frozenset(ID_STOP_WORDS)
 
 
 class KnownWords:
