@@ -302,6 +302,20 @@ def test_conclude_query_in_the_workspace(project, project_dir):
         assert "<script>" not in page.split("<body", 1)[1].replace("<script src", "") and "close every quote" in page
 
 
+def test_conclude_pseudonymised_memos_read_as_the_pseudonymised_view_shows_them(project):
+    """One pseudonymisation of a memo: the conclusions show it as the view (and so the
+    REFI-QDA export) does, the name in it replaced."""
+    from pipeline.conclude import project_conclusions
+
+    project.store.add_memo("code", "funding", "Pak Budi Santoso menyebut anggaran dipotong.", "dewi")
+    shown = project_conclusions(project, pseudonymize=True, attribute="sektor").memos
+    viewed = project.view(pseudonymize=True).memos_frame()
+    viewed = viewed[viewed["target"].isin(["code", "project"])]
+    assert sorted(zip(shown["text"], shown["author"])) == sorted(zip(viewed["text"], viewed["author"]))
+    memo = next(t for t in shown["text"] if "menyebut anggaran dipotong" in t)
+    assert "Budi" not in memo and "Santoso" not in memo
+
+
 def test_conclude_memos_reach_the_conclusions_table_and_the_docx(project_dir, project, tmp_path):
     from pipeline.conclude import project_conclusions
 

@@ -64,7 +64,7 @@ def project_conclusions(project, pseudonymize: bool | None = None, attribute: st
     view = project.view(pseudonymize)
     evidence = project_evidence(project, pseudonymize, statuses_of(source or chosen["source"]), view)
     return build_conclusions(evidence, project.codebook, attribute or chosen["by"] or None,
-                             memos_of(project.store, view), project.store.code_map())
+                             memos_of(view), project.store.code_map())
 
 
 def write_conclusions_docx(project, out, lang: str | None = None, pseudonymize: bool | None = None,

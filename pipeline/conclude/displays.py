@@ -266,17 +266,10 @@ def _memos(memos: pd.DataFrame | None, codebook: Codebook, code_map: dict[str, s
         "created_at": memos["created_at"].to_numpy()}, columns=columns)
 
 
-def memos_of(store, view=None) -> pd.DataFrame | None:
-    """The memos in force of ``store`` (the workspace's), pseudonymised when ``view`` is the
-    pseudonymised view; ``None`` for a store without memos."""
-    if not hasattr(store, "memos_frame"):
-        return None
-    memos = store.memos_frame()
-    pseudonymizer = getattr(view, "pseudonymizer", None)
-    if pseudonymizer is not None and len(memos):
-        memos = memos.assign(text=[pseudonymizer.text(t) for t in memos["text"]],
-                             author=[pseudonymizer.speaker(a) for a in memos["author"]])
-    return memos
+def memos_of(view) -> pd.DataFrame | None:
+    """The memos in force (the workspace's) as ``view`` shows them (a pseudonymised view:
+    pseudonymised as in its REFI-QDA export); ``None`` for a view without memos."""
+    return view.memos_frame() if hasattr(view, "memos_frame") else None
 
 
 def conclusions_from_view(view, codebook: Codebook, skip_speakers=(), source: str = "accepted", cases: str = "",
@@ -303,4 +296,4 @@ def conclusions_from_view(view, codebook: Codebook, skip_speakers=(), source: st
     statuses = ("accepted", "pending") if source == "all" else ("accepted",)
     evidence = evidence_frame(store, codebook, table, statuses, skip_speakers,
                               view=view if hasattr(view, "pseudonymizer") else None)
-    return build_conclusions(evidence, codebook, by, memos_of(store, view), store.code_map())
+    return build_conclusions(evidence, codebook, by, memos_of(view), store.code_map())
