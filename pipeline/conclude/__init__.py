@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pipeline.conclude.cases import CaseTable, load_case_table
-from pipeline.conclude.displays import Conclusions, build_conclusions, conclusions_from_view, memos_of
+from pipeline.conclude.displays import Conclusions, build_conclusions, conclusions_from_view
 from pipeline.conclude.evidence import evidence_frame
 
 DEFAULT_STATUSES = ("accepted",)
@@ -64,7 +64,7 @@ def project_conclusions(project, pseudonymize: bool | None = None, attribute: st
     view = project.view(pseudonymize)
     evidence = project_evidence(project, pseudonymize, statuses_of(source or chosen["source"]), view)
     return build_conclusions(evidence, project.codebook, attribute or chosen["by"] or None,
-                             memos_of(view), project.store.code_map())
+                             view.memos_frame(), project.store.code_map())
 
 
 def write_conclusions_docx(project, out, lang: str | None = None, pseudonymize: bool | None = None,

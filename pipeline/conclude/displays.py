@@ -266,12 +266,6 @@ def _memos(memos: pd.DataFrame | None, codebook: Codebook, code_map: dict[str, s
         "created_at": memos["created_at"].to_numpy()}, columns=columns)
 
 
-def memos_of(view) -> pd.DataFrame | None:
-    """The memos in force (the workspace's) as ``view`` shows them (a pseudonymised view:
-    pseudonymised as in its REFI-QDA export); ``None`` for a view without memos."""
-    return view.memos_frame() if hasattr(view, "memos_frame") else None
-
-
 def conclusions_from_view(view, codebook: Codebook, skip_speakers=(), source: str = "accepted", cases: str = "",
                           by: str | None = None) -> Conclusions:
     """The conclusion displays for ``pipeline.report.write_report``, from what it was given:
@@ -296,4 +290,4 @@ def conclusions_from_view(view, codebook: Codebook, skip_speakers=(), source: st
     statuses = ("accepted", "pending") if source == "all" else ("accepted",)
     evidence = evidence_frame(store, codebook, table, statuses, skip_speakers,
                               view=view if hasattr(view, "pseudonymizer") else None)
-    return build_conclusions(evidence, codebook, by, memos_of(view), store.code_map())
+    return build_conclusions(evidence, codebook, by, view.memos_frame(), store.code_map())

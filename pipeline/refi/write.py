@@ -275,8 +275,7 @@ def _case_table(store, documents: pd.DataFrame) -> tuple[dict[str, dict[str, str
     """The project's case table (``pilah cases``; the copy its store keeps): ``{case:
     {variable: value}}`` and ``{document id: case}`` for the documents it assigns. Read
     from the store under a (pseudonymised) view, its values pseudonymised like the rest."""
-    real = store.unmasked()
-    rows = real.case_table_rows() if hasattr(real, "case_table_rows") else []
+    rows = store.unmasked().case_table_rows()
     pseudonymizer = getattr(store, "pseudonymizer", None)
     shown = pseudonymizer.text if pseudonymizer is not None else (lambda value: value)
     ids = {path: document_id for document_id, path in zip(documents["document_id"], documents["path"])}

@@ -72,8 +72,8 @@ def write_report(
     built = time.perf_counter()
     labels = Labels(lang, codebook)
     project = project_name or str(store.path.parent.parent.resolve().name or store.path)
-    memos = store.memos_frame() if hasattr(store, "memos_frame") else None  # the workspace's memos
-    memo_digest = hashlib.sha256(memos.to_json().encode()).hexdigest() if memos is not None else ""
+    memos = store.memos_frame()  # the workspace's memos, as the view shows them
+    memo_digest = hashlib.sha256(memos.to_json().encode()).hexdigest()
     key = content_key(displays, codebook, lang, quotes_per_code, project + conclusions.digest() + memo_digest)
     outputs = [html_path] + ([xlsx_path] if xlsx_path is not None else [])
     unchanged = written_key(html_path) == key and all(p.exists() for p in outputs)
